@@ -1,0 +1,68 @@
+"""What every request gets: a session (committed at the request boundary), the clock, the actor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from jiesu.clock import Clock
+from jiesu.config import Settings
+from jiesu.db import unit_of_work
+from jiesu.errors import AuthenticationFailed
+from jiesu.units import users
+from jiesu.units.permissions import ANONYMOUS, Actor
+
+SESSION_USER_KEY = "uid"
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with unit_of_work(request.app.state.sessions) as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+# scope="function": commit before the response is sent, so a failed commit is an error response,
+# never a success the database did not keep.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_actor(request: Request, session: SessionDep, clock: ClockDep) -> Actor:
+    """Bearer token for programs, the login cookie for pages, anonymous otherwise."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationFailed("Authorization must be 'Bearer <token>'", field="Authorization")
+        return users.actor_for_token(session, clock, token.strip())
+    user_id = request.session.get(SESSION_USER_KEY) if "session" in request.scope else None
+    if user_id is not None:
+        actor = users.actor_for_user_id(session, int(user_id))
+        if actor is not None:
+            return actor
+        request.session.clear()
+    return ANONYMOUS
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def require_login(actor: ActorDep) -> Actor:
+    if actor.role is None:
+        raise AuthenticationFailed("log in first: POST /api/v1/auth/login, then send 'Authorization: Bearer <token>'",
+                                   field="Authorization")
+    return actor
+
+
+UserDep = Annotated[Actor, Depends(require_login)]

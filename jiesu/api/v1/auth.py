@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+
+from jiesu.api.deps import SESSION_USER_KEY, ClockDep, SessionDep, SettingsDep, UserDep
+from jiesu.api.errors import error_body
+from jiesu.units import users
+from jiesu.units.schemas import LoginIn, TokenOut, UserOut
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+ERRORS = {401: {"description": "wrong username or password, or no valid token",
+                "content": {"application/json": {"example": error_body("authentication_failed", "...")}}}}
+
+
+@router.post("/login", response_model=TokenOut, responses=ERRORS)
+def login(body: LoginIn, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> TokenOut:
+    """Exchange a username and password for a bearer token (sent as `Authorization: Bearer <token>`)."""
+    user = users.authenticate(session, clock, body.username, body.password)
+    token, row = users.issue_token(session, clock, user, name="login",
+                                   ttl=timedelta(days=settings.token_ttl_days))
+    return TokenOut(token=token, expires_at=row.expires_at, user=UserOut.of(user))
+
+
+@router.post("/logout", status_code=204, responses=ERRORS)
+def logout(request: Request, actor: UserDep, session: SessionDep, clock: ClockDep) -> None:
+    """Revoke the bearer token this request carries (or end the page login)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        users.revoke_token(session, actor, clock, header[7:].strip())
+    if "session" in request.scope:
+        request.session.pop(SESSION_USER_KEY, None)
+
+
+@router.get("/me", response_model=UserOut, responses=ERRORS)
+def me(actor: UserDep, session: SessionDep) -> UserOut:
+    return UserOut.of(users.get(session, actor, actor.username))

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from jiesu.api.deps import SessionDep, SettingsDep, UserDep
+from jiesu.calendar import service
+from jiesu.calendar.schemas import BusinessDaysOut, DayOut, OverrideOut
+from jiesu.errors import InvalidInput
+
+router = APIRouter(prefix="/calendar", tags=["calendar"])
+AUTH = {401: {"description": "not logged in"}, 403: {"description": "role may not read the calendar"}}
+
+
+@router.get("/add-business-days", response_model=BusinessDaysOut, responses=AUTH)
+def add_business_days(session: SessionDep, actor: UserDep, settings: SettingsDep, start: datetime,
+                      days: Annotated[float, Query(ge=0, le=366)],
+                      calendar: Annotated[str, Query(max_length=32)] = "default") -> BusinessDaysOut:
+    """The instant `days` business days after `start` (which must carry a UTC offset)."""
+    if start.tzinfo is None:
+        raise InvalidInput("start needs a UTC offset, e.g. 2024-09-30T10:00+08:00", field="start")
+    cal = service.business_calendar(session, actor, settings, calendar)
+    result = cal.add_business_days(start, days)
+    return BusinessDaysOut(start=start, days=days, result=result,
+                           result_local=result.astimezone(settings.tz).isoformat())
+
+
+@router.get("/days/{day}", response_model=DayOut, responses=AUTH)
+def describe_day(day: date, session: SessionDep, actor: UserDep, settings: SettingsDep,
+                 calendar: Annotated[str, Query(max_length=32)] = "default") -> DayOut:
+    """Whether a date is a working day, and why (an override, the holiday data, or the weekday fallback)."""
+    cal = service.business_calendar(session, actor, settings, calendar)
+    return DayOut(**service.describe_day(cal, day))
+
+
+@router.get("/overrides", response_model=list[OverrideOut], responses=AUTH)
+def overrides(session: SessionDep, actor: UserDep, year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+              calendar: Annotated[str, Query(max_length=32)] = "default") -> list[OverrideOut]:
+    return [OverrideOut(day=o.day, kind=o.kind, name=o.name)
+            for o in service.list_days(session, actor, year, calendar)]

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from jiesu.api.deps import ActorDep, SessionDep
+from jiesu.taxonomy import service
+from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, Urgency
+from jiesu.taxonomy.schemas import CategoryOut, DeadlinePolicyOut, RequestTypeOut
+
+router = APIRouter(tags=["taxonomy"])
+
+
+@router.get("/categories", response_model=list[CategoryOut])
+def list_categories(session: SessionDep, actor: ActorDep,
+                    parent_code: Annotated[str | None, Query(max_length=32)] = None,
+                    level: Annotated[int | None, Query(ge=1, le=3)] = None,
+                    q: Annotated[str | None, Query(max_length=64)] = None) -> list[CategoryOut]:
+    """The category tree, flat: filter by `level` (1-3), `parent_code` or a name fragment `q`."""
+    return [CategoryOut.of(c) for c in service.list_categories(session, actor, parent_code=parent_code,
+                                                               level=level, q=q)]
+
+
+@router.get("/categories/{code}", response_model=CategoryOut, responses={404: {"description": "no such category"}})
+def get_category(code: str, session: SessionDep, actor: ActorDep) -> CategoryOut:
+    return CategoryOut.of(service.get(session, actor, code))
+
+
+@router.get("/categories/{code}/policy", response_model=DeadlinePolicyOut,
+            responses={404: {"description": "no such category"}})
+def category_policy(code: str, session: SessionDep, actor: ActorDep,
+                    urgency: Urgency = Urgency.normal) -> DeadlinePolicyOut:
+    """The deadline policy that governs this category at this urgency (the most specific one)."""
+    return DeadlinePolicyOut.model_validate(service.resolve_policy(session, actor, code, urgency))
+
+
+@router.get("/request-types", response_model=list[RequestTypeOut])
+def request_types() -> list[RequestTypeOut]:
+    return [RequestTypeOut(code=k, label=v) for k, v in REQUEST_TYPE_LABELS.items()]
+
+
+@router.get("/deadline-policies", response_model=list[DeadlinePolicyOut])
+def deadline_policies(session: SessionDep, actor: ActorDep) -> list[DeadlinePolicyOut]:
+    return [DeadlinePolicyOut.model_validate(p) for p in service.list_policies(session, actor)]

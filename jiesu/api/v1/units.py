@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from jiesu.api.deps import SessionDep, UserDep
+from jiesu.units import service
+from jiesu.units.models import UnitKind
+from jiesu.units.schemas import UnitOut, UnitPage
+
+router = APIRouter(prefix="/units", tags=["units"])
+AUTH = {401: {"description": "not logged in"}, 403: {"description": "role may not read units"}}
+
+
+@router.get("", response_model=UnitPage, responses=AUTH)
+def list_units(session: SessionDep, actor: UserDep, kind: UnitKind | None = None,
+               district_code: Annotated[str | None, Query(max_length=32)] = None,
+               parent_code: Annotated[str | None, Query(max_length=64)] = None,
+               q: Annotated[str | None, Query(max_length=64)] = None,
+               active: bool | None = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+               offset: Annotated[int, Query(ge=0)] = 0) -> UnitPage:
+    units, total = service.list_units(session, actor, kind=kind, district_code=district_code,
+                                      parent_code=parent_code, q=q, active=active, limit=limit, offset=offset)
+    return UnitPage(total=total, limit=limit, offset=offset, items=[UnitOut.of(u) for u in units])
+
+
+@router.get("/{code}", response_model=UnitOut, responses={**AUTH, 404: {"description": "no such unit"}})
+def get_unit(code: str, session: SessionDep, actor: UserDep) -> UnitOut:
+    return UnitOut.of(service.get(session, actor, code))

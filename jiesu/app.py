@@ -1,0 +1,54 @@
+"""The ASGI application: API, pages and static files in one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine, text
+from starlette.middleware.sessions import SessionMiddleware
+
+from jiesu import __version__
+from jiesu.api import errors
+from jiesu.api.deps import SessionDep
+from jiesu.api.v1 import auth, calendar, places, taxonomy, units
+from jiesu.clock import Clock, SystemClock
+from jiesu.config import Settings, get_settings
+from jiesu.db import make_engine, make_sessionmaker
+from jiesu.web import pages
+
+DESCRIPTION = """接诉即办 (Jiesu): a city's 12345 citizen hotline.
+
+Log in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>`.
+Every error has the shape `{"error": {"code", "message", "field", "details"}}`; `field` names the bad input.
+Times are ISO 8601 with an offset, stored in UTC."""
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.effective_database_url)
+    app = FastAPI(title="Jiesu 接诉即办", version=__version__, description=DESCRIPTION,
+                  openapi_url="/api/v1/openapi.json", docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    app.state.clock = clock or SystemClock()
+    app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key(), session_cookie="jiesu_session",
+                       same_site="lax", max_age=12 * 3600)
+    errors.install(app)
+
+    v1 = APIRouter(prefix="/api/v1")
+    for router in (auth.router, places.router, units.router, taxonomy.router, calendar.router):
+        v1.include_router(router)
+
+    @v1.get("/health", tags=["meta"])
+    def health(session: SessionDep) -> dict[str, str]:
+        session.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__, "database": engine.dialect.name}
+
+    app.include_router(v1)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+    return app

@@ -1,0 +1,1 @@
+"""Business days: Chinese public holidays, make-up workdays, administrator overrides, deadline maths."""

@@ -1,0 +1,146 @@
+"""Calendar use cases: administrators' overrides, and the BusinessCalendar a unit works by."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, time
+from pathlib import Path
+
+import chinese_calendar
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jiesu.calendar.models import CalendarOverride, DayKind
+from jiesu.calendar.rules import BusinessCalendar
+from jiesu.clock import Clock
+from jiesu.config import Settings
+from jiesu.errors import DataSourceError, InvalidInput
+from jiesu.units.permissions import Action, Actor, require
+
+# Words an administrator may type for the two kinds of day, in either language.
+KIND_WORDS = {"holiday": DayKind.holiday, "休": DayKind.holiday, "off": DayKind.holiday, "假": DayKind.holiday,
+              "workday": DayKind.workday, "班": DayKind.workday, "work": DayKind.workday}
+
+
+def parse_kind(word: str) -> DayKind:
+    try:
+        return KIND_WORDS[word.strip().lower()]
+    except KeyError:
+        raise InvalidInput(f"kind must be holiday or workday, not {word!r}", field="kind") from None
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"date must look like 2027-01-01, not {text!r}", field="date") from None
+
+
+def set_day(session: Session, actor: Actor, clock: Clock, day: date, kind: DayKind, name: str = "",
+            calendar: str = "default") -> CalendarOverride:
+    require(actor, Action.calendar_edit)
+    row = session.scalar(select(CalendarOverride).where(CalendarOverride.calendar == calendar,
+                                                        CalendarOverride.day == day))
+    if row is None:
+        row = CalendarOverride(calendar=calendar, day=day)
+        session.add(row)
+    row.kind = kind
+    row.name = name
+    row.created_at = clock.now()
+    row.created_by = actor.username
+    session.flush()
+    return row
+
+
+def clear_day(session: Session, actor: Actor, day: date, calendar: str = "default") -> bool:
+    require(actor, Action.calendar_edit)
+    row = session.scalar(select(CalendarOverride).where(CalendarOverride.calendar == calendar,
+                                                        CalendarOverride.day == day))
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def import_days(session: Session, actor: Actor, clock: Clock, path: Path, calendar: str = "default") -> int:
+    """A CSV of date,kind[,name] rows, e.g. the State Council's holiday notice for a year. All rows are
+    checked before any is written, so a typo on line 9 does not leave half a year entered."""
+    require(actor, Action.calendar_edit)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+    except OSError as exc:
+        raise DataSourceError(f"{path}: {exc.strerror}", field="path") from exc
+    if rows and rows[0][0].strip().lower() in ("date", "day", "日期"):
+        rows = rows[1:]
+    parsed = []
+    for n, r in enumerate(rows, start=1):
+        if len(r) < 2:
+            raise DataSourceError(f"{path.name} row {n}: need date,kind[,name]", field="path")
+        try:
+            parsed.append((parse_day(r[0]), parse_kind(r[1]), r[2].strip() if len(r) > 2 else ""))
+        except InvalidInput as exc:
+            raise DataSourceError(f"{path.name} row {n}: {exc.message}", field="path") from exc
+    for day, kind, name in parsed:
+        set_day(session, actor, clock, day, kind, name, calendar)
+    return len(parsed)
+
+
+def list_days(session: Session, actor: Actor, year: int | None = None,
+              calendar: str = "default") -> list[CalendarOverride]:
+    require(actor, Action.calendar_read)
+    stmt = select(CalendarOverride).where(CalendarOverride.calendar == calendar)
+    if year is not None:
+        stmt = stmt.where(CalendarOverride.day >= date(year, 1, 1), CalendarOverride.day <= date(year, 12, 31))
+    return list(session.scalars(stmt.order_by(CalendarOverride.day)))
+
+
+def parse_periods(spec: str) -> tuple[tuple[time, time], ...]:
+    """'09:00-12:00,13:30-18:00' -> ((09:00, 12:00), (13:30, 18:00))."""
+    periods = []
+    for part in spec.split(","):
+        try:
+            a, b = part.strip().split("-")
+            start, end = time.fromisoformat(a.strip()), time.fromisoformat(b.strip())
+        except ValueError:
+            raise InvalidInput(f"work periods look like 09:00-12:00,13:30-18:00, not {spec!r}",
+                               field="work_periods") from None
+        if end <= start:
+            raise InvalidInput(f"work period {part.strip()} ends before it starts", field="work_periods")
+        periods.append((start, end))
+    periods.sort()
+    for (_, end), (start, _) in zip(periods, periods[1:], strict=False):
+        if start < end:
+            raise InvalidInput("work periods overlap", field="work_periods")
+    return tuple(periods)
+
+
+def load_calendar(session: Session, settings: Settings, calendar: str = "default") -> BusinessCalendar:
+    """The calendar deadlines are computed in: the holiday data plus every override of `calendar`."""
+    rows = session.execute(select(CalendarOverride.day, CalendarOverride.kind)
+                           .where(CalendarOverride.calendar == calendar))
+    overrides = {day: kind == DayKind.workday for day, kind in rows}
+    return BusinessCalendar(tz=settings.tz, overrides=overrides, work_periods=parse_periods(settings.work_periods))
+
+
+def business_calendar(session: Session, actor: Actor, settings: Settings,
+                      calendar: str = "default") -> BusinessCalendar:
+    """load_calendar for a user who asks to see it (checks their permission)."""
+    require(actor, Action.calendar_read)
+    return load_calendar(session, settings, calendar)
+
+
+def describe_day(cal: BusinessCalendar, day: date) -> dict:
+    if cal.has_override(day):
+        source = "override"
+    elif cal.covers(day.year):
+        source = "holiday_data"
+    else:
+        source = "weekday_fallback"
+    name = cal.day_name(day)
+    return {"day": day, "workday": cal.is_workday(day), "source": source, "name": HOLIDAY_NAMES_ZH.get(name, name)}
+
+
+# chinese_calendar names holidays in English; the pages speak Chinese first.
+HOLIDAY_NAMES_ZH = {h.value: h.chinese for h in chinese_calendar.Holiday}

@@ -1,0 +1,606 @@
+"""The `jiesu` command: everything an administrator or analyst does from a shell.
+
+The shell acts as the administrator (SYSTEM): whoever holds the shell holds the database anyway.
+Domain errors become a red message and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from jiesu import migrate
+from jiesu.calendar import service as calendar_service
+from jiesu.clock import SystemClock
+from jiesu.config import Settings, get_settings
+from jiesu.db import make_engine, make_sessionmaker, unit_of_work
+from jiesu.errors import DomainError
+from jiesu.places import service as places_service
+from jiesu.places.models import AreaLevel
+from jiesu.taxonomy import service as taxonomy_service
+from jiesu.taxonomy.models import ReplyUnit, Urgency
+from jiesu.units import service as units_service
+from jiesu.units import users as users_service
+from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, Role, UnitKind
+from jiesu.units.permissions import SYSTEM
+
+app = typer.Typer(help="Jiesu 接诉即办: the 12345 citizen hotline platform.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+places_app = typer.Typer(help="Places: districts, streets/townships, communities.", no_args_is_help=True)
+units_app = typer.Typer(help="Handling units: list, show, add, edit.", no_args_is_help=True)
+users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
+taxonomy_app = typer.Typer(help="Request types, category tree, deadline policies.", no_args_is_help=True)
+calendar_app = typer.Typer(help="Business calendar: holidays, make-up workdays, deadline maths.",
+                           no_args_is_help=True)
+demo_app = typer.Typer(help="The demo city.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (places_app, "places"), (units_app, "units"), (users_app, "users"),
+                  (taxonomy_app, "taxonomy"), (calendar_app, "calendar"), (demo_app, "demo")):
+    app.add_typer(sub, name=name)
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def session_scope(settings: Settings | None = None) -> Iterator[Session]:
+    """One unit of work for one command; domain errors end the command with a message."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        status = migrate.check(engine)
+        if status.current != status.head:
+            raise fail(f"the database schema is not current ({status.current or 'empty'} vs {status.head}); "
+                       "run `jiesu db upgrade` first")
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            yield session
+    except DomainError as exc:
+        field = f" ({exc.field})" if exc.field else ""
+        raise fail(f"{exc.message}{field}") from None
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def progress_bar() -> Iterator:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=False) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def update(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        yield update
+
+
+# --- db -------------------------------------------------------------------------------------------
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema (creates the SQLite file if needed)."""
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    migrate.upgrade(engine)
+    status = migrate.check(engine)
+    console.print(f"schema at {status.current} on {engine.url.render_as_string(hide_password=True)}")
+    engine.dispose()
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Say whether the schema is current; exit 1 if it is not."""
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    status = migrate.check(engine)
+    engine.dispose()
+    if status.is_current:
+        console.print(f"schema is current ({status.current})")
+        return
+    if status.current != status.head:
+        raise fail(f"schema is at {status.current or 'nothing (empty database)'}, newest is {status.head}: "
+                   "run `jiesu db upgrade`")
+    raise fail("schema is at the newest revision but differs from the models:\n  " + "\n  ".join(status.differences))
+
+
+# --- places ---------------------------------------------------------------------------------------
+
+@places_app.command("import")
+def places_import(
+    source: Annotated[Path | None, typer.Argument(help="folder with districts.csv, streets.csv, communities.csv "
+                                                       "[districts.geojson]; default: Beijing, shipped")] = None,
+    city: Annotated[str | None, typer.Option(help="the city's name (needed for a city other than Beijing)")] = None,
+) -> None:
+    """Import (or refresh) the gazetteer: districts, streets/townships, communities/villages, boundaries."""
+    with session_scope() as session, progress_bar() as update:
+        report = places_service.import_gazetteer(session, SYSTEM, source, city_name=city, progress=update)
+    console.print(f"{report.city}: {report.districts} districts, {report.streets} streets/townships, "
+                  f"{report.communities} communities/villages, {report.aliases} aliases, "
+                  f"{report.boundaries} boundaries ({report.inserted} new, {report.updated} refreshed)")
+
+
+@places_app.command("find")
+def places_find(
+    name: Annotated[str, typer.Argument(help="a name, short name or alias, e.g. 观音寺, 八里庄, 广外南里")],
+    level: Annotated[AreaLevel | None, typer.Option(help="only this level")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Every place whose name contains NAME, with its full path: ambiguous names show all their places."""
+    with session_scope() as session:
+        matches, total = places_service.find(session, SYSTEM, name, level=level, limit=limit)
+        rows = [{"code": m.area.code, "name": m.area.name, "level": m.area.level.value, "kind": m.area.kind,
+                 "path": m.area.path, "matched": m.matched, "exact": m.exact} for m in matches]
+    if as_json:
+        console.print_json(json.dumps({"query": name, "total": total, "matches": rows}, ensure_ascii=False))
+        return
+    if not rows:
+        raise fail(f"no place matches {name!r}")
+    table = Table(title=f"{name}: {total} match(es)" + (f", first {len(rows)}" if total > len(rows) else ""))
+    for col in ("code", "name", "kind", "path", "matched"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["code"], r["name"], r["kind"], r["path"], r["matched"] + (" *" if r["exact"] else ""))
+    console.print(table)
+
+
+@places_app.command("show")
+def places_show(code: str) -> None:
+    """One place with its aliases and children."""
+    with session_scope() as session:
+        area = places_service.get(session, SYSTEM, code)
+        aliases = [a.alias for a in places_service.aliases_of(session, SYSTEM, code)]
+        kids = places_service.children(session, SYSTEM, code)
+        console.print(f"[bold]{area.name}[/] {area.code} ({area.level.value}, {area.kind})\n{area.path}")
+        if area.formal_name:
+            console.print(f"formal name: {area.formal_name}")
+        console.print(f"aliases: {', '.join(aliases) or '-'}")
+        console.print(f"children: {len(kids)}" + (": " + ", ".join(k.short_name for k in kids[:30]) if kids else "")
+                      + (" ..." if len(kids) > 30 else ""))
+
+
+@places_app.command("stats")
+def places_stats() -> None:
+    """How many places of each level."""
+    with session_scope() as session:
+        for level, n in places_service.counts(session, SYSTEM).items():
+            console.print(f"{level:10} {n}")
+
+
+@places_app.command("alias")
+def places_alias(code: str, alias: str) -> None:
+    """Add a name people use for a place (kept across re-imports)."""
+    with session_scope() as session:
+        places_service.add_alias(session, SYSTEM, code, alias)
+        console.print(f"{alias} -> {places_service.get(session, SYSTEM, code).path}")
+
+
+@places_app.command("locate")
+def places_locate(lng: float, lat: float) -> None:
+    """The district that holds a point (GCJ-02 longitude and latitude, as the shipped boundaries)."""
+    with session_scope() as session:
+        area = places_service.locate(session, SYSTEM, lng, lat)
+        if area is None:
+            raise fail(f"({lng}, {lat}) is in no district")
+        console.print(f"{area.code} {area.path}")
+
+
+# --- units ----------------------------------------------------------------------------------------
+
+@units_app.command("bootstrap")
+def units_bootstrap() -> None:
+    """Create the centre, district governments, street offices, community committees, departments with
+    their district branches, and utilities, where they do not exist yet."""
+    with session_scope() as session:
+        report = units_service.bootstrap(session, SYSTEM)
+    created = ", ".join(f"{n} {k}" for k, n in report.created.items() if n)
+    console.print(f"created {report.total_created} unit(s){': ' + created if created else ''}; "
+                  f"{report.existing} existed already")
+
+
+@units_app.command("list")
+def units_list(
+    kind: Annotated[UnitKind | None, typer.Option(help="only units of this kind")] = None,
+    district: Annotated[str | None, typer.Option(help="district code, e.g. 110115000000")] = None,
+    parent: Annotated[str | None, typer.Option(help="parent unit code")] = None,
+    q: Annotated[str | None, typer.Option(help="name contains")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """List units."""
+    with session_scope() as session:
+        items, total = units_service.list_units(session, SYSTEM, kind=kind, district_code=district,
+                                                parent_code=parent, q=q, limit=limit, offset=offset)
+        table = Table(title=f"{total} unit(s)" + (f", showing {offset + 1}-{offset + len(items)}" if items else ""))
+        for col in ("code", "name", "kind", "parent", "area", "active"):
+            table.add_column(col)
+        for u in items:
+            table.add_row(u.code, u.name, UNIT_KIND_LABELS[u.kind], u.parent.code if u.parent else "",
+                          u.area.path if u.area else "", "yes" if u.active else "no")
+    console.print(table)
+
+
+@units_app.command("show")
+def units_show(code: str) -> None:
+    with session_scope() as session:
+        u = units_service.get(session, SYSTEM, code)
+        console.print(f"[bold]{u.name}[/] {u.code} ({UNIT_KIND_LABELS[u.kind]})")
+        console.print(f"parent: {u.parent.name + ' ' + u.parent.code if u.parent else '-'}")
+        console.print(f"area: {u.area.path if u.area else '-'}")
+        console.print(f"phone: {u.phone or '-'}  calendar: {u.calendar}  active: {u.active}")
+
+
+@units_app.command("add")
+def units_add(
+    code: str, name: str,
+    kind: Annotated[UnitKind, typer.Option(help="kind of unit")],
+    parent: Annotated[str | None, typer.Option(help="parent unit code")] = None,
+    area: Annotated[str | None, typer.Option(help="code of the area it answers for")] = None,
+    department: Annotated[str | None, typer.Option(help="department key, e.g. cgzf")] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Add a unit."""
+    with session_scope() as session:
+        u = units_service.create(session, SYSTEM, code=code, name=name, kind=kind, parent_code=parent,
+                                 area_code=area, department_key=department, phone=phone)
+        console.print(f"added {u.code} {u.name}")
+
+
+@units_app.command("add-property")
+def units_add_property(
+    name: str,
+    community: Annotated[str, typer.Option(help="code of the community the complex is in")],
+    complex_name: Annotated[str, typer.Option("--complex", help="the residential complex, e.g. 首座御园")],
+    code: Annotated[str | None, typer.Option()] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Register a property company for a residential complex (the complex is added if new)."""
+    with session_scope() as session:
+        u = units_service.register_property_company(session, SYSTEM, name=name, community_code=community,
+                                                    complex_name=complex_name, code=code, phone=phone)
+        console.print(f"added {u.code} {u.name} for {u.area.path}")
+
+
+@units_app.command("edit")
+def units_edit(
+    code: str,
+    name: Annotated[str | None, typer.Option()] = None,
+    parent: Annotated[str | None, typer.Option(help="new parent unit code")] = None,
+    area: Annotated[str | None, typer.Option(help="new area code")] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+    calendar: Annotated[str | None, typer.Option(help="calendar name the unit's deadlines use")] = None,
+) -> None:
+    """Change a unit."""
+    with session_scope() as session:
+        u = units_service.update(session, SYSTEM, code, name=name, parent_code=parent, area_code=area, phone=phone,
+                                 active=active, calendar=calendar)
+        console.print(f"{u.code} {u.name}: parent {u.parent.code if u.parent else '-'}, "
+                      f"area {u.area.path if u.area else '-'}, active {u.active}")
+
+
+# --- users ----------------------------------------------------------------------------------------
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="role")],
+    unit: Annotated[str | None, typer.Option(help="unit code (needed for unit_handler, community_worker)")] = None,
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    password: Annotated[str | None, typer.Option(help="password; asked for when not given")] = None,
+) -> None:
+    """Add a user."""
+    if password is None:
+        if not sys.stdin.isatty():
+            raise fail("give --password, or run in a terminal to be asked", 2)
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with session_scope() as session:
+        u = users_service.create(session, SYSTEM, SystemClock(), username=username, password=password, role=role,
+                                 display_name=name, unit_code=unit)
+        console.print(f"added {u.username} ({ROLE_LABELS[u.role]}){' for ' + u.unit.name if u.unit else ''}")
+
+
+@users_app.command("list")
+def users_list(role: Annotated[Role | None, typer.Option()] = None) -> None:
+    with session_scope() as session:
+        items, total = users_service.list_users(session, SYSTEM, role=role, limit=1000)
+        table = Table(title=f"{total} user(s)")
+        for col in ("username", "name", "role", "unit", "active"):
+            table.add_column(col)
+        for u in items:
+            table.add_row(u.username, u.display_name, f"{u.role.value} {ROLE_LABELS[u.role]}",
+                          u.unit.name if u.unit else "", "yes" if u.active else "no")
+    console.print(table)
+
+
+@users_app.command("passwd")
+def users_passwd(username: str, password: Annotated[str | None, typer.Option()] = None) -> None:
+    """Set a user's password."""
+    if password is None:
+        if not sys.stdin.isatty():
+            raise fail("give --password, or run in a terminal to be asked", 2)
+        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    with session_scope() as session:
+        users_service.set_password(session, SYSTEM, username, password)
+    console.print(f"password of {username} changed")
+
+
+@users_app.command("deactivate")
+def users_deactivate(username: str) -> None:
+    """Stop a user from logging in and revoke their tokens."""
+    with session_scope() as session:
+        users_service.set_active(session, SYSTEM, username, False, SystemClock())
+    console.print(f"{username} deactivated")
+
+
+@users_app.command("token")
+def users_token(username: str, name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+                days: Annotated[int, typer.Option(min=1, max=3650)] = 30) -> None:
+    """Issue an API token for a user; it is printed once."""
+    from datetime import timedelta
+
+    with session_scope() as session:
+        user = users_service.get(session, SYSTEM, username)
+        token, row = users_service.issue_token(session, SystemClock(), user, name=name, ttl=timedelta(days=days))
+    console.print(token)
+    err.print(f"expires {row.expires_at.isoformat() if row.expires_at else 'never'}")
+
+
+# --- taxonomy -------------------------------------------------------------------------------------
+
+@taxonomy_app.command("import")
+def taxonomy_import(source: Annotated[Path | None, typer.Argument(
+        help="CSV with 一级分类,二级分类,三级分类; default: the shipped tree")] = None) -> None:
+    """Import the 3-level category tree and write default deadline policies where none exist."""
+    with session_scope() as session:
+        report = taxonomy_service.import_tree(session, SYSTEM, source)
+        written = taxonomy_service.seed_default_policies(session, SYSTEM, SystemClock())
+    levels = " / ".join(str(report.levels[k]) for k in (1, 2, 3))
+    console.print(f"categories {levels} (levels 1/2/3); {report.inserted} new, {report.existing} kept; "
+                  f"{written} default deadline polic{'y' if written == 1 else 'ies'} written")
+
+
+@taxonomy_app.command("list")
+def taxonomy_list(level: Annotated[int | None, typer.Option(min=1, max=3)] = None,
+                  parent: Annotated[str | None, typer.Option(help="parent code")] = None,
+                  q: Annotated[str | None, typer.Option(help="name contains")] = None) -> None:
+    with session_scope() as session:
+        for c in taxonomy_service.list_categories(session, SYSTEM, parent_code=parent, level=level, q=q):
+            console.print(f"{c.code:10} {'  ' * (c.level - 1)}{c.name}")
+
+
+@taxonomy_app.command("policies")
+def taxonomy_policies() -> None:
+    """The deadline policies (scope * is the default for every category)."""
+    with session_scope() as session:
+        table = Table(title="deadline policies")
+        for col in ("scope", "category", "urgency", "dispatch h", "sign h", "reply", "note"):
+            table.add_column(col)
+        for p in taxonomy_service.list_policies(session, SYSTEM):
+            cat = "" if p.scope == "*" else taxonomy_service.get(session, SYSTEM, p.scope).path
+            reply = f"{p.reply_within:g} {'h' if p.reply_unit == ReplyUnit.hours else 'business days'}"
+            table.add_row(p.scope, cat, p.urgency.value, f"{p.dispatch_within_hours:g}", f"{p.sign_within_hours:g}",
+                          reply, p.note)
+    console.print(table)
+
+
+@taxonomy_app.command("set-policy")
+def taxonomy_set_policy(
+    scope: Annotated[str, typer.Argument(help="category code, or * for the default")],
+    urgency: Annotated[Urgency, typer.Option()],
+    dispatch_hours: Annotated[float, typer.Option(help="dispatch within N hours")],
+    sign_hours: Annotated[float, typer.Option(help="sign within N hours, around the clock")],
+    reply: Annotated[float, typer.Option(help="reply within N (see --reply-unit)")],
+    reply_unit: Annotated[ReplyUnit, typer.Option()] = ReplyUnit.business_days,
+    note: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Set the deadline policy for a category (and everything below it) at one urgency."""
+    with session_scope() as session:
+        spec = taxonomy_service.PolicySpec(dispatch_hours, sign_hours, reply, reply_unit, note)
+        taxonomy_service.set_policy(session, SYSTEM, SystemClock(), scope, urgency, spec)
+    console.print(f"policy {scope} {urgency.value} set")
+
+
+@taxonomy_app.command("deadlines")
+def taxonomy_deadlines(
+    start: Annotated[str, typer.Argument(help="when the ticket is created, e.g. 2026-12-28T10:00+08:00")],
+    category: Annotated[str | None, typer.Option(help="category code")] = None,
+    urgency: Annotated[Urgency, typer.Option()] = Urgency.normal,
+) -> None:
+    """The dispatch, sign and reply deadlines a ticket created at START would get."""
+    from jiesu.taxonomy.rules import deadlines
+
+    settings = get_settings()
+    at = _parse_instant(start)
+    with session_scope(settings) as session:
+        policy = taxonomy_service.resolve_policy(session, SYSTEM, category, urgency)
+        cal = calendar_service.load_calendar(session, settings)
+        d = deadlines(policy, cal, at)
+    tz = settings.tz
+    console.print(f"policy: {policy.scope} {policy.urgency.value} ({policy.note})")
+    console.print(f"dispatch by {d.dispatch_by.astimezone(tz).isoformat()}")
+    console.print(f"sign by     {d.sign_by.astimezone(tz).isoformat()}")
+    console.print(f"reply by    {d.reply_by.astimezone(tz).isoformat()}")
+
+
+# --- calendar -------------------------------------------------------------------------------------
+
+def _parse_instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"not an ISO 8601 instant: {text!r} (e.g. 2024-09-30T10:00+08:00)", 2) from None
+    if value.tzinfo is None:
+        raise fail(f"{text!r} needs a UTC offset, e.g. 2024-09-30T10:00+08:00", 2)
+    return value
+
+
+@calendar_app.command("add-business-days")
+def calendar_add_business_days(
+    start: Annotated[str, typer.Argument(help="ISO 8601 instant with offset, e.g. 2024-09-30T10:00+08:00")],
+    days: Annotated[float, typer.Argument(help="business days to add (may be fractional)")],
+    calendar: Annotated[str, typer.Option(help="calendar name")] = "default",
+) -> None:
+    """Print the instant DAYS business days after START, in the city's time zone."""
+    if days < 0:
+        raise fail("days must not be negative", 2)
+    settings = get_settings()
+    at = _parse_instant(start)
+    with session_scope(settings) as session:
+        cal = calendar_service.load_calendar(session, settings, calendar)
+    console.print(cal.add_business_days(at, days).astimezone(settings.tz).isoformat())
+
+
+@calendar_app.command("add-working-hours")
+def calendar_add_working_hours(start: str, hours: float, calendar: str = "default") -> None:
+    """Print the instant HOURS office hours after START."""
+    if hours < 0:
+        raise fail("hours must not be negative", 2)
+    settings = get_settings()
+    at = _parse_instant(start)
+    with session_scope(settings) as session:
+        cal = calendar_service.load_calendar(session, settings, calendar)
+    console.print(cal.add_working_hours(at, hours).astimezone(settings.tz).isoformat())
+
+
+@calendar_app.command("set")
+def calendar_set(
+    day: Annotated[str, typer.Argument(help="date, e.g. 2027-01-01")],
+    kind: Annotated[str, typer.Argument(help="holiday (休) or workday (班)")],
+    name: Annotated[str, typer.Option(help="e.g. 元旦")] = "",
+    calendar: Annotated[str, typer.Option()] = "default",
+) -> None:
+    """Declare one date a holiday or a working day (beats the holiday data)."""
+    with session_scope() as session:
+        row = calendar_service.set_day(session, SYSTEM, SystemClock(), calendar_service.parse_day(day),
+                                       calendar_service.parse_kind(kind), name, calendar)
+        console.print(f"{row.day.isoformat()} is now a {row.kind.value}{' (' + name + ')' if name else ''}")
+
+
+@calendar_app.command("unset")
+def calendar_unset(day: str, calendar: str = "default") -> None:
+    """Remove an override; the holiday data (or the weekday rule) applies again."""
+    with session_scope() as session:
+        removed = calendar_service.clear_day(session, SYSTEM, calendar_service.parse_day(day), calendar)
+    console.print(f"{day}: override removed" if removed else f"{day}: had no override")
+
+
+@calendar_app.command("import")
+def calendar_import(path: Path, calendar: str = "default") -> None:
+    """Import a CSV of date,kind[,name] rows (e.g. a year's State Council holiday notice)."""
+    with session_scope() as session:
+        n = calendar_service.import_days(session, SYSTEM, SystemClock(), path, calendar)
+    console.print(f"{n} day(s) set")
+
+
+@calendar_app.command("show")
+def calendar_show(year: Annotated[int, typer.Argument(min=1900, max=2200)], calendar: str = "default") -> None:
+    """The days off on weekdays and working weekend days of a year, and where each ruling comes from."""
+    from datetime import date, timedelta
+
+    settings = get_settings()
+    with session_scope(settings) as session:
+        cal = calendar_service.load_calendar(session, settings, calendar)
+    if not cal.covers(year):
+        err.print(f"[yellow]{year} is not in the holiday data: weekends plus overrides only[/]")
+    table = Table(title=f"{year}: exceptions to Monday-Friday")
+    for col in ("date", "weekday", "status", "source", "name"):
+        table.add_column(col)
+    d = date(year, 1, 1)
+    while d.year == year:
+        info = calendar_service.describe_day(cal, d)
+        if info["workday"] == (d.weekday() >= 5) or info["source"] == "override":
+            table.add_row(d.isoformat(), "一二三四五六日"[d.weekday()], "班 workday" if info["workday"] else "休 off",
+                          info["source"], info["name"] or "")
+        d += timedelta(days=1)
+    console.print(table)
+
+
+# --- demo and serve -------------------------------------------------------------------------------
+
+DEMO_USERS = [
+    ("admin", Role.admin, None, "系统管理员"),
+    ("operator", Role.operator, None, "话务员 王芳"),
+    ("dispatcher", Role.dispatcher, None, "派单员 李强"),
+    ("guanyinsi", Role.unit_handler, "110115009000", "观音寺街道 承办人"),
+    ("xingshou", Role.unit_handler, "110114116000", "兴寿镇 承办人"),
+    ("callback", Role.callback_agent, None, "回访员 赵敏"),
+    ("supervisor", Role.supervisor, None, "督办员 陈刚"),
+    ("guangwainanli", Role.community_worker, "110101013006", "广渠门外南里社区 社区工作者"),
+    ("citizen", Role.citizen, None, "市民 张先生"),
+]
+DEMO_PASSWORD = "jiesu12345"
+
+
+@demo_app.command("seed")
+def demo_seed() -> None:
+    """Migrate, import Beijing's places and categories, create the units and the demo users (idempotent)."""
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    clock = SystemClock()
+    with session_scope(settings) as session, progress_bar() as update:
+        report = places_service.import_gazetteer(session, SYSTEM, progress=update)
+        unit_report = units_service.bootstrap(session, SYSTEM)
+        tax = taxonomy_service.import_tree(session, SYSTEM)
+        taxonomy_service.seed_default_policies(session, SYSTEM, clock)
+        created = []
+        for username, role, unit, display in DEMO_USERS:
+            try:
+                users_service.get(session, SYSTEM, username)
+            except DomainError:
+                users_service.create(session, SYSTEM, clock, username=username, password=DEMO_PASSWORD, role=role,
+                                     display_name=display, unit_code=unit)
+                created.append(username)
+    console.print(f"places: {report.districts} districts, {report.streets} streets/townships, "
+                  f"{report.communities} communities/villages")
+    console.print(f"units: {unit_report.existing + unit_report.total_created}; categories: "
+                  f"{' / '.join(str(tax.levels[k]) for k in (1, 2, 3))}")
+    table = Table(title=f"demo logins (password for all: {DEMO_PASSWORD})")
+    for col in ("username", "role", "who"):
+        table.add_column(col)
+    for username, role, _unit, display in DEMO_USERS:
+        table.add_row(username, f"{role.value} {ROLE_LABELS[role]}", display)
+    console.print(table)
+
+
+@app.command("serve")
+def serve(host: Annotated[str | None, typer.Option()] = None,
+          port: Annotated[int | None, typer.Option(min=1, max=65535)] = None) -> None:
+    """Serve the API and the pages."""
+    import uvicorn
+
+    from jiesu.app import create_app
+
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    status = migrate.check(engine)
+    if status.current != status.head:
+        raise fail("the database schema is not current: run `jiesu db upgrade` (or `make demo`)")
+    host, port = host or settings.host, port or settings.port
+    console.print(f"Jiesu at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

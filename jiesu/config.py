@@ -1,0 +1,65 @@
+"""The one settings object. Every value can be set by a JIESU_* environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JIESU_", env_file=".env", extra="ignore")
+
+    var_dir: Path = Field(default=Path("var"), description="Where the SQLite file, uploads and models live.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite under var_dir.")
+    timezone: str = Field(default="Asia/Shanghai", description="Zone in which times are shown and days counted.")
+    secret_key: str = Field(default="", description="Signs login cookies; generated into var_dir when empty.")
+    language: str = Field(default="zh_CN", description="Default UI language (zh_CN or en).")
+    # Office hours for "working hours" deadline maths, local time, as HH:MM-HH:MM ranges.
+    work_periods: str = "09:00-12:00,13:30-18:00"
+    token_ttl_days: int = 30
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        ZoneInfo(v)  # raises for an unknown zone, so a typo fails at start, not at the first deadline
+        return v
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, v: str) -> str:
+        if v not in ("zh_CN", "en"):
+            raise ValueError("language must be zh_CN or en")
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'jiesu.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret.key"
+        if not path.exists():
+            import secrets
+
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,63 @@
+"""Domain errors. Services raise these; only api/ and cli.py translate them for people."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    code = "domain_error"
+    status = 400  # what api/ maps it to; services never look at it
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+
+class PlaceNotFound(NotFound):
+    code = "place_not_found"
+
+
+class UnitNotFound(NotFound):
+    code = "unit_not_found"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+
+
+class CategoryNotFound(NotFound):
+    code = "category_not_found"
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+    status = 422
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409
+
+
+class AuthenticationFailed(DomainError):
+    code = "authentication_failed"
+    status = 401
+
+
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+    status = 403
+
+
+class DataSourceError(DomainError):
+    """An import file is missing or malformed; the message names the file and row."""
+
+    code = "data_source_error"
+    status = 422

@@ -1,0 +1,10 @@
+"""Imports every capability's tables so that Base.metadata is complete (Alembic, tests)."""
+
+from jiesu.calendar.models import CalendarOverride
+from jiesu.db import Base
+from jiesu.places.models import Area, AreaAlias, AreaBoundary
+from jiesu.taxonomy.models import Category, DeadlinePolicy
+from jiesu.units.models import ApiToken, Unit, User
+
+__all__ = ["Base", "Area", "AreaAlias", "AreaBoundary", "Unit", "User", "ApiToken", "Category",
+           "DeadlinePolicy", "CalendarOverride"]

@@ -1,0 +1,338 @@
+"""Place use cases: import a gazetteer, find places by name, walk the tree, locate a point."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from jiesu.data import DATA_DIR, open_text, resolve
+from jiesu.errors import DataSourceError, InvalidInput, PlaceNotFound
+from jiesu.places import rules
+from jiesu.places.models import LEVEL_ORDER, Area, AreaAlias, AreaBoundary, AreaLevel
+from jiesu.units.permissions import Action, Actor, require
+
+DEFAULT_SOURCE = DATA_DIR / "places"
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+DISTRICT_COLUMNS = {"code", "name", "short_name"}
+STREET_COLUMNS = {"code", "name", "district_code", "kind"}
+COMMUNITY_COLUMNS = {"code", "name", "short_name", "kind", "street_code"}
+
+
+@dataclass
+class ImportReport:
+    city: str
+    districts: int
+    streets: int
+    communities: int
+    aliases: int
+    boundaries: int
+    inserted: int
+    updated: int
+
+
+def _read_csv(source: Path, name: str, required: set[str]) -> list[dict[str, str]]:
+    try:
+        with open_text(name, base=source) as fh:
+            reader = csv.DictReader(fh)
+            missing = required - set(reader.fieldnames or [])
+            if missing:
+                raise DataSourceError(f"{name}: missing column(s) {', '.join(sorted(missing))}", field=name)
+            rows = [r for r in reader]
+    except FileNotFoundError as exc:
+        raise DataSourceError(f"{source}: {exc}", field=name) from exc
+    for i, r in enumerate(rows, start=2):
+        if not r["code"] or not r["name"]:
+            raise DataSourceError(f"{name} line {i}: empty code or name", field=name)
+    return rows
+
+
+def import_gazetteer(session: Session, actor: Actor, source: Path | None = None, *,
+                     city_name: str | None = None, progress: Progress | None = None) -> ImportReport:
+    """Load (or refresh) a city's tree from districts.csv, streets.csv, communities.csv and an
+    optional districts.geojson. Keyed by code: running it twice changes nothing; manual aliases
+    and residential complexes registered by administrators are kept."""
+    require(actor, Action.places_edit)
+    source = Path(source) if source else DEFAULT_SOURCE
+    if not source.is_dir():
+        raise DataSourceError(f"{source} is not a folder with districts.csv, streets.csv, communities.csv")
+    districts = _read_csv(source, "districts.csv", DISTRICT_COLUMNS)
+    streets = _read_csv(source, "streets.csv", STREET_COLUMNS)
+    communities = _read_csv(source, "communities.csv", COMMUNITY_COLUMNS)
+    if not districts:
+        raise DataSourceError("districts.csv has no rows")
+
+    city_code = districts[0]["code"][:4].ljust(12, "0")
+    if city_name is None:
+        if city_code != "110100000000":
+            raise InvalidInput("give the city's name for a gazetteer other than Beijing's", field="city_name")
+        city_name = "北京市"
+
+    existing = dict(session.execute(select(Area.code, Area.id)).all())
+    counts = {"inserted": 0, "updated": 0}
+
+    def upsert(rows: list[dict]) -> None:
+        new = [r for r in rows if r["code"] not in existing]
+        old = [{**r, "id": existing[r["code"]]} for r in rows if r["code"] in existing]
+        if new:
+            session.execute(insert(Area), new)
+            counts["inserted"] += len(new)
+        if old:
+            session.execute(update(Area), old)
+            counts["updated"] += len(old)
+        session.flush()
+        codes = [r["code"] for r in new]
+        for i in range(0, len(codes), 500):
+            chunk = codes[i:i + 500]
+            existing.update(session.execute(select(Area.code, Area.id).where(Area.code.in_(chunk))).all())
+
+    def area_row(code: str, name: str, short: str, level: AreaLevel, kind: str, parent: str | None,
+                 district: str | None, street: str | None, path: str, formal: str | None = None) -> dict:
+        return {"code": code, "name": name, "short_name": short or name, "level": level, "kind": kind,
+                "formal_name": formal or None, "parent_id": existing.get(parent) if parent else None,
+                "district_code": district, "street_code": street, "path": path,
+                "center_lng": None, "center_lat": None}
+
+    total = 1 + len(districts) + len(streets) + len(communities)
+    upsert([area_row(city_code, city_name, city_name, AreaLevel.city, "市", None, None, None, city_name)])
+    district_names: dict[str, str] = {}
+    rows = []
+    for d in districts:
+        district_names[d["code"]] = d["name"]
+        rows.append(area_row(d["code"], d["name"], d["short_name"], AreaLevel.district, "区", city_code,
+                             d["code"], None, f"{city_name}/{d['name']}"))
+    upsert(rows)
+    if progress:
+        progress("districts", 1 + len(districts), total)
+
+    street_paths: dict[str, tuple[str, str]] = {}
+    rows = []
+    for s in streets:
+        if s["district_code"] not in district_names:
+            raise DataSourceError(f"streets.csv: {s['code']} {s['name']} names unknown district "
+                                  f"{s['district_code']}", field="streets.csv")
+        path = f"{city_name}/{district_names[s['district_code']]}/{s['name']}"
+        street_paths[s["code"]] = (s["district_code"], path)
+        short = rules.strip_suffix(s["name"], rules.STREET_SUFFIXES)
+        rows.append(area_row(s["code"], s["name"], short, AreaLevel.street, s["kind"], s["district_code"],
+                             s["district_code"], s["code"], path,
+                             formal=s.get("mca_name") if s.get("mca_name") != s["name"] else None))
+    upsert(rows)
+    if progress:
+        progress("streets", 1 + len(districts) + len(streets), total)
+
+    rows = []
+    for i, c in enumerate(communities, start=1):
+        if c["street_code"] not in street_paths:
+            raise DataSourceError(f"communities.csv: {c['code']} {c['name']} names unknown street "
+                                  f"{c['street_code']}", field="communities.csv")
+        district_code, street_path = street_paths[c["street_code"]]
+        rows.append(area_row(c["code"], c["name"], c["short_name"], AreaLevel.community, c["kind"],
+                             c["street_code"], district_code, c["street_code"],
+                             f"{street_path}/{c['short_name'] or c['name']}"))
+        if len(rows) == 2000 or i == len(communities):
+            upsert(rows)
+            rows = []
+            if progress:
+                progress("communities", 1 + len(districts) + len(streets) + i, total)
+
+    alias_count = _rebuild_aliases(session, districts, streets, communities, existing)
+    boundaries = _import_boundaries(session, source, existing)
+    if progress:
+        progress("done", total, total)
+    return ImportReport(city=city_name, districts=len(districts), streets=len(streets),
+                        communities=len(communities), aliases=alias_count, boundaries=boundaries,
+                        inserted=counts["inserted"], updated=counts["updated"])
+
+
+def _rebuild_aliases(session: Session, districts: list[dict], streets: list[dict], communities: list[dict],
+                     ids: dict[str, int]) -> int:
+    imported_ids = [ids[r["code"]] for r in (*districts, *streets, *communities)]
+    for i in range(0, len(imported_ids), 900):
+        session.execute(delete(AreaAlias).where(AreaAlias.area_id.in_(imported_ids[i:i + 900]),
+                                                AreaAlias.source != "manual"))
+    manual = set(session.execute(select(AreaAlias.area_id, AreaAlias.alias)
+                                 .where(AreaAlias.source == "manual")))
+    rows = []
+    for level, group in (("district", districts), ("street", streets), ("community", communities)):
+        for r in group:
+            formal = r.get("mca_name") or None
+            area_id = ids[r["code"]]
+            for alias in rules.aliases_for(level, r["name"], r.get("short_name", ""), formal):
+                if (area_id, alias) not in manual:
+                    source = "formal" if formal and alias == formal else "generated"
+                    rows.append({"area_id": area_id, "alias": alias, "source": source})
+    if rows:
+        session.execute(insert(AreaAlias), rows)
+    return len(rows)
+
+
+def _import_boundaries(session: Session, source: Path, ids: dict[str, int]) -> int:
+    try:
+        path = resolve("districts.geojson", base=source)
+    except FileNotFoundError:
+        return 0
+    with open_text(path) as fh:
+        try:
+            doc = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise DataSourceError(f"districts.geojson: not JSON ({exc})", field="districts.geojson") from exc
+    crs = "GCJ-02"
+    count = 0
+    for feature in doc.get("features", []):
+        props = feature.get("properties") or {}
+        code = props.get("code")
+        if code not in ids:
+            raise DataSourceError(f"districts.geojson: feature {props.get('name')} has unknown code {code}",
+                                  field="districts.geojson")
+        geometry = feature["geometry"]
+        min_lng, min_lat, max_lng, max_lat = rules.bbox(geometry)
+        crs = props.get("crs_note", crs)
+        values = {"area_id": ids[code], "crs": crs, "geojson": json.dumps(geometry, separators=(",", ":")),
+                  "min_lng": min_lng, "min_lat": min_lat, "max_lng": max_lng, "max_lat": max_lat}
+        session.execute(delete(AreaBoundary).where(AreaBoundary.area_id == ids[code]))
+        session.execute(insert(AreaBoundary), [values])
+        center = props.get("center") or props.get("centroid")
+        if center:
+            session.execute(update(Area).where(Area.id == ids[code])
+                            .values(center_lng=center[0], center_lat=center[1]))
+        count += 1
+    return count
+
+
+# --- lookups ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlaceMatch:
+    area: Area
+    matched: str  # the name or alias that matched
+    exact: bool
+
+
+def find(session: Session, actor: Actor, query: str, *, level: AreaLevel | None = None,
+         district_code: str | None = None, limit: int = 50) -> tuple[list[PlaceMatch], int]:
+    """Every place whose name, short name or alias contains `query`, exact matches first, then by
+    level (district, street, community) and code. Ambiguity is shown, never resolved silently."""
+    require(actor, Action.places_read)
+    q = query.strip()
+    if not q:
+        raise InvalidInput("query must not be empty", field="q")
+    pattern = f"%{_escape_like(q)}%"
+    alias_hit = select(AreaAlias.area_id).where(AreaAlias.alias.like(pattern, escape="\\"))
+    stmt = select(Area).where(or_(Area.name.like(pattern, escape="\\"),
+                                  Area.short_name.like(pattern, escape="\\"),
+                                  Area.formal_name.like(pattern, escape="\\"),
+                                  Area.id.in_(alias_hit)))
+    if level:
+        stmt = stmt.where(Area.level == level)
+    if district_code:
+        stmt = stmt.where(Area.district_code == district_code)
+    areas = session.scalars(stmt).all()
+    alias_rows = session.execute(select(AreaAlias.area_id, AreaAlias.alias)
+                                 .where(AreaAlias.area_id.in_([a.id for a in areas]))).all() if areas else []
+    aliases: dict[int, list[str]] = {}
+    for area_id, alias in alias_rows:
+        aliases.setdefault(area_id, []).append(alias)
+    matches = []
+    for a in areas:
+        names = [a.name, a.short_name, a.formal_name or "", *aliases.get(a.id, [])]
+        exact = next((n for n in names if n == q), None)
+        matched = exact or next((n for n in names if q in n), a.name)
+        matches.append(PlaceMatch(area=a, matched=matched, exact=exact is not None))
+    matches.sort(key=lambda m: (not m.exact, LEVEL_ORDER[m.area.level], m.area.code))
+    return matches[:limit], len(matches)
+
+
+def _escape_like(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def get(session: Session, actor: Actor, code: str) -> Area:
+    require(actor, Action.places_read)
+    area = session.scalar(select(Area).where(Area.code == code))
+    if area is None:
+        raise PlaceNotFound(f"no place with code {code}", field="code")
+    return area
+
+
+def children(session: Session, actor: Actor, code: str | None = None) -> list[Area]:
+    """The places directly below `code`, or the city level when no code is given."""
+    require(actor, Action.places_read)
+    if code is None:
+        return list(session.scalars(select(Area).where(Area.parent_id.is_(None)).order_by(Area.code)))
+    parent = get(session, actor, code)
+    return list(session.scalars(select(Area).where(Area.parent_id == parent.id).order_by(Area.code)))
+
+
+def aliases_of(session: Session, actor: Actor, code: str) -> list[AreaAlias]:
+    area = get(session, actor, code)
+    return list(session.scalars(select(AreaAlias).where(AreaAlias.area_id == area.id).order_by(AreaAlias.id)))
+
+
+def add_alias(session: Session, actor: Actor, code: str, alias: str) -> AreaAlias:
+    require(actor, Action.places_edit)
+    alias = alias.strip()
+    if len(alias) < rules.MIN_ALIAS_LENGTH:
+        raise InvalidInput(f"an alias needs at least {rules.MIN_ALIAS_LENGTH} characters", field="alias")
+    area = get(session, actor, code)
+    row = session.scalar(select(AreaAlias).where(AreaAlias.area_id == area.id, AreaAlias.alias == alias))
+    if row is None:
+        row = AreaAlias(area_id=area.id, alias=alias, source="manual")
+        session.add(row)
+    else:
+        row.source = "manual"  # an administrator's word outlives the next re-import
+    session.flush()
+    return row
+
+
+def add_complex(session: Session, actor: Actor, community_code: str, name: str) -> Area:
+    """Register a residential complex (小区) under a community, e.g. 首座御园 under its 社区."""
+    require(actor, Action.places_edit)
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a complex needs a name", field="name")
+    community = get(session, actor, community_code)
+    if community.level != AreaLevel.community:
+        raise InvalidInput(f"{community_code} is a {community.level.value}, not a community",
+                           field="community_code")
+    same = session.scalar(select(Area).where(Area.parent_id == community.id, Area.name == name))
+    if same is not None:
+        return same
+    n = session.scalar(select(func.count()).select_from(Area).where(Area.parent_id == community.id)) or 0
+    area = Area(code=f"{community.code}-{n + 1:03d}", name=name, short_name=name, level=AreaLevel.complex,
+                kind="小区", parent_id=community.id, district_code=community.district_code,
+                street_code=community.street_code, path=f"{community.path}/{name}")
+    session.add(area)
+    session.flush()
+    return area
+
+
+def counts(session: Session, actor: Actor) -> dict[str, int]:
+    require(actor, Action.places_read)
+    rows = session.execute(select(Area.level, func.count()).group_by(Area.level)).all()
+    out = {lvl.value: 0 for lvl in AreaLevel}
+    out.update({lvl.value if isinstance(lvl, AreaLevel) else lvl: n for lvl, n in rows})
+    return out
+
+
+def locate(session: Session, actor: Actor, lng: float, lat: float) -> Area | None:
+    """The district whose polygon holds the point (coordinates in the boundaries' CRS, GCJ-02 here)."""
+    require(actor, Action.places_read)
+    if not (-180 <= lng <= 180):
+        raise InvalidInput("longitude must be between -180 and 180", field="lng")
+    if not (-90 <= lat <= 90):
+        raise InvalidInput("latitude must be between -90 and 90", field="lat")
+    candidates = session.scalars(select(AreaBoundary).where(
+        AreaBoundary.min_lng <= lng, AreaBoundary.max_lng >= lng,
+        AreaBoundary.min_lat <= lat, AreaBoundary.max_lat >= lat)).all()
+    for b in candidates:
+        if rules.contains(json.loads(b.geojson), lng, lat):
+            return session.get(Area, b.area_id)
+    return None

@@ -1,0 +1,1 @@
+"""Request types, the category tree and the deadline policy per category and urgency."""

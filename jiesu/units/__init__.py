@@ -1,0 +1,1 @@
+"""Handling units (streets, departments, companies, communities), users, roles and permissions."""

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from jiesu.db import Base, UTCDateTime
+from jiesu.places.models import Area
+
+
+class UnitKind(StrEnum):
+    centre = "centre"  # 市民热线服务中心: dispatches, reviews returns, assesses
+    district_government = "district_government"  # 区政府: receives copies of its streets' tickets
+    street = "street"  # 街道/乡镇: the main handling level
+    community = "community"  # 社区/村: below a street, e.g. the 花伴儿 app's direct posts
+    department = "department"  # 委办局 at city level
+    department_branch = "department_branch"  # a department's district branch (区城管执法局 ...)
+    utility = "utility"  # water, power, gas, heating, telecom companies
+    property_company = "property_company"  # 物业公司 of a residential complex
+
+
+UNIT_KIND_LABELS = {
+    UnitKind.centre: "热线中心",
+    UnitKind.district_government: "区政府",
+    UnitKind.street: "街乡镇",
+    UnitKind.community: "社区/村",
+    UnitKind.department: "市级部门",
+    UnitKind.department_branch: "区级部门",
+    UnitKind.utility: "公共服务企业",
+    UnitKind.property_company: "物业公司",
+}
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[UnitKind] = mapped_column(Enum(UnitKind, native_enum=False, length=32), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    # Area of responsibility: a street for a street office, a district for a branch, the city for a
+    # city department, a complex for a property company.
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
+    # Which line department or utility this is (cgzf, zj, water ...), shared by a department and its branches.
+    department_key: Mapped[str | None] = mapped_column(String(32), index=True)
+    calendar: Mapped[str] = mapped_column(String(32), default="default")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id])
+    area: Mapped[Area | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Unit {self.code} {self.name}>"
+
+
+class Role(StrEnum):
+    operator = "operator"  # 话务员
+    dispatcher = "dispatcher"  # 派单员
+    unit_handler = "unit_handler"  # 承办人
+    callback_agent = "callback_agent"  # 回访员
+    supervisor = "supervisor"  # 考核/督办
+    community_worker = "community_worker"  # 社区工作者
+    admin = "admin"  # 管理员
+    citizen = "citizen"  # 市民
+
+
+ROLE_LABELS = {
+    Role.operator: "话务员",
+    Role.dispatcher: "派单员",
+    Role.unit_handler: "承办人",
+    Role.callback_agent: "回访员",
+    Role.supervisor: "督办员",
+    Role.community_worker: "社区工作者",
+    Role.admin: "管理员",
+    Role.citizen: "市民",
+}
+
+# Roles that act for one unit and so must be bound to it.
+UNIT_BOUND_ROLES = frozenset({Role.unit_handler, Role.community_worker})
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=32), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    unit: Mapped[Unit | None] = relationship()
+
+
+class ApiToken(Base):
+    """A bearer token. Only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,72 @@
+"""Who may do what: the one role x action table. Every service function asks it via `require`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from jiesu.errors import PermissionDenied
+from jiesu.units.models import Role
+
+
+class Action(StrEnum):
+    places_read = "places.read"
+    places_edit = "places.edit"
+    units_read = "units.read"
+    units_edit = "units.edit"
+    users_read = "users.read"
+    users_edit = "users.edit"
+    taxonomy_read = "taxonomy.read"
+    taxonomy_edit = "taxonomy.edit"
+    calendar_read = "calendar.read"
+    calendar_edit = "calendar.edit"
+
+
+R = Role
+STAFF = frozenset({R.operator, R.dispatcher, R.unit_handler, R.callback_agent, R.supervisor,
+                   R.community_worker, R.admin})
+EVERYONE = STAFF | {R.citizen}
+
+# Reference data a citizen's app shows (where, what kind) is public; who works where is staff-only.
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.places_read: EVERYONE,
+    Action.places_edit: frozenset({R.admin}),
+    Action.units_read: STAFF,
+    Action.units_edit: frozenset({R.admin}),
+    Action.users_read: frozenset({R.admin, R.supervisor}),
+    Action.users_edit: frozenset({R.admin}),
+    Action.taxonomy_read: EVERYONE,
+    Action.taxonomy_edit: frozenset({R.admin}),
+    Action.calendar_read: STAFF,
+    Action.calendar_edit: frozenset({R.admin}),
+}
+
+# Actions an anonymous visitor (no login) may take.
+PUBLIC_ACTIONS = frozenset({Action.places_read, Action.taxonomy_read})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a logged-in user, the shell (system), or an anonymous visitor (role None)."""
+
+    username: str
+    role: Role | None
+    user_id: int | None = None
+    unit_id: int | None = None
+
+
+# The CLI runs as the administrator: whoever holds the shell holds the database anyway.
+SYSTEM = Actor(username="system", role=Role.admin)
+ANONYMOUS = Actor(username="anonymous", role=None)
+
+
+def can(role: Role | None, action: Action) -> bool:
+    if role is None:
+        return action in PUBLIC_ACTIONS
+    return role in PERMISSIONS[action]
+
+
+def require(actor: Actor, action: Action) -> None:
+    if not can(actor.role, action):
+        who = actor.role.value if actor.role else "anonymous"
+        raise PermissionDenied(f"role {who} may not {action.value}")

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jiesu.units.models import Role, UnitKind
+
+
+class UnitOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    kind: UnitKind
+    parent_code: str | None
+    area_code: str | None
+    area_path: str | None
+    department_key: str | None
+    phone: str | None
+    active: bool
+
+    @classmethod
+    def of(cls, unit) -> UnitOut:
+        return cls(code=unit.code, name=unit.name, kind=unit.kind,
+                   parent_code=unit.parent.code if unit.parent else None,
+                   area_code=unit.area.code if unit.area else None, area_path=unit.area.path if unit.area else None,
+                   department_key=unit.department_key, phone=unit.phone, active=unit.active)
+
+
+class UnitPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[UnitOut]
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserOut(BaseModel):
+    username: str
+    display_name: str
+    role: Role
+    unit_code: str | None
+    active: bool
+
+    @classmethod
+    def of(cls, user) -> UserOut:
+        return cls(username=user.username, display_name=user.display_name, role=user.role,
+                   unit_code=user.unit.code if user.unit else None, active=user.active)
+
+
+class TokenOut(BaseModel):
+    token: str
+    token_type: str = "bearer"
+    expires_at: datetime | None
+    user: UserOut

@@ -1,0 +1,222 @@
+"""Unit use cases: create the city's units from its places and catalogue, list, edit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from jiesu.errors import Conflict, InvalidInput, PlaceNotFound, UnitNotFound
+from jiesu.places import service as places
+from jiesu.places.models import Area, AreaLevel
+from jiesu.units import catalogue
+from jiesu.units.models import Unit, UnitKind
+from jiesu.units.permissions import Action, Actor, require
+
+# What a unit's area of responsibility must be, by kind.
+AREA_LEVEL_FOR_KIND: dict[UnitKind, set[AreaLevel]] = {
+    UnitKind.centre: {AreaLevel.city},
+    UnitKind.district_government: {AreaLevel.district},
+    UnitKind.street: {AreaLevel.street},
+    UnitKind.community: {AreaLevel.community},
+    UnitKind.department: {AreaLevel.city},
+    UnitKind.department_branch: {AreaLevel.district},
+    UnitKind.utility: {AreaLevel.city, AreaLevel.district},
+    UnitKind.property_company: {AreaLevel.complex, AreaLevel.community},
+}
+
+
+@dataclass
+class BootstrapReport:
+    created: dict[str, int]
+    existing: int
+
+    @property
+    def total_created(self) -> int:
+        return sum(self.created.values())
+
+
+def bootstrap(session: Session, actor: Actor) -> BootstrapReport:
+    """Create every unit the places and the catalogue imply and that does not exist yet: the centre,
+    a government per district, an office per street/township, a committee per community/village,
+    the departments with a branch per district, and the utilities. Existing units are left as edited."""
+    require(actor, Action.units_edit)
+    city = session.scalar(select(Area).where(Area.level == AreaLevel.city).order_by(Area.code))
+    if city is None:
+        raise InvalidInput("no places yet: run `jiesu places import` first", field="places")
+    have = dict(session.execute(select(Unit.code, Unit.id)).all())
+    existing = len(have)
+    created: dict[str, int] = {k.value: 0 for k in UnitKind}
+
+    def add(rows: list[dict]) -> None:
+        rows = [r for r in rows if r["code"] not in have]
+        if not rows:
+            return
+        session.execute(insert(Unit), rows)
+        session.flush()
+        codes = [r["code"] for r in rows]
+        for i in range(0, len(codes), 500):
+            have.update(session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes[i:i + 500]))).all())
+        for r in rows:
+            created[r["kind"].value] += 1
+
+    def row(code: str, name: str, kind: UnitKind, parent: str | None, area_id: int | None,
+            key: str | None = None) -> dict:
+        return {"code": code, "name": name, "kind": kind, "parent_id": have.get(parent) if parent else None,
+                "area_id": area_id, "department_key": key, "calendar": "default", "phone": None, "active": True}
+
+    add([row(catalogue.CENTRE_CODE, catalogue.CENTRE_NAME, UnitKind.centre, None, city.id)])
+    districts = session.execute(select(Area.id, Area.code, Area.name).where(Area.level == AreaLevel.district)
+                                .order_by(Area.code)).all()
+    add([row(code, f"{name}人民政府", UnitKind.district_government, None, area_id)
+         for area_id, code, name in districts])
+    streets = session.execute(select(Area.id, Area.code, Area.name, Area.district_code)
+                              .where(Area.level == AreaLevel.street).order_by(Area.code)).all()
+    add([row(code, _street_office_name(name), UnitKind.street, district, area_id)
+         for area_id, code, name, district in streets])
+    communities = session.execute(select(Area.id, Area.code, Area.name, Area.street_code)
+                                  .where(Area.level == AreaLevel.community).order_by(Area.code)).all()
+    add([row(code, name, UnitKind.community, street, area_id) for area_id, code, name, street in communities])
+    add([row(d.key, d.name, UnitKind.department, None, city.id, d.key) for d in catalogue.DEPARTMENTS])
+    add([row(f"{d.key}-{code[:6]}", d.branch.format(district=name), UnitKind.department_branch, d.key,
+             area_id, d.key)
+         for d in catalogue.DEPARTMENTS if d.branch for area_id, code, name in districts])
+    add([row(u.key, u.name, UnitKind.utility, None, city.id, u.key) for u in catalogue.UTILITIES])
+    return BootstrapReport(created=created, existing=existing)
+
+
+def _street_office_name(name: str) -> str:
+    # 观音寺街道 -> 观音寺街道办事处, 兴寿镇 -> 兴寿镇人民政府, 南磨房地区 -> 南磨房地区办事处
+    if name.endswith(("街道", "地区")):
+        return name + "办事处"
+    if name.endswith(("镇", "乡")):
+        return name + "人民政府"
+    return name + "管理委员会" if not name.endswith("委员会") else name
+
+
+def get(session: Session, actor: Actor, code: str) -> Unit:
+    require(actor, Action.units_read)
+    unit = session.scalar(select(Unit).where(Unit.code == code))
+    if unit is None:
+        raise UnitNotFound(f"no unit with code {code}", field="code")
+    return unit
+
+
+def list_units(session: Session, actor: Actor, *, kind: UnitKind | None = None, district_code: str | None = None,
+               parent_code: str | None = None, q: str | None = None, active: bool | None = None,
+               limit: int = 50, offset: int = 0) -> tuple[list[Unit], int]:
+    require(actor, Action.units_read)
+    if limit < 1 or limit > 1000:
+        raise InvalidInput("limit must be between 1 and 1000", field="limit")
+    if offset < 0:
+        raise InvalidInput("offset must not be negative", field="offset")
+    stmt = select(Unit)
+    if kind:
+        stmt = stmt.where(Unit.kind == kind)
+    if active is not None:
+        stmt = stmt.where(Unit.active.is_(active))
+    if district_code:
+        area = aliased(Area)
+        stmt = stmt.join(area, Unit.area_id == area.id).where(area.district_code == district_code)
+    if parent_code:
+        stmt = stmt.where(Unit.parent_id == get(session, actor, parent_code).id)
+    if q:
+        stmt = stmt.where(or_(Unit.name.contains(q, autoescape=True), Unit.code == q))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    units = list(session.scalars(stmt.order_by(Unit.kind, Unit.code).limit(limit).offset(offset)))
+    return units, total
+
+
+def _area(session: Session, actor: Actor, code: str | None, kind: UnitKind) -> Area | None:
+    if code is None:
+        return None
+    try:
+        area = places.get(session, actor, code)
+    except PlaceNotFound as exc:
+        raise InvalidInput(str(exc), field="area_code") from exc
+    allowed = AREA_LEVEL_FOR_KIND[kind]
+    if area.level not in allowed:
+        raise InvalidInput(f"a {kind.value} answers for a {' or '.join(sorted(a.value for a in allowed))}, "
+                           f"not for {area.path} ({area.level.value})", field="area_code")
+    return area
+
+
+def _parent(session: Session, actor: Actor, code: str | None, child_code: str | None = None) -> Unit | None:
+    if code is None:
+        return None
+    try:
+        parent = get(session, actor, code)
+    except UnitNotFound as exc:
+        raise InvalidInput(str(exc), field="parent_code") from exc
+    node: Unit | None = parent
+    while node is not None:  # a unit may not end up below itself
+        if child_code is not None and node.code == child_code:
+            raise InvalidInput(f"{code} is below {child_code}; that would make a loop", field="parent_code")
+        node = node.parent
+    return parent
+
+
+def create(session: Session, actor: Actor, *, code: str, name: str, kind: UnitKind,
+           parent_code: str | None = None, area_code: str | None = None, department_key: str | None = None,
+           phone: str | None = None) -> Unit:
+    require(actor, Action.units_edit)
+    code, name = code.strip(), name.strip()
+    if not code:
+        raise InvalidInput("a unit needs a code", field="code")
+    if not name:
+        raise InvalidInput("a unit needs a name", field="name")
+    if session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
+        raise Conflict(f"unit {code} exists already", field="code")
+    if kind == UnitKind.property_company and area_code is None:
+        raise InvalidInput("a property company needs the complex or community it manages", field="area_code")
+    area = _area(session, actor, area_code, kind)
+    parent = _parent(session, actor, parent_code)
+    unit = Unit(code=code, name=name, kind=kind, parent=parent, area=area, department_key=department_key,
+                phone=phone, calendar="default", active=True)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def update(session: Session, actor: Actor, code: str, *, name: str | None = None, parent_code: str | None = None,
+           area_code: str | None = None, phone: str | None = None, active: bool | None = None,
+           calendar: str | None = None) -> Unit:
+    require(actor, Action.units_edit)
+    unit = get(session, actor, code)
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("a unit needs a name", field="name")
+        unit.name = name.strip()
+    if parent_code is not None:
+        unit.parent = _parent(session, actor, parent_code, child_code=unit.code)
+    if area_code is not None:
+        unit.area = _area(session, actor, area_code, unit.kind)
+    if phone is not None:
+        unit.phone = phone or None
+    if active is not None:
+        unit.active = active
+    if calendar is not None:
+        unit.calendar = calendar or "default"
+    session.flush()
+    return unit
+
+
+def register_property_company(session: Session, actor: Actor, *, name: str, community_code: str,
+                              complex_name: str, code: str | None = None, phone: str | None = None) -> Unit:
+    """A property company for one residential complex: the complex is registered under its community
+    (if new) and the company answers for it, below the community's committee."""
+    require(actor, Action.units_edit)
+    complex_area = places.add_complex(session, actor, community_code, complex_name)
+    community_unit = session.scalar(select(Unit.code).where(Unit.code == community_code))
+    return create(session, actor, code=code or f"prop-{complex_area.code}", name=name,
+                  kind=UnitKind.property_company, parent_code=community_unit, area_code=complex_area.code,
+                  phone=phone)
+
+
+def counts(session: Session, actor: Actor) -> dict[str, int]:
+    require(actor, Action.units_read)
+    out = {k.value: 0 for k in UnitKind}
+    for kind, n in session.execute(select(Unit.kind, func.count()).group_by(Unit.kind)).all():
+        out[kind.value if isinstance(kind, UnitKind) else kind] = n
+    return out

@@ -1,0 +1,156 @@
+"""User use cases: accounts, roles, passwords, login and API tokens."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jiesu.clock import Clock
+from jiesu.errors import AuthenticationFailed, Conflict, InvalidInput, UnitNotFound, UserNotFound
+from jiesu.units import auth
+from jiesu.units import service as units
+from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, Role, User
+from jiesu.units.permissions import Action, Actor, require
+
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(username=user.username, role=user.role, user_id=user.id, unit_id=user.unit_id)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < auth.MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"a password needs at least {auth.MIN_PASSWORD_LENGTH} characters", field="password")
+
+
+def get(session: Session, actor: Actor, username: str) -> User:
+    if actor.username != username:  # anyone may read their own account
+        require(actor, Action.users_read)
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise UserNotFound(f"no user {username}", field="username")
+    return user
+
+
+def create(session: Session, actor: Actor, clock: Clock, *, username: str, password: str, role: Role,
+           display_name: str | None = None, unit_code: str | None = None) -> User:
+    require(actor, Action.users_edit)
+    if not USERNAME.match(username):
+        raise InvalidInput("a username is 2-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+                           field="username")
+    _check_password(password)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user {username} exists already", field="username")
+    unit = None
+    if unit_code:
+        try:
+            unit = units.get(session, actor, unit_code)
+        except UnitNotFound as exc:
+            raise InvalidInput(str(exc), field="unit_code") from exc
+    if role in UNIT_BOUND_ROLES and unit is None:
+        raise InvalidInput(f"a {role.value} acts for one unit: give its code", field="unit_code")
+    user = User(username=username, display_name=(display_name or username).strip(),
+                password_hash=auth.hash_password(password), role=role, unit=unit, active=True,
+                created_at=clock.now())
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(session: Session, actor: Actor, *, role: Role | None = None, unit_code: str | None = None,
+               limit: int = 100, offset: int = 0) -> tuple[list[User], int]:
+    require(actor, Action.users_read)
+    stmt = select(User)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if unit_code:
+        stmt = stmt.where(User.unit_id == units.get(session, actor, unit_code).id)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    return list(session.scalars(stmt.order_by(User.username).limit(limit).offset(offset))), total
+
+
+def set_password(session: Session, actor: Actor, username: str, password: str) -> User:
+    if actor.username != username:
+        require(actor, Action.users_edit)
+    _check_password(password)
+    user = get(session, actor, username)
+    user.password_hash = auth.hash_password(password)
+    session.flush()
+    return user
+
+
+def set_active(session: Session, actor: Actor, username: str, active: bool, clock: Clock) -> User:
+    """Deactivating a user also revokes every token they hold."""
+    require(actor, Action.users_edit)
+    user = get(session, actor, username)
+    user.active = active
+    if not active:
+        for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                            ApiToken.revoked_at.is_(None))):
+            token.revoked_at = clock.now()
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, clock: Clock, username: str, password: str) -> User:
+    """Check a username and password. The same error for a wrong name and a wrong password."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        auth.verify_password(auth.DUMMY_HASH, password)  # spend the same time as a real check
+        raise AuthenticationFailed("wrong username or password", field="password")
+    if not auth.verify_password(user.password_hash, password) or not user.active:
+        raise AuthenticationFailed("wrong username or password", field="password")
+    if auth.needs_rehash(user.password_hash):
+        user.password_hash = auth.hash_password(password)
+    user.last_login_at = clock.now()
+    session.flush()
+    return user
+
+
+def issue_token(session: Session, clock: Clock, user: User, *, name: str = "api",
+                ttl: timedelta | None = timedelta(days=30)) -> tuple[str, ApiToken]:
+    """A new bearer token for `user`. The plain token is returned once and never stored."""
+    plain = auth.new_token()
+    now = clock.now()
+    row = ApiToken(user_id=user.id, name=name[:64] or "api", token_hash=auth.token_digest(plain),
+                   created_at=now, expires_at=now + ttl if ttl else None)
+    session.add(row)
+    session.flush()
+    return plain, row
+
+
+def actor_for_token(session: Session, clock: Clock, token: str) -> Actor:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == auth.token_digest(token)))
+    now = clock.now()
+    if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
+        raise AuthenticationFailed("invalid or expired token", field="Authorization")
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise AuthenticationFailed("invalid or expired token", field="Authorization")
+    # Write last use at most once a minute: a busy client should not turn every read into a write.
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        row.last_used_at = now
+        session.flush()
+    return actor_of(user)
+
+
+def actor_for_user_id(session: Session, user_id: int) -> Actor | None:
+    user = session.get(User, user_id)
+    return actor_of(user) if user is not None and user.active else None
+
+
+def revoke_token(session: Session, actor: Actor, clock: Clock, token: str) -> None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == auth.token_digest(token)))
+    if row is None:
+        raise AuthenticationFailed("unknown token", field="token")
+    if row.user_id != actor.user_id:
+        require(actor, Action.users_edit)
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+    session.flush()
+
+
