@@ -1,0 +1,150 @@
+"""The `jiesu` command end to end, on a fresh database of each kind, as an administrator would use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import pytest
+from typer.testing import CliRunner
+
+from jiesu.cli import app
+from jiesu.config import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('cli') / 'cli.db'}"
+    server = request.getfixturevalue("pg_server")
+    if os.environ.get("JIESU_TEST_DATABASE_URL"):
+        pytest.skip("CLI tests need a server they can create databases on")
+    if server is None:
+        pytest.skip("PostgreSQL half skipped: no server")
+    return server.create_database(f"cli_{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="module")
+def jiesu(database_url, tmp_path_factory):
+    env = {"JIESU_DATABASE_URL": database_url, "JIESU_VAR_DIR": str(tmp_path_factory.mktemp("var")),
+           "COLUMNS": "200"}
+
+    def run(*args: str, code: int = 0) -> str:
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        get_settings.cache_clear()
+        try:
+            result = runner.invoke(app, list(args))
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            get_settings.cache_clear()
+        out = result.output
+        assert result.exit_code == code, f"jiesu {' '.join(args)} -> {result.exit_code}\n{out}\n{result.exception!r}"
+        assert "Traceback" not in out
+        return out
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def seeded(jiesu):
+    out = jiesu("db", "check", code=1)
+    assert "jiesu db upgrade" in out
+    out = jiesu("places", "find", "观音寺", code=1)
+    assert "not current" in out
+    out = jiesu("demo", "seed")
+    assert "16 districts, 349 streets/townships, 7535 communities/villages" in out
+    assert "dispatcher" in out and "jiesu12345" in out
+    return jiesu
+
+
+def test_db_check_after_seed(seeded):
+    assert "schema is current (0001)" in seeded("db", "check")
+
+
+def test_demo_seed_is_idempotent(seeded):
+    assert "units: 8214" in seeded("demo", "seed")
+
+
+def test_places_find_guanyinsi(seeded):
+    out = seeded("places", "find", "观音寺", "--json")
+    first = json.loads(out)["matches"][0]
+    assert (first["code"], first["path"]) == ("110115009000", "北京市/大兴区/观音寺街道")
+
+
+def test_places_find_balizhuang_lists_both(seeded):
+    data = json.loads(seeded("places", "find", "八里庄", "--level", "street", "--json"))
+    assert [m["path"] for m in data["matches"]] == ["北京市/朝阳区/八里庄街道", "北京市/海淀区/八里庄街道"]
+    table = seeded("places", "find", "八里庄")
+    assert "110105015000" in table and "110108005000" in table
+
+
+def test_places_find_nothing_exits_1(seeded):
+    assert "no place matches" in seeded("places", "find", "不存在的地名", code=1)
+
+
+def test_places_import_bad_folder(seeded, tmp_path):
+    out = seeded("places", "import", str(tmp_path / "nope"), code=1)
+    assert "is not a folder" in out
+
+
+def test_add_business_days_national_day(seeded):
+    assert seeded("calendar", "add-business-days", "2024-09-30T10:00+08:00", "1").strip() == "2024-10-08T10:00:00+08:00"
+    assert seeded("calendar", "add-business-days", "2025-09-30T10:00+08:00", "1").strip() == "2025-10-09T10:00:00+08:00"
+
+
+def test_2027_holiday_entered_by_an_administrator_moves_deadlines(seeded):
+    before = seeded("calendar", "add-business-days", "2026-12-31T10:00+08:00", "1").strip()
+    assert before == "2027-01-01T10:00:00+08:00"  # 2027 is not in the holiday data: weekdays only
+    seeded("calendar", "set", "2027-01-01", "holiday", "--name", "元旦")
+    after = seeded("calendar", "add-business-days", "2026-12-31T10:00+08:00", "1").strip()
+    assert after == "2027-01-04T10:00:00+08:00"
+    assert "2027-01-01" in seeded("calendar", "show", "2027")
+    seeded("calendar", "unset", "2027-01-01")
+    assert seeded("calendar", "add-business-days", "2026-12-31T10:00+08:00", "1").strip() == before
+
+
+def test_calendar_import_csv(seeded, tmp_path):
+    f = tmp_path / "2027.csv"
+    f.write_text("date,kind,name\n2027-02-06,休,春节\n2027-02-07,班,春节调休\n", encoding="utf-8")
+    assert "2 day(s) set" in seeded("calendar", "import", str(f))
+    f.write_text("2027-02-08,maybe\n", encoding="utf-8")
+    assert "row 1" in seeded("calendar", "import", str(f), code=1)
+
+
+def test_bad_instant_is_a_message_not_a_traceback(seeded):
+    assert "not an ISO 8601 instant" in seeded("calendar", "add-business-days", "tomorrow", "1", code=2)
+    assert "needs a UTC offset" in seeded("calendar", "add-business-days", "2024-09-30T10:00", "1", code=2)
+
+
+def test_units_list_and_property_company(seeded):
+    out = seeded("units", "list", "--kind", "street", "--district", "110115000000", "--limit", "5")
+    assert "26 unit(s)" in out
+    out = seeded("units", "add-property", "首座御园物业服务中心", "--community", "110115009006",
+                 "--complex", "首座御园")
+    assert "首座御园" in out
+    assert "a street answers for" in seeded("units", "add", "x1", "某单位", "--kind", "street", "--area",
+                                            "110115000000", code=1)
+
+
+def test_users_add_and_token(seeded):
+    out = seeded("users", "add", "handler1", "--role", "unit_handler", "--password", "secret-123", code=1)
+    assert "unit_code" in out
+    seeded("users", "add", "handler1", "--role", "unit_handler", "--unit", "110115009000", "--password", "secret-123")
+    assert seeded("users", "token", "handler1").strip().startswith("jsu_")
+    assert "handler1" in seeded("users", "list")
+
+
+def test_taxonomy_policies_and_deadlines(seeded):
+    assert "自来水供应" in seeded("taxonomy", "policies")
+    out = seeded("taxonomy", "deadlines", "2024-09-30T10:00+08:00")
+    assert "reply by    2024-10-15T10:00:00+08:00" in out
+    assert "category_not_found" not in out
+    assert "no category" in seeded("taxonomy", "deadlines", "2024-09-30T10:00+08:00", "--category", "99", code=1)
