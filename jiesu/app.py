@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 from starlette.middleware.sessions import SessionMiddleware
@@ -30,7 +33,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or get_settings()
     engine = engine or make_engine(settings.effective_database_url)
     app = FastAPI(title="Jiesu 接诉即办", version=__version__, description=DESCRIPTION,
-                  openapi_url="/api/v1/openapi.json", docs_url="/docs", redoc_url=None)
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
@@ -50,5 +53,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.include_router(v1)
     app.include_router(pages.router)
+    # Swagger UI from an installed wheel (fastapi-offline ships 5.x, which reads OpenAPI 3.1), never a CDN.
+    app.mount("/static/docs", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="Jiesu API",
+                                   swagger_js_url="/static/docs/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/docs/swagger-ui.css",
+                                   swagger_favicon_url="/static/docs/favicon.png")
+
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     return app
