@@ -30,10 +30,10 @@ test-fast: install
 	$(BIN)/pytest -x -q tests/unit
 
 lint: install
-	$(BIN)/ruff check jiesu tests benchmarks
+	$(BIN)/ruff check jiesu tests $(wildcard benchmarks)
 
 format: install
-	$(BIN)/ruff format jiesu tests benchmarks
+	$(BIN)/ruff format jiesu tests $(wildcard benchmarks)
 
 ## make migration m="what changed": a new Alembic revision from the models
 migration: install

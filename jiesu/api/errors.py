@@ -7,6 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jiesu.errors import AuthenticationFailed, DomainError
@@ -16,6 +18,41 @@ log = logging.getLogger("jiesu.api")
 
 def error_body(code: str, message: str, field: str | None = None, details: list | None = None) -> dict:
     return {"error": {"code": code, "message": message, "field": field, "details": details or []}}
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None
+    details: list[ErrorDetail]
+
+
+class ErrorOut(BaseModel):
+    """What every error response carries; documented so that clients generated from the OpenAPI
+    description parse errors (422 included) as they really are, not as FastAPI's default {"detail": ...}."""
+
+    error: ErrorBody
+
+
+ERROR_DESCRIPTIONS = {
+    401: "not logged in, or a bad or expired token",
+    403: "this role may not do this",
+    404: "no such resource",
+    409: "conflicts with what exists",
+    422: "invalid input; `field` names it",
+}
+
+
+def responses(*statuses: int, notes: dict[int, str] | None = None) -> dict[int | str, dict]:
+    """OpenAPI `responses` for the error statuses an operation can return, all in the one error shape."""
+    notes = notes or {}
+    return {s: {"model": ErrorOut, "description": notes.get(s, ERROR_DESCRIPTIONS[s])} for s in statuses}
 
 
 def _field_of(loc: tuple | list) -> str:
@@ -44,6 +81,19 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced for the same unique value, or a row vanished under a reference.
+        log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse(error_body("conflict", "the change conflicts with data written meanwhile; "
+                                       "nothing was saved, reload and try again"), status_code=409)
+
+    @app.exception_handler(OperationalError)
+    async def operational_error(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse(error_body("unavailable", "the database is busy or unreachable; nothing was saved, "
+                                       "try again"), status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
