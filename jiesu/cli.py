@@ -143,15 +143,20 @@ def places_find(
 ) -> None:
     """Every place whose name contains NAME, with its full path: ambiguous names show all their places."""
     with session_scope() as session:
-        matches, total = places_service.find(session, SYSTEM, name, level=level, limit=limit)
+        found = places_service.find(session, SYSTEM, name, level=level, limit=limit)
+        matches, total = found.matches, found.total
         rows = [{"code": m.area.code, "name": m.area.name, "level": m.area.level.value, "kind": m.area.kind,
                  "path": m.area.path, "matched": m.matched, "exact": m.exact} for m in matches]
     if as_json:
-        console.print_json(json.dumps({"query": name, "total": total, "matches": rows}, ensure_ascii=False))
+        console.print_json(json.dumps({"query": name, "total": total, "ambiguous": found.ambiguous, "matches": rows},
+                                      ensure_ascii=False))
         return
     if not rows:
         raise fail(f"no place matches {name!r}")
-    table = Table(title=f"{name}: {total} match(es)" + (f", first {len(rows)}" if total > len(rows) else ""))
+    title = f"{name}: {total} match(es)" + (f", first {len(rows)}" if total > len(rows) else "")
+    if found.ambiguous:
+        title += f"; {found.exact} places are named exactly so (*): say which district"
+    table = Table(title=title)
     for col in ("code", "name", "kind", "path", "matched"):
         table.add_column(col)
     for r in rows:

@@ -216,8 +216,19 @@ class PlaceMatch:
     exact: bool
 
 
+@dataclass
+class PlaceSearch:
+    matches: list[PlaceMatch]  # the first `limit`, exact matches first
+    total: int
+    exact: int  # how many places carry exactly the name asked for, over all matches, not just this page
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.exact > 1
+
+
 def find(session: Session, actor: Actor, query: str, *, level: AreaLevel | None = None,
-         district_code: str | None = None, limit: int = 50) -> tuple[list[PlaceMatch], int]:
+         district_code: str | None = None, limit: int = 50) -> PlaceSearch:
     """Every place whose name, short name or alias contains `query`, exact matches first, then by
     level (district, street, community) and code. Ambiguity is shown, never resolved silently."""
     require(actor, Action.places_read)
@@ -247,7 +258,7 @@ def find(session: Session, actor: Actor, query: str, *, level: AreaLevel | None 
         matched = exact or next((n for n in names if q in n), a.name)
         matches.append(PlaceMatch(area=a, matched=matched, exact=exact is not None))
     matches.sort(key=lambda m: (not m.exact, LEVEL_ORDER[m.area.level], m.area.code))
-    return matches[:limit], len(matches)
+    return PlaceSearch(matches=matches[:limit], total=len(matches), exact=sum(m.exact for m in matches))
 
 
 def _escape_like(s: str) -> str:

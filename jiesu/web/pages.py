@@ -72,15 +72,14 @@ def logout(request: Request) -> Response:
 
 @router.get("/places", response_class=HTMLResponse)
 def places_page(request: Request, session: SessionDep, actor: ActorDep, q: str = "") -> Response:
-    matches, total, error = [], 0, None
+    found, error = None, None
     if q.strip():
         try:
-            matches, total = places.find(session, actor, q[:64], limit=200)
+            found = places.find(session, actor, q[:64], limit=200)
         except DomainError as exc:
             error = exc.message
-    exact = [m for m in matches if m.exact]
-    return render(request, "places.html", actor, q=q, matches=matches, total=total,
-                  ambiguous=len(exact) > 1, error=error)
+    return render(request, "places.html", actor, q=q, matches=found.matches if found else [],
+                  total=found.total if found else 0, ambiguous=bool(found and found.ambiguous), error=error)
 
 
 @router.get("/categories", response_class=HTMLResponse)

@@ -34,41 +34,49 @@ def test_counts_per_district(session):
 
 
 def test_find_guanyinsi_lists_the_daxing_street_with_its_code(session):
-    matches, total = service.find(session, ANONYMOUS, "观音寺")
-    first = matches[0]
+    found = service.find(session, ANONYMOUS, "观音寺")
+    first = found.matches[0]
     assert (first.area.code, first.area.path, first.exact) == ("110115009000", "北京市/大兴区/观音寺街道", True)
-    assert total >= 2  # the street and its communities named after it
+    assert found.total >= 2  # the street and its communities named after it
 
 
 def test_find_balizhuang_shows_both_streets(session):
-    matches, _ = service.find(session, ANONYMOUS, "八里庄", level=AreaLevel.street)
+    matches = service.find(session, ANONYMOUS, "八里庄", level=AreaLevel.street).matches
     assert [(m.area.code, m.area.path) for m in matches] == [
         ("110105015000", "北京市/朝阳区/八里庄街道"), ("110108005000", "北京市/海淀区/八里庄街道")]
 
 
 def test_alias_guangwai_nanli(session):
-    matches, total = service.find(session, ANONYMOUS, "广外南里")
-    assert total == 1
+    found = service.find(session, ANONYMOUS, "广外南里")
+    matches = found.matches
+    assert found.total == 1 and not found.ambiguous
     assert matches[0].area.code == "110101013006"
     assert matches[0].exact and matches[0].matched == "广外南里"
 
 
 def test_formal_name_finds_the_diqu(session):
-    matches, _ = service.find(session, ANONYMOUS, "南磨房乡")
+    matches = service.find(session, ANONYMOUS, "南磨房乡").matches
     assert matches[0].area.name == "南磨房地区"
     assert matches[0].area.formal_name == "南磨房乡"
 
 
 def test_duplicate_community_names_are_all_returned(session):
-    matches, total = service.find(session, ANONYMOUS, "辛庄村委会", level=AreaLevel.community, limit=100)
+    found = service.find(session, ANONYMOUS, "辛庄村委会", level=AreaLevel.community, limit=100)
+    matches = found.matches
+    assert found.ambiguous and found.exact == 11
     exact = [m for m in matches if m.area.name == "辛庄村委会"]
     assert len(exact) == 11  # SOURCES.md: 辛庄村委会 x11
     assert len({m.area.street_code for m in exact}) == 11
 
 
+def test_ambiguity_counts_every_match_not_the_page(session):
+    found = service.find(session, ANONYMOUS, "八里庄街道", limit=1)
+    assert len(found.matches) == 1 and found.exact == 2 and found.ambiguous
+
+
 def test_like_wildcards_are_literal(session):
-    assert service.find(session, ANONYMOUS, "%")[1] == 0
-    assert service.find(session, ANONYMOUS, "_")[1] == 0
+    assert service.find(session, ANONYMOUS, "%").total == 0
+    assert service.find(session, ANONYMOUS, "_").total == 0
 
 
 def test_empty_query_names_the_field(session):
@@ -95,7 +103,7 @@ def test_reimport_changes_nothing(session):
 def test_manual_alias_survives_reimport(session):
     service.add_alias(session, SYSTEM, "110115009000", "观音寺街")
     service.import_gazetteer(session, SYSTEM)
-    matches, _ = service.find(session, ANONYMOUS, "观音寺街")
+    matches = service.find(session, ANONYMOUS, "观音寺街").matches
     assert any(m.area.code == "110115009000" and m.matched == "观音寺街" for m in matches)
 
 
@@ -144,7 +152,7 @@ def test_another_city_imports_from_csv(session, tmp_path):
     assert e.value.field == "city_name"
     report = service.import_gazetteer(session, SYSTEM, tmp_path, city_name="天津市")
     assert (report.districts, report.streets, report.communities, report.boundaries) == (1, 1, 1, 0)
-    m, _ = service.find(session, ANONYMOUS, "花园社区", district_code="120101000000")
+    m = service.find(session, ANONYMOUS, "花园社区", district_code="120101000000").matches
     assert m[0].area.path == "天津市/和平区/劝业场街道/花园社区"
 
 

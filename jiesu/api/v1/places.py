@@ -5,35 +5,37 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from jiesu.api.deps import ActorDep, SessionDep
+from jiesu.api.errors import responses
 from jiesu.places import service
 from jiesu.places.models import AreaLevel
 from jiesu.places.schemas import PlaceDetailOut, PlaceMatchOut, PlaceOut, PlaceSearchOut
 
 router = APIRouter(prefix="/places", tags=["places"])
+NOT_FOUND = responses(401, 404, 422, notes={404: "no such place"})
 
 
-@router.get("", response_model=PlaceSearchOut)
+@router.get("", response_model=PlaceSearchOut, responses=responses(401, 422))
 def search_places(session: SessionDep, actor: ActorDep,
                   q: Annotated[str, Query(min_length=1, max_length=64, description="a name, short name or alias")],
                   level: AreaLevel | None = None,
                   district_code: Annotated[str | None, Query(max_length=32)] = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> PlaceSearchOut:
     """Every place whose name contains `q`, exact matches first. `ambiguous` is true when more than
-    one place carries exactly that name (八里庄街道 is in 朝阳区 and in 海淀区)."""
-    matches, total = service.find(session, actor, q, level=level, district_code=district_code, limit=limit)
-    exact = [m for m in matches if m.exact]
-    return PlaceSearchOut(query=q, total=total, ambiguous=len(exact) > 1,
+    one place (over all matches, not only this page) carries exactly that name: 八里庄街道 is in 朝阳区 and
+    in 海淀区."""
+    found = service.find(session, actor, q, level=level, district_code=district_code, limit=limit)
+    return PlaceSearchOut(query=q, total=found.total, ambiguous=found.ambiguous,
                           matches=[PlaceMatchOut(place=PlaceOut.model_validate(m.area), matched=m.matched,
-                                                 exact=m.exact) for m in matches])
+                                                 exact=m.exact) for m in found.matches])
 
 
-@router.get("/tree", response_model=list[PlaceOut])
+@router.get("/tree", response_model=list[PlaceOut], responses=responses(401))
 def top_places(session: SessionDep, actor: ActorDep) -> list[PlaceOut]:
     """The city level: the root of the tree."""
     return [PlaceOut.model_validate(a) for a in service.children(session, actor)]
 
 
-@router.get("/locate", response_model=PlaceOut | None)
+@router.get("/locate", response_model=PlaceOut | None, responses=responses(401, 422))
 def locate(session: SessionDep, actor: ActorDep, lng: Annotated[float, Query(ge=-180, le=180)],
            lat: Annotated[float, Query(ge=-90, le=90)]) -> PlaceOut | None:
     """The district holding a point given in the boundaries' coordinates (GCJ-02 for Beijing); null if none."""
@@ -41,7 +43,7 @@ def locate(session: SessionDep, actor: ActorDep, lng: Annotated[float, Query(ge=
     return PlaceOut.model_validate(area) if area else None
 
 
-@router.get("/{code}", response_model=PlaceDetailOut, responses={404: {"description": "no such place"}})
+@router.get("/{code}", response_model=PlaceDetailOut, responses=NOT_FOUND)
 def get_place(code: str, session: SessionDep, actor: ActorDep) -> PlaceDetailOut:
     area = service.get(session, actor, code)
     kids = service.children(session, actor, code)
@@ -50,6 +52,6 @@ def get_place(code: str, session: SessionDep, actor: ActorDep) -> PlaceDetailOut
                           parent_code=area.parent.code if area.parent else None, children=len(kids))
 
 
-@router.get("/{code}/children", response_model=list[PlaceOut], responses={404: {"description": "no such place"}})
+@router.get("/{code}/children", response_model=list[PlaceOut], responses=NOT_FOUND)
 def place_children(code: str, session: SessionDep, actor: ActorDep) -> list[PlaceOut]:
     return [PlaceOut.model_validate(a) for a in service.children(session, actor, code)]
