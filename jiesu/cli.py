@@ -157,10 +157,12 @@ def places_find(
     if found.ambiguous:
         title += f"; {found.exact} places are named exactly so (*): say which district"
     table = Table(title=title)
-    for col in ("code", "name", "kind", "path", "matched"):
-        table.add_column(col)
+    table.add_column("code", no_wrap=True)
+    table.add_column("path", overflow="fold", ratio=3)  # the path tells ambiguous names apart: never cut it
+    table.add_column("kind", no_wrap=True)
+    table.add_column("matched", overflow="fold", ratio=1)
     for r in rows:
-        table.add_row(r["code"], r["name"], r["kind"], r["path"], r["matched"] + (" *" if r["exact"] else ""))
+        table.add_row(r["code"], r["path"], r["kind"], r["matched"] + (" *" if r["exact"] else ""))
     console.print(table)
 
 
