@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     language: str = Field(default="zh_CN", description="Default UI language (zh_CN or en).")
     # Office hours for "working hours" deadline maths, local time, as HH:MM-HH:MM ranges.
     work_periods: str = "09:00-12:00,13:30-18:00"
-    token_ttl_days: int = 30
+    token_ttl_days: int = Field(default=30, ge=1, le=3650)
     host: str = "127.0.0.1"
     port: int = 8000
 

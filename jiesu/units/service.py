@@ -120,7 +120,11 @@ def list_units(session: Session, actor: Actor, *, kind: UnitKind | None = None, 
         area = aliased(Area)
         stmt = stmt.join(area, Unit.area_id == area.id).where(area.district_code == district_code)
     if parent_code:
-        stmt = stmt.where(Unit.parent_id == get(session, actor, parent_code).id)
+        try:
+            parent = get(session, actor, parent_code)
+        except UnitNotFound as exc:
+            raise InvalidInput(str(exc), field="parent_code") from exc
+        stmt = stmt.where(Unit.parent_id == parent.id)
     if q:
         stmt = stmt.where(or_(Unit.name.contains(q, autoescape=True), Unit.code == q))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -207,8 +211,12 @@ def register_property_company(session: Session, actor: Actor, *, name: str, comm
     """A property company for one residential complex: the complex is registered under its community
     (if new) and the company answers for it, below the community's committee."""
     require(actor, Action.units_edit)
+    community_unit = session.scalar(select(Unit.code).where(Unit.code == community_code,
+                                                            Unit.kind == UnitKind.community))
+    if community_unit is None:  # the company answers to the community committee: it must exist
+        raise InvalidInput(f"community {community_code} has no committee unit: run `jiesu units bootstrap`",
+                           field="community_code")
     complex_area = places.add_complex(session, actor, community_code, complex_name)
-    community_unit = session.scalar(select(Unit.code).where(Unit.code == community_code))
     return create(session, actor, code=code or f"prop-{complex_area.code}", name=name,
                   kind=UnitKind.property_company, parent_code=community_unit, area_code=complex_area.code,
                   phone=phone)

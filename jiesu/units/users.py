@@ -27,10 +27,19 @@ def _check_password(password: str) -> None:
         raise InvalidInput(f"a password needs at least {auth.MIN_PASSWORD_LENGTH} characters", field="password")
 
 
+# Names of the built-in actors (jiesu.units.permissions): no account may take them.
+RESERVED_USERNAMES = frozenset({"system", "anonymous"})
+
+
+def _is_self(actor: Actor, user: User) -> bool:
+    # By id, not by name: the shell and anonymous visitors have names but no account.
+    return actor.user_id is not None and actor.user_id == user.id
+
+
 def get(session: Session, actor: Actor, username: str) -> User:
-    if actor.username != username:  # anyone may read their own account
-        require(actor, Action.users_read)
     user = session.scalar(select(User).where(User.username == username))
+    if user is None or not _is_self(actor, user):  # anyone may read their own account
+        require(actor, Action.users_read)
     if user is None:
         raise UserNotFound(f"no user {username}", field="username")
     return user
@@ -39,9 +48,11 @@ def get(session: Session, actor: Actor, username: str) -> User:
 def create(session: Session, actor: Actor, clock: Clock, *, username: str, password: str, role: Role,
            display_name: str | None = None, unit_code: str | None = None) -> User:
     require(actor, Action.users_edit)
-    if not USERNAME.match(username):
+    if not USERNAME.fullmatch(username):
         raise InvalidInput("a username is 2-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
                            field="username")
+    if username.lower() in RESERVED_USERNAMES:
+        raise InvalidInput(f"{username} is reserved", field="username")
     _check_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username} exists already", field="username")
@@ -53,7 +64,7 @@ def create(session: Session, actor: Actor, clock: Clock, *, username: str, passw
             raise InvalidInput(str(exc), field="unit_code") from exc
     if role in UNIT_BOUND_ROLES and unit is None:
         raise InvalidInput(f"a {role.value} acts for one unit: give its code", field="unit_code")
-    user = User(username=username, display_name=(display_name or username).strip(),
+    user = User(username=username, display_name=(display_name or "").strip() or username,
                 password_hash=auth.hash_password(password), role=role, unit=unit, active=True,
                 created_at=clock.now())
     session.add(user)
@@ -64,20 +75,29 @@ def create(session: Session, actor: Actor, clock: Clock, *, username: str, passw
 def list_users(session: Session, actor: Actor, *, role: Role | None = None, unit_code: str | None = None,
                limit: int = 100, offset: int = 0) -> tuple[list[User], int]:
     require(actor, Action.users_read)
+    if limit < 1 or limit > 1000:
+        raise InvalidInput("limit must be between 1 and 1000", field="limit")
+    if offset < 0:
+        raise InvalidInput("offset must not be negative", field="offset")
     stmt = select(User)
     if role:
         stmt = stmt.where(User.role == role)
     if unit_code:
-        stmt = stmt.where(User.unit_id == units.get(session, actor, unit_code).id)
+        try:
+            stmt = stmt.where(User.unit_id == units.get(session, actor, unit_code).id)
+        except UnitNotFound as exc:
+            raise InvalidInput(str(exc), field="unit_code") from exc
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     return list(session.scalars(stmt.order_by(User.username).limit(limit).offset(offset))), total
 
 
 def set_password(session: Session, actor: Actor, username: str, password: str) -> User:
-    if actor.username != username:
-        require(actor, Action.users_edit)
     _check_password(password)
-    user = get(session, actor, username)
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not _is_self(actor, user):
+        require(actor, Action.users_edit)
+    if user is None:
+        raise UserNotFound(f"no user {username}", field="username")
     user.password_hash = auth.hash_password(password)
     session.flush()
     return user
@@ -114,10 +134,12 @@ def authenticate(session: Session, clock: Clock, username: str, password: str) -
 def issue_token(session: Session, clock: Clock, user: User, *, name: str = "api",
                 ttl: timedelta | None = timedelta(days=30)) -> tuple[str, ApiToken]:
     """A new bearer token for `user`. The plain token is returned once and never stored."""
+    if ttl is not None and ttl <= timedelta(0):
+        raise InvalidInput("a token's lifetime must be positive (or None for no expiry)", field="ttl")
     plain = auth.new_token()
     now = clock.now()
     row = ApiToken(user_id=user.id, name=name[:64] or "api", token_hash=auth.token_digest(plain),
-                   created_at=now, expires_at=now + ttl if ttl else None)
+                   created_at=now, expires_at=now + ttl if ttl is not None else None)
     session.add(row)
     session.flush()
     return plain, row
