@@ -457,32 +457,38 @@ def _parse_instant(text: str) -> datetime:
     return value
 
 
+def _shift(start: str, amount: float, unit: str, calendar: str) -> None:
+    if amount < 0:
+        raise fail(f"{unit} must not be negative", 2)
+    settings = get_settings()
+    at = _parse_instant(start)
+    with session_scope(settings) as session:
+        cal = calendar_service.load_calendar(session, settings, calendar)
+    result = cal.add_business_days(at, amount) if unit == "days" else cal.add_working_hours(at, amount)
+    console.print(result.astimezone(settings.tz).isoformat())
+
+
+START_ARG = typer.Argument(help="ISO 8601 instant with offset, e.g. 2024-09-30T10:00+08:00")
+
+
 @calendar_app.command("add-business-days")
 def calendar_add_business_days(
-    start: Annotated[str, typer.Argument(help="ISO 8601 instant with offset, e.g. 2024-09-30T10:00+08:00")],
+    start: Annotated[str, START_ARG],
     days: Annotated[float, typer.Argument(help="business days to add (may be fractional)")],
     calendar: Annotated[str, typer.Option(help="calendar name")] = "default",
 ) -> None:
     """Print the instant DAYS business days after START, in the city's time zone."""
-    if days < 0:
-        raise fail("days must not be negative", 2)
-    settings = get_settings()
-    at = _parse_instant(start)
-    with session_scope(settings) as session:
-        cal = calendar_service.load_calendar(session, settings, calendar)
-    console.print(cal.add_business_days(at, days).astimezone(settings.tz).isoformat())
+    _shift(start, days, "days", calendar)
 
 
 @calendar_app.command("add-working-hours")
-def calendar_add_working_hours(start: str, hours: float, calendar: str = "default") -> None:
-    """Print the instant HOURS office hours after START."""
-    if hours < 0:
-        raise fail("hours must not be negative", 2)
-    settings = get_settings()
-    at = _parse_instant(start)
-    with session_scope(settings) as session:
-        cal = calendar_service.load_calendar(session, settings, calendar)
-    console.print(cal.add_working_hours(at, hours).astimezone(settings.tz).isoformat())
+def calendar_add_working_hours(
+    start: Annotated[str, START_ARG],
+    hours: Annotated[float, typer.Argument(help="office hours to add (JIESU_WORK_PERIODS)")],
+    calendar: Annotated[str, typer.Option(help="calendar name")] = "default",
+) -> None:
+    """Print the instant HOURS office hours after START, in the city's time zone."""
+    _shift(start, hours, "hours", calendar)
 
 
 @calendar_app.command("set")

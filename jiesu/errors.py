@@ -61,3 +61,14 @@ class DataSourceError(DomainError):
 
     code = "data_source_error"
     status = 422
+
+
+MAX_PAGE = 1000
+
+
+def check_page(limit: int, offset: int) -> None:
+    """The paging bounds every list use case shares."""
+    if limit < 1 or limit > MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    if offset < 0:
+        raise InvalidInput("offset must not be negative", field="offset")

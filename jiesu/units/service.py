@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from jiesu.errors import Conflict, InvalidInput, PlaceNotFound, UnitNotFound
+from jiesu.errors import Conflict, InvalidInput, PlaceNotFound, UnitNotFound, check_page
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
 from jiesu.units import catalogue
@@ -107,10 +107,7 @@ def list_units(session: Session, actor: Actor, *, kind: UnitKind | None = None, 
                parent_code: str | None = None, q: str | None = None, active: bool | None = None,
                limit: int = 50, offset: int = 0) -> tuple[list[Unit], int]:
     require(actor, Action.units_read)
-    if limit < 1 or limit > 1000:
-        raise InvalidInput("limit must be between 1 and 1000", field="limit")
-    if offset < 0:
-        raise InvalidInput("offset must not be negative", field="offset")
+    check_page(limit, offset)
     stmt = select(Unit)
     if kind:
         stmt = stmt.where(Unit.kind == kind)

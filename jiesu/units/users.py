@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jiesu.clock import Clock
-from jiesu.errors import AuthenticationFailed, Conflict, InvalidInput, UnitNotFound, UserNotFound
+from jiesu.errors import AuthenticationFailed, Conflict, InvalidInput, UnitNotFound, UserNotFound, check_page
 from jiesu.units import auth
 from jiesu.units import service as units
 from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, Role, User
@@ -75,10 +75,7 @@ def create(session: Session, actor: Actor, clock: Clock, *, username: str, passw
 def list_users(session: Session, actor: Actor, *, role: Role | None = None, unit_code: str | None = None,
                limit: int = 100, offset: int = 0) -> tuple[list[User], int]:
     require(actor, Action.users_read)
-    if limit < 1 or limit > 1000:
-        raise InvalidInput("limit must be between 1 and 1000", field="limit")
-    if offset < 0:
-        raise InvalidInput("offset must not be negative", field="offset")
+    check_page(limit, offset)
     stmt = select(User)
     if role:
         stmt = stmt.where(User.role == role)

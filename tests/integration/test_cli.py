@@ -148,3 +148,10 @@ def test_taxonomy_policies_and_deadlines(seeded):
     assert "reply by    2024-10-15T10:00:00+08:00" in out
     assert "category_not_found" not in out
     assert "no category" in seeded("taxonomy", "deadlines", "2024-09-30T10:00+08:00", "--category", "99", code=1)
+
+
+def test_add_working_hours(seeded):
+    # Friday 17:00 + 2 office hours (09:00-12:00, 13:30-18:00): 17:00-18:00, then Monday 09:00-10:00
+    assert seeded("calendar", "add-working-hours", "2024-11-29T17:00+08:00", "2").strip() == "2024-12-02T10:00:00+08:00"
+    assert "must not be negative" in seeded("calendar", "add-working-hours", "2024-11-29T17:00+08:00", "--", "-1",
+                                            code=2)
