@@ -43,13 +43,15 @@ class BusinessCalendar:
         tz: ZoneInfo = SHANGHAI,
         overrides: Mapping[date, bool] | None = None,
         work_periods: Sequence[tuple[time, time]] = DEFAULT_WORK_PERIODS,
+        override_names: Mapping[date, str] | None = None,
     ) -> None:
         self.tz = tz
         self._overrides = {_as_date(day): bool(is_work) for day, is_work in (overrides or {}).items()}
         self._periods = _checked_periods(work_periods)
         # Deadline maths asks about the same dates over and over: remember the answers.
         self._workday: dict[date, bool] = {}
-        self._names: dict[date, str | None] = {}
+        # An administrator's name for a day they ruled on (元旦 2027) wins over the library's.
+        self._names: dict[date, str | None] = {_as_date(d): n for d, n in (override_names or {}).items() if n}
         self._covered: dict[int, bool] = {}
         self._warned_years: set[int] = set()
         self._day_starts: dict[date, datetime] = {}

@@ -36,9 +36,19 @@ def parse_day(text: str) -> date:
         raise InvalidInput(f"date must look like 2027-01-01, not {text!r}", field="date") from None
 
 
+NAME_MAX = 64  # CalendarOverride.name is a VARCHAR(64): PostgreSQL refuses more, SQLite would keep it
+
+
+def _check_name(name: str) -> str:
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"a day's name has at most {NAME_MAX} characters, not {len(name)}", field="name")
+    return name
+
+
 def set_day(session: Session, actor: Actor, clock: Clock, day: date, kind: DayKind, name: str = "",
             calendar: str = "default") -> CalendarOverride:
     require(actor, Action.calendar_edit)
+    _check_name(name)
     row = session.scalar(select(CalendarOverride).where(CalendarOverride.calendar == calendar,
                                                         CalendarOverride.day == day))
     if row is None:
@@ -69,19 +79,25 @@ def import_days(session: Session, actor: Actor, clock: Clock, path: Path, calend
     require(actor, Action.calendar_edit)
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+            reader = csv.reader(fh)
+            # (row of the file, cells): an error names the row as an editor or spreadsheet shows it (header and
+            # blank rows counted), not its position among the data rows
+            rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
     except OSError as exc:
         raise DataSourceError(f"{path}: {exc.strerror}", field="path") from exc
-    if rows and rows[0][0].strip().lower() in ("date", "day", "日期"):
+    except UnicodeDecodeError as exc:
+        raise DataSourceError(f"{path.name}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV",
+                              field="path") from exc
+    if rows and rows[0][1][0].strip().lower() in ("date", "day", "日期"):
         rows = rows[1:]
     parsed = []
-    for n, r in enumerate(rows, start=1):
+    for line, r in rows:
         if len(r) < 2:
-            raise DataSourceError(f"{path.name} row {n}: need date,kind[,name]", field="path")
+            raise DataSourceError(f"{path.name} row {line}: need date,kind[,name]", field="path")
         try:
-            parsed.append((parse_day(r[0]), parse_kind(r[1]), r[2].strip() if len(r) > 2 else ""))
+            parsed.append((parse_day(r[0]), parse_kind(r[1]), _check_name(r[2].strip()) if len(r) > 2 else ""))
         except InvalidInput as exc:
-            raise DataSourceError(f"{path.name} row {n}: {exc.message}", field="path") from exc
+            raise DataSourceError(f"{path.name} row {line}: {exc.message}", field="path") from exc
     for day, kind, name in parsed:
         set_day(session, actor, clock, day, kind, name, calendar)
     return len(parsed)
@@ -118,10 +134,11 @@ def parse_periods(spec: str) -> tuple[tuple[time, time], ...]:
 
 def load_calendar(session: Session, settings: Settings, calendar: str = "default") -> BusinessCalendar:
     """The calendar deadlines are computed in: the holiday data plus every override of `calendar`."""
-    rows = session.execute(select(CalendarOverride.day, CalendarOverride.kind)
-                           .where(CalendarOverride.calendar == calendar))
-    overrides = {day: kind == DayKind.workday for day, kind in rows}
-    return BusinessCalendar(tz=settings.tz, overrides=overrides, work_periods=parse_periods(settings.work_periods))
+    rows = session.execute(select(CalendarOverride.day, CalendarOverride.kind, CalendarOverride.name)
+                           .where(CalendarOverride.calendar == calendar)).all()
+    return BusinessCalendar(tz=settings.tz, overrides={day: kind == DayKind.workday for day, kind, _ in rows},
+                            work_periods=parse_periods(settings.work_periods),
+                            override_names={day: name for day, _, name in rows if name})
 
 
 def business_calendar(session: Session, actor: Actor, settings: Settings,

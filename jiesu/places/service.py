@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from jiesu.data import DATA_DIR, open_text, resolve
+from jiesu.data import DATA_DIR, open_text, read_csv, resolve
 from jiesu.errors import DataSourceError, InvalidInput, PlaceNotFound
 from jiesu.places import rules
 from jiesu.places.models import LEVEL_ORDER, Area, AreaAlias, AreaBoundary, AreaLevel
@@ -38,15 +37,7 @@ class ImportReport:
 
 
 def _read_csv(source: Path, name: str, required: set[str]) -> list[dict[str, str]]:
-    try:
-        with open_text(name, base=source) as fh:
-            reader = csv.DictReader(fh)
-            missing = required - set(reader.fieldnames or [])
-            if missing:
-                raise DataSourceError(f"{name}: missing column(s) {', '.join(sorted(missing))}", field=name)
-            rows = [r for r in reader]
-    except FileNotFoundError as exc:
-        raise DataSourceError(f"{source}: {exc}", field=name) from exc
+    rows = read_csv(name, required=sorted(required), base=source, field=name)
     for i, r in enumerate(rows, start=2):
         if not r["code"] or not r["name"]:
             raise DataSourceError(f"{name} line {i}: empty code or name", field=name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from jiesu.clock import Clock
-from jiesu.data import DATA_DIR, open_text
+from jiesu.data import DATA_DIR, read_csv
 from jiesu.errors import CategoryNotFound, DataSourceError, InvalidInput, NotFound
 from jiesu.taxonomy.models import DEFAULT_SCOPE, Category, DeadlinePolicy, ReplyUnit, Urgency
 from jiesu.units.permissions import Action, Actor, require
@@ -33,15 +33,7 @@ def import_tree(session: Session, actor: Actor, source: Path | None = None) -> T
     so a re-import adds what is new and keeps every code that was handed out."""
     require(actor, Action.taxonomy_edit)
     source = Path(source) if source else DEFAULT_SOURCE
-    try:
-        with open_text(source) as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in LEVEL_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DataSourceError(f"{source.name}: missing column(s) {', '.join(missing)}", field="source")
-            rows = list(reader)
-    except FileNotFoundError as exc:
-        raise DataSourceError(str(exc), field="source") from exc
+    rows = read_csv(source, required=LEVEL_COLUMNS)
     by_path = {c.path: c for c in session.scalars(select(Category))}
     children_count: dict[int | None, int] = {}
     for c in by_path.values():
@@ -131,6 +123,8 @@ def _validate(spec: PolicySpec) -> None:
         value = getattr(spec, name)
         if not value > 0:
             raise InvalidInput(f"{name} must be more than 0", field=name)
+        if not math.isfinite(value):
+            raise InvalidInput(f"{name} must be a finite number", field=name)
     if spec.reply_unit == ReplyUnit.business_days and spec.reply_within > 366:
         raise InvalidInput("reply_within of more than 366 business days is surely a typo", field="reply_within")
 

@@ -177,3 +177,10 @@ def test_shared_gazetteer_matches_the_shipped_copy(session, shared_data):
     assert (report.inserted, report.updated, report.boundaries) == (0, 7901, 16)
     with open(shared_data / "places" / "districts.geojson", encoding="utf-8") as fh:
         assert len(json.load(fh)["features"]) == 16
+
+
+def test_a_gbk_file_is_named_not_a_traceback(session, tmp_path):
+    (tmp_path / "districts.csv").write_bytes("code,name,short_name\n110101000000,东城区,东城\n".encode("gbk"))
+    with pytest.raises(DataSourceError) as e:
+        service.import_gazetteer(session, SYSTEM, tmp_path)
+    assert "districts.csv: not UTF-8" in e.value.message

@@ -5,16 +5,16 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 
 from jiesu.api.deps import SESSION_USER_KEY, ClockDep, SessionDep, SettingsDep, UserDep
-from jiesu.api.errors import error_body
+from jiesu.api.errors import error_body, responses
 from jiesu.units import users
 from jiesu.units.schemas import LoginIn, TokenOut, UserOut
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-ERRORS = {401: {"description": "wrong username or password, or no valid token",
-                "content": {"application/json": {"example": error_body("authentication_failed", "...")}}}}
+ERRORS = responses(401, notes={401: "wrong username or password, or no valid token"})
+ERRORS[401]["content"] = {"application/json": {"example": error_body("authentication_failed", "...")}}
 
 
-@router.post("/login", response_model=TokenOut, responses=ERRORS)
+@router.post("/login", response_model=TokenOut, responses={**ERRORS, **responses(422)})
 def login(body: LoginIn, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> TokenOut:
     """Exchange a username and password for a bearer token (sent as `Authorization: Bearer <token>`)."""
     user = users.authenticate(session, clock, body.username, body.password)

@@ -6,12 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from jiesu.api.deps import SessionDep, SettingsDep, UserDep
+from jiesu.api.errors import responses
 from jiesu.calendar import service
 from jiesu.calendar.schemas import BusinessDaysOut, DayOut, OverrideOut
 from jiesu.errors import InvalidInput
 
 router = APIRouter(prefix="/calendar", tags=["calendar"])
-AUTH = {401: {"description": "not logged in"}, 403: {"description": "role may not read the calendar"}}
+AUTH = responses(401, 403, 422, notes={403: "role may not read the calendar"})
 
 
 @router.get("/add-business-days", response_model=BusinessDaysOut, responses=AUTH)
@@ -22,9 +23,15 @@ def add_business_days(session: SessionDep, actor: UserDep, settings: SettingsDep
     if start.tzinfo is None:
         raise InvalidInput("start needs a UTC offset, e.g. 2024-09-30T10:00+08:00", field="start")
     cal = service.business_calendar(session, actor, settings, calendar)
-    result = cal.add_business_days(start, days)
-    return BusinessDaysOut(start=start, days=days, result=result,
-                           result_local=result.astimezone(settings.tz).isoformat())
+    try:
+        result = cal.add_business_days(start, days)
+        result_local = result.astimezone(settings.tz).isoformat()
+    except (ValueError, OverflowError) as exc:
+        # Past the dates Python can represent (near year 1 or 9999), or no working day left in the
+        # calendar: the input cannot be answered, which is not an internal error.
+        raise InvalidInput(f"no answer for start {start.isoformat()} plus {days:g} business days: {exc}",
+                           field="start") from exc
+    return BusinessDaysOut(start=start, days=days, result=result, result_local=result_local)
 
 
 @router.get("/days/{day}", response_model=DayOut, responses=AUTH)

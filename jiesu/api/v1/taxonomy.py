@@ -5,14 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from jiesu.api.deps import ActorDep, SessionDep
+from jiesu.api.errors import responses
 from jiesu.taxonomy import service
 from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, Urgency
 from jiesu.taxonomy.schemas import CategoryOut, DeadlinePolicyOut, RequestTypeOut
 
 router = APIRouter(tags=["taxonomy"])
+NOT_FOUND = responses(401, 404, 422, notes={404: "no such category"})
 
 
-@router.get("/categories", response_model=list[CategoryOut])
+@router.get("/categories", response_model=list[CategoryOut],
+            responses=responses(401, 404, 422, notes={404: "no such parent category"}))
 def list_categories(session: SessionDep, actor: ActorDep,
                     parent_code: Annotated[str | None, Query(max_length=32)] = None,
                     level: Annotated[int | None, Query(ge=1, le=3)] = None,
@@ -22,13 +25,12 @@ def list_categories(session: SessionDep, actor: ActorDep,
                                                                level=level, q=q)]
 
 
-@router.get("/categories/{code}", response_model=CategoryOut, responses={404: {"description": "no such category"}})
+@router.get("/categories/{code}", response_model=CategoryOut, responses=NOT_FOUND)
 def get_category(code: str, session: SessionDep, actor: ActorDep) -> CategoryOut:
     return CategoryOut.of(service.get(session, actor, code))
 
 
-@router.get("/categories/{code}/policy", response_model=DeadlinePolicyOut,
-            responses={404: {"description": "no such category"}})
+@router.get("/categories/{code}/policy", response_model=DeadlinePolicyOut, responses=NOT_FOUND)
 def category_policy(code: str, session: SessionDep, actor: ActorDep,
                     urgency: Urgency = Urgency.normal) -> DeadlinePolicyOut:
     """The deadline policy that governs this category at this urgency (the most specific one)."""
@@ -40,6 +42,6 @@ def request_types() -> list[RequestTypeOut]:
     return [RequestTypeOut(code=k, label=v) for k, v in REQUEST_TYPE_LABELS.items()]
 
 
-@router.get("/deadline-policies", response_model=list[DeadlinePolicyOut])
+@router.get("/deadline-policies", response_model=list[DeadlinePolicyOut], responses=responses(401))
 def deadline_policies(session: SessionDep, actor: ActorDep) -> list[DeadlinePolicyOut]:
     return [DeadlinePolicyOut.model_validate(p) for p in service.list_policies(session, actor)]

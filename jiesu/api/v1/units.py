@@ -5,12 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from jiesu.api.deps import SessionDep, UserDep
+from jiesu.api.errors import responses
 from jiesu.units import service
 from jiesu.units.models import UnitKind
 from jiesu.units.schemas import UnitOut, UnitPage
 
 router = APIRouter(prefix="/units", tags=["units"])
-AUTH = {401: {"description": "not logged in"}, 403: {"description": "role may not read units"}}
+AUTH = responses(401, 403, 422, notes={403: "role may not read units"})
 
 
 @router.get("", response_model=UnitPage, responses=AUTH)
@@ -26,6 +27,6 @@ def list_units(session: SessionDep, actor: UserDep, kind: UnitKind | None = None
     return UnitPage(total=total, limit=limit, offset=offset, items=[UnitOut.of(u) for u in units])
 
 
-@router.get("/{code}", response_model=UnitOut, responses={**AUTH, 404: {"description": "no such unit"}})
+@router.get("/{code}", response_model=UnitOut, responses={**AUTH, **responses(404, notes={404: "no such unit"})})
 def get_unit(code: str, session: SessionDep, actor: UserDep) -> UnitOut:
     return UnitOut.of(service.get(session, actor, code))
