@@ -343,7 +343,7 @@ def users_passwd(username: str, password: Annotated[str | None, typer.Option()] 
             raise fail("give --password, or run in a terminal to be asked", 2)
         password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
     with session_scope() as session:
-        users_service.set_password(session, SYSTEM, username, password)
+        users_service.set_password(session, SYSTEM, SystemClock(), username, password)
     console.print(f"password of {username} changed")
 
 

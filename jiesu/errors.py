@@ -51,6 +51,11 @@ class AuthenticationFailed(DomainError):
     status = 401
 
 
+class TooManyAttempts(AuthenticationFailed):
+    code = "too_many_attempts"
+    status = 429
+
+
 class PermissionDenied(DomainError):
     code = "permission_denied"
     status = 403

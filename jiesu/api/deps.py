@@ -15,7 +15,7 @@ from jiesu.errors import AuthenticationFailed
 from jiesu.units import users
 from jiesu.units.permissions import ANONYMOUS, Actor
 
-SESSION_USER_KEY = "uid"
+SESSION_TOKEN_KEY = "token"  # the page login's token, kept in the signed cookie
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -46,12 +46,12 @@ def get_actor(request: Request, session: SessionDep, clock: ClockDep) -> Actor:
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("Authorization must be 'Bearer <token>'", field="Authorization")
         return users.actor_for_token(session, clock, token.strip())
-    user_id = request.session.get(SESSION_USER_KEY) if "session" in request.scope else None
-    if user_id is not None:
-        actor = users.actor_for_user_id(session, int(user_id))
-        if actor is not None:
-            return actor
-        request.session.clear()
+    token = request.session.get(SESSION_TOKEN_KEY) if "session" in request.scope else None
+    if token:
+        try:
+            return users.actor_for_token(session, clock, token)
+        except AuthenticationFailed:
+            request.session.clear()  # logged out, expired, or the password changed meanwhile
     return ANONYMOUS
 
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jiesu.clock import Clock
-from jiesu.errors import AuthenticationFailed, Conflict, InvalidInput, UnitNotFound, UserNotFound, check_page
+from jiesu.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    TooManyAttempts,
+    UnitNotFound,
+    UserNotFound,
+    check_page,
+)
 from jiesu.units import auth
 from jiesu.units import service as units
 from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, Role, User
@@ -88,7 +96,7 @@ def list_users(session: Session, actor: Actor, *, role: Role | None = None, unit
     return list(session.scalars(stmt.order_by(User.username).limit(limit).offset(offset))), total
 
 
-def set_password(session: Session, actor: Actor, username: str, password: str) -> User:
+def set_password(session: Session, actor: Actor, clock: Clock, username: str, password: str) -> User:
     _check_password(password)
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not _is_self(actor, user):
@@ -96,8 +104,15 @@ def set_password(session: Session, actor: Actor, username: str, password: str) -
     if user is None:
         raise UserNotFound(f"no user {username}", field="username")
     user.password_hash = auth.hash_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    _revoke_all(session, user, clock.now())  # a new password ends every session and token of the old one
     session.flush()
     return user
+
+
+def _revoke_all(session: Session, user: User, now: datetime) -> None:
+    for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
+        token.revoked_at = now
 
 
 def set_active(session: Session, actor: Actor, username: str, active: bool, clock: Clock) -> User:
@@ -106,26 +121,49 @@ def set_active(session: Session, actor: Actor, username: str, active: bool, cloc
     user = get(session, actor, username)
     user.active = active
     if not active:
-        for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
-                                                            ApiToken.revoked_at.is_(None))):
-            token.revoked_at = clock.now()
+        _revoke_all(session, user, clock.now())
     session.flush()
     return user
 
 
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+
+
 def authenticate(session: Session, clock: Clock, username: str, password: str) -> User:
-    """Check a username and password. The same error for a wrong name and a wrong password."""
+    """Check a username and password. The same error for a wrong name and a wrong password; after
+    MAX_FAILED_LOGINS failures in a row the account refuses every password for LOCKOUT.
+
+    A failure is counted in the caller's transaction; the caller must commit it even though it
+    answers with an error (see `record_failure`)."""
+    now = clock.now()
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         auth.verify_password(auth.DUMMY_HASH, password)  # spend the same time as a real check
         raise AuthenticationFailed("wrong username or password", field="password")
+    if user.locked_until is not None and user.locked_until > now:
+        raise TooManyAttempts(f"too many failed logins: try again after {user.locked_until.isoformat()}",
+                              field="password")
     if not auth.verify_password(user.password_hash, password) or not user.active:
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.failed_logins, user.locked_until = 0, now + LOCKOUT
+        session.flush()
         raise AuthenticationFailed("wrong username or password", field="password")
     if auth.needs_rehash(user.password_hash):
         user.password_hash = auth.hash_password(password)
-    user.last_login_at = clock.now()
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     session.flush()
     return user
+
+
+WEB_SESSION = timedelta(hours=12)
+
+
+def start_web_session(session: Session, clock: Clock, user: User) -> str:
+    """A page login is a token like any other, so that logout and a password change end it for good."""
+    token, _ = issue_token(session, clock, user, name="web", ttl=WEB_SESSION)
+    return token
 
 
 def issue_token(session: Session, clock: Clock, user: User, *, name: str = "api",
@@ -155,11 +193,6 @@ def actor_for_token(session: Session, clock: Clock, token: str) -> Actor:
         row.last_used_at = now
         session.flush()
     return actor_of(user)
-
-
-def actor_for_user_id(session: Session, user_id: int) -> Actor | None:
-    user = session.get(User, user_id)
-    return actor_of(user) if user is not None and user.active else None
 
 
 def revoke_token(session: Session, actor: Actor, clock: Clock, token: str) -> None:

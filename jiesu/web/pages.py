@@ -9,9 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from jiesu.api.deps import SESSION_USER_KEY, ActorDep, ClockDep, SessionDep, SettingsDep
+from jiesu.api.deps import SESSION_TOKEN_KEY, ActorDep, ClockDep, SessionDep, SettingsDep
 from jiesu.calendar import service as calendar
-from jiesu.errors import AuthenticationFailed, DomainError
+from jiesu.errors import AuthenticationFailed, DomainError, TooManyAttempts
 from jiesu.places import service as places
 from jiesu.taxonomy import service as taxonomy
 from jiesu.units import service as units
@@ -57,16 +57,23 @@ def login(request: Request, session: SessionDep, clock: ClockDep,
           password: Annotated[str, Form(max_length=256)] = "") -> Response:
     try:
         user = users.authenticate(session, clock, username, password)
+    except TooManyAttempts:
+        session.commit()
+        return render(request, "login.html", ANONYMOUS, status_code=429,
+                      error="登录失败次数过多，请15分钟后再试", username=username)
     except AuthenticationFailed:
+        session.commit()  # the failed attempt counts towards the lockout
         return render(request, "login.html", ANONYMOUS, status_code=401,
                       error="用户名或密码错误", username=username)
-    request.session[SESSION_USER_KEY] = user.id
+    request.session[SESSION_TOKEN_KEY] = users.start_web_session(session, clock, user)
     return RedirectResponse("/", status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    request.session.pop(SESSION_USER_KEY, None)
+def logout(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep) -> Response:
+    token = request.session.pop(SESSION_TOKEN_KEY, None)
+    if token and actor.role is not None:
+        users.revoke_token(session, actor, clock, token)  # a copy of the cookie is worth nothing now
     return RedirectResponse("/", status_code=303)
 
 

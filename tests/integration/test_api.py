@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.routing import APIRoute
 
@@ -426,3 +428,19 @@ def test_openapi_declares_every_response(client):
                 assert "404" in responses, f"{where}: looks up a code but does not declare 404"
             checked += 1
     assert (checked, with_token, with_login) == (19, 16, 5)  # all but login, request-types and health read a token
+
+
+def test_failed_logins_are_kept_across_requests_and_lock_the_account(session, clock, client):
+    make_user(session, clock, "guessme", Role.operator)
+    for _ in range(users.MAX_FAILED_LOGINS):
+        assert login(client, "guessme", "not-the-password").status_code == 401
+    r = login(client, "guessme")  # the right password, too late
+    assert_error(r, 429, "too_many_attempts", "password")
+    clock.advance(users.LOCKOUT)
+    clock.advance(timedelta(seconds=1))
+    assert login(client, "guessme").status_code == 200
+
+
+def test_a_new_password_ends_the_old_token(session, clock, client, operator):
+    users.set_password(session, SYSTEM, clock, "op1", "a-brand-new-one")
+    assert_error(client.get("/api/v1/auth/me", headers=operator), 401)

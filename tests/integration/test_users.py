@@ -292,21 +292,68 @@ def test_deactivating_revokes_every_token(session, clock):
     for token in (a1, a2):
         with pytest.raises(AuthenticationFailed):
             users.actor_for_token(session, clock, token)
-    assert users.actor_for_user_id(session, alice.id) == users.actor_of(alice)
+    fresh, _ = users.issue_token(session, clock, alice)
+    assert users.actor_for_token(session, clock, fresh) == users.actor_of(alice)
 
 
-def test_deactivated_user_has_no_page_login(session, clock):
+def test_deactivated_user_loses_the_page_login(session, clock):
     alice = make(session, clock, "alice")
+    web = users.start_web_session(session, clock, alice)
+    assert users.actor_for_token(session, clock, web).username == "alice"
     users.set_active(session, SYSTEM, "alice", False, clock)
-    assert users.actor_for_user_id(session, alice.id) is None
-    assert users.actor_for_user_id(session, 10**9) is None
+    with pytest.raises(AuthenticationFailed):
+        users.actor_for_token(session, clock, web)
+
+
+def test_page_login_lasts_twelve_hours(session, clock):
+    web = users.start_web_session(session, clock, make(session, clock, "alice"))
+    clock.advance(timedelta(hours=11, minutes=59))
+    users.actor_for_token(session, clock, web)
+    clock.advance(timedelta(minutes=2))
+    with pytest.raises(AuthenticationFailed):
+        users.actor_for_token(session, clock, web)
+
+
+def test_a_new_password_ends_every_session_and_token(session, clock):
+    alice = make(session, clock, "alice")
+    web = users.start_web_session(session, clock, alice)
+    api, _ = users.issue_token(session, clock, alice)
+    users.set_password(session, SYSTEM, clock, "alice", "brand-new-password")
+    for token in (web, api):
+        with pytest.raises(AuthenticationFailed):
+            users.actor_for_token(session, clock, token)
+
+
+def test_repeated_failures_lock_the_account_for_a_while(session, clock):
+    from jiesu.errors import TooManyAttempts
+
+    make(session, clock, "alice")
+    for _ in range(users.MAX_FAILED_LOGINS):
+        with pytest.raises(AuthenticationFailed) as e:
+            users.authenticate(session, clock, "alice", "wrong-password")
+        assert not isinstance(e.value, TooManyAttempts)
+    with pytest.raises(TooManyAttempts):  # even the right password waits
+        users.authenticate(session, clock, "alice", PASSWORD)
+    clock.advance(users.LOCKOUT + timedelta(seconds=1))
+    assert users.authenticate(session, clock, "alice", PASSWORD).failed_logins == 0
+
+
+def test_a_success_resets_the_failure_count(session, clock):
+    make(session, clock, "alice")
+    for _ in range(users.MAX_FAILED_LOGINS - 1):
+        with pytest.raises(AuthenticationFailed):
+            users.authenticate(session, clock, "alice", "wrong-password")
+    users.authenticate(session, clock, "alice", PASSWORD)
+    with pytest.raises(AuthenticationFailed):
+        users.authenticate(session, clock, "alice", "wrong-password")
+    assert users.authenticate(session, clock, "alice", PASSWORD).username == "alice"  # not locked
 
 
 # -- passwords and accounts ----------------------------------------------------------------------------------------
 
 def test_a_user_changes_their_own_password(session, clock):
     alice = make(session, clock, "alice")
-    users.set_password(session, users.actor_of(alice), "alice", "new-password-1")
+    users.set_password(session, users.actor_of(alice), clock, "alice", "new-password-1")
     assert users.authenticate(session, clock, "alice", "new-password-1").id == alice.id
     with pytest.raises(AuthenticationFailed):
         users.authenticate(session, clock, "alice", PASSWORD)
@@ -316,7 +363,7 @@ def test_own_new_password_must_be_long_enough(session, clock):
     alice = make(session, clock, "alice")
     old_hash = alice.password_hash
     with pytest.raises(InvalidInput) as exc:
-        users.set_password(session, users.actor_of(alice), "alice", "short")
+        users.set_password(session, users.actor_of(alice), clock, "alice", "short")
     assert exc.value.field == "password"
     assert alice.password_hash == old_hash
 
@@ -327,16 +374,16 @@ def test_others_may_not_change_someones_password(session, clock, role):
     eve = make(session, clock, "eve", role)
     old_hash = alice.password_hash
     with pytest.raises(PermissionDenied):
-        users.set_password(session, users.actor_of(eve), "alice", "new-password-1")
+        users.set_password(session, users.actor_of(eve), clock, "alice", "new-password-1")
     assert alice.password_hash == old_hash
 
 
 def test_an_administrator_sets_anyones_password(session, clock):
     make(session, clock, "alice")
-    users.set_password(session, SYSTEM, "alice", "new-password-1")
+    users.set_password(session, SYSTEM, clock, "alice", "new-password-1")
     assert users.authenticate(session, clock, "alice", "new-password-1").username == "alice"
     with pytest.raises(UserNotFound) as exc:
-        users.set_password(session, SYSTEM, "nobody", "new-password-1")
+        users.set_password(session, SYSTEM, clock, "nobody", "new-password-1")
     assert exc.value.field == "username"
 
 
@@ -399,7 +446,7 @@ def test_a_name_alone_does_not_make_you_the_owner(session, clock):
     with pytest.raises(PermissionDenied):
         users.get(session, impostor, "carol")
     with pytest.raises(PermissionDenied):
-        users.set_password(session, impostor, "carol", "another-password")
+        users.set_password(session, impostor, clock, "carol", "another-password")
 
 
 def test_blank_display_name_falls_back_to_the_username(session, clock):

@@ -167,3 +167,22 @@ def test_search_text_is_escaped(client):
     assert r.status_code == 200
     assert "<script>alert" not in r.text
     assert "&lt;script&gt;alert(" in r.text
+
+
+def test_a_copied_cookie_is_worthless_after_logout(session, clock, client):
+    make_user(session, clock, "op9", Role.operator)
+    assert web_login(client, "op9").status_code == 303
+    stolen = client.cookies.get("jiesu_session")
+    assert "op9" in client.get("/").text
+    client.post("/logout", follow_redirects=False)
+    client.cookies.set("jiesu_session", stolen)
+    r = client.get("/units", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_web_lockout_message(session, clock, client):
+    make_user(session, clock, "op8", Role.operator)
+    for _ in range(users.MAX_FAILED_LOGINS):
+        assert web_login(client, "op8", "wrong-password").status_code == 401
+    r = web_login(client, "op8")
+    assert r.status_code == 429 and "登录失败次数过多" in r.text

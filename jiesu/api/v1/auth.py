@@ -4,8 +4,9 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request
 
-from jiesu.api.deps import SESSION_USER_KEY, ClockDep, SessionDep, SettingsDep, UserDep
+from jiesu.api.deps import SESSION_TOKEN_KEY, ClockDep, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import error_body, responses
+from jiesu.errors import AuthenticationFailed
 from jiesu.units import users
 from jiesu.units.schemas import LoginIn, TokenOut, UserOut
 
@@ -17,7 +18,11 @@ ERRORS[401]["content"] = {"application/json": {"example": error_body("authentica
 @router.post("/login", response_model=TokenOut, responses={**ERRORS, **responses(422)})
 def login(body: LoginIn, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> TokenOut:
     """Exchange a username and password for a bearer token (sent as `Authorization: Bearer <token>`)."""
-    user = users.authenticate(session, clock, body.username, body.password)
+    try:
+        user = users.authenticate(session, clock, body.username, body.password)
+    except AuthenticationFailed:
+        session.commit()  # the failed attempt counts towards the lockout even though we answer 401
+        raise
     token, row = users.issue_token(session, clock, user, name="login",
                                    ttl=timedelta(days=settings.token_ttl_days))
     return TokenOut(token=token, expires_at=row.expires_at, user=UserOut.of(user))
@@ -29,8 +34,8 @@ def logout(request: Request, actor: UserDep, session: SessionDep, clock: ClockDe
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         users.revoke_token(session, actor, clock, header[7:].strip())
-    if "session" in request.scope:
-        request.session.pop(SESSION_USER_KEY, None)
+    if "session" in request.scope and (cookie_token := request.session.pop(SESSION_TOKEN_KEY, None)):
+        users.revoke_token(session, actor, clock, cookie_token)
 
 
 @router.get("/me", response_model=UserOut, responses=ERRORS)
