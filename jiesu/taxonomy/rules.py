@@ -26,14 +26,15 @@ class Deadlines:
 
 def deadlines(policy: PolicyLike, calendar: BusinessCalendar, created_at: datetime,
               dispatched_at: datetime | None = None) -> Deadlines:
-    """Dispatch runs from creation, sign and reply from dispatch (a unit's time starts when the ticket
-    reaches it; before dispatch, the dispatch time is assumed). Dispatch and sign run on clock hours (the
+    """Dispatch runs from creation; sign and reply run from the dispatch, because a unit's time starts
+    when the ticket reaches it. Before the dispatch, the latest allowed dispatch stands in, so the
+    deadlines always come in order: dispatch <= sign <= reply. Dispatch and sign run on clock hours (the
     centre and the units are on duty around the clock); the reply on clock hours for emergencies and
     utilities, on the unit's business days otherwise."""
     if created_at.tzinfo is None or (dispatched_at is not None and dispatched_at.tzinfo is None):
         raise ValueError("created_at and dispatched_at must be timezone-aware")
-    start = dispatched_at or created_at
     dispatch_by = created_at + timedelta(hours=policy.dispatch_within_hours)
+    start = dispatched_at or dispatch_by
     sign_by = start + timedelta(hours=policy.sign_within_hours)
     if policy.reply_unit == ReplyUnit.hours:
         reply_by = start + timedelta(hours=policy.reply_within)

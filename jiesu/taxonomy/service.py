@@ -116,6 +116,9 @@ DEFAULT_POLICIES: dict[Urgency, PolicySpec] = {
 }
 UTILITY_CATEGORY_NAMES = ("自来水供应", "电力供应", "燃气供应", "冬季采暖", "通信保障")
 UTILITY_POLICY = PolicySpec(1, 1, 24, ReplyUnit.hours, "水电气热通信：24小时内反馈")
+# Urgencies that utilities answer within UTILITY_POLICY: a complex gas leak must not get 15 business
+# days just because it is complex; an emergency keeps the 2-hour default.
+UTILITY_URGENCIES = (Urgency.normal, Urgency.complex)
 
 
 def _validate(spec: PolicySpec) -> None:
@@ -125,6 +128,9 @@ def _validate(spec: PolicySpec) -> None:
             raise InvalidInput(f"{name} must be more than 0", field=name)
         if not math.isfinite(value):
             raise InvalidInput(f"{name} must be a finite number", field=name)
+    if spec.reply_unit == ReplyUnit.hours and spec.reply_within < spec.sign_within_hours:
+        raise InvalidInput("reply_within must not be shorter than sign_within_hours: a unit cannot answer "
+                           "before it has signed", field="reply_within")
     if spec.reply_unit == ReplyUnit.business_days and spec.reply_within > 366:
         raise InvalidInput("reply_within of more than 366 business days is surely a typo", field="reply_within")
 
@@ -161,7 +167,7 @@ def seed_default_policies(session: Session, actor: Actor, clock: Clock) -> int:
     written = 0
     wanted: list[tuple[str, Urgency, PolicySpec]] = [(DEFAULT_SCOPE, u, s) for u, s in DEFAULT_POLICIES.items()]
     for cat in session.scalars(select(Category).where(Category.name.in_(UTILITY_CATEGORY_NAMES))):
-        wanted.append((cat.code, Urgency.normal, UTILITY_POLICY))
+        wanted += [(cat.code, urgency, UTILITY_POLICY) for urgency in UTILITY_URGENCIES]
     for scope, urgency, spec in wanted:
         if (scope, urgency) not in have:
             set_policy(session, actor, clock, scope, urgency, spec)

@@ -317,7 +317,7 @@ def test_deadline_policies_list(client):
     rows = client.get("/api/v1/deadline-policies").json()
     assert {(p["scope"], p["urgency"]) for p in rows if p["scope"] == "*"} == {
         ("*", "emergency"), ("*", "normal"), ("*", "complex")}
-    assert len(rows) == 3 + 5  # the defaults and the five utilities
+    assert len(rows) == 3 + 2 * 5  # the defaults, and the five utilities at normal and complex urgency
 
 
 # ------------------------------------------------------------------ calendar

@@ -145,7 +145,7 @@ def test_users_add_and_token(seeded):
 def test_taxonomy_policies_and_deadlines(seeded):
     assert "自来水供应" in seeded("taxonomy", "policies")
     out = seeded("taxonomy", "deadlines", "2024-09-30T10:00+08:00")
-    assert "reply by    2024-10-15T10:00:00+08:00" in out
+    assert "reply by    2024-10-15T12:00:00+08:00" in out  # 7 business days from the latest dispatch, 12:00
     assert "category_not_found" not in out
     assert "no category" in seeded("taxonomy", "deadlines", "2024-09-30T10:00+08:00", "--category", "99", code=1)
 

@@ -154,7 +154,7 @@ def test_only_admin_imports(session):
 
 def test_default_policies(session):
     rows = {(p.scope, p.urgency): p for p in service.list_policies(session, ANONYMOUS)}
-    assert len(rows) == 3 + len(UTILITIES)
+    assert len(rows) == 3 + 2 * len(UTILITIES)  # utilities: normal and complex
     e, n, c = (rows[("*", u)] for u in (Urgency.emergency, Urgency.normal, Urgency.complex))
     assert (e.reply_within, e.reply_unit) == (2, ReplyUnit.hours)
     assert (n.reply_within, n.reply_unit) == (7, ReplyUnit.business_days)
@@ -164,10 +164,19 @@ def test_default_policies(session):
 @pytest.mark.parametrize("name", UTILITIES)
 def test_utilities_reply_within_24_hours(session, name):
     [cat] = [c for c in service.list_categories(session, ANONYMOUS, q=name) if c.name == name]
-    p = service.resolve_policy(session, ANONYMOUS, cat.code, Urgency.normal)
-    assert (p.scope, p.reply_within, p.reply_unit) == (cat.code, 24, ReplyUnit.hours)
-    # only the normal urgency is special: an emergency falls back to the default
-    assert service.resolve_policy(session, ANONYMOUS, cat.code, Urgency.emergency).scope == "*"
+    for urgency in (Urgency.normal, Urgency.complex):  # a complex gas ticket must not get 15 business days
+        p = service.resolve_policy(session, ANONYMOUS, cat.code, urgency)
+        assert (p.scope, p.reply_within, p.reply_unit) == (cat.code, 24, ReplyUnit.hours)
+    # an emergency keeps the shorter default
+    e = service.resolve_policy(session, ANONYMOUS, cat.code, Urgency.emergency)
+    assert (e.scope, e.reply_within, e.reply_unit) == ("*", 2, ReplyUnit.hours)
+
+
+def test_reply_may_not_come_before_sign(session, clock):
+    with pytest.raises(InvalidInput) as e:
+        service.set_policy(session, SYSTEM, clock, "*", Urgency.normal,
+                           PolicySpec(5, 10, 2, ReplyUnit.hours))
+    assert e.value.field == "reply_within"
 
 
 def test_most_specific_scope_wins(session, clock):
@@ -252,5 +261,5 @@ def test_seed_fills_in_what_is_missing(session, clock):
     for row in session.scalars(select(DeadlinePolicy).where(DeadlinePolicy.scope != "*")):
         session.delete(row)
     session.flush()
-    assert service.seed_default_policies(session, SYSTEM, clock) == len(UTILITIES)
+    assert service.seed_default_policies(session, SYSTEM, clock) == 2 * len(UTILITIES)
     assert service.resolve_policy(session, ANONYMOUS, "08.01.002", Urgency.normal).reply_within == 24

@@ -43,28 +43,35 @@ def test_the_national_day_2024_data_this_file_relies_on():
 
 
 def test_hours_policy_runs_around_the_clock_through_holidays():
-    # an emergency reported on National Day itself: hours are hours
+    # an emergency reported on National Day itself: hours are hours. Not dispatched yet, so the unit's
+    # time is counted from the latest allowed dispatch (11:00).
     d = deadlines(EMERGENCY, CAL, at(10, 1, 10))
-    assert d == Deadlines(dispatch_by=at(10, 1, 11), sign_by=at(10, 1, 10, 30), reply_by=at(10, 1, 12))
+    assert d == Deadlines(dispatch_by=at(10, 1, 11), sign_by=at(10, 1, 11, 30), reply_by=at(10, 1, 13))
     d = deadlines(UTILITY, CAL, at(9, 30, 22))
-    assert (d.dispatch_by, d.sign_by, d.reply_by) == (at(9, 30, 23), at(9, 30, 23), at(10, 1, 22))
+    assert (d.dispatch_by, d.sign_by, d.reply_by) == (at(9, 30, 23), at(10, 1), at(10, 1, 23))
+
+
+def test_deadlines_always_come_in_order():
+    for policy in (EMERGENCY, UTILITY, NORMAL, COMPLEX):
+        d = deadlines(policy, CAL, at(9, 30, 10))
+        assert d.dispatch_by <= d.sign_by <= d.reply_by
 
 
 def test_normal_seven_business_days_over_national_day():
-    # 30 Sep 10:00-24:00 is 14/24 of a day; then 8, 9, 10, 11, 12 (Sat, make-up), 14 Oct are six more;
-    # the remaining 10/24 run out on 15 Oct at 10:00.
+    # counted from the latest dispatch, 30 Sep 12:00: 12:00-24:00 is half a day; then 8, 9, 10, 11,
+    # 12 (Sat, make-up), 14 Oct are six more; the remaining half runs out on 15 Oct at 12:00.
     d = deadlines(NORMAL, CAL, at(9, 30, 10))
-    assert d.reply_by == at(10, 15, 10)
-    assert (d.dispatch_by, d.sign_by) == (at(9, 30, 12), at(9, 30, 11))
+    assert d.reply_by == at(10, 15, 12)
+    assert (d.dispatch_by, d.sign_by) == (at(9, 30, 12), at(9, 30, 13))
 
 
 def test_complex_fifteen_business_days_over_national_day():
-    # as above to 14 Oct (6.58 days), then 15-18 Oct and 21-24 Oct (8 more): 25 Oct 10:00
-    assert deadlines(COMPLEX, CAL, at(9, 30, 10)).reply_by == at(10, 25, 10)
+    # as above to 14 Oct (6.5 days), then 15-18 Oct and 21-24 Oct (8 more): 25 Oct 12:00
+    assert deadlines(COMPLEX, CAL, at(9, 30, 10)).reply_by == at(10, 25, 12)
 
 
 def test_business_days_from_a_friday_skip_the_weekend():
-    assert deadlines(Policy(1, 1, 1, ReplyUnit.business_days), CAL, at(11, 15, 10)).reply_by == at(11, 18, 10)
+    assert deadlines(Policy(1, 1, 1, ReplyUnit.business_days), CAL, at(11, 15, 10)).reply_by == at(11, 18, 11)
 
 
 def test_business_days_from_inside_the_holiday_start_on_the_next_working_day():
@@ -73,8 +80,9 @@ def test_business_days_from_inside_the_holiday_start_on_the_next_working_day():
 
 
 def test_fractional_business_days():
-    assert deadlines(Policy(1, 1, 0.5, ReplyUnit.business_days), CAL, at(9, 30, 10)).reply_by == at(9, 30, 22)
-    assert deadlines(Policy(1, 1, 0.75, ReplyUnit.business_days), CAL, at(9, 30, 10)).reply_by == at(10, 8, 4)
+    assert deadlines(Policy(1, 1, 0.5, ReplyUnit.business_days), CAL, at(9, 30, 10)).reply_by == at(9, 30, 23)
+    # from 11:00: 13 hours on 30 Sep, the other 5 on 8 Oct
+    assert deadlines(Policy(1, 1, 0.75, ReplyUnit.business_days), CAL, at(9, 30, 10)).reply_by == at(10, 8, 5)
 
 
 def test_dispatch_shifts_sign_and_reply_but_not_dispatch():
@@ -103,7 +111,7 @@ def test_other_offsets_name_the_same_instants():
 
 def test_calendar_overrides_are_honoured():
     cal = BusinessCalendar(overrides={date(2024, 10, 14): False})  # say, a local day off
-    assert deadlines(NORMAL, cal, at(9, 30, 10)).reply_by == at(10, 16, 10)
+    assert deadlines(NORMAL, cal, at(9, 30, 10)).reply_by == at(10, 16, 12)
 
 
 def test_naive_datetimes_raise():
