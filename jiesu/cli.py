@@ -7,6 +7,8 @@ Domain errors become a red message and exit code 1, never a traceback.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -457,14 +459,23 @@ def _parse_instant(text: str) -> datetime:
     return value
 
 
+# Ten years of business days, or of office hours: past that the question is a typo.
+SHIFT_LIMITS = {"days": 2600.0, "hours": 2600.0 * 8}
+
+
 def _shift(start: str, amount: float, unit: str, calendar: str) -> None:
-    if amount < 0:
-        raise fail(f"{unit} must not be negative", 2)
+    if not math.isfinite(amount) or amount < 0 or amount > SHIFT_LIMITS[unit]:
+        raise fail(f"{unit} must be a number from 0 to {SHIFT_LIMITS[unit]:g}", 2)
     settings = get_settings()
     at = _parse_instant(start)
     with session_scope(settings) as session:
-        cal = calendar_service.load_calendar(session, settings, calendar)
-    result = cal.add_business_days(at, amount) if unit == "days" else cal.add_working_hours(at, amount)
+        cal = calendar_service.business_calendar(session, SYSTEM, settings, calendar)
+    try:
+        result = cal.add_business_days(at, amount) if unit == "days" else cal.add_working_hours(at, amount)
+    except (ValueError, OverflowError) as exc:  # past year 9999, or no working day left in the calendar
+        raise fail(f"no answer for {start} plus {amount:g} {unit}: {exc}") from None
+    for warning in calendar_service.coverage_warnings(cal, at, result):
+        err.print(f"[yellow]warning:[/] {warning}")
     console.print(result.astimezone(settings.tz).isoformat())
 
 
@@ -528,9 +539,10 @@ def calendar_show(year: Annotated[int, typer.Argument(min=1900, max=2200)], cale
 
     settings = get_settings()
     with session_scope(settings) as session:
-        cal = calendar_service.load_calendar(session, settings, calendar)
+        cal = calendar_service.business_calendar(session, SYSTEM, settings, calendar)
     if not cal.covers(year):
-        err.print(f"[yellow]{year} is not in the holiday data: weekends plus overrides only[/]")
+        err.print(f"[yellow]warning:[/] {year} is not in the holiday data: only weekends and the overrides "
+                  "below are days off")
     table = Table(title=f"{year}: exceptions to Monday-Friday")
     for col in ("date", "weekday", "status", "source", "name"):
         table.add_column(col)
@@ -612,7 +624,26 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
 
 
 def main() -> None:
-    app()
+    """Settings and database failures are a one-line message, not a traceback."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+    logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
+    # the calendar commands print their own coverage warnings
+    logging.getLogger("jiesu.calendar").setLevel(logging.ERROR)
+    try:
+        app()
+    except ValidationError as exc:
+        problems = "; ".join(f"JIESU_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        err.print(f"[bold red]error:[/] bad setting: {problems}")
+        sys.exit(2)
+    except (NoSuchModuleError, ArgumentError) as exc:
+        err.print(f"[bold red]error:[/] JIESU_DATABASE_URL is not a database Jiesu can use ({exc}); "
+                  "use sqlite:///path or postgresql://user@host/db")
+        sys.exit(2)
+    except OperationalError as exc:
+        err.print(f"[bold red]error:[/] cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

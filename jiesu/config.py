@@ -34,6 +34,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {v!r} (e.g. Asia/Shanghai)") from None
         return v
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, v: str) -> str:
+        if v and v.split(":", 1)[0].split("+", 1)[0] not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("Jiesu runs on SQLite (sqlite:///path) or PostgreSQL (postgresql://user@host/db)")
+        return "postgresql" + v[len("postgres"):] if v.startswith("postgres:") else v
+
     @field_validator("language")
     @classmethod
     def _known_language(cls, v: str) -> str:

@@ -71,6 +71,12 @@ class BusinessCalendar:
                 self._covered[year] = False
         return self._covered[year]
 
+    def uncovered_years(self, first: date, last: date) -> list[int]:
+        """Years from `first` to `last` that neither the holiday data nor any override speaks for:
+        deadlines there count Monday to Friday only, and whoever reads one should be told."""
+        ruled = {d.year for d in self._overrides}
+        return [y for y in range(first.year, last.year + 1) if not self.covers(y) and y not in ruled]
+
     def has_override(self, d: date) -> bool:
         """Whether an administrator has ruled on this date."""
         return _as_date(d) in self._overrides

@@ -12,6 +12,10 @@ class BusinessDaysOut(BaseModel):
     days: float
     result: datetime
     result_local: str
+    # False when the span reaches a year with no holiday data and no administrator's overrides:
+    # the result then counts Monday to Friday only (see `warnings`).
+    calendar_covered: bool
+    warnings: list[str]
 
 
 class DayOut(BaseModel):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from datetime import date, time
+import re
+from datetime import date, datetime, time
 from pathlib import Path
 
 import chinese_calendar
@@ -48,6 +49,7 @@ def _check_name(name: str) -> str:
 def set_day(session: Session, actor: Actor, clock: Clock, day: date, kind: DayKind, name: str = "",
             calendar: str = "default") -> CalendarOverride:
     require(actor, Action.calendar_edit)
+    check_new_name(calendar)
     _check_name(name)
     row = session.scalar(select(CalendarOverride).where(CalendarOverride.calendar == calendar,
                                                         CalendarOverride.day == day))
@@ -143,9 +145,35 @@ def load_calendar(session: Session, settings: Settings, calendar: str = "default
 
 def business_calendar(session: Session, actor: Actor, settings: Settings,
                       calendar: str = "default") -> BusinessCalendar:
-    """load_calendar for a user who asks to see it (checks their permission)."""
+    """load_calendar for a user who asks to see it: checks their permission, and that the calendar
+    exists, so that a typo is not silently answered from the default."""
     require(actor, Action.calendar_read)
+    check_known(session, calendar)
     return load_calendar(session, settings, calendar)
+
+
+DEFAULT_CALENDAR = "default"
+CALENDAR_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def known_calendars(session: Session) -> set[str]:
+    """A calendar exists once it has an override or a unit works by it; 'default' always does."""
+    from jiesu.units.models import Unit
+
+    names = set(session.scalars(select(CalendarOverride.calendar).distinct()))
+    names |= set(session.scalars(select(Unit.calendar).distinct()))
+    return names | {DEFAULT_CALENDAR}
+
+
+def check_known(session: Session, calendar: str) -> None:
+    if calendar not in known_calendars(session):
+        raise InvalidInput(f"no calendar named {calendar!r}; known: {', '.join(sorted(known_calendars(session)))}",
+                           field="calendar")
+
+
+def check_new_name(calendar: str) -> None:
+    if not CALENDAR_NAME.fullmatch(calendar):
+        raise InvalidInput("a calendar name is 1-32 lower-case letters, digits, '-' or '_'", field="calendar")
 
 
 def describe_day(cal: BusinessCalendar, day: date) -> dict:
@@ -161,3 +189,10 @@ def describe_day(cal: BusinessCalendar, day: date) -> dict:
 
 # chinese_calendar names holidays in English; the pages speak Chinese first.
 HOLIDAY_NAMES_ZH = {h.value: h.chinese for h in chinese_calendar.Holiday}
+
+
+def coverage_warnings(cal: BusinessCalendar, start: datetime, end: datetime) -> list[str]:
+    """What a person reading a deadline from `start` to `end` must be told about the calendar."""
+    years = cal.uncovered_years(start.astimezone(cal.tz).date(), end.astimezone(cal.tz).date())
+    return [f"{y} has no holiday data and no overrides: only weekends are days off; enter the State Council's "
+            f"notice with `jiesu calendar set` or `jiesu calendar import`" for y in years]

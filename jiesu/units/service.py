@@ -198,6 +198,9 @@ def update(session: Session, actor: Actor, code: str, *, name: str | None = None
     if active is not None:
         unit.active = active
     if calendar is not None:
+        from jiesu.calendar.service import check_known
+
+        check_known(session, calendar or "default")  # a unit cannot work by a calendar nobody has made
         unit.calendar = calendar or "default"
     session.flush()
     return unit

@@ -444,3 +444,20 @@ def test_failed_logins_are_kept_across_requests_and_lock_the_account(session, cl
 def test_a_new_password_ends_the_old_token(session, clock, client, operator):
     users.set_password(session, SYSTEM, clock, "op1", "a-brand-new-one")
     assert_error(client.get("/api/v1/auth/me", headers=operator), 401)
+
+
+def test_a_deadline_into_a_year_without_holiday_data_says_so(client, operator):
+    r = client.get("/api/v1/calendar/add-business-days", headers=operator,
+                   params={"start": "2026-12-31T10:00+08:00", "days": 1})
+    body = r.json()
+    assert r.status_code == 200 and body["calendar_covered"] is False
+    assert "2027 has no holiday data" in body["warnings"][0]
+    covered = client.get("/api/v1/calendar/add-business-days", headers=operator,
+                         params={"start": "2024-09-30T10:00+08:00", "days": 1}).json()
+    assert (covered["calendar_covered"], covered["warnings"]) == (True, [])
+
+
+def test_unknown_calendar_names_the_field(client, operator):
+    r = client.get("/api/v1/calendar/add-business-days", headers=operator,
+                   params={"start": "2024-09-30T10:00+08:00", "days": 1, "calendar": "nosuch"})
+    assert_error(r, 422, "invalid_input", "calendar")

@@ -32,7 +32,7 @@ def jiesu(database_url, tmp_path_factory):
     env = {"JIESU_DATABASE_URL": database_url, "JIESU_VAR_DIR": str(tmp_path_factory.mktemp("var")),
            "COLUMNS": "200"}
 
-    def run(*args: str, code: int = 0) -> str:
+    def run(*args: str, code: int = 0, stdout: bool = False) -> str:
         old = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         get_settings.cache_clear()
@@ -45,7 +45,7 @@ def jiesu(database_url, tmp_path_factory):
                 else:
                     os.environ[k] = v
             get_settings.cache_clear()
-        out = result.output
+        out = result.stdout if stdout else result.output
         assert result.exit_code == code, f"jiesu {' '.join(args)} -> {result.exit_code}\n{out}\n{result.exception!r}"
         assert "Traceback" not in out
         return out
@@ -101,14 +101,35 @@ def test_add_business_days_national_day(seeded):
 
 
 def test_2027_holiday_entered_by_an_administrator_moves_deadlines(seeded):
-    before = seeded("calendar", "add-business-days", "2026-12-31T10:00+08:00", "1").strip()
+    out = seeded("calendar", "add-business-days", "2026-12-31T10:00+08:00", "1")
+    assert "2027 has no holiday data" in out  # said on stderr, beside the answer
+    before = seeded("calendar", "add-business-days", "2026-12-31T10:00+08:00", "1", stdout=True).strip()
     assert before == "2027-01-01T10:00:00+08:00"  # 2027 is not in the holiday data: weekdays only
     seeded("calendar", "set", "2027-01-01", "holiday", "--name", "元旦")
-    after = seeded("calendar", "add-business-days", "2026-12-31T10:00+08:00", "1").strip()
-    assert after == "2027-01-04T10:00:00+08:00"
+    out = seeded("calendar", "add-business-days", "2026-12-31T10:00+08:00", "1")
+    assert out.strip() == "2027-01-04T10:00:00+08:00"  # and no warning once 2027 has overrides
     assert "2027-01-01" in seeded("calendar", "show", "2027")
     seeded("calendar", "unset", "2027-01-01")
-    assert seeded("calendar", "add-business-days", "2026-12-31T10:00+08:00", "1").strip() == before
+    after = seeded("calendar", "add-business-days", "2026-12-31T10:00+08:00", "1", stdout=True).strip()
+    assert after == before
+
+
+@pytest.mark.parametrize("days", ["1e9", "nan", "inf", "2601"])
+def test_absurd_day_counts_are_refused(seeded, days):
+    assert "must be a number from 0 to 2600" in seeded("calendar", "add-business-days", "2024-09-30T10:00+08:00",
+                                                       days, code=2)
+
+
+def test_past_the_end_of_time_is_a_message(seeded):
+    assert "no answer" in seeded("calendar", "add-business-days", "9999-12-30T10:00+08:00", "100", code=1)
+
+
+def test_unknown_calendar_is_refused(seeded):
+    out = seeded("calendar", "add-business-days", "2024-09-30T10:00+08:00", "1", "--calendar", "nosuch", code=1)
+    assert "no calendar named 'nosuch'" in out
+    assert "calendar name is" in seeded("calendar", "set", "2027-01-02", "workday", "--calendar", "' OR 1=1",
+                                        code=1)
+    assert "no calendar named" in seeded("units", "edit", "110115009000", "--calendar", "nosuch", code=1)
 
 
 def test_calendar_import_csv(seeded, tmp_path):
@@ -153,5 +174,28 @@ def test_taxonomy_policies_and_deadlines(seeded):
 def test_add_working_hours(seeded):
     # Friday 17:00 + 2 office hours (09:00-12:00, 13:30-18:00): 17:00-18:00, then Monday 09:00-10:00
     assert seeded("calendar", "add-working-hours", "2024-11-29T17:00+08:00", "2").strip() == "2024-12-02T10:00:00+08:00"
-    assert "must not be negative" in seeded("calendar", "add-working-hours", "2024-11-29T17:00+08:00", "--", "-1",
+    assert "must be a number from 0" in seeded("calendar", "add-working-hours", "2024-11-29T17:00+08:00", "--", "-1",
                                             code=2)
+
+
+@pytest.mark.parametrize(("env", "code", "message"), [
+    ({"JIESU_TIMEZONE": "Mars/Base"}, 2, "bad setting: JIESU_TIMEZONE"),
+    ({"JIESU_LANGUAGE": "fr"}, 2, "bad setting: JIESU_LANGUAGE"),
+    ({"JIESU_DATABASE_URL": "mysql://x@localhost/db"}, 2, "bad setting: JIESU_DATABASE_URL"),
+    ({"JIESU_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"}, 1, "cannot reach the database"),
+])
+def test_bad_settings_are_one_line(monkeypatch, capsys, env, code, message):
+    from jiesu.cli import main
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr("sys.argv", ["jiesu", "db", "check"])
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as e:
+            main()
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert e.value.code == code
+    assert message in err and "Traceback" not in err
