@@ -130,7 +130,8 @@ def places_import(
 ) -> None:
     """Import (or refresh) the gazetteer: districts, streets/townships, communities/villages, boundaries."""
     with session_scope() as session, progress_bar() as update:
-        report = places_service.import_gazetteer(session, SYSTEM, source, city_name=city, progress=update)
+        report = places_service.import_gazetteer(session, SYSTEM, source.resolve() if source else None,
+                                                 city_name=city, progress=update)
     console.print(f"{report.city}: {report.districts} districts, {report.streets} streets/townships, "
                   f"{report.communities} communities/villages, {report.aliases} aliases, "
                   f"{report.boundaries} boundaries ({report.inserted} new, {report.updated} refreshed)")
@@ -140,12 +141,14 @@ def places_import(
 def places_find(
     name: Annotated[str, typer.Argument(help="a name, short name or alias, e.g. 观音寺, 八里庄, 广外南里")],
     level: Annotated[AreaLevel | None, typer.Option(help="only this level")] = None,
+    district: Annotated[str | None, typer.Option(help="only this district: its code or name (海淀区, 海淀)")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Every place whose name contains NAME, with its full path: ambiguous names show all their places."""
     with session_scope() as session:
-        found = places_service.find(session, SYSTEM, name, level=level, limit=limit)
+        district_code = _district_code(session, district) if district else None
+        found = places_service.find(session, SYSTEM, name, level=level, district_code=district_code, limit=limit)
         matches, total = found.matches, found.total
         rows = [{"code": m.area.code, "name": m.area.name, "level": m.area.level.value, "kind": m.area.kind,
                  "path": m.area.path, "matched": m.matched, "exact": m.exact} for m in matches]
@@ -166,6 +169,16 @@ def places_find(
     for r in rows:
         table.add_row(r["code"], r["path"], r["kind"], r["matched"] + (" *" if r["exact"] else ""))
     console.print(table)
+
+
+def _district_code(session: Session, text: str) -> str:
+    if text.isdigit():
+        return text
+    districts = [m.area for m in places_service.find(session, SYSTEM, text, level=AreaLevel.district).matches
+                 if m.exact]
+    if len(districts) != 1:
+        raise fail(f"{text!r} names no district (try 海淀区 or its code 110108000000)", 2)
+    return districts[0].code
 
 
 @places_app.command("show")
@@ -377,7 +390,7 @@ def taxonomy_import(source: Annotated[Path | None, typer.Argument(
         help="CSV with 一级分类,二级分类,三级分类; default: the shipped tree")] = None) -> None:
     """Import the 3-level category tree and write default deadline policies where none exist."""
     with session_scope() as session:
-        report = taxonomy_service.import_tree(session, SYSTEM, source)
+        report = taxonomy_service.import_tree(session, SYSTEM, source.resolve() if source else None)
         written = taxonomy_service.seed_default_policies(session, SYSTEM, SystemClock())
     levels = " / ".join(str(report.levels[k]) for k in (1, 2, 3))
     console.print(f"categories {levels} (levels 1/2/3); {report.inserted} new, {report.existing} kept; "

@@ -69,11 +69,12 @@ class DataSourceError(DomainError):
 
 
 MAX_PAGE = 1000
+MAX_OFFSET = 10**9  # past any real table, and inside every database's integer
 
 
 def check_page(limit: int, offset: int) -> None:
     """The paging bounds every list use case shares."""
     if limit < 1 or limit > MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
-    if offset < 0:
-        raise InvalidInput("offset must not be negative", field="offset")
+    if offset < 0 or offset > MAX_OFFSET:
+        raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}", field="offset")

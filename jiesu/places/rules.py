@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 # How Beijingers shorten the old gate names: 广渠门外南里 is said 广外南里, 德胜门外 is 德外.
@@ -21,11 +22,40 @@ DISTRICT_SUFFIXES = ("区", "县")
 MIN_ALIAS_LENGTH = 2
 
 
+def normalise(text: str) -> str:
+    """What a person typed, made comparable: full-width letters and digits to half-width (NFKC),
+    spaces collapsed. 'ＢＡ' becomes 'BA', '中国矿业大学(北京)' stays as typed."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def spellings(text: str) -> list[str]:
+    """The forms a normalised query may take in the gazetteer, which writes brackets full-width:
+    中国矿业大学（北京）社区居委会."""
+    forms = [text]
+    full = text.replace("(", "（").replace(")", "）")
+    if full != text:
+        forms.append(full)
+    return forms
+
+
 def strip_suffix(name: str, suffixes: Sequence[str]) -> str:
     for s in suffixes:
         if name.endswith(s) and len(name) - len(s) >= MIN_ALIAS_LENGTH:
             return name[: -len(s)]
     return name
+
+
+# The NBS short names keep committee words in some districts (八里庄北里东社区居民委员会, 小红门村民委员会);
+# what a person says, and what a path shows, is the community or the village.
+_COMMITTEE_FORMS = (("社区居民委员会", "社区"), ("村村民委员会", "村"), ("居民委员会", "社区"), ("村民委员会", "村"),
+                    ("社区居委会", "社区"), ("居委会", "社区"), ("村委会", "村"))
+
+
+def community_short(short_name: str) -> str:
+    for suffix, plain in _COMMITTEE_FORMS:
+        if short_name.endswith(suffix) and len(short_name) > len(suffix):
+            return short_name[: -len(suffix)] + plain
+    return short_name
 
 
 def abbreviate(name: str) -> str:

@@ -124,9 +124,9 @@ def import_gazetteer(session: Session, actor: Actor, source: Path | None = None,
             raise DataSourceError(f"communities.csv: {c['code']} {c['name']} names unknown street "
                                   f"{c['street_code']}", field="communities.csv")
         district_code, street_path = street_paths[c["street_code"]]
-        rows.append(area_row(c["code"], c["name"], c["short_name"], AreaLevel.community, c["kind"],
-                             c["street_code"], district_code, c["street_code"],
-                             f"{street_path}/{c['short_name'] or c['name']}"))
+        short = rules.community_short(c["short_name"] or c["name"])
+        rows.append(area_row(c["code"], c["name"], short, AreaLevel.community, c["kind"], c["street_code"],
+                             district_code, c["street_code"], f"{street_path}/{short}"))
         if len(rows) == 2000 or i == len(communities):
             upsert(rows)
             rows = []
@@ -155,7 +155,8 @@ def _rebuild_aliases(session: Session, districts: list[dict], streets: list[dict
         for r in group:
             formal = r.get("mca_name") or None
             area_id = ids[r["code"]]
-            for alias in rules.aliases_for(level, r["name"], r.get("short_name", ""), formal):
+            short = rules.community_short(r.get("short_name") or r["name"]) if level == "community" else ""
+            for alias in rules.aliases_for(level, r["name"], short, formal):
                 if (area_id, alias) not in manual:
                     source = "formal" if formal and alias == formal else "generated"
                     rows.append({"area_id": area_id, "alias": alias, "source": source})
@@ -223,15 +224,33 @@ def find(session: Session, actor: Actor, query: str, *, level: AreaLevel | None 
     """Every place whose name, short name or alias contains `query`, exact matches first, then by
     level (district, street, community) and code. Ambiguity is shown, never resolved silently."""
     require(actor, Action.places_read)
-    q = query.strip()
+    q = rules.normalise(query)
     if not q:
         raise InvalidInput("query must not be empty", field="q")
-    pattern = f"%{_escape_like(q)}%"
-    alias_hit = select(AreaAlias.area_id).where(AreaAlias.alias.like(pattern, escape="\\"))
-    stmt = select(Area).where(or_(Area.name.like(pattern, escape="\\"),
-                                  Area.short_name.like(pattern, escape="\\"),
-                                  Area.formal_name.like(pattern, escape="\\"),
-                                  Area.id.in_(alias_hit)))
+    if district_code:
+        district = session.scalar(select(Area).where(Area.code == district_code, Area.level == AreaLevel.district))
+        if district is None:
+            raise InvalidInput(f"no district with code {district_code}", field="district_code")
+    matches = _search(session, q, level, district_code)
+    if not matches and not district_code:
+        # "海淀区八里庄", "海淀 八里庄": a leading district name narrows the search. Tried only when the whole
+        # text matches nothing, so that 朝阳门 (in 东城区) is never read as 朝阳(区) + 门.
+        split = _split_district(session, q)
+        if split:
+            matches = _search(session, split[1], level, split[0])
+    matches.sort(key=lambda m: (not m.exact, LEVEL_ORDER[m.area.level], m.area.code))
+    return PlaceSearch(matches=matches[:limit], total=len(matches), exact=sum(m.exact for m in matches))
+
+
+def _search(session: Session, q: str, level: AreaLevel | None, district_code: str | None) -> list[PlaceMatch]:
+    variants = rules.spellings(q)
+    conditions = []
+    for v in variants:
+        pattern = f"%{_escape_like(v)}%"
+        conditions += [Area.name.like(pattern, escape="\\"), Area.short_name.like(pattern, escape="\\"),
+                       Area.formal_name.like(pattern, escape="\\"),
+                       Area.id.in_(select(AreaAlias.area_id).where(AreaAlias.alias.like(pattern, escape="\\")))]
+    stmt = select(Area).where(or_(*conditions))
     if level:
         stmt = stmt.where(Area.level == level)
     if district_code:
@@ -245,11 +264,22 @@ def find(session: Session, actor: Actor, query: str, *, level: AreaLevel | None 
     matches = []
     for a in areas:
         names = [a.name, a.short_name, a.formal_name or "", *aliases.get(a.id, [])]
-        exact = next((n for n in names if n == q), None)
-        matched = exact or next((n for n in names if q in n), a.name)
+        exact = next((n for n in names if n in variants), None)
+        matched = exact or next((n for n in names if any(v in n for v in variants)), a.name)
         matches.append(PlaceMatch(area=a, matched=matched, exact=exact is not None))
-    matches.sort(key=lambda m: (not m.exact, LEVEL_ORDER[m.area.level], m.area.code))
-    return PlaceSearch(matches=matches[:limit], total=len(matches), exact=sum(m.exact for m in matches))
+    return matches
+
+
+def _split_district(session: Session, q: str) -> tuple[str, str] | None:
+    """('110108000000', '八里庄') for '海淀区八里庄' or '海淀 八里庄'; None when q names no district first."""
+    districts = session.execute(select(Area.code, Area.name, Area.short_name)
+                                .where(Area.level == AreaLevel.district)).all()
+    for code, name, short in districts:
+        for prefix in (name, short):  # the full name first, so 海淀区 is not read as 海淀 + 区...
+            rest = q[len(prefix):].strip()
+            if q.startswith(prefix) and rest:
+                return code, rest
+    return None
 
 
 def _escape_like(s: str) -> str:

@@ -78,7 +78,10 @@ def list_categories(session: Session, actor: Actor, *, parent_code: str | None =
     require(actor, Action.taxonomy_read)
     stmt = select(Category).where(Category.active.is_(True))
     if parent_code:
-        stmt = stmt.where(Category.parent_id == get(session, actor, parent_code).id)
+        try:
+            stmt = stmt.where(Category.parent_id == get(session, actor, parent_code).id)
+        except CategoryNotFound as exc:
+            raise InvalidInput(str(exc), field="parent_code") from exc
     if level is not None:
         if level not in (1, 2, 3):
             raise InvalidInput("level must be 1, 2 or 3", field="level")

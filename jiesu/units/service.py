@@ -27,6 +27,13 @@ AREA_LEVEL_FOR_KIND: dict[UnitKind, set[AreaLevel]] = {
 }
 
 
+# Kinds whose whole point is an area: they may not be created without one.
+AREA_BOUND_KINDS = frozenset({UnitKind.district_government, UnitKind.street, UnitKind.community,
+                              UnitKind.department_branch, UnitKind.property_company})
+# Kinds of which an area has exactly one.
+ONE_PER_AREA = frozenset({UnitKind.district_government, UnitKind.street, UnitKind.community})
+
+
 @dataclass
 class BootstrapReport:
     created: dict[str, int]
@@ -169,9 +176,22 @@ def create(session: Session, actor: Actor, *, code: str, name: str, kind: UnitKi
         raise InvalidInput("a unit needs a name", field="name")
     if session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
         raise Conflict(f"unit {code} exists already", field="code")
-    if kind == UnitKind.property_company and area_code is None:
-        raise InvalidInput("a property company needs the complex or community it manages", field="area_code")
+    if kind in AREA_BOUND_KINDS and area_code is None:
+        raise InvalidInput(f"a {kind.value} needs the area it answers for", field="area_code")
     area = _area(session, actor, area_code, kind)
+    if kind in ONE_PER_AREA and area is not None:
+        # Routing sends a street's tickets to "the" street office: two would split them.
+        other = session.scalar(select(Unit).where(Unit.kind == kind, Unit.area_id == area.id))
+        if other is not None:
+            raise Conflict(f"{area.path} has its {kind.value} unit already: {other.code} {other.name}",
+                           field="area_code")
+    if kind in (UnitKind.department, UnitKind.department_branch, UnitKind.utility) and not department_key:
+        raise InvalidInput(f"a {kind.value} needs its department key (e.g. cgzf)", field="department_key")
+    if kind in (UnitKind.department, UnitKind.utility) and parent_code is None:  # a branch may share its key
+        other = session.scalar(select(Unit).where(Unit.kind == kind, Unit.department_key == department_key))
+        if other is not None:
+            raise Conflict(f"department key {department_key} belongs to {other.code} {other.name}",
+                           field="department_key")
     parent = _parent(session, actor, parent_code)
     unit = Unit(code=code, name=name, kind=kind, parent=parent, area=area, department_key=department_key,
                 phone=phone, calendar="default", active=True)
@@ -211,6 +231,10 @@ def register_property_company(session: Session, actor: Actor, *, name: str, comm
     """A property company for one residential complex: the complex is registered under its community
     (if new) and the company answers for it, below the community's committee."""
     require(actor, Action.units_edit)
+    try:
+        places.get(session, actor, community_code)
+    except PlaceNotFound as exc:
+        raise InvalidInput(f"no community with code {community_code}", field="community_code") from exc
     community_unit = session.scalar(select(Unit.code).where(Unit.code == community_code,
                                                             Unit.kind == UnitKind.community))
     if community_unit is None:  # the company answers to the community committee: it must exist

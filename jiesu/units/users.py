@@ -20,7 +20,7 @@ from jiesu.errors import (
 )
 from jiesu.units import auth
 from jiesu.units import service as units
-from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, Role, User
+from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, Role, UnitKind, User
 from jiesu.units.permissions import Action, Actor, require
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
@@ -34,6 +34,20 @@ def _check_password(password: str) -> None:
     if len(password) < auth.MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"a password needs at least {auth.MIN_PASSWORD_LENGTH} characters", field="password")
 
+
+# Which kinds of unit a user of each role may belong to. The centre's staff work for the centre
+# (or for no unit); a community worker for a community; a handler for any unit that handles tickets.
+_HANDLING = frozenset(UnitKind) - {UnitKind.centre}
+UNIT_KINDS_FOR_ROLE: dict[Role, frozenset[UnitKind]] = {
+    Role.operator: frozenset({UnitKind.centre}),
+    Role.dispatcher: frozenset({UnitKind.centre}),
+    Role.callback_agent: frozenset({UnitKind.centre}),
+    Role.supervisor: frozenset({UnitKind.centre, UnitKind.district_government}),
+    Role.unit_handler: _HANDLING,
+    Role.community_worker: frozenset({UnitKind.community}),
+    Role.admin: frozenset({UnitKind.centre}),
+    Role.citizen: frozenset(),
+}
 
 # Names of the built-in actors (jiesu.units.permissions): no account may take them.
 RESERVED_USERNAMES = frozenset({"system", "anonymous"})
@@ -72,6 +86,11 @@ def create(session: Session, actor: Actor, clock: Clock, *, username: str, passw
             raise InvalidInput(str(exc), field="unit_code") from exc
     if role in UNIT_BOUND_ROLES and unit is None:
         raise InvalidInput(f"a {role.value} acts for one unit: give its code", field="unit_code")
+    allowed = UNIT_KINDS_FOR_ROLE[role]
+    if unit is not None and unit.kind not in allowed:
+        kinds = ", ".join(sorted(k.value for k in allowed)) or "none"
+        raise InvalidInput(f"a {role.value} cannot belong to a {unit.kind.value} (allowed: {kinds})",
+                           field="unit_code")
     user = User(username=username, display_name=(display_name or "").strip() or username,
                 password_hash=auth.hash_password(password), role=role, unit=unit, active=True,
                 created_at=clock.now())
@@ -169,6 +188,8 @@ def start_web_session(session: Session, clock: Clock, user: User) -> str:
 def issue_token(session: Session, clock: Clock, user: User, *, name: str = "api",
                 ttl: timedelta | None = timedelta(days=30)) -> tuple[str, ApiToken]:
     """A new bearer token for `user`. The plain token is returned once and never stored."""
+    if not user.active:
+        raise InvalidInput(f"{user.username} is deactivated: no token", field="username")
     if ttl is not None and ttl <= timedelta(0):
         raise InvalidInput("a token's lifetime must be positive (or None for no expiry)", field="ttl")
     plain = auth.new_token()

@@ -285,7 +285,7 @@ def test_categories_by_parent_and_detail(client):
     one = client.get(f"/api/v1/categories/{kids[0]['code']}").json()
     assert one == kids[0]
     assert_error(client.get("/api/v1/categories/99.99"), 404, "category_not_found", "code")
-    assert_error(client.get("/api/v1/categories", params={"parent_code": "99"}), 404, "category_not_found")
+    assert_error(client.get("/api/v1/categories", params={"parent_code": "99"}), 422, "invalid_input", "parent_code")
 
 
 def test_policy_for_water_supply(client):
@@ -461,3 +461,9 @@ def test_unknown_calendar_names_the_field(client, operator):
     r = client.get("/api/v1/calendar/add-business-days", headers=operator,
                    params={"start": "2024-09-30T10:00+08:00", "days": 1, "calendar": "nosuch"})
     assert_error(r, 422, "invalid_input", "calendar")
+
+
+def test_openapi_declares_the_bearer_scheme(client):
+    doc = client.get("/api/v1/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert {"HTTPBearer": []} in doc["paths"]["/api/v1/units"]["get"]["security"]

@@ -86,6 +86,13 @@ def test_places_find_balizhuang_lists_both(seeded):
     assert "110105015000" in table and "110108005000" in table
 
 
+def test_places_find_in_one_district(seeded):
+    for district in ("海淀区", "海淀", "110108000000"):
+        data = json.loads(seeded("places", "find", "八里庄", "--level", "street", "--district", district, "--json"))
+        assert [m["code"] for m in data["matches"]] == ["110108005000"] and not data["ambiguous"]
+    assert "names no district" in seeded("places", "find", "八里庄", "--district", "火星区", code=2)
+
+
 def test_places_find_nothing_exits_1(seeded):
     assert "no place matches" in seeded("places", "find", "不存在的地名", code=1)
 

@@ -184,3 +184,27 @@ def test_a_gbk_file_is_named_not_a_traceback(session, tmp_path):
     with pytest.raises(DataSourceError) as e:
         service.import_gazetteer(session, SYSTEM, tmp_path)
     assert "districts.csv: not UTF-8" in e.value.message
+
+
+@pytest.mark.parametrize("query", ["海淀区八里庄", "海淀 八里庄", "海淀八里庄街道"])
+def test_a_leading_district_name_narrows_the_search(session, query):
+    found = service.find(session, ANONYMOUS, query, level=AreaLevel.street)
+    assert [m.area.code for m in found.matches] == ["110108005000"]
+    assert not found.ambiguous
+
+
+def test_a_name_that_starts_like_a_district_is_not_split(session):
+    found = service.find(session, ANONYMOUS, "朝阳门", level=AreaLevel.street)
+    assert {m.area.district_code for m in found.matches} == {"110101000000"}  # 朝阳门街道 is in 东城区
+
+
+def test_half_width_brackets_and_full_width_letters(session):
+    found = service.find(session, ANONYMOUS, "中国矿业大学(北京)")
+    assert found.total >= 1 and all("中国矿业大学（北京）" in m.area.name for m in found.matches)
+    assert service.find(session, ANONYMOUS, "　观音寺　").matches[0].area.code == "110115009000"  # ideographic spaces
+
+
+def test_unknown_district_filter_names_the_field(session):
+    with pytest.raises(InvalidInput) as e:
+        service.find(session, ANONYMOUS, "八里庄", district_code="garbage")
+    assert e.value.field == "district_code"

@@ -135,12 +135,20 @@ def test_create_a_unit(session):
     ({"kind": UnitKind.community, "area_code": GUANYINSI}, InvalidInput, "area_code"),
     ({"kind": UnitKind.property_company, "area_code": None}, InvalidInput, "area_code"),
     ({"kind": UnitKind.property_company, "area_code": GUANYINSI}, InvalidInput, "area_code"),
+    ({"kind": UnitKind.street, "area_code": None, "parent_code": None}, InvalidInput, "area_code"),
+    ({"kind": UnitKind.street, "area_code": GUANYINSI, "parent_code": DAXING}, Conflict, "area_code"),
+    ({"kind": UnitKind.community, "area_code": GUANYINSI_COMMUNITY, "parent_code": GUANYINSI}, Conflict,
+     "area_code"),
+    ({"department_key": None}, InvalidInput, "department_key"),
+    ({"kind": UnitKind.department, "area_code": CITY, "parent_code": None}, Conflict, "department_key"),
 ], ids=["empty-code", "blank-code", "blank-name", "duplicate-street", "duplicate-department", "unknown-parent",
         "unknown-area", "street-area-for-branch", "city-area-for-branch", "district-area-for-street",
-        "street-area-for-community", "property-company-without-area", "property-company-on-a-street"])
+        "street-area-for-community", "property-company-without-area", "property-company-on-a-street",
+        "street-without-area", "second-street-office", "second-community-committee", "branch-without-key",
+        "second-department-with-a-key"])
 def test_create_rejects_bad_input_naming_the_field(session, kwargs, error, field):
     args = {"code": "new-unit", "name": "新单位", "kind": UnitKind.department_branch, "parent_code": "cgzf",
-            "area_code": DAXING} | kwargs
+            "area_code": DAXING, "department_key": "cgzf"} | kwargs
     before = service.counts(session, SYSTEM)
     with pytest.raises(error) as exc:
         service.create(session, SYSTEM, **args)
@@ -158,7 +166,13 @@ def test_the_codes_the_create_cases_lean_on_are_what_they_claim(session):
 
 # -- update ------------------------------------------------------------------------------------------------------
 
-def test_update_fields(session):
+def test_update_fields(session, clock):
+    from datetime import date
+
+    from jiesu.calendar import service as calendar
+    from jiesu.calendar.models import DayKind
+
+    calendar.set_day(session, SYSTEM, clock, date(2024, 5, 6), DayKind.holiday, "区级调休", "daxing")
     unit = service.update(session, SYSTEM, GUANYINSI, name=" 观音寺街道 ", phone="010-69200000", calendar="daxing")
     assert (unit.name, unit.phone, unit.calendar) == ("观音寺街道", "010-69200000", "daxing")
     unit = service.update(session, SYSTEM, GUANYINSI, phone="", calendar="")

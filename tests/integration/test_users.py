@@ -468,3 +468,23 @@ def test_list_users_checks_its_filters(session, kwargs, field):
     with pytest.raises(InvalidInput) as e:
         users.list_users(session, SYSTEM, **kwargs)
     assert e.value.field == field
+
+
+@pytest.mark.parametrize(("role", "unit_code"), [
+    (Role.community_worker, "110115009000"),  # a street office, not a community
+    (Role.operator, "110115009000"),  # the centre's staff work for the centre
+    (Role.citizen, "12345"),
+    (Role.unit_handler, "12345"),  # the centre does not handle tickets
+])
+def test_a_role_belongs_to_the_right_kind_of_unit(session, clock, role, unit_code):
+    with pytest.raises(InvalidInput) as e:
+        make(session, clock, "misplaced", role, unit_code)
+    assert e.value.field == "unit_code"
+
+
+def test_no_token_for_a_deactivated_user(session, clock):
+    user = make(session, clock, "gone")
+    users.set_active(session, SYSTEM, "gone", False, clock)
+    with pytest.raises(InvalidInput) as e:
+        users.issue_token(session, clock, user)
+    assert e.value.field == "username"

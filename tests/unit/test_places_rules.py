@@ -51,3 +51,14 @@ def test_outside_the_bounding_box_is_outside(x, y):
     x0, y0, x1, y1 = bbox(SQUARE)
     if not (x0 <= x <= x1 and y0 <= y <= y1):
         assert not contains(SQUARE, x, y)
+
+
+def test_committee_words_leave_the_short_name():
+    from jiesu.places.rules import community_short
+
+    assert community_short("八里庄北里东社区居民委员会") == "八里庄北里东社区"
+    assert community_short("四道口居民委员会") == "四道口社区"
+    assert community_short("牌坊村村民委员会") == "牌坊村"
+    assert community_short("小红门村民委员会") == "小红门村"
+    assert community_short("多福巷社区") == "多福巷社区"
+    assert community_short("居委会") == "居委会"  # nothing left to call it

@@ -21,7 +21,7 @@ def list_units(session: SessionDep, actor: UserDep, kind: UnitKind | None = None
                q: Annotated[str | None, Query(max_length=64)] = None,
                active: bool | None = None,
                limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-               offset: Annotated[int, Query(ge=0)] = 0) -> UnitPage:
+               offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> UnitPage:
     units, total = service.list_units(session, actor, kind=kind, district_code=district_code,
                                       parent_code=parent_code, q=q, active=active, limit=limit, offset=offset)
     return UnitPage(total=total, limit=limit, offset=offset, items=[UnitOut.of(u) for u in units])
