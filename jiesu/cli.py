@@ -573,14 +573,14 @@ def calendar_show(year: Annotated[int, typer.Argument(min=1900, max=2200)], cale
 
 DEMO_USERS = [
     ("admin", Role.admin, None, "系统管理员"),
-    ("operator", Role.operator, None, "话务员 王芳"),
-    ("dispatcher", Role.dispatcher, None, "派单员 李强"),
-    ("guanyinsi", Role.unit_handler, "110115009000", "观音寺街道 承办人"),
-    ("xingshou", Role.unit_handler, "110114116000", "兴寿镇 承办人"),
-    ("callback", Role.callback_agent, None, "回访员 赵敏"),
-    ("supervisor", Role.supervisor, None, "督办员 陈刚"),
-    ("guangwainanli", Role.community_worker, "110101013006", "广渠门外南里社区 社区工作者"),
-    ("citizen", Role.citizen, None, "市民 张先生"),
+    ("operator", Role.operator, None, "王芳"),
+    ("dispatcher", Role.dispatcher, None, "李强"),
+    ("guanyinsi", Role.unit_handler, "110115009000", "刘洋（观音寺街道）"),
+    ("xingshou", Role.unit_handler, "110114116000", "孙磊（兴寿镇）"),
+    ("callback", Role.callback_agent, None, "赵敏"),
+    ("supervisor", Role.supervisor, None, "陈刚"),
+    ("guangwainanli", Role.community_worker, "110101013006", "周静（广外南里社区）"),
+    ("citizen", Role.citizen, None, "张先生"),
 ]
 DEMO_PASSWORD = "jiesu12345"
 

@@ -1,4 +1,6 @@
-"""Every error leaves in one JSON shape: {"error": {"code", "message", "field", "details"}}."""
+"""Every API error leaves in one JSON shape: {"error": {"code", "message", "field", "details"}}.
+
+A browser asking for a page (Accept: text/html, outside /api/) gets the same status as a page instead."""
 
 from __future__ import annotations
 
@@ -6,9 +8,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jiesu.errors import AuthenticationFailed, DomainError
@@ -61,41 +64,65 @@ def _field_of(loc: tuple | list) -> str:
     return ".".join(parts) or (str(loc[0]) if loc else "request")
 
 
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the API): it gets the error as a page in the site's layout."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+async def html_error(request: Request, status: int, *, field: str | None = None,
+                     headers: dict[str, str] | None = None) -> Response:
+    from jiesu.web import pages  # the pages import the API's dependencies: import them late
+
+    return await run_in_threadpool(pages.html_error, request, status, field=field, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, exc: DomainError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationFailed) else None
+        if wants_html(request):
+            return await html_error(request, exc.status, field=exc.field)
         return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         details = [{"field": _field_of(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
                    for e in errors]
         first = details[0] if details else {"field": "request", "message": "invalid request"}
+        if wants_html(request):
+            return await html_error(request, 422, field=first["field"])
         return JSONResponse(error_body("invalid_input", f"{first['field']}: {first['message']}", first["field"],
                                        details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        if wants_html(request):
+            return await html_error(request, exc.status_code, headers=headers)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(IntegrityError)
-    async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+    async def integrity_error(request: Request, exc: IntegrityError) -> Response:
         # Two requests raced for the same unique value, or a row vanished under a reference.
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        if wants_html(request):
+            return await html_error(request, 409)
         return JSONResponse(error_body("conflict", "the change conflicts with data written meanwhile; "
                                        "nothing was saved, reload and try again"), status_code=409)
 
     @app.exception_handler(OperationalError)
-    async def operational_error(request: Request, exc: OperationalError) -> JSONResponse:
+    async def operational_error(request: Request, exc: OperationalError) -> Response:
         log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        if wants_html(request):
+            return await html_error(request, 503, headers={"Retry-After": "5"})
         return JSONResponse(error_body("unavailable", "the database is busy or unreachable; nothing was saved, "
                                        "try again"), status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if wants_html(request):
+            return await html_error(request, 500)
         return JSONResponse(error_body("internal_error", "internal error; it has been logged"), status_code=500)

@@ -2,71 +2,170 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
-from jiesu.api.deps import SESSION_TOKEN_KEY, ActorDep, ClockDep, SessionDep, SettingsDep
+from jiesu.api.deps import SESSION_TOKEN_KEY, ActorDep, ClockDep, SessionDep, SettingsDep, get_actor
 from jiesu.calendar import service as calendar
-from jiesu.errors import AuthenticationFailed, DomainError, TooManyAttempts
+from jiesu.db import unit_of_work
+from jiesu.errors import AuthenticationFailed, DomainError, PlaceNotFound, TooManyAttempts, UnitNotFound
 from jiesu.places import service as places
+from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy import service as taxonomy
+from jiesu.taxonomy.models import DEFAULT_SCOPE, URGENCY_LABELS, Urgency
+from jiesu.units import catalogue, users
 from jiesu.units import service as units
-from jiesu.units import users
-from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, UnitKind
+from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, Unit, UnitKind
 from jiesu.units.permissions import ANONYMOUS, Action, Actor, can
-from jiesu.web.i18n import LANGUAGES, pick_language, translator
+from jiesu.web.i18n import LANGUAGES, PLACE_KIND, context_translator, pick_language, translator
 
+log = logging.getLogger("jiesu.web")
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 
+PAGE_SIZE = 50
+# The order an operator looks for units in: who dispatches, who governs, who acts (streets first), the
+# line departments and utilities, then the many communities and property companies.
+KIND_ORDER = [UnitKind.centre, UnitKind.district_government, UnitKind.street, UnitKind.department,
+              UnitKind.department_branch, UnitKind.utility, UnitKind.community, UnitKind.property_company]
+KIND_ORDER += [k for k in UnitKind if k not in KIND_ORDER]
+URGENCY_ORDER = [Urgency.emergency, Urgency.normal, Urgency.complex]
+# Levels, named as the kinds are (translated in the place-kind context of the catalogue).
+LEVEL_LABELS = {AreaLevel.city: "市", AreaLevel.district: "区", AreaLevel.street: "街乡镇",
+                AreaLevel.community: "社区/村", AreaLevel.complex: "小区"}
+MAX_NEXT = 2048
 
-def render(request: Request, name: str, actor: Actor, status_code: int = 200, **context: object) -> Response:
+
+def number(value: float | int) -> str:
+    """2.0 -> 2, 0.5 -> 0.5, 15.0 -> 15."""
+    return f"{value:g}"
+
+
+templates.env.filters["num"] = number
+
+
+def url_with(path: str, params: list[tuple[str, str]] | dict[str, object]) -> str:
+    """path?query, URL-encoded, without the parameters whose value is empty."""
+    items = params.items() if isinstance(params, dict) else params
+    query = urlencode([(k, str(v)) for k, v in items if v not in (None, "")])
+    return f"{path}?{query}" if query else path
+
+
+def here(request: Request) -> str:
+    """The current path and query, as a page links back to it."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def local_path(target: str | None) -> str:
+    """`target` if it is a path on this site, else "/": no open redirect to //evil.example or /\\evil.example."""
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and target.isprintable() and len(target) <= MAX_NEXT):
+        return target
+    return "/"
+
+
+def login_url(next_path: str) -> str:
+    return "/login" if next_path in ("/", "") else "/login?next=" + quote(next_path, safe="/")
+
+
+def render(request: Request, name: str, actor: Actor, status_code: int = 200, *, session: Session | None = None,
+           **context: object) -> Response:
     settings = request.app.state.settings
-    lang = pick_language(request.query_params.get("lang"), request.cookies.get("lang"),
-                         request.headers.get("accept-language"), settings.language)
+    # Only ?lang= and the cookie it sets choose: the browser's Accept-Language is not asked.
+    lang = pick_language(request.query_params.get("lang"), request.cookies.get("lang"), settings.language)
+    _ = translator(lang)
+    who = None
+    if actor.role is not None:
+        role_label = _(ROLE_LABELS[actor.role])
+        display = actor.username
+        if session is not None and actor.user_id is not None:
+            with contextlib.suppress(DomainError):  # a header without the name beats no page
+                display = users.get(session, actor, actor.username).display_name
+        who = f"{display} · {role_label}"
+    others = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    lang_links = {code: url_with(request.url.path, [*others, ("lang", code)]) for code in LANGUAGES if code != lang}
     response = templates.TemplateResponse(request, name, {
-        "_": translator(lang), "lang": lang, "languages": LANGUAGES, "actor": actor, "role_labels": ROLE_LABELS,
+        "_": _, "kind_label": context_translator(lang, PLACE_KIND), "lang": lang, "languages": LANGUAGES,
+        "lang_links": lang_links, "actor": actor, "who": who, "role_labels": ROLE_LABELS,
+        "login_url": login_url("/" if request.url.path == "/login" else here(request)),
         "can": lambda action: can(actor.role, Action(action)), **context}, status_code=status_code)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
     return response
 
 
+def error_page(request: Request, actor: Actor, status: int, *, session: Session | None = None,
+               message: str | None = None, field: str | None = None,
+               headers: dict[str, str] | None = None) -> Response:
+    response = render(request, "error.html", actor, status_code=status, session=session, status=status,
+                      message=message, field=field)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def html_error(request: Request, status: int, *, field: str | None = None,
+               headers: dict[str, str] | None = None) -> Response:
+    """The error page a browser gets (api/errors.py calls this for non-API paths): in the site's layout,
+    with the visitor's name in the header when the database can still tell who it is."""
+    try:
+        with unit_of_work(request.app.state.sessions) as session:
+            actor = get_actor(request, session, request.app.state.clock)
+            return error_page(request, actor, status, session=session, field=field, headers=headers)
+    except Exception:  # the error may be the database's own: show the page anyway, anonymously
+        log.warning("error page for %s %s rendered without its visitor", request.method, request.url.path,
+                    exc_info=True)
+    return error_page(request, ANONYMOUS, status, field=field, headers=headers)
+
+
+def district_list(session: Session, actor: Actor) -> list[Area]:
+    """The city's districts, for the district filters."""
+    cities = places.children(session, actor)
+    return places.children(session, actor, cities[0].code) if cities else []
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep) -> Response:
     now_local = clock.now().astimezone(settings.tz)
     cal = calendar.load_calendar(session, settings)
-    return render(request, "home.html", actor, places=places.counts(session, actor),
+    return render(request, "home.html", actor, session=session, places=places.counts(session, actor),
                   categories=taxonomy.counts(session, actor),
                   units=units.counts(session, actor) if can(actor.role, Action.units_read) else None,
                   now=now_local, today=calendar.describe_day(cal, now_local.date()))
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, actor: ActorDep) -> Response:
-    return render(request, "login.html", actor, error=None, username="")
+def login_form(request: Request, session: SessionDep, actor: ActorDep,
+               next_: Annotated[str, Query(alias="next")] = "") -> Response:
+    return render(request, "login.html", actor, session=session, error=None, username="", next=local_path(next_))
 
 
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, session: SessionDep, clock: ClockDep,
           username: Annotated[str, Form(max_length=64)] = "",
-          password: Annotated[str, Form(max_length=256)] = "") -> Response:
+          password: Annotated[str, Form(max_length=256)] = "",
+          next_: Annotated[str, Form(alias="next")] = "/") -> Response:
+    target = local_path(next_)
     try:
         user = users.authenticate(session, clock, username, password)
     except TooManyAttempts:
         session.commit()
         return render(request, "login.html", ANONYMOUS, status_code=429,
-                      error="登录失败次数过多，请15分钟后再试", username=username)
+                      error="登录失败次数过多，请15分钟后再试", username=username, next=target)
     except AuthenticationFailed:
         session.commit()  # the failed attempt counts towards the lockout
         return render(request, "login.html", ANONYMOUS, status_code=401,
-                      error="用户名或密码错误", username=username)
+                      error="用户名或密码错误", username=username, next=target)
     request.session[SESSION_TOKEN_KEY] = users.start_web_session(session, clock, user)
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
@@ -78,42 +177,105 @@ def logout(request: Request, session: SessionDep, actor: ActorDep, clock: ClockD
 
 
 @router.get("/places", response_class=HTMLResponse)
-def places_page(request: Request, session: SessionDep, actor: ActorDep, q: str = "") -> Response:
+def places_page(request: Request, session: SessionDep, actor: ActorDep, q: str = "", district: str = "") -> Response:
+    districts = district_list(session, actor)
+    district_code = district if district in {d.code for d in districts} else ""
     found, error = None, None
     if q.strip():
         try:
-            found = places.find(session, actor, q[:64], limit=200)
+            found = places.find(session, actor, q[:64], district_code=district_code or None, limit=200)
         except DomainError as exc:
             error = exc.message
-    return render(request, "places.html", actor, q=q, matches=found.matches if found else [],
-                  total=found.total if found else 0, ambiguous=bool(found and found.ambiguous), error=error)
+    return render(request, "places.html", actor, session=session, q=q, district=district_code, districts=districts,
+                  matches=found.matches if found else [], total=found.total if found else 0,
+                  ambiguous=bool(found and found.ambiguous), error=error)
+
+
+@router.get("/places/{code}", response_class=HTMLResponse)
+def place_page(request: Request, session: SessionDep, actor: ActorDep, code: str) -> Response:
+    try:
+        area = places.get(session, actor, code[:64])
+    except PlaceNotFound:
+        return error_page(request, actor, 404, session=session)
+    trail: list[Area] = []
+    node: Area | None = area.parent
+    while node is not None and len(trail) < 10:
+        trail.insert(0, node)
+        node = node.parent
+    aliases = sorted({a.alias for a in places.aliases_of(session, actor, area.code)} - {area.name})
+    answering: list[Unit] = []
+    if can(actor.role, Action.units_read):
+        # The unit of the place itself (a street's office, a community's committee, a district's
+        # government), then those of the street and district it lies in.
+        codes = [catalogue.CENTRE_CODE if area.level == AreaLevel.city else area.code,
+                 area.street_code, area.district_code]
+        for unit_code in dict.fromkeys(c for c in codes if c):
+            with contextlib.suppress(UnitNotFound):
+                answering.append(units.get(session, actor, unit_code))
+    return render(request, "place.html", actor, session=session, area=area, trail=trail, aliases=aliases,
+                  children=places.children(session, actor, area.code), answering=answering,
+                  level_labels=LEVEL_LABELS, unit_kinds=UNIT_KIND_LABELS)
 
 
 @router.get("/categories", response_class=HTMLResponse)
-def categories_page(request: Request, session: SessionDep, actor: ActorDep) -> Response:
+def categories_page(request: Request, session: SessionDep, actor: ActorDep, q: str = "") -> Response:
     cats = taxonomy.list_categories(session, actor)
+    by_code = {c.code: c for c in cats}
+    query = q.strip()[:64]
+    matches = taxonomy.list_categories(session, actor, q=query) if query else None
+    if matches is None:
+        shown = cats
+    else:  # the matches and the nodes above them, so that the tree still reads from the top
+        wanted = {m.code for m in matches}
+        wanted |= {".".join(code.split(".")[:n]) for code in list(wanted) for n in (1, 2)}
+        shown = [by_code[code] for code in sorted(wanted) if code in by_code]
     tree: dict[str, dict] = {}
-    for c in cats:
+    for c in shown:
         parts = c.code.split(".")
         if c.level == 1:
             tree[c.code] = {"cat": c, "children": {}}
-        elif c.level == 2:
+        elif c.level == 2 and parts[0] in tree:
             tree[parts[0]]["children"][c.code] = {"cat": c, "children": []}
-        else:
+        elif c.level == 3 and ".".join(parts[:2]) in tree.get(parts[0], {}).get("children", {}):
             tree[parts[0]]["children"][".".join(parts[:2])]["children"].append(c)
-    return render(request, "categories.html", actor, tree=tree, policies=taxonomy.list_policies(session, actor))
+    order = {u: i for i, u in enumerate(URGENCY_ORDER)}
+    policies = sorted(taxonomy.list_policies(session, actor),
+                      key=lambda p: (p.scope != DEFAULT_SCOPE, p.scope, order.get(p.urgency, len(order))))
+    scope_paths = {p.scope: by_code[p.scope].path for p in policies if p.scope in by_code}
+    return render(request, "categories.html", actor, session=session, tree=tree, q=q, matches=matches,
+                  policies=policies, scope_paths=scope_paths, urgency_labels=URGENCY_LABELS)
 
 
 @router.get("/units", response_class=HTMLResponse)
-def units_page(request: Request, session: SessionDep, actor: ActorDep, kind: str = "", q: str = "",
-               page: int = 1) -> Response:
+def units_page(request: Request, session: SessionDep, actor: ActorDep, kind: str = "", district: str = "",
+               q: str = "", page: int = 1) -> Response:
     if actor.role is None:
-        return RedirectResponse("/login", status_code=303)
+        return RedirectResponse(login_url(here(request)), status_code=303)
     if not can(actor.role, Action.units_read):
-        return render(request, "error.html", actor, status_code=403, message="无权查看单位")
-    kind_value = UnitKind(kind) if kind in UnitKind.__members__ else None
-    page = max(page, 1)
-    items, total = units.list_units(session, actor, kind=kind_value, q=q[:64] or None, limit=50,
-                                    offset=(page - 1) * 50)
-    return render(request, "units.html", actor, items=items, total=total, kind=kind, q=q, page=page,
-                  kinds=UNIT_KIND_LABELS, pages=(total + 49) // 50)
+        return error_page(request, actor, 403, session=session, message="无权查看单位")
+    kind_value = UnitKind(kind) if kind in UnitKind._value2member_map_ else None
+    districts = district_list(session, actor)
+    district_code = district if district in {d.code for d in districts} else ""
+    query = q.strip()[:64] or None
+    filters = {"district_code": district_code or None, "q": query}
+    # One count per kind: the kind chips show them, and the page is cut from the kinds in KIND_ORDER.
+    totals = {k: units.list_units(session, actor, kind=k, limit=1, **filters)[1] for k in KIND_ORDER}
+    kinds = [kind_value] if kind_value else KIND_ORDER
+    total = sum(totals[k] for k in kinds)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    start, end = (page - 1) * PAGE_SIZE, page * PAGE_SIZE
+    items: list[Unit] = []
+    before = 0  # units of the kinds already passed
+    for k in kinds:
+        first, last = max(start, before), min(end, before + totals[k])
+        if first < last:
+            items += units.list_units(session, actor, kind=k, limit=last - first, offset=first - before,
+                                      **filters)[0]
+        before += totals[k]
+    params = {"kind": kind_value.value if kind_value else "", "district": district_code, "q": q.strip()[:64]}
+    return render(request, "units.html", actor, session=session, items=items, total=total, totals=totals,
+                  kind=params["kind"], district=district_code, districts=districts, q=params["q"], page=page,
+                  pages=pages, kinds=UNIT_KIND_LABELS, kind_order=KIND_ORDER,
+                  page_url=lambda n: url_with("/units", {**params, "page": n if n > 1 else ""}),
+                  kind_url=lambda k: url_with("/units", {**params, "kind": k}))

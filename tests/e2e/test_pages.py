@@ -94,20 +94,77 @@ def test_search_shows_ambiguous_balizhuang(page, server):
 
 
 def test_operator_logs_in_and_sees_units(page, server):
-    page.goto(server + "/units")
-    page.wait_for_url("**/login")
+    page.goto(server + "/units?kind=street")
+    page.wait_for_url("**/login?next=**")
     page.get_by_label("用户名").fill("operator")
     page.get_by_label("密码").fill("wrong-password")
     page.get_by_role("button", name="登录").click()
     assert page.get_by_role("alert").inner_text() == "用户名或密码错误"
     page.get_by_label("密码").fill("jiesu12345")
     page.get_by_role("button", name="登录").click()
-    page.wait_for_url(server + "/")
-    assert "operator" in page.locator(".who").inner_text()
-    page.get_by_role("link", name="承办单位").click()
-    page.select_option("select[name=kind]", "street")
-    page.get_by_role("button", name="查询").click()
+    page.wait_for_url(server + "/units?kind=street")  # back where the login interrupted
+    assert "王芳 · 话务员" in page.locator(".who").inner_text()
     assert "共 349 个结果" in page.content()
+    page.get_by_role("link", name="承办单位").click()
+    page.select_option("select[name=district]", label="大兴区")
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_url("**district=110115000000*")
+    assert page.locator("tbody tr").first.locator("td").nth(1).inner_text() == "大兴区人民政府"
+
+
+def login(page, server, username: str = "operator") -> None:
+    page.goto(server + "/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill("jiesu12345")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(server + "/")
+
+
+def test_an_english_browser_still_gets_chinese(browser, server):
+    context = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en-US,en;q=0.9"})
+    pg = context.new_page()
+    pg.goto(server + "/places?q=八里庄")
+    assert pg.locator("html").get_attribute("lang") == "zh-CN"
+    pg.get_by_role("link", name="English").click()
+    pg.wait_for_url("**/places?q=*&lang=en")
+    assert pg.locator("html").get_attribute("lang") == "en"
+    assert pg.locator("input[name=q]").input_value() == "八里庄"  # the search survived the switch
+    assert "Subdistrict" in pg.locator("table").inner_text()
+    context.close()
+
+
+def test_place_page_from_a_search(page, server):
+    page.goto(server + "/places?q=八里庄街道")
+    page.get_by_role("link", name="110108005000").click()
+    page.wait_for_url("**/places/110108005000")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("八里庄街道")
+    page.locator(".crumbs").get_by_role("link", name="海淀区").click()
+    page.wait_for_url("**/places/110108000000")
+
+
+def test_a_missing_page_is_a_page(page, server):
+    response = page.goto(server + "/no-such-page")
+    assert response.status == 404
+    assert page.get_by_role("link", name="地名查询").is_visible()
+    assert "页面不存在" in page.locator("h1").inner_text()
+
+
+def test_a_phone_sized_screen(browser, server, tmp_path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", device_scale_factor=1)
+    pg = context.new_page()
+    login(pg, server)
+    for path in ("/", "/units", "/places?q=八里庄"):
+        pg.goto(server + path)
+        pg.screenshot(path=str(tmp_path / f"phone{path.replace('/', '_')}.png"))
+        # the header's links each stay on one line, and the page itself never scrolls sideways
+        heights = pg.locator("header.top nav a, header.top .who > *").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().height)")
+        assert heights and max(heights) < 40, (path, heights)
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 390, path
+    wrap = pg.locator(".table-wrap").first  # the results table scrolls inside its box instead
+    assert wrap.evaluate("e => getComputedStyle(e).overflowX") == "auto"
+    assert wrap.evaluate("e => e.scrollWidth > e.clientWidth")
+    context.close()
 
 
 def test_api_docs_render_without_a_cdn(page, server):
