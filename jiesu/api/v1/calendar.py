@@ -31,7 +31,9 @@ def add_business_days(session: SessionDep, actor: UserDep, settings: SettingsDep
         # calendar: the input cannot be answered, which is not an internal error.
         raise InvalidInput(f"no answer for start {start.isoformat()} plus {days:g} business days: {exc}",
                            field="start") from exc
-    return BusinessDaysOut(start=start, days=days, result=result, result_local=result_local)
+    warnings = service.coverage_warnings(cal, start, result)
+    return BusinessDaysOut(start=start, days=days, result=result, result_local=result_local,
+                           calendar_covered=not warnings, warnings=warnings)
 
 
 @router.get("/days/{day}", response_model=DayOut, responses=AUTH)
