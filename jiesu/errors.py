@@ -78,3 +78,19 @@ def check_page(limit: int, offset: int) -> None:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
     if offset < 0 or offset > MAX_OFFSET:
         raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}", field="offset")
+
+
+class TicketNotFound(NotFound):
+    code = "ticket_not_found"
+
+
+class TransitionNotAllowed(Conflict):
+    """The workflow does not allow this step from the ticket's state (or a guard stops it)."""
+
+    code = "transition_not_allowed"
+
+
+class ConcurrentChange(Conflict):
+    """Someone else changed the ticket between this user's read and write."""
+
+    code = "concurrent_change"

@@ -4,7 +4,9 @@ from jiesu.calendar.models import CalendarOverride
 from jiesu.db import Base
 from jiesu.places.models import Area, AreaAlias, AreaBoundary
 from jiesu.taxonomy.models import Category, DeadlinePolicy
+from jiesu.tickets.models import Contact, PersonalDataAccess, Request, Ticket, TicketCounter, TicketEvent, TicketUnit
 from jiesu.units.models import ApiToken, Unit, User
 
 __all__ = ["Base", "Area", "AreaAlias", "AreaBoundary", "Unit", "User", "ApiToken", "Category",
-           "DeadlinePolicy", "CalendarOverride"]
+           "DeadlinePolicy", "CalendarOverride", "Contact", "Request", "Ticket", "TicketUnit", "TicketEvent",
+           "PersonalDataAccess", "TicketCounter"]

@@ -20,6 +20,10 @@ class Action(StrEnum):
     taxonomy_edit = "taxonomy.edit"
     calendar_read = "calendar.read"
     calendar_edit = "calendar.edit"
+    requests_create = "requests.create"
+    tickets_read = "tickets.read"
+    personal_data_read = "personal_data.read"  # a citizen's name and phone, unmasked (every read logged)
+    personal_data_audit = "personal_data.audit"  # the log of those reads
 
 
 R = Role
@@ -39,6 +43,13 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.taxonomy_edit: frozenset({R.admin}),
     Action.calendar_read: STAFF,
     Action.calendar_edit: frozenset({R.admin}),
+    # A citizen files their own requests; operators type the calls; the centre files on others' behalf.
+    Action.requests_create: frozenset({R.operator, R.dispatcher, R.citizen, R.admin}),
+    # Units see the tickets that concern them (the service narrows the list); citizens their own.
+    Action.tickets_read: EVERYONE,
+    # Who calls citizens back or took the call needs the real number; units work with it masked.
+    Action.personal_data_read: frozenset({R.operator, R.dispatcher, R.callback_agent, R.admin}),
+    Action.personal_data_audit: frozenset({R.admin, R.supervisor}),
 }
 
 # Actions an anonymous visitor (no login) may take.

@@ -31,6 +31,10 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "taxonomy.edit": (N,   N,   N,   N,   N,   N,   Y,   N,   N),
     "calendar.read": (Y,   Y,   Y,   Y,   Y,   Y,   Y,   N,   N),
     "calendar.edit": (N,   N,   N,   N,   N,   N,   Y,   N,   N),
+    "requests.create": (Y, Y,   N,   N,   N,   N,   Y,   Y,   N),
+    "tickets.read":  (Y,   Y,   Y,   Y,   Y,   Y,   Y,   Y,   N),
+    "personal_data.read": (Y, Y, N,  Y,   N,   N,   Y,   N,   N),
+    "personal_data.audit": (N, N, N, N,   Y,   N,   Y,   N,   N),
 }
 
 ROLES_AND_ANONYMOUS: list[Role | None] = [*Role, None]

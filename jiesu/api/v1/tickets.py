@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from sqlalchemy import select
+
+from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
+from jiesu.api.errors import responses
+from jiesu.tickets import service
+from jiesu.tickets.models import Ticket
+from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import TicketState
+from jiesu.tickets.schemas import (
+    AccessOut,
+    ContactOut,
+    IntakeOut,
+    RequestIn,
+    StepIn,
+    TicketDetailOut,
+    TicketOut,
+    TicketPage,
+)
+
+router = APIRouter(tags=["tickets"])
+
+
+def _detail(session, ticket: Ticket) -> TicketDetailOut:
+    parent = session.scalar(select(Ticket.number).where(Ticket.id == ticket.parent_id)) if ticket.parent_id else None
+    return TicketDetailOut.of(ticket, parent)
+
+
+@router.post("/requests", status_code=201, response_model=IntakeOut, responses=responses(401, 403, 422))
+def create_request(body: RequestIn, response: Response, session: SessionDep, actor: UserDep, clock: ClockDep,
+                   settings: SettingsDep,
+                   idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> IntakeOut:
+    """A citizen's request from any channel. An inquiry with `direct_answer` is closed at once;
+    anything else becomes a ticket waiting for dispatch. Send an `Idempotency-Key` header to make a
+    retry safe: the same key returns the first answer (with `replayed: true`), never a second ticket."""
+    intake = service.create_request(session, actor, clock, settings, body.to_new(), idempotency_key)
+    if intake.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return IntakeOut(request_id=intake.request.id, outcome=intake.request.outcome,
+                     direct_answer=intake.request.answer, replayed=intake.replayed,
+                     ticket=_detail(session, intake.ticket) if intake.ticket else None)
+
+
+@router.get("/tickets", response_model=TicketPage, responses=responses(401, 403, 422))
+def list_tickets(session: SessionDep, actor: UserDep,
+                 state: TicketState | None = None,
+                 unit: Annotated[str | None, Query(max_length=64)] = None,
+                 district_code: Annotated[str | None, Query(max_length=32)] = None,
+                 category_code: Annotated[str | None, Query(max_length=32)] = None,
+                 overdue: bool | None = None,
+                 created_from: datetime | None = None, created_to: datetime | None = None,
+                 q: Annotated[str | None, Query(max_length=100)] = None,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+                 offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> TicketPage:
+    """Tickets the caller may see, newest first: the centre sees all, a unit its own, a citizen theirs."""
+    f = service.TicketFilter(state=state, unit_code=unit, district_code=district_code, category_code=category_code,
+                             overdue=overdue, created_from=created_from, created_to=created_to, q=q)
+    items, total = service.list_tickets(session, actor, f, limit, offset)
+    return TicketPage(total=total, limit=limit, offset=offset, items=[TicketOut.of(t) for t in items])
+
+
+@router.get("/tickets/{number}", response_model=TicketDetailOut, responses=responses(401, 403, 404))
+def get_ticket(number: str, session: SessionDep, actor: UserDep) -> TicketDetailOut:
+    """One ticket with its deadlines, its units and its timeline (every event, in order)."""
+    return _detail(session, service.get(session, actor, number))
+
+
+@router.get("/tickets/{number}/contact", response_model=ContactOut | None, responses=responses(401, 403, 404, 422))
+def get_contact(number: str, session: SessionDep, actor: UserDep, clock: ClockDep,
+                purpose: Annotated[str, Query(min_length=1, max_length=256, description="why: it is logged")]
+                ) -> ContactOut | None:
+    """The citizen's name and phone unmasked, for the roles that call them. Every read is logged."""
+    contact = service.contact_of(session, actor, clock, number, purpose)
+    return ContactOut(name=contact.name, phone=contact.phone, masked=False) if contact else None
+
+
+@router.get("/personal-data-access", response_model=list[AccessOut], responses=responses(401, 403, 422))
+def personal_data_access(session: SessionDep, actor: UserDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> list[AccessOut]:
+    """Who read which citizen's contact unmasked, when, and why."""
+    return [AccessOut(at=a.at, actor=a.actor, role=a.role, ticket_id=a.ticket_id, purpose=a.purpose)
+            for a in service.access_log(session, actor, limit, offset)]
+
+
+# One endpoint per workflow step a person takes (the clock's own steps are not offered).
+PERSON_STEPS = [s for s in Step if s not in (Step.create, Step.mark_overdue, Step.queue_callback)]
+
+
+def _make_step_route(step: Step):
+    def take_step(number: str, body: StepIn, session: SessionDep, actor: UserDep, clock: ClockDep,
+                  settings: SettingsDep) -> TicketDetailOut:
+        ticket = service.act(session, actor, clock, settings, number, step, body.to_input())
+        return _detail(session, ticket)
+
+    take_step.__name__ = f"ticket_{step.name.rstrip('_')}"
+    take_step.__doc__ = f"Workflow step `{step.value}` (see GET /api/v1/workflow for who may take it and when)."
+    return take_step
+
+
+for _step in PERSON_STEPS:
+    router.add_api_route(f"/tickets/{{number}}/{_step.value.replace('_', '-')}", _make_step_route(_step),
+                         methods=["POST"], response_model=TicketDetailOut,
+                         responses=responses(401, 403, 404, 409, 422), name=f"ticket_{_step.name.rstrip('_')}")
+
+
+@router.get("/workflow")
+def workflow() -> list[dict]:
+    """The transition table: every step, the states it may start from, where it leads, who may take it."""
+    from jiesu.tickets.rules import ACTION_LABELS, TRANSITIONS
+
+    return [{"action": t.action.value, "label": ACTION_LABELS[t.action], "from": sorted(s.value for s in t.sources),
+             "to": t.target.value if t.target else None, "roles": sorted(r.value for r in t.roles),
+             "party": t.party.value, "needs": list(t.needs)} for t in TRANSITIONS.values()]

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from jiesu.db import Base, UTCDateTime
+from jiesu.places.models import Area
+from jiesu.taxonomy.models import Category, RequestType, Urgency
+from jiesu.tickets.rules import TicketState
+from jiesu.units.models import Unit
+
+
+class Channel(StrEnum):
+    hotline = "hotline"  # an operator typed the call
+    app = "app"  # the citizens' app (the brief's 花伴儿)
+    web = "web"
+    open311 = "open311"
+    import_ = "import"  # history brought from an older system
+
+
+CHANNEL_LABELS = {Channel.hotline: "12345热线", Channel.app: "移动应用", Channel.web: "网站",
+                  Channel.open311: "Open311", Channel.import_: "历史导入"}
+
+
+class Outcome(StrEnum):
+    ticket = "ticket"  # dispatched as a ticket
+    direct_answer = "direct_answer"  # 直接答复: answered at once by the operator, never dispatched
+
+
+class Contact(Base):
+    """A citizen's personal data, stored once. Read through the service, which masks it and logs
+    every unmasked read."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Request(Base):
+    """诉求: whatever reached the city, by any channel."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    request_type: Mapped[RequestType] = mapped_column(Enum(RequestType, native_enum=False, length=16))
+    channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=16), index=True)
+    address: Mapped[str] = mapped_column(String(256), default="")
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
+    lng: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="RESTRICT"))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_callback: Mapped[bool] = mapped_column(Boolean, default=False)
+    urgency: Mapped[Urgency] = mapped_column(Enum(Urgency, native_enum=False, length=16))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"))
+    outcome: Mapped[Outcome] = mapped_column(Enum(Outcome, native_enum=False, length=16), index=True)
+    answer: Mapped[str | None] = mapped_column(Text)  # the direct answer, when there is one
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+
+    area: Mapped[Area | None] = relationship()
+    category: Mapped[Category | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+
+
+class Ticket(Base):
+    """工单: a request that units handle. Its state changes only through the workflow, which writes a
+    TicketEvent in the same transaction; `version` makes a concurrent second change fail, not overwrite."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)  # 20230311-000123
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="RESTRICT"), unique=True)
+    state: Mapped[TicketState] = mapped_column(Enum(TicketState, native_enum=False, length=16), index=True)
+    main_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"), index=True)
+    urgency: Mapped[Urgency] = mapped_column(Enum(Urgency, native_enum=False, length=16))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="RESTRICT"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    dispatch_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    sign_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    reply_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    sign_overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    reply_overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension_days_requested: Mapped[float | None] = mapped_column(Float)  # pending request, if any
+    extensions: Mapped[int] = mapped_column(Integer, default=0)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    callback_due: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    request: Mapped[Request] = relationship()
+    main_unit: Mapped[Unit | None] = relationship()
+    category: Mapped[Category | None] = relationship()
+    area: Mapped[Area | None] = relationship()
+    units: Mapped[list[TicketUnit]] = relationship(back_populates="ticket", order_by="TicketUnit.id")
+    events: Mapped[list[TicketEvent]] = relationship(back_populates="ticket", order_by="TicketEvent.seq")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class UnitRole(StrEnum):
+    co = "co"  # 协办: a co-handling unit named at dispatch
+    copy = "copy"  # 抄送: the district receives a copy of its street's ticket
+    summoned = "summoned"  # 吹哨报到: a department the street whistled in
+
+
+class SummonsState(StrEnum):
+    summoned = "summoned"
+    signed = "signed"  # reported for duty
+    reported = "reported"  # reported its part done
+
+
+class TicketUnit(Base):
+    __tablename__ = "ticket_units"
+    __table_args__ = (UniqueConstraint("ticket_id", "unit_id", "role", name="uq_ticket_units_ticket_unit_role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    role: Mapped[UnitRole] = mapped_column(Enum(UnitRole, native_enum=False, length=16))
+    state: Mapped[SummonsState | None] = mapped_column(Enum(SummonsState, native_enum=False, length=16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    report: Mapped[str | None] = mapped_column(Text)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="units")
+    unit: Mapped[Unit] = relationship()
+
+
+class TicketEvent(Base):
+    """One change of one ticket: who, with which role, when, what, why. Append-only."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (UniqueConstraint("ticket_id", "seq", name="uq_ticket_events_ticket_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    from_state: Mapped[TicketState | None] = mapped_column(Enum(TicketState, native_enum=False, length=16))
+    to_state: Mapped[TicketState] = mapped_column(Enum(TicketState, native_enum=False, length=16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class PersonalDataAccess(Base):
+    """Every unmasked read of a citizen's name or phone."""
+
+    __tablename__ = "personal_data_access"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="RESTRICT"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="RESTRICT"))
+    purpose: Mapped[str] = mapped_column(String(256))
+
+
+class TicketCounter(Base):
+    """The last number handed out per day: 20230311-000123 is the 123rd ticket of 11 March 2023."""
+
+    __tablename__ = "ticket_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+Index("ix_tickets_state_unit", Ticket.state, Ticket.main_unit_id)

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from jiesu.taxonomy.models import RequestType, Urgency
+from jiesu.tickets import service
+from jiesu.tickets.models import Channel, Outcome, Ticket
+from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, Action, TicketState
+
+
+class RequestIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4000, description="what the citizen said")
+    request_type: RequestType = Field(description="咨询 inquiry, 求助 help, 投诉 complaint, 举报 report, ...")
+    channel: Channel = Channel.hotline
+    title: str = Field(default="", max_length=200)
+    address: str = Field(default="", max_length=256, description="the place as the citizen said it")
+    area_code: str | None = Field(default=None, max_length=32, description="the resolved area, if known")
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    contact_name: str | None = Field(default=None, max_length=64)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    anonymous: bool = False
+    no_callback: bool = False
+    urgency: Urgency = Urgency.normal
+    category_code: str | None = Field(default=None, max_length=32)
+    direct_answer: str | None = Field(default=None, max_length=4000,
+                                      description="an inquiry answered at once: closed without a ticket")
+
+    def to_new(self) -> service.NewRequest:
+        return service.NewRequest(**self.model_dump())
+
+
+class StepIn(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+    text: str = Field(default="", max_length=4000)
+    unit: str | None = Field(default=None, max_length=64, description="dispatch or re-dispatch to this unit")
+    co_units: list[str] = Field(default_factory=list, max_length=20)
+    units: list[str] = Field(default_factory=list, max_length=20, description="whistle: the units summoned")
+    days: float | None = Field(default=None, gt=0, le=30, description="extension: business days asked for")
+    parent: str | None = Field(default=None, max_length=32, description="merge: the parent ticket's number")
+    resolved: bool | None = None
+    satisfied: str | None = Field(default=None, max_length=16)
+    expected_version: int | None = Field(default=None, ge=1, description="fail with 409 if the ticket moved on")
+
+    def to_input(self) -> service.StepInput:
+        return service.StepInput(**self.model_dump())
+
+
+class UnitRef(BaseModel):
+    code: str
+    name: str
+    role: str
+    state: str | None
+
+
+class EventOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    action_label: str
+    from_state: TicketState | None
+    to_state: TicketState
+    reason: str
+    payload: dict
+
+
+class ContactOut(BaseModel):
+    name: str | None
+    phone: str | None
+    masked: bool
+
+
+class TicketOut(BaseModel):
+    number: str
+    state: TicketState
+    state_label: str
+    request_type: RequestType
+    channel: Channel
+    title: str
+    text: str
+    address: str
+    area_code: str | None
+    area_path: str | None
+    district_code: str | None
+    category_code: str | None
+    category_path: str | None
+    urgency: Urgency
+    main_unit_code: str | None
+    main_unit_name: str | None
+    units: list[UnitRef]
+    created_at: datetime
+    dispatched_at: datetime | None
+    signed_at: datetime | None
+    replied_at: datetime | None
+    closed_at: datetime | None
+    dispatch_by: datetime
+    sign_by: datetime | None
+    reply_by: datetime | None
+    sign_overdue: bool
+    reply_overdue: bool
+    escalated: bool
+    extension_days_requested: float | None
+    extensions: int
+    reopened: int
+    callback_due: bool
+    anonymous: bool
+    no_callback: bool
+    parent_number: str | None
+    contact: ContactOut | None
+    version: int
+
+    @classmethod
+    def of(cls, t: Ticket, parent_number: str | None = None) -> TicketOut:
+        r = t.request
+        contact = None
+        if r.contact is not None:
+            contact = ContactOut(name=service.mask_name(r.contact.name), phone=service.mask_phone(r.contact.phone),
+                                 masked=True)
+        return cls(
+            number=t.number, state=t.state, state_label=STATE_LABELS[t.state], request_type=r.request_type,
+            channel=r.channel, title=r.title, text=r.text, address=r.address,
+            area_code=t.area.code if t.area else None, area_path=t.area.path if t.area else None,
+            district_code=t.district_code, category_code=t.category.code if t.category else None,
+            category_path=t.category.path if t.category else None, urgency=t.urgency,
+            main_unit_code=t.main_unit.code if t.main_unit else None,
+            main_unit_name=t.main_unit.name if t.main_unit else None,
+            units=[UnitRef(code=tu.unit.code, name=tu.unit.name, role=tu.role.value,
+                           state=tu.state.value if tu.state else None) for tu in t.units],
+            created_at=t.created_at, dispatched_at=t.dispatched_at, signed_at=t.signed_at, replied_at=t.replied_at,
+            closed_at=t.closed_at, dispatch_by=t.dispatch_by, sign_by=t.sign_by, reply_by=t.reply_by,
+            sign_overdue=t.sign_overdue, reply_overdue=t.reply_overdue, escalated=t.escalated,
+            extension_days_requested=t.extension_days_requested, extensions=t.extensions, reopened=t.reopened,
+            callback_due=t.callback_due, anonymous=r.anonymous, no_callback=r.no_callback,
+            parent_number=parent_number, contact=contact, version=t.version)
+
+
+class TicketDetailOut(TicketOut):
+    timeline: list[EventOut]
+
+    @classmethod
+    def of(cls, t: Ticket, parent_number: str | None = None) -> TicketDetailOut:
+        base = TicketOut.of(t, parent_number).model_dump()
+        timeline = [EventOut(seq=e.seq, at=e.at, actor=e.actor, role=e.role, action=e.action,
+                             action_label=ACTION_LABELS.get(Action(e.action), e.action), from_state=e.from_state,
+                             to_state=e.to_state, reason=e.reason, payload=json.loads(e.payload or "{}"))
+                    for e in sorted(t.events, key=lambda e: e.seq)]
+        return cls(**base, timeline=timeline)
+
+
+class IntakeOut(BaseModel):
+    request_id: int
+    outcome: Outcome
+    direct_answer: str | None
+    replayed: bool
+    ticket: TicketDetailOut | None
+
+
+class TicketPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[TicketOut]
+
+
+class AccessOut(BaseModel):
+    at: datetime
+    actor: str
+    role: str
+    ticket_id: int | None
+    purpose: str

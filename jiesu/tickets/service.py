@@ -1,0 +1,615 @@
+"""Ticket use cases: intake, the workflow steps, reading tickets and their timelines.
+
+Every change of a ticket goes through `act`, which asks rules.check, applies the step, and writes
+the TicketEvent in the same transaction. The caller's boundary commits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from jiesu.calendar.service import load_calendar
+from jiesu.clock import Clock
+from jiesu.config import Settings
+from jiesu.errors import (
+    ConcurrentChange,
+    InvalidInput,
+    PermissionDenied,
+    PlaceNotFound,
+    TicketNotFound,
+    TransitionNotAllowed,
+    UnitNotFound,
+    check_page,
+)
+from jiesu.places import service as places
+from jiesu.places.models import Area
+from jiesu.taxonomy import service as taxonomy
+from jiesu.taxonomy.models import Category, RequestType, Urgency
+from jiesu.taxonomy.rules import deadlines
+from jiesu.tickets import rules
+from jiesu.tickets.models import (
+    Channel,
+    Contact,
+    Outcome,
+    PersonalDataAccess,
+    Request,
+    SummonsState,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+    TicketUnit,
+    UnitRole,
+)
+from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import TicketState
+from jiesu.units import service as units
+from jiesu.units.models import Role, Unit, UnitKind
+from jiesu.units.permissions import Action, Actor, require
+
+MAX_TEXT = 4000
+PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
+CENTRE_ROLES = frozenset({Role.operator, Role.dispatcher, Role.callback_agent, Role.supervisor, Role.admin})
+
+
+# --- intake --------------------------------------------------------------------------------------
+
+@dataclass
+class NewRequest:
+    text: str
+    request_type: RequestType
+    channel: Channel
+    title: str = ""
+    address: str = ""
+    area_code: str | None = None
+    lng: float | None = None
+    lat: float | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    anonymous: bool = False
+    no_callback: bool = False
+    urgency: Urgency = Urgency.normal
+    category_code: str | None = None
+    direct_answer: str | None = None  # an inquiry answered at once: no ticket
+
+
+@dataclass
+class Intake:
+    request: Request
+    ticket: Ticket | None
+    replayed: bool = False  # the Idempotency-Key was seen before: this is the first answer again
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****0000: enough to recognise, not enough to call."""
+    if not phone:
+        return phone
+    digits = phone.replace(" ", "").replace("-", "")
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_name(name: str | None) -> str | None:
+    if not name:
+        return name
+    return name[0] + "*" * (len(name) - 1) if len(name) > 1 else "*"
+
+
+def _validate(new: NewRequest) -> None:
+    text = new.text.strip()
+    if not text:
+        raise InvalidInput("a request needs its text", field="text")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"text has at most {MAX_TEXT} characters", field="text")
+    if len(new.title) > 200:
+        raise InvalidInput("title has at most 200 characters", field="title")
+    if len(new.address) > 256:
+        raise InvalidInput("address has at most 256 characters", field="address")
+    if (new.lng is None) != (new.lat is None):
+        raise InvalidInput("give both lng and lat, or neither", field="lat" if new.lng is not None else "lng")
+    if new.lng is not None and not (-180 <= new.lng <= 180):
+        raise InvalidInput("lng must be between -180 and 180", field="lng")
+    if new.lat is not None and not (-90 <= new.lat <= 90):
+        raise InvalidInput("lat must be between -90 and 90", field="lat")
+    if new.contact_phone and not PHONE.match(new.contact_phone.strip()):
+        raise InvalidInput("contact_phone must be digits, e.g. 13800000000", field="contact_phone")
+    if new.contact_name and len(new.contact_name) > 64:
+        raise InvalidInput("contact_name has at most 64 characters", field="contact_name")
+    if new.direct_answer is not None:
+        if new.request_type != RequestType.inquiry:
+            raise InvalidInput("only an inquiry (咨询) is answered directly", field="direct_answer")
+        if not new.direct_answer.strip():
+            raise InvalidInput("a direct answer needs its text", field="direct_answer")
+
+
+def next_number(session: Session, day: str) -> str:
+    """The next human number of a day, e.g. 20230311-000123. The counter row is updated in place, so two
+    transactions asking at once get different numbers (the second waits for the first's row lock)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    session.execute(upsert(TicketCounter).values(day=day, last=0).on_conflict_do_nothing(index_elements=["day"]))
+    last = session.execute(update(TicketCounter).where(TicketCounter.day == day)
+                           .values(last=TicketCounter.last + 1).returning(TicketCounter.last)).scalar_one()
+    return f"{day}-{last:06d}"
+
+
+def create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
+                   idempotency_key: str | None = None) -> Intake:
+    """A request from any channel. An inquiry with a direct answer is closed at once; anything else
+    becomes a ticket in state `new`, with its dispatch deadline, waiting for the dispatcher."""
+    require(actor, Action.requests_create)
+    if idempotency_key is not None:
+        if not (1 <= len(idempotency_key) <= 128):
+            raise InvalidInput("Idempotency-Key has 1 to 128 characters", field="Idempotency-Key")
+        seen = _by_key(session, idempotency_key)
+        if seen is not None:
+            return seen
+    _validate(new)
+    area = _area(session, actor, new)
+    category = taxonomy.get(session, actor, new.category_code) if new.category_code else None
+    now = clock.now()
+    contact = None
+    if (new.contact_name or new.contact_phone) and not new.anonymous:
+        contact = Contact(name=(new.contact_name or "").strip() or None,
+                          phone=(new.contact_phone or "").strip() or None, created_at=now)
+    request = Request(text=new.text.strip(), title=new.title.strip(), request_type=new.request_type,
+                      channel=new.channel, address=new.address.strip(), area=area, lng=new.lng, lat=new.lat,
+                      contact=contact, anonymous=new.anonymous, no_callback=new.no_callback or new.anonymous,
+                      urgency=new.urgency, category=category, idempotency_key=idempotency_key,
+                      created_at=now, created_by=actor.username,
+                      outcome=Outcome.direct_answer if new.direct_answer else Outcome.ticket,
+                      answer=new.direct_answer.strip() if new.direct_answer else None)
+    try:
+        with session.begin_nested():  # a racing twin with the same key loses here, not at commit
+            session.add(request)
+            session.flush()
+    except IntegrityError:
+        seen = _by_key(session, idempotency_key) if idempotency_key else None
+        if seen is None:
+            raise
+        return seen
+    if request.outcome == Outcome.direct_answer:
+        return Intake(request=request, ticket=None)
+    policy = taxonomy.resolve_policy(session, actor, category.code if category else None, new.urgency)
+    ticket = Ticket(number=next_number(session, now.astimezone(settings.tz).strftime("%Y%m%d")), request=request,
+                    state=TicketState.new, category=category, urgency=new.urgency, area=area,
+                    district_code=area.district_code if area else None, created_at=now,
+                    dispatch_by=now + timedelta(hours=policy.dispatch_within_hours))
+    session.add(ticket)
+    session.flush()
+    _event(session, ticket, actor, now, Step.create, None, TicketState.new, "",
+           {"channel": new.channel.value, "type": new.request_type.value})
+    return Intake(request=request, ticket=ticket)
+
+
+def _by_key(session: Session, key: str) -> Intake | None:
+    request = session.scalar(select(Request).where(Request.idempotency_key == key))
+    if request is None:
+        return None
+    ticket = session.scalar(select(Ticket).where(Ticket.request_id == request.id))
+    return Intake(request=request, ticket=ticket, replayed=True)
+
+
+def _area(session: Session, actor: Actor, new: NewRequest) -> Area | None:
+    if new.area_code:
+        try:
+            return places.get(session, actor, new.area_code)
+        except PlaceNotFound as exc:
+            raise InvalidInput(str(exc), field="area_code") from exc
+    if new.lng is not None and new.lat is not None:
+        return places.locate(session, actor, new.lng, new.lat)
+    return None
+
+
+# --- the workflow --------------------------------------------------------------------------------
+
+@dataclass
+class StepInput:
+    """What a step may carry; rules.TRANSITIONS says which fields each step needs."""
+
+    reason: str = ""
+    text: str = ""
+    unit: str | None = None  # dispatch / re-dispatch target
+    co_units: list[str] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)  # whistle: the departments summoned
+    days: float | None = None  # extension
+    parent: str | None = None  # merge target number
+    deadline: str | None = None  # mark_overdue: "sign" or "reply"
+    resolved: bool | None = None  # callback answers, kept on close/reopen events
+    satisfied: str | None = None
+    expected_version: int | None = None  # optimistic check from a client that read the ticket
+
+    def payload(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if v not in (None, "", []) and k != "expected_version"}
+        return out
+
+
+def get(session: Session, actor: Actor, number: str) -> Ticket:
+    require(actor, Action.tickets_read)
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number)
+                            .options(selectinload(Ticket.units), selectinload(Ticket.events)))
+    if ticket is None or not can_see(session, actor, ticket):
+        raise TicketNotFound(f"no ticket {number}", field="number")
+    return ticket
+
+
+def can_see(session: Session, actor: Actor, ticket: Ticket) -> bool:
+    """The centre sees every ticket; a unit the tickets it was sent, summoned to or copied on; a citizen
+    their own. (A ticket one may not see is answered 'not found', not 'forbidden'.)"""
+    if actor.role in CENTRE_ROLES:
+        return True
+    if actor.role == Role.citizen:
+        return ticket.request.created_by == actor.username
+    if actor.unit_id is None:
+        return False
+    return actor.unit_id == ticket.main_unit_id or any(tu.unit_id == actor.unit_id for tu in ticket.units)
+
+
+def _is_party(actor: Actor, ticket: Ticket, party: rules.Party) -> bool:
+    if party == rules.Party.main_unit:
+        return actor.unit_id is not None and actor.unit_id == ticket.main_unit_id
+    if party == rules.Party.summoned_unit:
+        return any(tu.unit_id == actor.unit_id and tu.role == UnitRole.summoned for tu in ticket.units)
+    if party == rules.Party.creator:
+        return actor.role in (Role.operator, Role.admin) or ticket.request.created_by == actor.username
+    return True
+
+
+def act(session: Session, actor: Actor, clock: Clock, settings: Settings, number: str, step: Step,
+        data: StepInput | None = None) -> Ticket:
+    """Take one workflow step on a ticket. Raises TransitionNotAllowed (not from this state),
+    PermissionDenied (not this actor's), InvalidInput (a needed field missing or wrong), or
+    ConcurrentChange (someone changed the ticket meanwhile)."""
+    data = data or StepInput()
+    ticket = get(session, actor, number)
+    if data.expected_version is not None and data.expected_version != ticket.version:
+        raise ConcurrentChange(f"ticket {number} is at version {ticket.version}, not {data.expected_version}: "
+                               "reload it", field="expected_version")
+    _check(step, ticket, actor, data)
+    before = ticket.state
+    now = clock.now()
+    reason = (data.reason or data.text or "").strip()
+    payload = data.payload()
+    EFFECTS[step](session, actor, now, settings, ticket, data, payload)
+    ticket.state = rules.next_state(before, step)
+    _event(session, ticket, actor, now, step, before, ticket.state, reason, payload)
+    try:
+        session.flush()
+    except StaleDataError:
+        raise ConcurrentChange(f"ticket {number} was changed by someone else meanwhile: reload it",
+                               field="number") from None
+    except IntegrityError as exc:  # two events with the same seq: the other writer won
+        raise ConcurrentChange(f"ticket {number} was changed by someone else meanwhile: reload it",
+                               field="number") from exc
+    return ticket
+
+
+def _check(step: Step, ticket: Ticket, actor: Actor, data: StepInput) -> rules.Transition:
+    """rules.check, with the workflow's refusals turned into the domain errors the API maps."""
+    t = rules.TRANSITIONS.get(step)
+    is_party = _is_party(actor, ticket, t.party) if t else False
+    try:
+        return rules.check(step, ticket.state, actor.role, is_party=is_party, payload=data.payload())
+    except rules.NotAllowedNow as exc:
+        raise TransitionNotAllowed(exc.message, field=exc.field) from None
+    except rules.NotYourTicket as exc:
+        raise PermissionDenied(exc.message, field=exc.field) from None
+    except rules.MissingInput as exc:
+        raise InvalidInput(exc.message, field=exc.field) from None
+
+
+def _event(session: Session, ticket: Ticket, actor: Actor, now: datetime, step: Step, before: TicketState | None,
+           after: TicketState, reason: str, payload: dict) -> None:
+    seq = (session.scalar(select(func.max(TicketEvent.seq)).where(TicketEvent.ticket_id == ticket.id)) or 0) + 1
+    session.add(TicketEvent(ticket_id=ticket.id, seq=seq, at=now, actor=actor.username,
+                            role=actor.role.value if actor.role else "anonymous", unit_id=actor.unit_id,
+                            action=step.value, from_state=before, to_state=after, reason=reason[:2000],
+                            payload=json.dumps(payload, ensure_ascii=False, default=str)))
+
+
+def _unit(session: Session, actor: Actor, code: str, field_name: str) -> Unit:
+    try:
+        unit = units.get(session, _reader(actor), code)
+    except UnitNotFound as exc:
+        raise InvalidInput(str(exc), field=field_name) from exc
+    if not unit.active:
+        raise InvalidInput(f"unit {code} is inactive", field=field_name)
+    if unit.kind == UnitKind.centre:
+        raise InvalidInput("the centre does not handle tickets itself", field=field_name)
+    return unit
+
+
+def _reader(actor: Actor) -> Actor:
+    # Workflow steps look units up on the workflow's authority: a citizen withdrawing may not list units.
+    return Actor(username=actor.username, role=Role.admin, user_id=actor.user_id, unit_id=actor.unit_id)
+
+
+def _set_unit_deadlines(session: Session, settings: Settings, ticket: Ticket, unit: Unit, now: datetime,
+                        keep_reply: bool = False) -> None:
+    policy = taxonomy.resolve_policy(session, _SYSTEM_READER, ticket.category.code if ticket.category else None,
+                                     ticket.urgency)
+    d = deadlines(policy, load_calendar(session, settings, unit.calendar), ticket.created_at, dispatched_at=now)
+    ticket.sign_by = d.sign_by
+    if not keep_reply:
+        ticket.reply_by = d.reply_by
+    ticket.sign_overdue = False
+
+
+_SYSTEM_READER = Actor(username="system", role=Role.admin)
+Effect = Callable[[Session, Actor, datetime, Settings, Ticket, StepInput, dict], None]
+
+
+def _dispatch(session, actor, now, settings, ticket, data, payload) -> None:
+    unit = _unit(session, actor, data.unit, "unit")
+    ticket.main_unit = unit
+    ticket.dispatched_at = now
+    _set_unit_deadlines(session, settings, ticket, unit, now)
+    for code in dict.fromkeys(data.co_units):
+        co = _unit(session, actor, code, "co_units")
+        if co.id != unit.id:
+            session.add(TicketUnit(ticket=ticket, unit=co, role=UnitRole.co, created_at=now))
+    if unit.kind in (UnitKind.street, UnitKind.community):  # a street's ticket is copied to its district
+        district = session.scalar(select(Unit).where(Unit.kind == UnitKind.district_government,
+                                                     Unit.code == (ticket.district_code or "")))
+        if district is None and unit.area is not None:
+            district = session.scalar(select(Unit).where(Unit.kind == UnitKind.district_government,
+                                                         Unit.code == unit.area.district_code))
+        if district is not None and not any(tu.unit_id == district.id and tu.role == UnitRole.copy
+                                            for tu in ticket.units):
+            session.add(TicketUnit(ticket=ticket, unit=district, role=UnitRole.copy, created_at=now))
+    payload["unit_name"] = unit.name
+
+
+def _sign(session, actor, now, settings, ticket, data, payload) -> None:
+    ticket.signed_at = now
+
+
+def _return(session, actor, now, settings, ticket, data, payload) -> None:
+    pass  # the reason is on the event; the centre reviews it
+
+
+def _uphold_return(session, actor, now, settings, ticket, data, payload) -> None:
+    unit = _unit(session, actor, data.unit, "unit")
+    if unit.id == ticket.main_unit_id:
+        raise InvalidInput("re-dispatch to another unit; to send it back to the same one, reject the return",
+                           field="unit")
+    ticket.main_unit = unit
+    ticket.dispatched_at = now
+    ticket.signed_at = None
+    _set_unit_deadlines(session, settings, ticket, unit, now)
+    payload["unit_name"] = unit.name
+
+
+def _reject_return(session, actor, now, settings, ticket, data, payload) -> None:
+    # Back to the same unit: it signs again; the reply deadline it had still stands.
+    _set_unit_deadlines(session, settings, ticket, ticket.main_unit, now, keep_reply=True)
+    ticket.signed_at = None
+
+
+def _note(session, actor, now, settings, ticket, data, payload) -> None:
+    pass
+
+
+MAX_EXTENSION_DAYS = 30
+
+
+def _request_extension(session, actor, now, settings, ticket, data, payload) -> None:
+    if ticket.extension_days_requested is not None:
+        raise TransitionNotAllowed("an extension request is already waiting for the centre", field="days")
+    if not (0 < data.days <= MAX_EXTENSION_DAYS):
+        raise InvalidInput(f"days must be more than 0 and at most {MAX_EXTENSION_DAYS}", field="days")
+    ticket.extension_days_requested = data.days
+
+
+def _approve_extension(session, actor, now, settings, ticket, data, payload) -> None:
+    if ticket.extension_days_requested is None:
+        raise TransitionNotAllowed("no extension request is waiting", field="days")
+    cal = load_calendar(session, settings, ticket.main_unit.calendar)
+    ticket.reply_by = cal.add_business_days(ticket.reply_by, ticket.extension_days_requested)
+    payload["days"] = ticket.extension_days_requested
+    payload["reply_by"] = ticket.reply_by.isoformat()
+    ticket.extension_days_requested = None
+    ticket.extensions += 1
+    ticket.reply_overdue = ticket.reply_by <= now
+
+
+def _reject_extension(session, actor, now, settings, ticket, data, payload) -> None:
+    if ticket.extension_days_requested is None:
+        raise TransitionNotAllowed("no extension request is waiting", field="days")
+    ticket.extension_days_requested = None
+
+
+def _whistle(session, actor, now, settings, ticket, data, payload) -> None:
+    summoned = []
+    for code in dict.fromkeys(data.units):
+        unit = _unit(session, actor, code, "units")
+        if unit.id == ticket.main_unit_id:
+            raise InvalidInput("a unit cannot summon itself", field="units")
+        if any(tu.unit_id == unit.id and tu.role == UnitRole.summoned for tu in ticket.units):
+            continue
+        session.add(TicketUnit(ticket=ticket, unit=unit, role=UnitRole.summoned, state=SummonsState.summoned,
+                               created_at=now))
+        summoned.append(unit.name)
+    if not summoned:
+        raise InvalidInput("every unit named is summoned already", field="units")
+    payload["unit_names"] = summoned
+
+
+def _my_summons(actor: Actor, ticket: Ticket) -> TicketUnit:
+    return next(tu for tu in ticket.units if tu.unit_id == actor.unit_id and tu.role == UnitRole.summoned)
+
+
+def _summons_sign(session, actor, now, settings, ticket, data, payload) -> None:
+    tu = _my_summons(actor, ticket)
+    if tu.state != SummonsState.summoned:
+        raise TransitionNotAllowed("this unit has reported for duty already", field="ticket")
+    tu.state, tu.signed_at = SummonsState.signed, now
+
+
+def _summons_report(session, actor, now, settings, ticket, data, payload) -> None:
+    tu = _my_summons(actor, ticket)
+    if tu.state == SummonsState.reported:
+        raise TransitionNotAllowed("this unit has reported its part already", field="ticket")
+    tu.signed_at = tu.signed_at or now
+    tu.state, tu.reported_at, tu.report = SummonsState.reported, now, data.text.strip()
+
+
+def _reply(session, actor, now, settings, ticket, data, payload) -> None:
+    waiting = [tu.unit.name for tu in ticket.units
+               if tu.role == UnitRole.summoned and tu.state != SummonsState.reported]
+    if waiting:
+        raise TransitionNotAllowed(f"the summoned units have not all reported: {', '.join(waiting)}", field="units")
+    ticket.replied_at = now
+
+
+def _close(session, actor, now, settings, ticket, data, payload) -> None:
+    ticket.closed_at = now
+    ticket.callback_due = False
+
+
+def _reopen(session, actor, now, settings, ticket, data, payload) -> None:
+    policy = taxonomy.resolve_policy(session, _SYSTEM_READER, ticket.category.code if ticket.category else None,
+                                     ticket.urgency)
+    d = deadlines(policy, load_calendar(session, settings, ticket.main_unit.calendar), ticket.created_at,
+                  dispatched_at=now)
+    ticket.reply_by, ticket.reply_overdue = d.reply_by, False
+    ticket.replied_at = ticket.closed_at = None
+    ticket.callback_due = False
+    ticket.reopened += 1
+
+
+def _merge(session, actor, now, settings, ticket, data, payload) -> None:
+    parent = session.scalar(select(Ticket).where(Ticket.number == data.parent))
+    if parent is None:
+        raise InvalidInput(f"no ticket {data.parent}", field="parent")
+    if parent.id == ticket.id or parent.state in rules.FINAL_STATES:
+        raise InvalidInput("merge into another ticket that is still open", field="parent")
+    ticket.parent_id = parent.id
+    ticket.closed_at = now
+
+
+def _escalate(session, actor, now, settings, ticket, data, payload) -> None:
+    ticket.escalated = True
+
+
+def _withdraw(session, actor, now, settings, ticket, data, payload) -> None:
+    ticket.closed_at = now
+
+
+def _mark_overdue(session, actor, now, settings, ticket, data, payload) -> None:
+    if data.deadline == "sign":
+        ticket.sign_overdue = True
+    elif data.deadline == "reply":
+        ticket.reply_overdue = True
+    else:
+        raise InvalidInput("deadline is sign or reply", field="deadline")
+
+
+def _queue_callback(session, actor, now, settings, ticket, data, payload) -> None:
+    ticket.callback_due = True
+
+
+EFFECTS: dict[Step, Effect] = {
+    Step.dispatch: _dispatch, Step.sign: _sign, Step.return_: _return, Step.uphold_return: _uphold_return,
+    Step.reject_return: _reject_return, Step.note: _note, Step.request_extension: _request_extension,
+    Step.approve_extension: _approve_extension, Step.reject_extension: _reject_extension, Step.whistle: _whistle,
+    Step.summons_sign: _summons_sign, Step.summons_report: _summons_report, Step.reply: _reply, Step.close: _close,
+    Step.reopen: _reopen, Step.merge: _merge, Step.escalate: _escalate, Step.withdraw: _withdraw,
+    Step.mark_overdue: _mark_overdue, Step.queue_callback: _queue_callback,
+}
+assert set(EFFECTS) == set(rules.TRANSITIONS), "every step of the table has its effect"
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+@dataclass
+class TicketFilter:
+    state: TicketState | None = None
+    unit_code: str | None = None
+    district_code: str | None = None
+    category_code: str | None = None
+    overdue: bool | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    q: str | None = None
+
+
+def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 50,
+                 offset: int = 0) -> tuple[list[Ticket], int]:
+    require(actor, Action.tickets_read)
+    check_page(limit, offset)
+    stmt = select(Ticket).join(Request, Ticket.request_id == Request.id)
+    if actor.role == Role.citizen:
+        stmt = stmt.where(Request.created_by == actor.username)
+    elif actor.role not in CENTRE_ROLES:
+        mine = select(TicketUnit.ticket_id).where(TicketUnit.unit_id == actor.unit_id)
+        stmt = stmt.where(or_(Ticket.main_unit_id == actor.unit_id, Ticket.id.in_(mine)))
+    if f.state:
+        stmt = stmt.where(Ticket.state == f.state)
+    if f.unit_code:
+        try:
+            unit = units.get(session, _reader(actor), f.unit_code)
+        except UnitNotFound as exc:
+            raise InvalidInput(str(exc), field="unit") from exc
+        stmt = stmt.where(Ticket.main_unit_id == unit.id)
+    if f.district_code:
+        stmt = stmt.where(Ticket.district_code == f.district_code)
+    if f.category_code:
+        cat = taxonomy.get(session, actor, f.category_code)
+        stmt = stmt.join(Category, Ticket.category_id == Category.id).where(
+            or_(Category.code == cat.code, Category.code.like(f"{cat.code}.%")))
+    if f.overdue is not None:
+        late = or_(Ticket.sign_overdue.is_(True), Ticket.reply_overdue.is_(True))
+        stmt = stmt.where(late if f.overdue else ~late)
+    if f.created_from:
+        stmt = stmt.where(Ticket.created_at >= f.created_from)
+    if f.created_to:
+        stmt = stmt.where(Ticket.created_at < f.created_to)
+    if f.q:
+        like = f"%{f.q.replace('%', '').replace('_', '')}%"
+        stmt = stmt.where(or_(Request.text.like(like), Request.title.like(like), Request.address.like(like),
+                              Ticket.number == f.q))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def contact_of(session: Session, actor: Actor, clock: Clock, number: str, purpose: str) -> Contact | None:
+    """The citizen's name and phone, unmasked, for a role that needs them; the read is logged."""
+    require(actor, Action.personal_data_read)
+    if not purpose.strip():
+        raise InvalidInput("say why you need the citizen's contact", field="purpose")
+    ticket = get(session, actor, number)
+    contact = ticket.request.contact
+    if contact is None:
+        return None
+    session.add(PersonalDataAccess(at=clock.now(), actor=actor.username, role=actor.role.value,
+                                   contact_id=contact.id, ticket_id=ticket.id, purpose=purpose.strip()[:256]))
+    session.flush()
+    return contact
+
+
+def access_log(session: Session, actor: Actor, limit: int = 100, offset: int = 0) -> list[PersonalDataAccess]:
+    require(actor, Action.personal_data_audit)
+    check_page(limit, offset)
+    return list(session.scalars(select(PersonalDataAccess).order_by(PersonalDataAccess.id.desc())
+                                .limit(limit).offset(offset)))
+
+
+def replayed_state(ticket: Ticket) -> TicketState | None:
+    """The state the event log says the ticket is in; equals ticket.state unless someone went around
+    the workflow."""
+    return rules.replay((e.from_state, e.to_state) for e in sorted(ticket.events, key=lambda e: e.seq))
+
