@@ -8,7 +8,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from jiesu.api.deps import get_actor, require_login
-from jiesu.api.v1 import auth, calendar, places, taxonomy, units
+from jiesu.api.v1 import auth, calendar, places, taxonomy, tickets, units
 from jiesu.units import users
 from jiesu.units.models import Role
 from jiesu.units.permissions import SYSTEM
@@ -399,7 +399,8 @@ def test_openapi_declares_every_response(client):
     paths = {p: ops for p, ops in doc["paths"].items() if p.startswith("/api/v1")}
     assert "/api/v1/places" in paths and "/api/v1/calendar/add-business-days" in paths
     # the routers' own routes (the app holds included routers, not copies of their routes)
-    routes = {("/api/v1" + route.path, m.lower()): route for module in (auth, calendar, places, taxonomy, units)
+    modules = (auth, calendar, places, taxonomy, tickets, units)
+    routes = {("/api/v1" + route.path, m.lower()): route for module in modules
               for route in module.router.routes if isinstance(route, APIRoute) for m in route.methods}
     assert set(routes) | {("/api/v1/health", "get")} == {(p, m) for p, ops in paths.items() for m in ops}
     error_schema = doc["components"]["schemas"]["ErrorOut"]
@@ -424,10 +425,12 @@ def test_openapi_declares_every_response(client):
             if route and _depends_on(route.dependant, require_login) and not path.startswith("/api/v1/auth"):
                 assert {"401", "403"} <= set(responses), f"{where}: needs a login but does not declare 401/403"
                 with_login += 1
-            if "{code}" in path:
+            if "{code}" in path or "{number}" in path:
                 assert "404" in responses, f"{where}: looks up a code but does not declare 404"
             checked += 1
-    assert (checked, with_token, with_login) == (19, 16, 5)  # all but login, request-types and health read a token
+    # all but login, request-types, workflow and health read a token; the ticket routes all need a login
+    steps = len(tickets.PERSON_STEPS)
+    assert (checked, with_token, with_login) == (25 + steps, 21 + steps, 10 + steps)
 
 
 def test_failed_logins_are_kept_across_requests_and_lock_the_account(session, clock, client):

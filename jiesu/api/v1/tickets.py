@@ -64,7 +64,7 @@ def list_tickets(session: SessionDep, actor: UserDep,
     return TicketPage(total=total, limit=limit, offset=offset, items=[TicketOut.of(t) for t in items])
 
 
-@router.get("/tickets/{number}", response_model=TicketDetailOut, responses=responses(401, 403, 404))
+@router.get("/tickets/{number}", response_model=TicketDetailOut, responses=responses(401, 403, 404, 422))
 def get_ticket(number: str, session: SessionDep, actor: UserDep) -> TicketDetailOut:
     """One ticket with its deadlines, its units and its timeline (every event, in order)."""
     return _detail(session, service.get(session, actor, number))
