@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     # Office hours for "working hours" deadline maths, local time, as HH:MM-HH:MM ranges.
     work_periods: str = "09:00-12:00,13:30-18:00"
     token_ttl_days: int = Field(default=30, ge=1, le=3650)
+    max_attachment_mb: float = Field(default=10, gt=0, le=100, description="largest photo or document accepted")
     host: str = "127.0.0.1"
     port: int = 8000
 

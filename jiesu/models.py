@@ -4,9 +4,18 @@ from jiesu.calendar.models import CalendarOverride
 from jiesu.db import Base
 from jiesu.places.models import Area, AreaAlias, AreaBoundary
 from jiesu.taxonomy.models import Category, DeadlinePolicy
-from jiesu.tickets.models import Contact, PersonalDataAccess, Request, Ticket, TicketCounter, TicketEvent, TicketUnit
+from jiesu.tickets.models import (
+    Attachment,
+    Contact,
+    PersonalDataAccess,
+    Request,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+    TicketUnit,
+)
 from jiesu.units.models import ApiToken, Unit, User
 
 __all__ = ["Base", "Area", "AreaAlias", "AreaBoundary", "Unit", "User", "ApiToken", "Category",
            "DeadlinePolicy", "CalendarOverride", "Contact", "Request", "Ticket", "TicketUnit", "TicketEvent",
-           "PersonalDataAccess", "TicketCounter"]
+           "PersonalDataAccess", "TicketCounter", "Attachment"]

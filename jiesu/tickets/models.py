@@ -181,6 +181,23 @@ class PersonalDataAccess(Base):
     purpose: Mapped[str] = mapped_column(String(256))
 
 
+class Attachment(Base):
+    """A photo or document on a ticket. The bytes live on disk under the var folder, named by their
+    SHA-256 (the same photo sent twice is stored once); the row says whose and what."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+
+
 class TicketCounter(Base):
     """The last number handed out per day: 20230311-000123 is the 123rd ticket of 11 March 2023."""
 

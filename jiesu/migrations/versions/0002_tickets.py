@@ -1,8 +1,8 @@
-"""tickets: requests, tickets, units, events, contacts, access log, counters
+"""tickets: requests, tickets, units, events, contacts, access log, counters, attachments
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 10:40:41.345463
+Create Date: 2026-11-25 10:47:52.905779
 """
 from alembic import op
 import sqlalchemy as sa
@@ -113,6 +113,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_tickets_state'), ['state'], unique=False)
         batch_op.create_index('ix_tickets_state_unit', ['state', 'main_unit_id'], unique=False)
 
+    op.create_table('attachments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('content_type', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('uploaded_at', jiesu.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('uploaded_by', sa.String(length=64), nullable=False),
+    sa.Column('role', sa.String(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_attachments_ticket_id_tickets'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_attachments'))
+    )
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attachments_sha256'), ['sha256'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attachments_ticket_id'), ['ticket_id'], unique=False)
+
     op.create_table('personal_data_access',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', jiesu.db.UTCDateTime(timezone=True), nullable=False),
@@ -192,6 +209,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_personal_data_access_actor'))
 
     op.drop_table('personal_data_access')
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attachments_ticket_id'))
+        batch_op.drop_index(batch_op.f('ix_attachments_sha256'))
+
+    op.drop_table('attachments')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_state_unit')
         batch_op.drop_index(batch_op.f('ix_tickets_state'))
