@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import fastapi_offline
@@ -10,15 +12,17 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from jiesu import __version__
 from jiesu.api import errors
 from jiesu.api.deps import SessionDep
-from jiesu.api.v1 import auth, calendar, places, taxonomy, tickets, units
+from jiesu.api.v1 import attachments, auth, calendar, places, taxonomy, tickets, units
 from jiesu.clock import Clock, SystemClock
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker
+from jiesu.tickets import jobs
 from jiesu.web import pages
 
 DESCRIPTION = """接诉即办 (Jiesu): a city's 12345 citizen hotline.
@@ -28,22 +32,45 @@ Every error has the shape `{"error": {"code", "message", "field", "details"}}`; 
 Times are ISO 8601 with an offset, stored in UTC."""
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the in-process clock (jobs.ClockThread) when the app was made with a clock_interval, and stop
+    it at shutdown. It reads app.state at start, so a test may swap the sessions after create_app."""
+    runner = None
+    if app.state.clock_interval:
+        runner = jobs.ClockThread(app.state.sessions, app.state.clock, app.state.settings,
+                                  interval=app.state.clock_interval)
+        runner.start()
+    app.state.clock_runner = runner
+    try:
+        yield
+    finally:
+        if runner is not None:
+            await run_in_threadpool(runner.stop)  # lets a tick under way finish and commit
+            app.state.clock_runner = None
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               clock: Clock | None = None) -> FastAPI:
+               clock: Clock | None = None, clock_interval: float | None = None) -> FastAPI:
+    """The app. With `clock_interval` (seconds), it also runs the ticket clock in a background thread
+    while it is up, as `jiesu serve` does unless told --no-clock; without, it never ticks by itself."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.effective_database_url)
     app = FastAPI(title="Jiesu 接诉即办", version=__version__, description=DESCRIPTION,
-                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
+    app.state.clock_interval = clock_interval
+    app.state.clock_runner = None
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key(), session_cookie="jiesu_session",
                        same_site="lax", max_age=12 * 3600)
     errors.install(app)
 
     v1 = APIRouter(prefix="/api/v1")
-    for router in (auth.router, places.router, units.router, taxonomy.router, calendar.router, tickets.router):
+    for router in (auth.router, places.router, units.router, taxonomy.router, calendar.router, tickets.router,
+                   attachments.router):
         v1.include_router(router)
 
     @v1.get("/health", tags=["meta"])

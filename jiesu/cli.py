@@ -581,6 +581,11 @@ DEMO_USERS = [
     ("supervisor", Role.supervisor, None, "陈刚"),
     ("guangwainanli", Role.community_worker, "110101013006", "周静（广外南里社区）"),
     ("citizen", Role.citizen, None, "张先生"),
+    # the departments the 群租 story whistles in, and the road section of the 安四路 story
+    ("h-ga-110115", Role.unit_handler, "ga-110115", "吴警官（大兴公安分局）"),
+    ("h-cgzf-110115", Role.unit_handler, "cgzf-110115", "郑队长（大兴城管执法局）"),
+    ("h-zj-110115", Role.unit_handler, "zj-110115", "冯工（大兴住建委）"),
+    ("h-jt-110114", Role.unit_handler, "jt-110114", "韩工（昌平交通局）"),
 ]
 DEMO_PASSWORD = "jiesu12345"
 
@@ -620,8 +625,12 @@ def demo_seed() -> None:
 
 @app.command("serve")
 def serve(host: Annotated[str | None, typer.Option()] = None,
-          port: Annotated[int | None, typer.Option(min=1, max=65535)] = None) -> None:
-    """Serve the API and the pages."""
+          port: Annotated[int | None, typer.Option(min=1, max=65535)] = None,
+          run_clock: Annotated[bool, typer.Option(
+              "--clock/--no-clock", help="run the ticket clock in this process (production: --no-clock on every "
+                                         "web process and one `jiesu clock`)")] = True,
+          clock_interval: Annotated[float, typer.Option(min=1, help="seconds between clock ticks")] = 60.0) -> None:
+    """Serve the API and the pages (and, unless --no-clock, tick the ticket clock)."""
     import uvicorn
 
     from jiesu.app import create_app
@@ -633,7 +642,60 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
         raise fail("the database schema is not current: run `jiesu db upgrade` (or `make demo`)")
     host, port = host or settings.host, port or settings.port
     console.print(f"Jiesu at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info")
+    if run_clock:
+        logging.getLogger("jiesu.clock").setLevel(logging.INFO)
+        console.print(f"the ticket clock ticks every {clock_interval:g} s in this process (--no-clock to leave "
+                      "it to `jiesu clock`)")
+    uvicorn.run(create_app(settings, engine=engine, clock_interval=clock_interval if run_clock else None),
+                host=host, port=port, log_level="info")
+
+
+@app.command("clock")
+def clock_command(
+    interval: Annotated[float, typer.Option(min=1, help="seconds between ticks")] = 60.0,
+    once: Annotated[bool, typer.Option("--once", help="tick once (until the backlog is done) and exit")] = False,
+    batch: Annotated[int | None, typer.Option(min=1, max=10000, help="tickets per transaction "
+                                                                     "[default: 500; 200 on SQLite]")] = None,
+) -> None:
+    """The ticket clock: mark overdue signs and replies, escalate, queue callbacks, close tickets whose
+    citizen wants no callback. Safe to run beside `jiesu serve` and beside another `jiesu clock`.
+    Stops cleanly on SIGTERM or Ctrl-C (the tick under way finishes)."""
+    import signal
+    import threading
+
+    from jiesu.tickets import jobs
+
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        status = migrate.check(engine)
+        if status.current != status.head:
+            raise fail("the database schema is not current: run `jiesu db upgrade` first")
+        sessions = make_sessionmaker(engine)
+        tz = settings.tz
+
+        def say(report: jobs.TickReport) -> None:
+            at = report.at.astimezone(tz).isoformat(timespec="seconds") if report.at else "-"
+            console.print(f"{at} tick: {report.line()}", highlight=False, soft_wrap=True)
+
+        if once:
+            say(jobs.run_once(sessions, SystemClock(), settings, batch=batch))
+            return
+        stop = threading.Event()
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, lambda *_: stop.set())
+        console.print(f"clock started: a tick every {interval:g} s on "
+                      f"{engine.url.render_as_string(hide_password=True)}", highlight=False, soft_wrap=True)
+        try:
+            jobs.run_loop(sessions, SystemClock(), settings, interval=interval, stop=stop, on_tick=say, batch=batch)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        console.print("clock stopped")
+    finally:
+        engine.dispose()
 
 
 def main() -> None:

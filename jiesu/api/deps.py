@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from jiesu.clock import Clock
@@ -63,6 +66,9 @@ def get_actor(request: Request, session: SessionDep, clock: ClockDep,
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
+# `openapi_extra` of an operation that anonymous callers may use too (it takes ActorDep, not UserDep): the
+# document then says the token is optional ({} is "no security"), as it is.
+LOGIN_OPTIONAL = {"security": [{}]}
 
 
 def require_login(actor: ActorDep) -> Actor:
@@ -73,3 +79,18 @@ def require_login(actor: ActorDep) -> Actor:
 
 
 UserDep = Annotated[Actor, Depends(require_login)]
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_8601(value: object) -> object:
+    # Pydantic also takes a number as a Unix time ("0" is 1970-01-01, "0.5" half a second later); the document
+    # promises ISO 8601, and a number in a date field is far more often a mistake than an epoch.
+    if isinstance(value, str) and not _ISO_DAY.match(value.strip()):
+        raise ValueError("an ISO 8601 date or time is expected, e.g. 2024-10-01 or 2024-10-01T09:00:00+08:00")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_8601)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601)]

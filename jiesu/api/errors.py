@@ -49,6 +49,7 @@ ERROR_DESCRIPTIONS = {
     404: "no such resource",
     409: "conflicts with what exists",
     422: "invalid input; `field` names it",
+    429: "too many failed logins: the account is locked for a while",
 }
 
 
@@ -100,6 +101,11 @@ def install(app: FastAPI) -> None:
         headers = getattr(exc, "headers", None)
         if wants_html(request):
             return await html_error(request, exc.status_code, headers=headers)
+        if exc.status_code == 400:
+            # The framework's "There was an error parsing the body" (a body that is not UTF-8 JSON, or a broken
+            # form): bad input like any other, answered 422 with the field named, as an invalid JSON body is.
+            return JSONResponse(error_body("invalid_input", f"body: {exc.detail}", "body"), status_code=422,
+                                headers=headers)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
 

@@ -164,7 +164,8 @@ def check(action: Action, state: TicketState, role: Role | None, *, is_party: bo
     payload = payload or {}
     for name in t.needs:
         value = payload.get(name)
-        if value is None or (isinstance(value, str | list | tuple) and not value):
+        if value is None or (isinstance(value, str) and not value.strip()) or (
+                isinstance(value, list | tuple) and not value):
             raise MissingInput(f"{action.value} needs {name}", field=name)
     return t
 

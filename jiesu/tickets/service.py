@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from jiesu.calendar.service import load_calendar
@@ -22,6 +23,7 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import (
     ConcurrentChange,
+    Conflict,
     InvalidInput,
     PermissionDenied,
     PlaceNotFound,
@@ -153,7 +155,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
     if idempotency_key is not None:
         if not (1 <= len(idempotency_key) <= 128):
             raise InvalidInput("Idempotency-Key has 1 to 128 characters", field="Idempotency-Key")
-        seen = _by_key(session, idempotency_key)
+        seen = _by_key(session, actor, idempotency_key)
         if seen is not None:
             return seen
     _validate(new)
@@ -176,7 +178,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
             session.add(request)
             session.flush()
     except IntegrityError:
-        seen = _by_key(session, idempotency_key) if idempotency_key else None
+        seen = _by_key(session, actor, idempotency_key) if idempotency_key else None
         if seen is None:
             raise
         return seen
@@ -194,10 +196,12 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
     return Intake(request=request, ticket=ticket)
 
 
-def _by_key(session: Session, key: str) -> Intake | None:
+def _by_key(session: Session, actor: Actor, key: str) -> Intake | None:
     request = session.scalar(select(Request).where(Request.idempotency_key == key))
     if request is None:
         return None
+    if request.created_by != actor.username:  # a replay answers its sender only, never someone else's ticket
+        raise Conflict("this Idempotency-Key was used by another sender: pick a new one", field="Idempotency-Key")
     ticket = session.scalar(select(Ticket).where(Ticket.request_id == request.id))
     return Intake(request=request, ticket=ticket, replayed=True)
 
@@ -282,10 +286,14 @@ def act(session: Session, actor: Actor, clock: Clock, settings: Settings, number
     now = clock.now()
     reason = (data.reason or data.text or "").strip()
     payload = data.payload()
-    EFFECTS[step](session, actor, now, settings, ticket, data, payload)
-    ticket.state = rules.next_state(before, step)
-    _event(session, ticket, actor, now, step, before, ticket.state, reason, payload)
     try:
+        # No flush until the step is whole: the ticket is written once, checked against the version it was
+        # read at, so a concurrent writer makes this flush fail (below), not a query inside an effect.
+        with session.no_autoflush:
+            EFFECTS[step](session, actor, now, settings, ticket, data, payload)
+            ticket.state = rules.next_state(before, step)
+            flag_modified(ticket, "state")  # every step moves the version on, even one that changes no column
+            _event(session, ticket, actor, now, step, before, ticket.state, reason, payload)
         session.flush()
     except StaleDataError:
         raise ConcurrentChange(f"ticket {number} was changed by someone else meanwhile: reload it",
@@ -313,7 +321,8 @@ def _check(step: Step, ticket: Ticket, actor: Actor, data: StepInput) -> rules.T
 def _event(session: Session, ticket: Ticket, actor: Actor, now: datetime, step: Step, before: TicketState | None,
            after: TicketState, reason: str, payload: dict) -> None:
     seq = (session.scalar(select(func.max(TicketEvent.seq)).where(TicketEvent.ticket_id == ticket.id)) or 0) + 1
-    session.add(TicketEvent(ticket_id=ticket.id, seq=seq, at=now, actor=actor.username,
+    # Through the relationship, so that a ticket whose events are loaded shows this one too.
+    session.add(TicketEvent(ticket=ticket, seq=seq, at=now, actor=actor.username,
                             role=actor.role.value if actor.role else "anonymous", unit_id=actor.unit_id,
                             action=step.value, from_state=before, to_state=after, reason=reason[:2000],
                             payload=json.dumps(payload, ensure_ascii=False, default=str)))

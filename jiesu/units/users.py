@@ -49,8 +49,8 @@ UNIT_KINDS_FOR_ROLE: dict[Role, frozenset[UnitKind]] = {
     Role.citizen: frozenset(),
 }
 
-# Names of the built-in actors (jiesu.units.permissions): no account may take them.
-RESERVED_USERNAMES = frozenset({"system", "anonymous"})
+# Names of the built-in actors (jiesu.units.permissions, jiesu.tickets.jobs): no account may take them.
+RESERVED_USERNAMES = frozenset({"system", "anonymous", "clock"})  # "clock" writes the clock's events
 
 
 def _is_self(actor: Actor, user: User) -> bool:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlencode
@@ -11,19 +14,32 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jiesu.api.deps import SESSION_TOKEN_KEY, ActorDep, ClockDep, SessionDep, SettingsDep, get_actor
 from jiesu.calendar import service as calendar
 from jiesu.db import unit_of_work
-from jiesu.errors import AuthenticationFailed, DomainError, PlaceNotFound, TooManyAttempts, UnitNotFound
+from jiesu.errors import (
+    AuthenticationFailed,
+    DomainError,
+    PlaceNotFound,
+    TicketNotFound,
+    TooManyAttempts,
+    UnitNotFound,
+)
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy import service as taxonomy
-from jiesu.taxonomy.models import DEFAULT_SCOPE, URGENCY_LABELS, Urgency
+from jiesu.taxonomy.models import DEFAULT_SCOPE, REQUEST_TYPE_LABELS, URGENCY_LABELS, Urgency
+from jiesu.tickets import service as tickets
+from jiesu.tickets.models import CHANNEL_LABELS, SummonsState, Ticket, UnitRole
+from jiesu.tickets.models import Request as TicketRequest
+from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, TicketState
+from jiesu.tickets.rules import Action as Step
 from jiesu.units import catalogue, users
 from jiesu.units import service as units
-from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, Unit, UnitKind
+from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, Role, Unit, UnitKind
 from jiesu.units.permissions import ANONYMOUS, Action, Actor, can
 from jiesu.web.i18n import LANGUAGES, PLACE_KIND, context_translator, pick_language, translator
 
@@ -279,3 +295,145 @@ def units_page(request: Request, session: SessionDep, actor: ActorDep, kind: str
                   pages=pages, kinds=UNIT_KIND_LABELS, kind_order=KIND_ORDER,
                   page_url=lambda n: url_with("/units", {**params, "page": n if n > 1 else ""}),
                   kind_url=lambda k: url_with("/units", {**params, "kind": k}))
+
+
+# --- tickets --------------------------------------------------------------------------------------
+
+UNIT_ROLE_LABELS = {UnitRole.co: "协办", UnitRole.copy: "抄送", UnitRole.summoned: "吹哨报到"}
+SUMMONS_LABELS = {SummonsState.summoned: "待报到", SummonsState.signed: "已报到", SummonsState.reported: "已反馈"}
+DEADLINE_MARKS = {"met": "按时", "late": "超期完成", "overdue": "已超期", "pending": "未到期", "none": "—"}
+MAX_PAGE_NUMBER = 10**6
+
+
+@dataclass
+class Deadline:
+    label: str
+    due: datetime | None
+    done_at: datetime | None
+    status: str  # a key of DEADLINE_MARKS
+
+
+def deadline(label: str, due: datetime | None, done_at: datetime | None, running: bool, flagged: bool,
+             now: datetime) -> Deadline:
+    """How one deadline stands: met or late once its step is done; overdue or pending while it runs;
+    none when it does not apply (not dispatched yet, withdrawn ...)."""
+    if due is None:
+        status = "none"
+    elif done_at is not None:
+        status = "met" if done_at <= due else "late"
+    elif running:
+        status = "overdue" if flagged or now > due else "pending"
+    else:
+        status = "none"
+    return Deadline(label, due, done_at, status)
+
+
+def deadlines_of(t: Ticket, now: datetime) -> list[Deadline]:
+    return [
+        deadline("派单", t.dispatch_by, t.dispatched_at, t.state == TicketState.new, False, now),
+        deadline("签收", t.sign_by, t.signed_at, t.state == TicketState.dispatched, t.sign_overdue, now),
+        deadline("答复", t.reply_by, t.replied_at,
+                 t.state in (TicketState.dispatched, TicketState.handling, TicketState.returned), t.reply_overdue, now),
+    ]
+
+
+def local_time(tz):
+    """A formatter for the templates: an instant as local time, and as ISO 8601 with its offset."""
+    def fmt(value: datetime | None, iso: bool = False) -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(tz)
+        return local.isoformat(timespec="seconds") if iso else local.strftime("%Y-%m-%d %H:%M")
+    return fmt
+
+
+def summary(r: TicketRequest, width: int = 40) -> str:
+    text = (r.title or r.text or "").strip()
+    return text if len(text) <= width else text[:width] + "…"
+
+
+def masked_contact(r: TicketRequest) -> dict[str, str | None] | None:
+    if r.contact is None:
+        return None
+    return {"name": tickets.mask_name(r.contact.name), "phone": tickets.mask_phone(r.contact.phone)}
+
+
+def role_label(role: str) -> str:
+    return ROLE_LABELS[Role(role)] if role in Role._value2member_map_ else role
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS[Step(action)] if action in Step._value2member_map_ else action
+
+
+@router.get("/tickets", response_class=HTMLResponse)
+def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
+                 state: str = "", district: str = "", overdue: str = "", q: str = "", page: int = 1) -> Response:
+    if actor.role is None:
+        return RedirectResponse(login_url(here(request)), status_code=303)
+    state_value = TicketState(state) if state in TicketState._value2member_map_ else None
+    districts = district_list(session, actor)
+    district_code = district if district in {d.code for d in districts} else ""
+    overdue_value = {"1": True, "0": False}.get(overdue)
+    query = q.strip()[:100]
+    f = tickets.TicketFilter(state=state_value, district_code=district_code or None, overdue=overdue_value,
+                             q=query or None)
+    page = min(max(page, 1), MAX_PAGE_NUMBER)
+    items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:  # past the end: show the last page
+        page = pages
+        items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    # Load the rows' requests and units in two queries; the rows then find them in the session.
+    if items:
+        session.scalars(select(TicketRequest).where(TicketRequest.id.in_({t.request_id for t in items}))).all()
+        unit_ids = {t.main_unit_id for t in items if t.main_unit_id}
+        if unit_ids:
+            session.scalars(select(Unit).where(Unit.id.in_(unit_ids))).all()
+    now = clock.now()
+    rows = [{"t": t, "summary": summary(t.request), "reply": deadlines_of(t, now)[2]} for t in items]
+    params = {"state": state_value.value if state_value else "", "district": district_code,
+              "overdue": overdue if overdue_value is not None else "", "q": query}
+    return render(request, "tickets.html", actor, session=session, rows=rows, total=total, page=page, pages=pages,
+                  districts=districts, states=STATE_LABELS, marks=DEADLINE_MARKS, local=local_time(settings.tz),
+                  **params, page_url=lambda n: url_with("/tickets", {**params, "page": n if n > 1 else ""}),
+                  state_url=lambda v: url_with("/tickets", {**params, "state": v}))
+
+
+@router.get("/tickets/{number}", response_class=HTMLResponse)
+def ticket_page(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
+                number: str) -> Response:
+    if actor.role is None:
+        return RedirectResponse(login_url(here(request)), status_code=303)
+    try:
+        t = tickets.get(session, actor, number[:32])
+    except TicketNotFound:
+        return error_page(request, actor, 404, session=session)
+    parent = session.scalar(select(Ticket.number).where(Ticket.id == t.parent_id)) if t.parent_id else None
+    units_rows: list[dict[str, object]] = []
+    if t.main_unit is not None:
+        units_rows.append({"unit": t.main_unit, "role": "主办", "state": STATE_LABELS[t.state], "tu": None})
+    order = {UnitRole.co: 0, UnitRole.copy: 1, UnitRole.summoned: 2}
+    for tu in sorted(t.units, key=lambda tu: (order.get(tu.role, 9), tu.id)):
+        units_rows.append({"unit": tu.unit, "role": UNIT_ROLE_LABELS.get(tu.role, tu.role.value),
+                           "state": SUMMONS_LABELS.get(tu.state) if tu.state else None, "tu": tu})
+    timeline = [{"e": e, "role": role_label(e.role), "action": action_label(e.action),
+                 "from": STATE_LABELS.get(e.from_state) if e.from_state else None,
+                 "to": STATE_LABELS.get(e.to_state), "payload": _payload(e.payload)}
+                for e in sorted(t.events, key=lambda e: e.seq)]
+    r = t.request
+    return render(request, "ticket.html", actor, session=session, t=t, r=r, parent=parent, units=units_rows,
+                  deadlines=deadlines_of(t, clock.now()), marks=DEADLINE_MARKS, timeline=timeline,
+                  contact=masked_contact(r), state_label=STATE_LABELS[t.state],
+                  urgency_label=URGENCY_LABELS.get(t.urgency, t.urgency.value),
+                  type_label=REQUEST_TYPE_LABELS.get(r.request_type, r.request_type.value),
+                  channel_label=CHANNEL_LABELS.get(r.channel, r.channel.value), local=local_time(settings.tz))
+
+
+def _payload(raw: str | None) -> dict:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+

@@ -62,3 +62,19 @@ def test_sniff():
     assert attachments.sniff(b"%PDF-1.7") == "application/pdf"
     assert attachments.sniff(b"GIF89a") == "image/gif"
     assert attachments.sniff(b"hello") is None
+
+
+def test_upload_and_download_over_http(session, clock, client, number):
+    from jiesu.units import users
+    from jiesu.units.permissions import SYSTEM
+
+    users.create(session, SYSTEM, clock, username="op7", password="password-7", role=Role.operator)
+    token = client.post("/api/v1/auth/login", json={"username": "op7", "password": "password-7"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    r = client.post(f"/api/v1/tickets/{number}/attachments", headers=auth, files={"file": ("现场.jpg", JPEG)})
+    assert r.status_code == 201, r.text
+    got = client.get(r.json()["url"], headers=auth)
+    assert got.status_code == 200 and got.content == JPEG and got.headers["content-type"] == "image/jpeg"
+    bad = client.post(f"/api/v1/tickets/{number}/attachments", headers=auth, files={"file": ("x.jpg", b"text")})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "file"
+    assert client.get(f"/api/v1/tickets/{number}/attachments", headers=auth).json()[0]["filename"] == "现场.jpg"

@@ -433,7 +433,7 @@ def test_a_supervisor_may_list_users_an_operator_may_not(session, clock):
 
 # -- found in review: identity is the account id, not the name ------------------------------------------------
 
-@pytest.mark.parametrize("username", ["system", "anonymous", "System"])
+@pytest.mark.parametrize("username", ["system", "anonymous", "System", "clock"])
 def test_built_in_actor_names_are_reserved(session, clock, username):
     with pytest.raises(InvalidInput) as e:
         make(session, clock, username)

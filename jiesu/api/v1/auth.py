@@ -15,7 +15,7 @@ ERRORS = responses(401, notes={401: "wrong username or password, or no valid tok
 ERRORS[401]["content"] = {"application/json": {"example": error_body("authentication_failed", "...")}}
 
 
-@router.post("/login", response_model=TokenOut, responses={**ERRORS, **responses(422)})
+@router.post("/login", response_model=TokenOut, responses={**ERRORS, **responses(422, 429)})
 def login(body: LoginIn, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> TokenOut:
     """Exchange a username and password for a bearer token (sent as `Authorization: Bearer <token>`)."""
     try:

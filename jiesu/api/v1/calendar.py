@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from jiesu.api.deps import SessionDep, SettingsDep, UserDep
+from jiesu.api.deps import IsoDate, IsoDateTime, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.calendar import service
 from jiesu.calendar.schemas import BusinessDaysOut, DayOut, OverrideOut
@@ -16,7 +15,7 @@ AUTH = responses(401, 403, 422, notes={403: "role may not read the calendar"})
 
 
 @router.get("/add-business-days", response_model=BusinessDaysOut, responses=AUTH)
-def add_business_days(session: SessionDep, actor: UserDep, settings: SettingsDep, start: datetime,
+def add_business_days(session: SessionDep, actor: UserDep, settings: SettingsDep, start: IsoDateTime,
                       days: Annotated[float, Query(ge=0, le=366)],
                       calendar: Annotated[str, Query(max_length=32)] = "default") -> BusinessDaysOut:
     """The instant `days` business days after `start` (which must carry a UTC offset)."""
@@ -37,7 +36,7 @@ def add_business_days(session: SessionDep, actor: UserDep, settings: SettingsDep
 
 
 @router.get("/days/{day}", response_model=DayOut, responses=AUTH)
-def describe_day(day: date, session: SessionDep, actor: UserDep, settings: SettingsDep,
+def describe_day(day: IsoDate, session: SessionDep, actor: UserDep, settings: SettingsDep,
                  calendar: Annotated[str, Query(max_length=32)] = "default") -> DayOut:
     """Whether a date is a working day, and why (an override, the holiday data, or the weekday fallback)."""
     cal = service.business_calendar(session, actor, settings, calendar)

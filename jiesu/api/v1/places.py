@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from jiesu.api.deps import ActorDep, SessionDep
+from jiesu.api.deps import LOGIN_OPTIONAL, ActorDep, SessionDep
 from jiesu.api.errors import responses
 from jiesu.places import service
 from jiesu.places.models import AreaLevel
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/places", tags=["places"])
 NOT_FOUND = responses(401, 404, 422, notes={404: "no such place"})
 
 
-@router.get("", response_model=PlaceSearchOut, responses=responses(401, 422))
+@router.get("", response_model=PlaceSearchOut, responses=responses(401, 422), openapi_extra=LOGIN_OPTIONAL)
 def search_places(session: SessionDep, actor: ActorDep,
                   q: Annotated[str, Query(min_length=1, max_length=64, description="a name, short name or alias")],
                   level: AreaLevel | None = None,
@@ -29,13 +29,13 @@ def search_places(session: SessionDep, actor: ActorDep,
                                                  exact=m.exact) for m in found.matches])
 
 
-@router.get("/tree", response_model=list[PlaceOut], responses=responses(401))
+@router.get("/tree", response_model=list[PlaceOut], responses=responses(401), openapi_extra=LOGIN_OPTIONAL)
 def top_places(session: SessionDep, actor: ActorDep) -> list[PlaceOut]:
     """The city level: the root of the tree."""
     return [PlaceOut.model_validate(a) for a in service.children(session, actor)]
 
 
-@router.get("/locate", response_model=PlaceOut | None, responses=responses(401, 422))
+@router.get("/locate", response_model=PlaceOut | None, responses=responses(401, 422), openapi_extra=LOGIN_OPTIONAL)
 def locate(session: SessionDep, actor: ActorDep, lng: Annotated[float, Query(ge=-180, le=180)],
            lat: Annotated[float, Query(ge=-90, le=90)]) -> PlaceOut | None:
     """The district holding a point given in the boundaries' coordinates (GCJ-02 for Beijing); null if none."""
@@ -43,7 +43,7 @@ def locate(session: SessionDep, actor: ActorDep, lng: Annotated[float, Query(ge=
     return PlaceOut.model_validate(area) if area else None
 
 
-@router.get("/{code}", response_model=PlaceDetailOut, responses=NOT_FOUND)
+@router.get("/{code}", response_model=PlaceDetailOut, responses=NOT_FOUND, openapi_extra=LOGIN_OPTIONAL)
 def get_place(code: str, session: SessionDep, actor: ActorDep) -> PlaceDetailOut:
     area = service.get(session, actor, code)
     kids = service.children(session, actor, code)
@@ -52,6 +52,6 @@ def get_place(code: str, session: SessionDep, actor: ActorDep) -> PlaceDetailOut
                           parent_code=area.parent.code if area.parent else None, children=len(kids))
 
 
-@router.get("/{code}/children", response_model=list[PlaceOut], responses=NOT_FOUND)
+@router.get("/{code}/children", response_model=list[PlaceOut], responses=NOT_FOUND, openapi_extra=LOGIN_OPTIONAL)
 def place_children(code: str, session: SessionDep, actor: ActorDep) -> list[PlaceOut]:
     return [PlaceOut.model_validate(a) for a in service.children(session, actor, code)]

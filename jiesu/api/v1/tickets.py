@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import select
 
-from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
+from jiesu.api.deps import ClockDep, IsoDateTime, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
+from jiesu.errors import CategoryNotFound, InvalidInput
 from jiesu.tickets import service
 from jiesu.tickets.models import Ticket
 from jiesu.tickets.rules import Action as Step
@@ -31,7 +31,8 @@ def _detail(session, ticket: Ticket) -> TicketDetailOut:
     return TicketDetailOut.of(ticket, parent)
 
 
-@router.post("/requests", status_code=201, response_model=IntakeOut, responses=responses(401, 403, 422))
+@router.post("/requests", status_code=201, response_model=IntakeOut,
+             responses=responses(401, 403, 409, 422, notes={409: "this Idempotency-Key was used by another sender"}))
 def create_request(body: RequestIn, response: Response, session: SessionDep, actor: UserDep, clock: ClockDep,
                    settings: SettingsDep,
                    idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> IntakeOut:
@@ -53,14 +54,17 @@ def list_tickets(session: SessionDep, actor: UserDep,
                  district_code: Annotated[str | None, Query(max_length=32)] = None,
                  category_code: Annotated[str | None, Query(max_length=32)] = None,
                  overdue: bool | None = None,
-                 created_from: datetime | None = None, created_to: datetime | None = None,
+                 created_from: IsoDateTime | None = None, created_to: IsoDateTime | None = None,
                  q: Annotated[str | None, Query(max_length=100)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                  offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> TicketPage:
     """Tickets the caller may see, newest first: the centre sees all, a unit its own, a citizen theirs."""
     f = service.TicketFilter(state=state, unit_code=unit, district_code=district_code, category_code=category_code,
                              overdue=overdue, created_from=created_from, created_to=created_to, q=q)
-    items, total = service.list_tickets(session, actor, f, limit, offset)
+    try:
+        items, total = service.list_tickets(session, actor, f, limit, offset)
+    except CategoryNotFound as exc:  # a filter naming no category is bad input, as an unknown unit is
+        raise InvalidInput(exc.message, field="category_code") from exc
     return TicketPage(total=total, limit=limit, offset=offset, items=[TicketOut.of(t) for t in items])
 
 
