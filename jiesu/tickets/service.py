@@ -352,7 +352,7 @@ def _set_unit_deadlines(session: Session, settings: Settings, ticket: Ticket, un
     d = deadlines(policy, load_calendar(session, settings, unit.calendar), ticket.created_at, dispatched_at=now)
     ticket.sign_by = d.sign_by
     if not keep_reply:
-        ticket.reply_by = d.reply_by
+        ticket.reply_by, ticket.reply_overdue = d.reply_by, False
     ticket.sign_overdue = False
 
 
@@ -369,16 +369,19 @@ def _dispatch(session, actor, now, settings, ticket, data, payload) -> None:
         co = _unit(session, actor, code, "co_units")
         if co.id != unit.id:
             session.add(TicketUnit(ticket=ticket, unit=co, role=UnitRole.co, created_at=now))
-    if unit.kind in (UnitKind.street, UnitKind.community):  # a street's ticket is copied to its district
-        district = session.scalar(select(Unit).where(Unit.kind == UnitKind.district_government,
-                                                     Unit.code == (ticket.district_code or "")))
-        if district is None and unit.area is not None:
-            district = session.scalar(select(Unit).where(Unit.kind == UnitKind.district_government,
-                                                         Unit.code == unit.area.district_code))
-        if district is not None and not any(tu.unit_id == district.id and tu.role == UnitRole.copy
-                                            for tu in ticket.units):
-            session.add(TicketUnit(ticket=ticket, unit=district, role=UnitRole.copy, created_at=now))
+    _copy_to_district(session, ticket, unit, now)
     payload["unit_name"] = unit.name
+
+
+def _copy_to_district(session: Session, ticket: Ticket, unit: Unit, now: datetime) -> None:
+    """A street's or community's ticket is copied to the government of the district the unit is in."""
+    if unit.kind not in (UnitKind.street, UnitKind.community) or unit.area is None:
+        return
+    district = session.scalar(select(Unit).where(Unit.kind == UnitKind.district_government,
+                                                 Unit.code == unit.area.district_code))
+    if district is not None and not any(tu.unit_id == district.id and tu.role == UnitRole.copy
+                                        for tu in ticket.units):
+        session.add(TicketUnit(ticket=ticket, unit=district, role=UnitRole.copy, created_at=now))
 
 
 def _sign(session, actor, now, settings, ticket, data, payload) -> None:
@@ -398,6 +401,16 @@ def _uphold_return(session, actor, now, settings, ticket, data, payload) -> None
     ticket.dispatched_at = now
     ticket.signed_at = None
     _set_unit_deadlines(session, settings, ticket, unit, now)
+    _copy_to_district(session, ticket, unit, now)
+    # Departments the old unit whistled in and that have not reported are released: the new unit
+    # decides for itself whom to summon. Those that reported stay, as part of the record.
+    released = [tu for tu in ticket.units if tu.role == UnitRole.summoned and tu.state != SummonsState.reported]
+    for tu in released:
+        ticket.units.remove(tu)
+        session.delete(tu)
+    if released:
+        payload["released"] = [tu.unit.code for tu in released]
+    ticket.extension_days_requested = None
     payload["unit_name"] = unit.name
 
 
@@ -481,6 +494,7 @@ def _reply(session, actor, now, settings, ticket, data, payload) -> None:
     if waiting:
         raise TransitionNotAllowed(f"the summoned units have not all reported: {', '.join(waiting)}", field="units")
     ticket.replied_at = now
+    ticket.extension_days_requested = None  # an answer given needs no more time; a reopen starts afresh
 
 
 def _close(session, actor, now, settings, ticket, data, payload) -> None:
@@ -615,6 +629,13 @@ def access_log(session: Session, actor: Actor, limit: int = 100, offset: int = 0
     check_page(limit, offset)
     return list(session.scalars(select(PersonalDataAccess).order_by(PersonalDataAccess.id.desc())
                                 .limit(limit).offset(offset)))
+
+
+def related(session: Session, ticket: Ticket) -> tuple[str | None, list[str]]:
+    """The number of the ticket this one was merged into, and those merged into this one."""
+    parent = session.scalar(select(Ticket.number).where(Ticket.id == ticket.parent_id)) if ticket.parent_id else None
+    merged = list(session.scalars(select(Ticket.number).where(Ticket.parent_id == ticket.id).order_by(Ticket.id)))
+    return parent, merged
 
 
 def replayed_state(ticket: Ticket) -> TicketState | None:

@@ -301,6 +301,34 @@ def test_return_upheld_goes_to_another_unit(desk, cast, clock):
     desk.act(cast.other_handler, t, Step.sign)
 
 
+def test_a_redispatch_leaves_the_old_units_business_behind(desk, cast, clock):
+    t = desk.new(cast.operator)
+    desk.act(cast.dispatcher, t, Step.dispatch, unit=STREET)
+    desk.act(cast.handler, t, Step.sign)
+    desk.act(cast.handler, t, Step.whistle, units=[POLICE, CHENGGUAN], reason="联合执法")
+    desk.act(cast.police, t, Step.summons_report, text="已到场")
+    desk.act(cast.handler, t, Step.request_extension, reason="需协调", days=3)
+    desk.act(cast.handler, t, Step.return_, reason="不属于本街道")
+    desk.act(cast.dispatcher, t, Step.uphold_return, unit="110114116000", reason="属昌平兴寿镇")
+    kept = {(tu.unit.code, tu.role.value) for tu in t.units}
+    assert (POLICE, "summoned") in kept  # it reported: part of the record
+    assert (CHENGGUAN, "summoned") not in kept  # it had not: released, the new unit decides
+    assert ("110114000000", "copy") in kept  # the new unit's district gets its copy
+    assert t.extension_days_requested is None and not t.reply_overdue
+    assert t.state == service.replayed_state(t)
+
+
+def test_a_reply_ends_a_pending_extension_request(desk, cast):
+    t = desk.new(cast.operator)
+    desk.act(cast.dispatcher, t, Step.dispatch, unit=STREET)
+    desk.act(cast.handler, t, Step.sign)
+    desk.act(cast.handler, t, Step.request_extension, reason="需协调", days=3)
+    desk.act(cast.handler, t, Step.reply, text="已处理")
+    assert t.extension_days_requested is None
+    desk.act(cast.callback, t, Step.reopen, reason="未解决")
+    desk.refused(TransitionNotAllowed, cast.dispatcher, t, Step.approve_extension)
+
+
 def test_return_rejected_goes_back_to_the_same_unit_with_its_reply_deadline(desk, cast, clock):
     t = desk.new(cast.operator)
     desk.act(cast.dispatcher, t, Step.dispatch, unit=STREET)
@@ -629,6 +657,7 @@ def test_http_merge_keeps_both_traceable(hotline):
           422, "invalid_input", "parent")
     merged = hotline.step(disp, child, "merge", parent=parent, reason="重复诉求")
     assert merged["state"] == "merged" and merged["parent_number"] == parent
+    assert hotline.get(disp, parent)["merged"] == [child]  # and the parent knows its duplicates
     assert hotline.get(disp, child)["parent_number"] == parent
     assert hotline.get(disp, parent)["state"] == "new"
     hotline.step(disp, parent, "merge", expect=422, parent=child)  # a merged ticket is no parent

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
-from sqlalchemy import select
 
 from jiesu.api.deps import ClockDep, IsoDateTime, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
@@ -27,8 +26,8 @@ router = APIRouter(tags=["tickets"])
 
 
 def _detail(session, ticket: Ticket) -> TicketDetailOut:
-    parent = session.scalar(select(Ticket.number).where(Ticket.id == ticket.parent_id)) if ticket.parent_id else None
-    return TicketDetailOut.of(ticket, parent)
+    parent, merged = service.related(session, ticket)
+    return TicketDetailOut.of(ticket, parent, merged)
 
 
 @router.post("/requests", status_code=201, response_model=IntakeOut,
