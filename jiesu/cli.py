@@ -590,9 +590,16 @@ DEMO_USERS = [
 DEMO_PASSWORD = "jiesu12345"
 
 
+TICKETS_OPT = typer.Option(min=0, max=200_000, help="tickets the simulator creates (0: none)")
+DAYS_OPT = typer.Option(min=1, max=3650, help="spread over this many days before now")
+SEED_OPT = typer.Option(help="random seed: the same seed gives the same city")
+
+
 @demo_app.command("seed")
-def demo_seed() -> None:
-    """Migrate, import Beijing's places and categories, create the units and the demo users (idempotent)."""
+def demo_seed(tickets: Annotated[int, TICKETS_OPT] = 3000, days: Annotated[int, DAYS_OPT] = 90,
+              seed: Annotated[int, SEED_OPT] = 12345) -> None:
+    """Migrate, import Beijing's places and categories, create the units and the demo users, then let
+    the simulator run a few thousand tickets through the workflow (idempotent: run it again at will)."""
     settings = get_settings()
     engine = make_engine(settings.effective_database_url)
     migrate.upgrade(engine)
@@ -621,6 +628,41 @@ def demo_seed() -> None:
     for username, role, _unit, display in DEMO_USERS:
         table.add_row(username, f"{role.value} {ROLE_LABELS[role]}", display)
     console.print(table)
+    if tickets:
+        _simulate(settings, tickets, days, seed)
+
+
+def _simulate(settings: Settings, tickets: int, days: int, seed: int) -> None:
+    from datetime import UTC
+
+    from jiesu.demo import seed_demo
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with progress_bar() as update:
+            report = seed_demo(make_sessionmaker(engine), datetime.now(UTC), settings, tickets=tickets, days=days,
+                               seed=seed, progress=update)
+    except DomainError as exc:
+        raise fail(exc.message) from None
+    finally:
+        engine.dispose()
+    if report.skipped:
+        console.print(f"demo tickets: {report.message}")
+        return
+    states = ", ".join(f"{n} {state}" for state, n in sorted(report.states.items(), key=lambda kv: -kv[1]))
+    console.print(f"demo tickets: {report.tickets} tickets and {report.direct_answers} direct answers over "
+                  f"{days} days, {report.events} events in {report.seconds:.1f} s: {states}")
+
+
+seed_app = typer.Typer(help="Seed data.", no_args_is_help=True)
+app.add_typer(seed_app, name="seed")
+
+
+@seed_app.command("demo")
+def seed_demo_command(tickets: Annotated[int, TICKETS_OPT] = 3000, days: Annotated[int, DAYS_OPT] = 90,
+                      seed: Annotated[int, SEED_OPT] = 12345) -> None:
+    """The demo city: the same as `jiesu demo seed`."""
+    demo_seed(tickets=tickets, days=days, seed=seed)
 
 
 @app.command("serve")

@@ -440,7 +440,7 @@ def _approve_extension(session, actor, now, settings, ticket, data, payload) -> 
         raise TransitionNotAllowed("no extension request is waiting", field="days")
     cal = load_calendar(session, settings, ticket.main_unit.calendar)
     ticket.reply_by = cal.add_business_days(ticket.reply_by, ticket.extension_days_requested)
-    payload["days"] = ticket.extension_days_requested
+    payload["days"] = float(ticket.extension_days_requested)  # the same in the log whether 3 or 3.0 came in
     payload["reply_by"] = ticket.reply_by.isoformat()
     ticket.extension_days_requested = None
     ticket.extensions += 1

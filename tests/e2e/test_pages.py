@@ -35,7 +35,8 @@ def server(tmp_path_factory):
     env = {**os.environ, "JIESU_VAR_DIR": str(var), "JIESU_DATABASE_URL": f"sqlite:///{var / 'e2e.db'}",
            "JIESU_PORT": str(port)}
     jiesu = [sys.executable, "-m", "jiesu.cli"]
-    subprocess.run([*jiesu, "demo", "seed"], env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run([*jiesu, "demo", "seed", "--tickets", "200", "--days", "20"], env=env, check=True,
+                   capture_output=True, timeout=300)
     proc = subprocess.Popen([*jiesu, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
