@@ -67,8 +67,14 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+WRITE = "jiesu_write"  # execution option: this transaction will write
+
+
 def _sqlite_on_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A deferred transaction that reads and then writes is refused at once ("database is locked") when
+    # another writer got in between, whatever busy_timeout says. A transaction that will write takes the
+    # write lock first and waits its turn; reads stay deferred, so they never wait for writers (WAL).
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -94,9 +100,12 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """The request or job boundary: commit on success, roll back on any error."""
+def unit_of_work(factory: sessionmaker[Session], *, write: bool = False) -> Iterator[Session]:
+    """The request or job boundary: commit on success, roll back on any error. `write=True` says the
+    work will write, so that SQLite takes its write lock up front (see _sqlite_on_begin)."""
     session = factory()
+    if write:
+        session.connection(execution_options={WRITE: True})
     try:
         yield session
         session.commit()

@@ -22,8 +22,11 @@ from jiesu.units.permissions import ANONYMOUS, Actor
 SESSION_TOKEN_KEY = "token"  # the page login's token, kept in the signed cookie
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    with unit_of_work(request.app.state.sessions) as session:
+    with unit_of_work(request.app.state.sessions, write=request.method not in READ_METHODS) as session:
         yield session
 
 

@@ -22,6 +22,7 @@ from jiesu.calendar.service import load_calendar
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import (
+    CategoryNotFound,
     ConcurrentChange,
     Conflict,
     InvalidInput,
@@ -160,7 +161,12 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
             return seen
     _validate(new)
     area = _area(session, actor, new)
-    category = taxonomy.get(session, actor, new.category_code) if new.category_code else None
+    category = None
+    if new.category_code:
+        try:
+            category = taxonomy.get(session, actor, new.category_code)
+        except CategoryNotFound as exc:
+            raise InvalidInput(str(exc), field="category_code") from exc
     now = clock.now()
     contact = None
     if (new.contact_name or new.contact_phone) and not new.anonymous:

@@ -1,0 +1,449 @@
+"""How fast tickets come in: over HTTP, through the service layer, and as raw INSERTs of the same rows.
+
+    .venv/bin/python benchmarks/intake.py [--n 2000] [--clients 16] [--workers 2] [--engine sqlite|postgresql|both]
+
+For each database (a fresh SQLite file in WAL mode, or a throwaway PostgreSQL from tests/pg.py) it seeds
+the reference data, makes an operator and a token, and then creates tickets in three ways:
+
+(a) HTTP: `--clients` threads on loopback send `POST /api/v1/requests` (each with its own Idempotency-Key)
+    to uvicorn serving the app with `--workers` processes (benchmarks/serve_app.py), as fast as they are
+    answered. tickets/s counts the 201s only; p50/p99 are the clients' latencies, answers that were not
+    201 (e.g. 503 "database busy") are counted apart.
+(b) service: `tickets.service.create_request` in a loop in this process, one commit per ticket, then one
+    commit per `--batch` tickets.
+(c) raw INSERT: the rows one intake writes (contact, request, counter update, ticket, create event) as SQL
+    strings on the driver's connection in the same database, one commit per ticket, then per `--batch`.
+
+and prints tickets/s for each, the ratio of each to the raw INSERT with a commit per ticket (the same unit of
+durability as one intake), the data size, the engine and the machine. Not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.pg and tests.conftest, run from anywhere
+
+from sqlalchemy import Engine, func, insert, select  # noqa: E402
+
+from jiesu.clock import SystemClock  # noqa: E402
+from jiesu.config import Settings  # noqa: E402
+from jiesu.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
+from jiesu.places.models import Area  # noqa: E402
+from jiesu.taxonomy.models import RequestType  # noqa: E402
+from jiesu.tickets import service  # noqa: E402
+from jiesu.tickets.models import Channel, Request, Ticket, TicketCounter  # noqa: E402
+from jiesu.units import users  # noqa: E402
+from jiesu.units.models import Role  # noqa: E402
+from jiesu.units.permissions import SYSTEM  # noqa: E402
+
+AREA = "110115009000"  # 大兴区观音寺街道
+BODY = {"text": "首座御园小区有群租房，一套房住了二十多人，楼道堆满杂物，存在消防隐患，希望有关部门尽快处理。",
+        "request_type": "complaint", "channel": "hotline", "title": "群租房扰民", "address": "大兴区观音寺街道首座御园",
+        "area_code": AREA, "contact_name": "张先生", "contact_phone": "13800000000"}
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- the databases ---------------------------------------------------------------------------------
+
+@dataclass
+class Database:
+    engine_name: str
+    url: str
+    note: str
+    stop: object = None  # a callable that removes it
+
+    def close(self) -> None:
+        if self.stop:
+            self.stop()
+
+
+def sqlite_database(tmp: Path) -> Database:
+    path = tmp / "bench.db"
+    return Database("sqlite", f"sqlite:///{path}", "SQLite file, WAL, synchronous=NORMAL (the app's settings)")
+
+
+def postgresql_database(durable: bool) -> Database:
+    from tests import pg
+
+    server = pg.start()
+    note = "PostgreSQL from tests/pg.py: fsync=off, synchronous_commit=off (the test suite's throwaway settings)"
+    if durable:
+        # tests/pg.py trades durability for speed, which is right for tests and wrong for a benchmark of
+        # acknowledged tickets: restart the same cluster with PostgreSQL's defaults (fsync and synchronous commit on).
+        opts = f"-p {server.port} -k {server.root} -c listen_addresses=127.0.0.1 -c max_connections=100"
+        r = server._run(server.bindir / "pg_ctl", "-D", server.root / "data", "-o", opts, "-l", server.root / "log",
+                        "-w", "-t", "60", "restart")
+        if r.returncode != 0:
+            server.stop()
+            raise SystemExit(f"could not restart PostgreSQL with fsync on: {r.stderr}")
+        note = "PostgreSQL, throwaway cluster, fsync=on, synchronous_commit=on (PostgreSQL's defaults)"
+    version = subprocess.run([str(server.bindir / "postgres"), "--version"], capture_output=True, text=True).stdout
+    return Database("postgresql", server.create_database("bench"), f"{note}; {version.strip()}", server.stop)
+
+
+def prepare(db: Database) -> tuple[Engine, str, users.User]:
+    """Migrate and seed (Beijing's places, the units, the categories, the policies); an operator and a token."""
+    from tests.conftest import seed_reference_data
+
+    engine = make_engine(db.url)
+    seed_reference_data(engine)
+    clock = SystemClock()
+    with unit_of_work(make_sessionmaker(engine)) as s:
+        user = users.create(s, SYSTEM, clock, username="bench-operator", password="bench-password-1",
+                            role=Role.operator)
+        token, _ = users.issue_token(s, clock, user, name="benchmark")
+    return engine, token, user
+
+
+def data_size(engine: Engine) -> str:
+    with engine.connect() as c:
+        counts = {t.__tablename__: c.scalar(select(func.count()).select_from(t)) for t in (Area, Request, Ticket)}
+    from jiesu.units.models import Unit
+
+    with engine.connect() as c:
+        counts["units"] = c.scalar(select(func.count()).select_from(Unit))
+    return ", ".join(f"{v} {k}" for k, v in counts.items())
+
+
+# --- (a) HTTP ----------------------------------------------------------------------------------------
+
+@dataclass
+class HttpResult:
+    n: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)  # seconds, 201s only
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> int:
+        return self.statuses.get("201", 0)
+
+
+class Uvicorn:
+    def __init__(self, db: Database, workers: int, var_dir: Path, log: Path) -> None:
+        self.port = free_port()
+        env = {**os.environ, "JIESU_DATABASE_URL": db.url, "JIESU_VAR_DIR": str(var_dir),
+               "JIESU_SECRET_KEY": "benchmark"}
+        self.log = log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "serve_app:create", "--app-dir", str(ROOT / "benchmarks"),
+             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers), "--no-access-log",
+             "--log-level", "warning"], env=env, cwd=var_dir, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"uvicorn exited with {self.proc.returncode}: see {log}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/api/v1/health")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise SystemExit(f"uvicorn did not answer in 60 s: see {log}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def http_run(port: int, token: str, n: int, clients: int, prefix: str) -> HttpResult:
+    result = HttpResult(n=n, seconds=0.0)
+    lock = threading.Lock()
+    counter = iter(range(n))
+    body = json.dumps(BODY, ensure_ascii=False).encode()
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        latencies, statuses = [], {}
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
+                       "Idempotency-Key": f"{prefix}-{i}"}
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", "/api/v1/requests", body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = str(response.status)
+            except (OSError, http.client.HTTPException) as exc:
+                status = type(exc).__name__
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            elapsed = time.perf_counter() - t0
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == "201":
+                latencies.append(elapsed)
+        conn.close()
+        with lock:
+            result.latencies.extend(latencies)
+            for k, v in statuses.items():
+                result.statuses[k] = result.statuses.get(k, 0) + v
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+# --- (b) the service layer ----------------------------------------------------------------------------
+
+def service_run(engine: Engine, user: users.User, settings: Settings, n: int, batch: int) -> float:
+    """Seconds to create n tickets with service.create_request, committing every `batch` tickets."""
+    sessions = make_sessionmaker(engine)
+    actor, clock = users.actor_of(user), SystemClock()
+    new = service.NewRequest(**{**BODY, "request_type": RequestType(BODY["request_type"]),
+                                "channel": Channel(BODY["channel"])})
+    t0 = time.perf_counter()
+    done = 0
+    while done < n:
+        with unit_of_work(sessions) as s:
+            for _ in range(min(batch, n - done)):
+                service.create_request(s, actor, clock, settings, new)
+                done += 1
+    return time.perf_counter() - t0
+
+
+# --- (c) raw INSERT of the same rows -----------------------------------------------------------------------
+
+def raw_run(engine: Engine, user: users.User, n: int, batch: int, day: str) -> float:
+    """Seconds to write the rows n intakes write (a contact, a request, the day's counter updated in place as
+    next_number does, a ticket and its create event) with SQL strings on the driver's own connection: the
+    database's share of an intake, with as little Python as possible. One commit per `batch` tickets."""
+    sqlite = engine.dialect.name == "sqlite"
+    q = "?" if sqlite else "%s"
+
+    def sql(text: str) -> str:
+        return text.replace("?", q)
+
+    def stamp(t: datetime):  # what UTCDateTime stores: naive UTC on SQLite, timestamptz on PostgreSQL
+        return t.replace(tzinfo=None) if sqlite else t
+
+    with engine.connect() as c:
+        area_id, district = c.execute(select(Area.id, Area.district_code).where(Area.code == AREA)).one()
+        c.execute(insert(TicketCounter).values(day=day, last=0))
+        c.commit()
+    payload = json.dumps({"channel": "hotline", "type": "complaint"})
+    contact_sql = sql("INSERT INTO contacts (name, phone, created_at) VALUES (?, ?, ?) RETURNING id")
+    request_sql = sql("INSERT INTO requests (text, title, request_type, channel, address, area_id, contact_id, "
+                      "anonymous, no_callback, urgency, outcome, created_at, created_by) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
+    counter_sql = sql("UPDATE ticket_counters SET last = last + 1 WHERE day = ? RETURNING last")
+    ticket_sql = sql("INSERT INTO tickets (number, request_id, state, urgency, area_id, district_code, created_at, "
+                     "dispatch_by, sign_overdue, reply_overdue, escalated, extensions, reopened, callback_due, "
+                     "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
+    event_sql = sql("INSERT INTO ticket_events (ticket_id, seq, at, actor, role, action, from_state, to_state, "
+                    "reason, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        t0 = time.perf_counter()
+        done = 0
+        while done < n:
+            if sqlite:
+                cur.execute("BEGIN")  # the app's connections run SQLite in autocommit and begin explicitly
+            for _ in range(min(batch, n - done)):
+                now = stamp(datetime.now(UTC))
+                cur.execute(contact_sql, (BODY["contact_name"], BODY["contact_phone"], now))
+                contact_id = cur.fetchone()[0]
+                cur.execute(request_sql, (BODY["text"], BODY["title"], "complaint", "hotline", BODY["address"],
+                                          area_id, contact_id, False, False, "normal", "ticket", now, user.username))
+                request_id = cur.fetchone()[0]
+                cur.execute(counter_sql, (day,))
+                last = cur.fetchone()[0]
+                cur.execute(ticket_sql, (f"{day}-{last:06d}", request_id, "new", "normal", area_id, district, now,
+                                         now + timedelta(hours=2), False, False, False, 0, 0, False, 1))
+                ticket_id = cur.fetchone()[0]
+                cur.execute(event_sql, (ticket_id, 1, now, user.username, "operator", "create", None, "new", "",
+                                        payload))
+                done += 1
+            raw.commit()
+        elapsed = time.perf_counter() - t0
+        cur.close()
+    finally:
+        raw.close()
+    return elapsed
+
+
+# --- the profile ---------------------------------------------------------------------------------------------
+
+IDLE_LEAVES = ("Condition.wait", "EpollSelector.select", "Thread.join", "Event.wait")
+DB_WAIT_LEAVES = ("Connection.wait", "BaseCursor._send_query_prepared", "DefaultDialect.do_execute",
+                  "DefaultDialect.do_commit")
+
+
+def summarize_profile(path: Path, top: int = 12) -> list[str]:
+    """py-spy's collapsed stacks, as shares of the samples in which a worker was busy: waiting on the database
+    (the leaf is the driver's call) or running Python, and the busiest functions of jiesu (inclusive)."""
+    busy = db_wait = 0
+    inclusive: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n, frames = int(count), stack.split(";")
+        if frames[-1].startswith(IDLE_LEAVES):
+            continue
+        busy += n
+        db_wait += n if frames[-1].startswith(DB_WAIT_LEAVES) else 0
+        for name in {f.split(":")[0] + ")" for f in frames if "(jiesu/" in f}:
+            inclusive[name] = inclusive.get(name, 0) + n
+    if not busy:
+        return ["   (no samples)"]
+    lines = [f"   busy samples {busy}: {100 * db_wait / busy:.0f}% in a database call, "
+             f"{100 * (busy - db_wait) / busy:.0f}% Python; busiest jiesu functions (inclusive):"]
+    for name, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"   {100 * n / busy:5.1f}%  {name}")
+    return lines
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+
+def run_engine(db: Database, args: argparse.Namespace, tmp: Path) -> dict:
+    engine, token, user = prepare(db)
+    settings = Settings(var_dir=tmp, database_url=db.url, secret_key="benchmark")
+    out: dict = {"engine": db.engine_name, "database": db.note}
+    try:
+        server = Uvicorn(db, args.workers, tmp, tmp / f"uvicorn-{db.engine_name}.log")
+        try:
+            http_run(server.port, token, min(200, args.n), args.clients, f"warm-{uuid.uuid4().hex[:6]}")
+            profile = None
+            if args.profile:
+                py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+                profile = subprocess.Popen(
+                    [py_spy, "record", "--format", "raw", "--rate", "200", "--nonblocking", "--subprocesses", "-o",
+                     str(tmp / f"pyspy-{db.engine_name}.txt"), "--pid", str(server.proc.pid)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1)
+            out["http"] = http_run(server.port, token, args.n, args.clients, f"bench-{uuid.uuid4().hex[:6]}")
+            if profile:
+                profile.send_signal(signal.SIGINT)
+                profile.wait(timeout=60)
+                out["profile"] = tmp / f"pyspy-{db.engine_name}.txt"
+        finally:
+            server.stop()
+        out["service_1"] = service_run(engine, user, settings, args.n, 1)
+        out["service_b"] = service_run(engine, user, settings, args.n, args.batch)
+        out["raw_1"] = raw_run(engine, user, args.n, 1, "raw1")
+        out["raw_b"] = raw_run(engine, user, args.n, args.batch, "rawb")
+        out["size"] = data_size(engine)
+    finally:
+        engine.dispose()
+    return out
+
+
+def report(r: dict, args: argparse.Namespace) -> None:
+    n, h = args.n, r["http"]
+    raw_rate = n / r["raw_1"]
+    rows = [
+        (f"HTTP POST /api/v1/requests ({args.clients} clients, {args.workers} workers)", h.ok / h.seconds),
+        ("service.create_request, commit per ticket", n / r["service_1"]),
+        (f"service.create_request, commit per {args.batch}", n / r["service_b"]),
+        ("raw INSERT of the same rows, commit per ticket", raw_rate),
+        (f"raw INSERT of the same rows, commit per {args.batch}", n / r["raw_b"]),
+    ]
+    print(f"\n== {r['engine']}: {r['database']}")
+    print(f"   {n} tickets per way; data after the run: {r['size']}")
+    for label, rate in rows:
+        print(f"   {label:<66} {rate:8.0f} tickets/s   x{rate / raw_rate:5.2f} of raw")
+    lat = h.latencies
+    others = {k: v for k, v in h.statuses.items() if k != "201"}
+    print(f"   HTTP latency p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
+          f"max {max(lat, default=float('nan')) * 1000:.1f} ms; {h.ok} x 201"
+          + (f", not 201: {others}" if others else "") + f" in {h.seconds:.2f} s")
+    if r.get("profile"):
+        print(f"   py-spy profile of the workers during the HTTP run (collapsed stacks): {r['profile']}")
+        print("\n".join(summarize_profile(r["profile"])))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="tickets per way (default 2000)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients (default 16)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
+    parser.add_argument("--batch", type=int, default=100, help="tickets per commit in the batched runs")
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--pg-fast", action="store_true",
+                        help="keep tests/pg.py's fsync=off, synchronous_commit=off instead of PostgreSQL's defaults")
+    parser.add_argument("--profile", action="store_true", help="py-spy the uvicorn workers during the HTTP run")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, profiles)")
+    args = parser.parse_args()
+
+    import fastapi
+    import sqlalchemy
+    import uvicorn
+
+    print(f"benchmarks/intake.py, {datetime.now(UTC).isoformat(timespec='seconds')}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the start; "
+          f"Python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, FastAPI {fastapi.__version__}, "
+          f"uvicorn {uvicorn.__version__}")
+    print(f"load: {args.clients} client threads in this process on loopback (they share the CPUs with the server), "
+          f"HTTP/1.1 keep-alive, one JSON request of {len(json.dumps(BODY, ensure_ascii=False).encode())} bytes "
+          "with contact and area; 200 warm-up requests first")
+    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    tmp = Path(tempfile.mkdtemp(prefix="jiesu-bench-"))
+    try:
+        for name in engines:
+            sub = tmp / name
+            sub.mkdir()
+            db = sqlite_database(sub) if name == "sqlite" else postgresql_database(durable=not args.pg_fast)
+            try:
+                report(run_engine(db, args, sub), args)
+            finally:
+                db.close()
+    finally:
+        if args.keep or args.profile:
+            print(f"\nlogs and profiles kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
