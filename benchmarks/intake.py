@@ -28,7 +28,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -67,11 +66,6 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- the databases ---------------------------------------------------------------------------------
@@ -152,6 +146,8 @@ class HttpResult:
 
 class Uvicorn:
     def __init__(self, db: Database, workers: int, var_dir: Path, log: Path) -> None:
+        from tests.pg import free_port
+
         self.port = free_port()
         env = {**os.environ, "JIESU_DATABASE_URL": db.url, "JIESU_VAR_DIR": str(var_dir),
                "JIESU_SECRET_KEY": "benchmark"}

@@ -35,7 +35,8 @@ def find_bindir() -> Path:
                       "install postgresql-15 or set JIESU_TEST_DATABASE_URL")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -80,7 +81,7 @@ def start() -> Server:
     root = Path(tempfile.mkdtemp(prefix="jiesu-pg-"))
     if as_user:
         os.chown(root, pw.pw_uid, pw.pw_gid)
-    server = Server(bindir=bindir, root=root, port=_free_port(), as_user=as_user)
+    server = Server(bindir=bindir, root=root, port=free_port(), as_user=as_user)
     r = server._run(bindir / "initdb", "-D", root / "data", "-U", "postgres", "-A", "trust", "-E", "UTF8",
                     "--no-locale", "--no-sync")
     if r.returncode != 0:

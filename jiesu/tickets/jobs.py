@@ -5,7 +5,7 @@ Every change goes through service.act as the system actor "clock", so each one i
 other. `tick` is safe to run from two processes at once: each ticket is handled in its own savepoint,
 its condition is checked again on the row just before the step, and the version column turns a
 racing writer into a skipped ConcurrentChange; on PostgreSQL the candidates are also claimed with
-FOR UPDATE SKIP LOCKED, and on SQLite the tick takes the single write lock before it reads anything.
+FOR UPDATE SKIP LOCKED, and on SQLite run_once begins the tick with the write lock (unit_of_work(write=True)).
 
 `tick` works in one transaction, the caller's, on at most `batch` tickets; `run_once` ticks
 in fresh transactions until the backlog is drained, and `run_loop` does that every `interval` seconds.
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, false, or_, select, text
+from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -122,10 +122,6 @@ def tick(session: Session, clock: Clock, settings: Settings, *, batch: int | Non
     throughout). `more` says the budget ran out before the work did."""
     dialect = session.get_bind().dialect.name
     budget = batch or (SQLITE_BATCH if dialect == "sqlite" else BATCH)
-    if dialect == "sqlite":
-        # Take SQLite's one write lock before reading: a second clock waits here (busy_timeout) instead
-        # of reading a snapshot it could not write from.
-        session.execute(text("UPDATE ticket_counters SET last = last WHERE 0"))
     now = clock.now()
     report = TickReport(at=now)
 
@@ -212,7 +208,9 @@ def run_once(sessions: sessionmaker[Session], clock: Clock, settings: Settings, 
     """Tick in fresh transactions until nothing is left (or a round makes no progress)."""
     total = TickReport()
     for _ in range(max_rounds):
-        with unit_of_work(sessions) as session:
+        # write=True: on SQLite the tick takes the one write lock before it reads anything, so a second
+        # clock waits for it (busy_timeout) instead of reading a snapshot it could not write from
+        with unit_of_work(sessions, write=True) as session:
             report = tick(session, clock, settings, batch=batch)
         total.add(report)
         if not report.more or report.done == 0:

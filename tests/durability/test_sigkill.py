@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ from jiesu.units import users
 from jiesu.units.models import Role
 from jiesu.units.permissions import SYSTEM
 from tests.conftest import seed_reference_data
+from tests.pg import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -45,17 +45,12 @@ LOAD_SECONDS = 30
 START_SECONDS = 60  # a server that is not answering /health by then has failed to start
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class Server:
     """One `jiesu serve --no-clock` process; stopped by SIGKILL (the test's point) or at the end."""
 
     def __init__(self, database_url: str, var_dir: Path, log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         env = {**os.environ, "JIESU_DATABASE_URL": database_url, "JIESU_VAR_DIR": str(var_dir),
                "JIESU_SECRET_KEY": "durability", "JIESU_PORT": str(self.port), "JIESU_HOST": "127.0.0.1"}
         self.log = log

@@ -12,16 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg import free_port
+
 CHROMIUM = os.environ.get("JIESU_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.e2e
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +28,7 @@ def server(tmp_path_factory):
             pytest.fail(f"{CHROMIUM} is missing on CI: .ci/run should have installed Debian's chromium")
         pytest.skip(f"browser tests skipped: no {CHROMIUM} (apt-get install chromium)")
     var = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "JIESU_VAR_DIR": str(var), "JIESU_DATABASE_URL": f"sqlite:///{var / 'e2e.db'}",
            "JIESU_PORT": str(port)}
     jiesu = [sys.executable, "-m", "jiesu.cli"]

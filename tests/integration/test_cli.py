@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from jiesu.cli import app
 from jiesu.config import get_settings
+from tests.settings_env import jiesu_env
 
 runner = CliRunner()
 
@@ -33,18 +34,8 @@ def jiesu(database_url, tmp_path_factory):
            "COLUMNS": "200"}
 
     def run(*args: str, code: int = 0, stdout: bool = False) -> str:
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        get_settings.cache_clear()
-        try:
+        with jiesu_env(env):
             result = runner.invoke(app, list(args))
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-            get_settings.cache_clear()
         out = result.stdout if stdout else result.output
         assert result.exit_code == code, f"jiesu {' '.join(args)} -> {result.exit_code}\n{out}\n{result.exception!r}"
         assert "Traceback" not in out

@@ -30,6 +30,7 @@ from jiesu.units import users
 from jiesu.units.models import Role
 from jiesu.units.permissions import SYSTEM, Actor
 from tests.conftest import seed_reference_data
+from tests.settings_env import jiesu_env
 
 GUANYINSI = "110115009000"  # 观音寺街道, 大兴区
 PASSWORD = "correct-horse-9"
@@ -398,19 +399,9 @@ def test_clock_command_once(sqlite_url, tmp_path):
         d = Desk(s, clock, settings)
         late, replied, quiet = d.dispatched(), d.replied(), d.replied(no_callback=True)
     env = {"JIESU_DATABASE_URL": sqlite_url, "JIESU_VAR_DIR": str(tmp_path / "var"), "COLUMNS": "200"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    get_settings.cache_clear()
-    try:
+    with jiesu_env(env):
         result = CliRunner().invoke(cli, ["clock", "--once"])
         again = CliRunner().invoke(cli, ["clock", "--once"])
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert ("tick: sign overdue 1, reply overdue 1, escalated 1, callbacks queued 1, closed 1, skipped 0"
             in result.output)
