@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.pg and tests.conftest, run from anywhere
 
-from sqlalchemy import Engine, func, insert, select  # noqa: E402
+from sqlalchemy import Engine, func, insert, select, text  # noqa: E402
 
 from jiesu.clock import SystemClock  # noqa: E402
 from jiesu.config import Settings  # noqa: E402
@@ -228,6 +228,63 @@ def http_run(port: int, token: str, n: int, clients: int, prefix: str) -> HttpRe
     return result
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the server (uvicorn and its workers), the database's processes, this
+    process (the clients) and the whole machine (busy, of all CPUs), from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, str, float]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            raw = (d / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = raw[raw.index("(") + 1:raw.rindex(")")], raw[raw.rindex(")") + 2:].split()
+        stats[int(d.name)] = (int(rest[1]), name, (int(rest[11]) + int(rest[12])) / tick)
+    server = {server_pid}
+    for _ in range(4):  # uvicorn -> workers (-> their helpers)
+        server |= {pid for pid, (ppid, _, _) in stats.items() if ppid in server}
+    out = {"server": sum(stats[p][2] for p in server if p in stats),
+           "database": sum(cpu for pid, (_, name, cpu) in stats.items() if name in ("postgres", "postmaster")),
+           "clients": stats.get(os.getpid(), (0, "", 0.0))[2]}
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    idle = int(fields[3]) + int(fields[4])
+    out["machine"] = (sum(int(f) for f in fields[:8]) - idle) / tick
+    return out
+
+
+class PgActivity:
+    """Samples pg_stat_activity every 50 ms while the HTTP run goes: what the server's backends are doing."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.samples, self.counts = engine, 0, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        query = text("SELECT state, coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, "
+                     "left(regexp_replace(query, '\\s+', ' ', 'g'), 40) AS q FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                     "AND backend_type = 'client backend'")
+        with self.engine.connect() as c:
+            while not self._stop.wait(0.05):
+                self.samples += 1
+                for state, wait, q in c.execute(query):
+                    if state == "idle":
+                        continue
+                    key = f"{state}, {wait}" + (f", {q}" if state == "active" else "")
+                    self.counts[key] = self.counts.get(key, 0) + 1
+                c.rollback()
+
+    def stop(self) -> list[str]:
+        self._stop.set()
+        self._thread.join()
+        top = sorted(self.counts.items(), key=lambda kv: -kv[1])[:6]
+        return [f"    {n / max(self.samples, 1):5.2f}  {k}" for k, n in top]
+
+
 # --- (b) the service layer ----------------------------------------------------------------------------
 
 def service_run(engine: Engine, user: users.User, settings: Settings, n: int, batch: int) -> float:
@@ -357,7 +414,13 @@ def run_engine(db: Database, args: argparse.Namespace, tmp: Path) -> dict:
                      str(tmp / f"pyspy-{db.engine_name}.txt"), "--pid", str(server.proc.pid)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)
+            sampler = PgActivity(engine) if db.engine_name == "postgresql" else None
+            cpu0 = cpu_seconds(server.proc.pid)
             out["http"] = http_run(server.port, token, args.n, args.clients, f"bench-{uuid.uuid4().hex[:6]}")
+            cpu1 = cpu_seconds(server.proc.pid)
+            out["cpu"] = {k: cpu1[k] - cpu0[k] for k in cpu0}
+            if sampler:
+                out["pg_activity"] = sampler.stop()
             if profile:
                 profile.send_signal(signal.SIGINT)
                 profile.wait(timeout=60)
@@ -393,6 +456,14 @@ def report(r: dict, args: argparse.Namespace) -> None:
     print(f"   HTTP latency p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
           f"max {max(lat, default=float('nan')) * 1000:.1f} ms; {h.ok} x 201"
           + (f", not 201: {others}" if others else "") + f" in {h.seconds:.2f} s")
+    if r.get("cpu") and h.ok:
+        cpu = r["cpu"]
+        print(f"   CPU per ticket over HTTP: server {cpu['server'] / h.ok * 1000:.2f} ms, database "
+              f"{cpu['database'] / h.ok * 1000:.2f} ms, clients {cpu['clients'] / h.ok * 1000:.2f} ms; machine "
+              f"busy {cpu['machine'] / h.seconds / (os.cpu_count() or 1):.0%} of {os.cpu_count()} CPUs")
+    if r.get("pg_activity"):
+        print("   backends not idle during the HTTP run (average per pg_stat_activity sample; state, wait, query):")
+        print("\n".join(r["pg_activity"]))
     if r.get("profile"):
         print(f"   py-spy profile of the workers during the HTTP run (collapsed stacks): {r['profile']}")
         print("\n".join(summarize_profile(r["profile"])))

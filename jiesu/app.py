@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 import fastapi_offline
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -36,6 +37,8 @@ Times are ISO 8601 with an offset, stored in UTC."""
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the in-process clock (jobs.ClockThread) when the app was made with a clock_interval, and stop
     it at shutdown. It reads app.state at start, so a test may swap the sessions after create_app."""
+    # Handlers and every dependency that does I/O run in this thread pool.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.settings.threads
     runner = None
     if app.state.clock_interval:
         runner = jobs.ClockThread(app.state.sessions, app.state.clock, app.state.settings,
@@ -92,3 +95,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one worker of `jiesu serve --workers N`: settings from the environment, no clock (the
+    supervising process runs it once for all workers)."""
+    return create_app()

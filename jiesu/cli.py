@@ -671,7 +671,10 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
           run_clock: Annotated[bool, typer.Option(
               "--clock/--no-clock", help="run the ticket clock in this process (production: --no-clock on every "
                                          "web process and one `jiesu clock`)")] = True,
-          clock_interval: Annotated[float, typer.Option(min=1, help="seconds between clock ticks")] = 60.0) -> None:
+          clock_interval: Annotated[float, typer.Option(min=1, help="seconds between clock ticks")] = 60.0,
+          workers: Annotated[int, typer.Option(min=1, max=64, help="web worker processes (one per CPU serves "
+                                                                   "the most; the clock runs once, beside them)")]
+          = 1) -> None:
     """Serve the API and the pages (and, unless --no-clock, tick the ticket clock)."""
     import uvicorn
 
@@ -688,8 +691,25 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
         logging.getLogger("jiesu.clock").setLevel(logging.INFO)
         console.print(f"the ticket clock ticks every {clock_interval:g} s in this process (--no-clock to leave "
                       "it to `jiesu clock`)")
-    uvicorn.run(create_app(settings, engine=engine, clock_interval=clock_interval if run_clock else None),
-                host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(settings, engine=engine, clock_interval=clock_interval if run_clock else None),
+                    host=host, port=port, log_level="info")
+        return
+    # Several processes: each worker makes its app from the same JIESU_* environment, without a clock; the clock
+    # ticks once, in this supervising process.
+    runner = None
+    if run_clock:
+        from jiesu.clock import SystemClock
+        from jiesu.tickets.jobs import ClockThread
+
+        runner = ClockThread(make_sessionmaker(engine), SystemClock(), settings, interval=clock_interval)
+        runner.start()
+    try:
+        uvicorn.run("jiesu.app:create_worker_app", factory=True, workers=workers, host=host, port=port,
+                    log_level="info")
+    finally:
+        if runner is not None:
+            runner.stop()
 
 
 @app.command("clock")

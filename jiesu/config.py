@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     work_periods: str = "09:00-12:00,13:30-18:00"
     token_ttl_days: int = Field(default=30, ge=1, le=3650)
     max_attachment_mb: float = Field(default=10, gt=0, le=100, description="largest photo or document accepted")
+    threads: int = Field(default=40, ge=2, le=1000, description="request handlers run at once per web process "
+                         "(fewer spend less CPU on switching between them under load; SQLite wants many)")
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Annotated
 
@@ -11,10 +11,11 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from jiesu.clock import Clock
 from jiesu.config import Settings
-from jiesu.db import unit_of_work
+from jiesu.db import finish, open_session
 from jiesu.errors import AuthenticationFailed
 from jiesu.units import users
 from jiesu.units.permissions import ANONYMOUS, Actor
@@ -25,16 +26,25 @@ SESSION_TOKEN_KEY = "token"  # the page login's token, kept in the signed cookie
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with unit_of_work(request.app.state.sessions, write=request.method not in READ_METHODS) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # Async, so that making the session (no I/O yet) costs no thread hop; the commit or rollback at the end
+    # does I/O and runs in the thread pool like the handlers.
+    session = open_session(request.app.state.sessions, write=request.method not in READ_METHODS)
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(finish, session, False)
+        raise
+    await run_in_threadpool(finish, session, True)
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in its thread pool,
+# and each such hop costs more than the work itself.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 
@@ -74,7 +84,7 @@ ActorDep = Annotated[Actor, Depends(get_actor)]
 LOGIN_OPTIONAL = {"security": [{}]}
 
 
-def require_login(actor: ActorDep) -> Actor:
+async def require_login(actor: ActorDep) -> Actor:
     if actor.role is None:
         raise AuthenticationFailed("log in first: POST /api/v1/auth/login, then send 'Authorization: Bearer <token>'",
                                    field="Authorization")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from jiesu.clock import Clock
+from jiesu.db import execute_apart
 from jiesu.errors import (
     AuthenticationFailed,
     Conflict,
@@ -202,17 +204,21 @@ def issue_token(session: Session, clock: Clock, user: User, *, name: str = "api"
 
 
 def actor_for_token(session: Session, clock: Clock, token: str) -> Actor:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == auth.token_digest(token)))
+    # One statement: every API call pays for this lookup.
+    found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                            .where(ApiToken.token_hash == auth.token_digest(token))).first()
     now = clock.now()
-    if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
+    if found is None:
         raise AuthenticationFailed("invalid or expired token", field="Authorization")
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    if row.revoked_at is not None or (row.expires_at and row.expires_at <= now) or not user.active:
         raise AuthenticationFailed("invalid or expired token", field="Authorization")
     # Write last use at most once a minute: a busy client should not turn every read into a write.
+    # Apart from the request's transaction (db.execute_apart): a client's requests all touch this row, and a
+    # request holding its lock while it waits for a thread would stall every other one that waits for the lock.
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        row.last_used_at = now
-        session.flush()
+        execute_apart(session, update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        set_committed_value(row, "last_used_at", now)
     return actor_of(user)
 
 

@@ -43,7 +43,9 @@ def create_request(body: RequestIn, response: Response, session: SessionDep, act
         response.headers["Idempotent-Replayed"] = "true"
     return IntakeOut(request_id=intake.request.id, outcome=intake.request.outcome,
                      direct_answer=intake.request.answer, replayed=intake.replayed,
-                     ticket=_detail(session, intake.ticket) if intake.ticket else None)
+                     ticket=None if intake.ticket is None
+                     # a new ticket has no parent and no duplicates yet: no need to ask the database
+                     else _detail(session, intake.ticket) if intake.replayed else TicketDetailOut.of(intake.ticket))
 
 
 @router.get("/tickets", response_model=TicketPage, responses=responses(401, 403, 422))
