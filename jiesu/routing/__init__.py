@@ -1,0 +1,1 @@
+"""Smart dispatch: the category, place, unit, urgency and duplicates a new request most likely has."""
