@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from jiesu import __version__
 from jiesu.api import errors
 from jiesu.api.deps import SessionDep
-from jiesu.api.v1 import attachments, auth, calendar, places, taxonomy, tickets, units
+from jiesu.api.v1 import attachments, auth, calendar, places, routing, taxonomy, tickets, units
 from jiesu.clock import Clock, SystemClock
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     v1 = APIRouter(prefix="/api/v1")
     for router in (auth.router, places.router, units.router, taxonomy.router, calendar.router, tickets.router,
-                   attachments.router):
+                   attachments.router, routing.router):
         v1.include_router(router)
 
     @v1.get("/health", tags=["meta"])

@@ -6,6 +6,7 @@ Domain errors become a red message and exit code 1, never a traceback.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import math
@@ -30,6 +31,8 @@ from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.errors import DomainError
 from jiesu.places import service as places_service
 from jiesu.places.models import AreaLevel
+from jiesu.places.resolve import MAX_TEXT_LENGTH
+from jiesu.routing.cli import routing_app
 from jiesu.taxonomy import service as taxonomy_service
 from jiesu.taxonomy.models import ReplyUnit, Urgency
 from jiesu.units import service as units_service
@@ -50,6 +53,7 @@ demo_app = typer.Typer(help="The demo city.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (places_app, "places"), (units_app, "units"), (users_app, "users"),
                   (taxonomy_app, "taxonomy"), (calendar_app, "calendar"), (demo_app, "demo")):
     app.add_typer(sub, name=name)
+app.add_typer(routing_app, name="routing")
 
 console = Console()
 err = Console(stderr=True)
@@ -220,6 +224,77 @@ def places_locate(lng: float, lat: float) -> None:
         if area is None:
             raise fail(f"({lng}, {lat}) is in no district")
         console.print(f"{area.code} {area.path}")
+
+
+RESOLVE_COLUMNS = ["district_code", "street_code", "community_code", "confidence", "ambiguous"]
+
+
+@places_app.command("resolve")
+def places_resolve(
+    text: Annotated[str | None, typer.Argument(help="an address or message, e.g. 大兴区首座御园二里5号楼")] = None,
+    input_csv: Annotated[Path | None, typer.Option("--input", help="a UTF-8 CSV with a `text` column")] = None,
+    output_csv: Annotated[Path | None, typer.Option("--output", help="where to write the CSV with the "
+                                                                     "resolved columns appended")] = None,
+    lng: Annotated[float | None, typer.Option(help="GCJ-02 longitude (with --lat)")] = None,
+    lat: Annotated[float | None, typer.Option(help="GCJ-02 latitude (with --lng)")] = None,
+) -> None:
+    """District -> street/township -> community read from free text, as JSON on stdout; or, with
+    --input/--output, a CSV with district_code, street_code, community_code, confidence, ambiguous appended."""
+    from jiesu.places.schemas import ResolutionOut
+
+    if text is not None and input_csv is not None:
+        raise fail("give either a text or --input FILE.csv, not both", 2)
+    if input_csv is None:
+        if text is None:
+            raise fail("give a text to resolve, or --input FILE.csv --output OUT.csv", 2)
+        with session_scope() as session:
+            found = places_service.resolve(session, SYSTEM, text, lng, lat)
+            out = ResolutionOut.model_validate(found).model_dump(mode="json")
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if output_csv is None:
+        raise fail("--input needs --output OUT.csv", 2)
+    header, rows = _read_text_csv(input_csv)
+    column = header.index("text")
+    counts = {"rows": 0, "ambiguous": 0, "unknown": 0}
+    with session_scope() as session:
+        out_rows = []
+        for row in rows:
+            value = (row[column] if column < len(row) else "").strip()
+            found = places_service.resolve(session, SYSTEM, value[:MAX_TEXT_LENGTH]) if value else None
+            counts["rows"] += 1
+            counts["ambiguous"] += bool(found and found.ambiguous)
+            counts["unknown"] += found is None or found.best is None
+            out_rows.append(row + ([found.district_code or "", found.street_code or "", found.community_code or "",
+                                    f"{found.confidence:.3f}", "true" if found.ambiguous else "false"]
+                                   if found else ["", "", "", "0.000", "false"]))
+    try:
+        with open(output_csv, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header + RESOLVE_COLUMNS)
+            writer.writerows(out_rows)
+    except OSError as exc:
+        raise fail(f"cannot write {output_csv}: {exc.strerror}") from None
+    err.print(f"{counts['rows']} rows resolved, {counts['ambiguous']} ambiguous, {counts['unknown']} unknown "
+              f"-> {output_csv}")
+
+
+def _read_text_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of a UTF-8 CSV (a BOM, as Excel writes, is dropped) that has a `text` column."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            rows = list(reader)
+    except FileNotFoundError:
+        raise fail(f"no such file: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise fail(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV") from None
+    except (OSError, csv.Error) as exc:
+        raise fail(f"cannot read {path}: {exc}") from None
+    if not header or "text" not in header:
+        raise fail(f"{path}: no `text` column (columns: {', '.join(header or []) or 'none'})")
+    return header, rows
 
 
 # --- units ----------------------------------------------------------------------------------------
@@ -610,6 +685,9 @@ def demo_seed(tickets: Annotated[int, TICKETS_OPT] = 3000, days: Annotated[int, 
         unit_report = units_service.bootstrap(session, SYSTEM)
         tax = taxonomy_service.import_tree(session, SYSTEM)
         taxonomy_service.seed_default_policies(session, SYSTEM, clock)
+        from jiesu.routing import service as routing_service
+
+        routing_service.seed_default_rules(session, SYSTEM, clock)
         created = []
         for username, role, unit, display in DEMO_USERS:
             try:
@@ -628,8 +706,24 @@ def demo_seed(tickets: Annotated[int, TICKETS_OPT] = 3000, days: Annotated[int, 
     for username, role, _unit, display in DEMO_USERS:
         table.add_row(username, f"{role.value} {ROLE_LABELS[role]}", display)
     console.print(table)
+    _train_if_missing(settings)
     if tickets:
         _simulate(settings, tickets, days, seed)
+
+
+def _train_if_missing(settings: Settings) -> None:
+    """Smart dispatch needs its classifier: trained here, once, from the corpus shipped in the package."""
+    from jiesu.routing import classifier
+
+    try:
+        classifier.load(settings)
+        return
+    except classifier.ModelNotTrained:
+        pass
+    console.print("training the category classifier (once; `jiesu routing train` retrains it) ...")
+    result = classifier.train(settings)
+    console.print(f"classifier: macro-F1 {result.report.macro_f1:.4f} on {result.holdout_rows} held-out messages, "
+                  f"saved to {result.path}")
 
 
 def _simulate(settings: Settings, tickets: int, days: int, seed: int) -> None:
@@ -781,6 +875,103 @@ def main() -> None:
     except OperationalError as exc:
         err.print(f"[bold red]error:[/] cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
         sys.exit(1)
+
+
+
+# --- routing: the rules table, one suggestion, accuracy (the classifier's commands are in jiesu/routing/cli.py) ---
+
+rules_app = typer.Typer(help="The routing rules table: (category, area) → main unit and co-units.",
+                        no_args_is_help=True)
+routing_app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("list")
+def routing_rules_list() -> None:
+    """Every routing rule, most general first."""
+    from jiesu.routing import service as routing
+
+    with session_scope() as session:
+        rows = routing.list_rules(session, SYSTEM)
+        table = Table("id", "category", "area", "main unit", "co-units", "active", "note")
+        for r in rows:
+            table.add_row(str(r.id), r.category_scope, r.area_code or "*", r.main,
+                          ", ".join(json.loads(r.co_units)), "yes" if r.active else "no", r.note)
+    console.print(table)
+    console.print(f"{len(rows)} rules; with no rule, a request goes to the street/township of its place.")
+
+
+@rules_app.command("set")
+def routing_rules_set(
+    category: Annotated[str, typer.Option(help="category code or prefix (e.g. 01.02), or * for any")],
+    main: Annotated[str, typer.Option(help="unit code, or @street, @community, @district, @branch:<key>")],
+    area: Annotated[str | None, typer.Option(help="district or street/township code (default: anywhere)")] = None,
+    co: Annotated[list[str] | None, typer.Option(help="a co-unit (repeat the option for more)")] = None,
+    note: Annotated[str, typer.Option()] = "",
+    inactive: Annotated[bool, typer.Option("--inactive", help="keep the rule but do not apply it")] = False,
+) -> None:
+    """Add or replace the rule for (category, area)."""
+    from jiesu.routing import service as routing
+
+    with session_scope() as session:
+        rule = routing.set_rule(session, SYSTEM, SystemClock(), category_scope=category, area_code=area, main=main,
+                                co_units=co or [], note=note, active=not inactive)
+        console.print(f"rule #{rule.id}: {rule.category_scope} @ {rule.area_code or '*'} → {rule.main} "
+                      f"{json.loads(rule.co_units)}")
+
+
+@rules_app.command("delete")
+def routing_rules_delete(rule_id: Annotated[int, typer.Argument(min=1)]) -> None:
+    """Delete a rule by its id."""
+    from jiesu.routing import service as routing
+
+    with session_scope() as session:
+        routing.delete_rule(session, SYSTEM, rule_id)
+    console.print(f"rule #{rule_id} deleted")
+
+
+@rules_app.command("seed")
+def routing_rules_seed() -> None:
+    """The default rules (water, power, gas, heating to their companies, copied to the street)."""
+    from jiesu.routing import service as routing
+
+    with session_scope() as session:
+        added = routing.seed_default_rules(session, SYSTEM, SystemClock())
+    console.print(f"{added} default rules added")
+
+
+@routing_app.command("suggest")
+def routing_suggest(text: Annotated[str, typer.Argument(help="what the citizen said")],
+                    address: Annotated[str, typer.Option()] = "",
+                    area: Annotated[str | None, typer.Option(help="area code, if already known")] = None,
+                    phone: Annotated[str | None, typer.Option(help="the caller's phone (finds repeats)")] = None,
+                    ) -> None:
+    """Print the suggestion for a request as JSON: category, place, unit(s), urgency, duplicates, reasons."""
+    from jiesu.routing import service as routing
+
+    settings = get_settings()
+    with session_scope(settings) as session:
+        s = routing.suggest(session, SYSTEM, SystemClock(), settings, text=text, address=address, area_code=area,
+                            phone=phone)
+        out = s.to_dict()
+    typer.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+
+
+@routing_app.command("accuracy")
+def routing_accuracy(month: Annotated[str, typer.Option(help="YYYY-MM")]) -> None:
+    """How often dispatchers followed the suggestions in a month, from the event log."""
+    from jiesu.routing import service as routing
+
+    settings = get_settings()
+    with session_scope(settings) as session:
+        a = routing.accuracy(session, SYSTEM, settings, month)
+
+    def rate(followed: int, judged: int) -> str:
+        return f"{followed / judged:.1%} ({followed} of {judged})" if judged else "n/a (none judged)"
+
+    console.print(f"{a.month}: {a.dispatched} tickets dispatched with a suggestion, {a.manual} of them from the "
+                  "manual queue")
+    console.print(f"category followed: {rate(a.category_followed, a.category_judged)}")
+    console.print(f"main unit followed: {rate(a.unit_followed, a.unit_judged)}")
 
 
 if __name__ == "__main__":

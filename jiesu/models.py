@@ -3,6 +3,7 @@
 from jiesu.calendar.models import CalendarOverride
 from jiesu.db import Base
 from jiesu.places.models import Area, AreaAlias, AreaBoundary
+from jiesu.routing.models import RoutingRule
 from jiesu.taxonomy.models import Category, DeadlinePolicy
 from jiesu.tickets.models import (
     Attachment,
@@ -18,4 +19,4 @@ from jiesu.units.models import ApiToken, Unit, User
 
 __all__ = ["Base", "Area", "AreaAlias", "AreaBoundary", "Unit", "User", "ApiToken", "Category",
            "DeadlinePolicy", "CalendarOverride", "Contact", "Request", "Ticket", "TicketUnit", "TicketEvent",
-           "PersonalDataAccess", "TicketCounter", "Attachment"]
+           "PersonalDataAccess", "TicketCounter", "Attachment", "RoutingRule"]

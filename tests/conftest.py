@@ -18,6 +18,7 @@ from jiesu.clock import FixedClock
 from jiesu.config import Settings
 from jiesu.db import make_engine, unit_of_work
 from jiesu.places import service as places
+from jiesu.routing import service as routing
 from jiesu.taxonomy import service as taxonomy
 from jiesu.units import service as units
 from jiesu.units.permissions import SYSTEM
@@ -65,6 +66,7 @@ def seed_reference_data(engine: Engine) -> None:
         units.bootstrap(s, SYSTEM)
         taxonomy.import_tree(s, SYSTEM)
         taxonomy.seed_default_policies(s, SYSTEM, clock)
+        routing.seed_default_rules(s, SYSTEM, clock)
 
 
 @pytest.fixture(scope="session")
@@ -148,3 +150,13 @@ def shared_data() -> Path:
 def tmp_root() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="jiesu-test-") as d:
         yield Path(d)
+
+
+@pytest.fixture(scope="session")
+def trained_var(tmp_root: Path) -> Path:
+    """A var folder with the category classifier trained once per test session on the shipped corpus."""
+    from jiesu.routing import classifier
+
+    var = tmp_root / "trained-var"
+    classifier.train(Settings(var_dir=var, secret_key="test-secret", database_url="sqlite://"))
+    return var

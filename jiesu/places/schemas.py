@@ -38,3 +38,55 @@ class PlaceDetailOut(PlaceOut):
     aliases: list[str]
     parent_code: str | None
     children: int
+
+
+class ResolvedPlaceOut(BaseModel):
+    """One reading of a text, from its district down to the deepest level it reaches."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    level: str
+    code: str
+    name: str
+    path: str
+    district_code: str | None
+    district_name: str | None
+    street_code: str | None
+    street_name: str | None
+    community_code: str | None
+    community_name: str | None
+    complex_code: str | None
+    complex_name: str | None
+    score: float
+
+
+class ResolutionReasonOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    text: str
+    start: int
+    end: int
+    code: str
+    level: str
+    path: str
+    weight: float
+    used: bool
+
+
+class ResolutionOut(BaseModel):
+    """`best` is what every top reading agrees on (null when they share nothing); when `ambiguous`,
+    `alternatives` holds every top reading with its full path."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    text: str
+    level: str | None
+    district_code: str | None
+    street_code: str | None
+    community_code: str | None
+    confidence: float
+    ambiguous: bool
+    best: ResolvedPlaceOut | None
+    alternatives: list[ResolvedPlaceOut]
+    reasons: list[ResolutionReasonOut]
+    located_district_code: str | None

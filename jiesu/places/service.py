@@ -1,4 +1,4 @@
-"""Place use cases: import a gazetteer, find places by name, walk the tree, locate a point."""
+"""Place use cases: import a gazetteer, find places by name, walk the tree, locate a point, resolve free text."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from jiesu.data import DATA_DIR, open_text, read_csv, resolve
+from jiesu.data import DATA_DIR, open_text, read_csv
+from jiesu.data import resolve as data_file
 from jiesu.errors import DataSourceError, InvalidInput, PlaceNotFound
+from jiesu.places import resolve as resolving
 from jiesu.places import rules
 from jiesu.places.models import LEVEL_ORDER, Area, AreaAlias, AreaBoundary, AreaLevel
 from jiesu.units.permissions import Action, Actor, require
@@ -135,6 +137,7 @@ def import_gazetteer(session: Session, actor: Actor, source: Path | None = None,
 
     alias_count = _rebuild_aliases(session, districts, streets, communities, existing)
     boundaries = _import_boundaries(session, source, existing)
+    resolving.reset()  # names may have changed in place, which the resolver's stamp would not see
     if progress:
         progress("done", total, total)
     return ImportReport(city=city_name, districts=len(districts), streets=len(streets),
@@ -167,7 +170,7 @@ def _rebuild_aliases(session: Session, districts: list[dict], streets: list[dict
 
 def _import_boundaries(session: Session, source: Path, ids: dict[str, int]) -> int:
     try:
-        path = resolve("districts.geojson", base=source)
+        path = data_file("districts.geojson", base=source)
     except FileNotFoundError:
         return 0
     with open_text(path) as fh:
@@ -321,6 +324,7 @@ def add_alias(session: Session, actor: Actor, code: str, alias: str) -> AreaAlia
     else:
         row.source = "manual"  # an administrator's word outlives the next re-import
     session.flush()
+    resolving.reset()
     return row
 
 
@@ -343,6 +347,7 @@ def add_complex(session: Session, actor: Actor, community_code: str, name: str) 
                 street_code=community.street_code, path=f"{community.path}/{name}")
     session.add(area)
     session.flush()
+    resolving.reset()
     return area
 
 
@@ -368,3 +373,22 @@ def locate(session: Session, actor: Actor, lng: float, lat: float) -> Area | Non
         if rules.contains(json.loads(b.geojson), lng, lat):
             return session.get(Area, b.area_id)
     return None
+
+
+def resolve(session: Session, actor: Actor, text: str, lng: float | None = None,
+            lat: float | None = None) -> resolving.Resolution:
+    """Read a citizen's address or message as district -> street/township -> community, with a
+    confidence; a name several places carry comes back `ambiguous` with all of them. Coordinates
+    (GCJ-02, both or neither) add the district that holds the point."""
+    require(actor, Action.places_read)
+    if text is None or not text.strip():
+        raise InvalidInput("text must not be empty", field="text")
+    if len(text) > resolving.MAX_TEXT_LENGTH:
+        raise InvalidInput(f"text is longer than {resolving.MAX_TEXT_LENGTH} characters", field="text")
+    if (lng is None) != (lat is None):
+        raise InvalidInput("give both lng and lat, or neither", field="lat" if lat is None else "lng")
+    if lng is not None and not (-180 <= lng <= 180):
+        raise InvalidInput("longitude must be between -180 and 180", field="lng")
+    if lat is not None and not (-90 <= lat <= 90):
+        raise InvalidInput("latitude must be between -90 and 90", field="lat")
+    return resolving.resolver_for(session).resolve(text, lng, lat)

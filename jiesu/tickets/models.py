@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from jiesu.db import Base, UTCDateTime
@@ -103,6 +103,10 @@ class Ticket(Base):
     extensions: Mapped[int] = mapped_column(Integer, default=0)
     reopened: Mapped[int] = mapped_column(Integer, default=0)
     callback_due: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Smart dispatch's proposal at intake (JSON, also on the create event); manual_review: its confidence was
+    # too low, a dispatcher decides from scratch.
+    suggestion: Mapped[str | None] = mapped_column(Text)
+    manual_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     request: Mapped[Request] = relationship()

@@ -3,8 +3,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat
 
+from jiesu.routing.schemas import SuggestionOut
 from jiesu.taxonomy.models import RequestType, Urgency
 from jiesu.tickets import service
 from jiesu.tickets.models import Channel, Outcome, Ticket
@@ -18,8 +19,8 @@ class RequestIn(BaseModel):
     title: str = Field(default="", max_length=200)
     address: str = Field(default="", max_length=256, description="the place as the citizen said it")
     area_code: str | None = Field(default=None, max_length=32, description="the resolved area, if known")
-    lng: float | None = Field(default=None, ge=-180, le=180)
-    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: StrictFloat | None = Field(default=None, ge=-180, le=180)  # strict: false is not 0.0
+    lat: StrictFloat | None = Field(default=None, ge=-90, le=90)
     contact_name: str | None = Field(default=None, max_length=64)
     contact_phone: str | None = Field(default=None, max_length=32)
     anonymous: bool = False
@@ -41,6 +42,8 @@ class StepIn(BaseModel):
     units: list[str] = Field(default_factory=list, max_length=20, description="whistle: the units summoned")
     days: float | None = Field(default=None, gt=0, le=30, description="extension: business days asked for")
     parent: str | None = Field(default=None, max_length=32, description="merge: the parent ticket's number")
+    category: str | None = Field(default=None, max_length=32,
+                                 description="dispatch: the category code the dispatcher confirms or corrects")
     resolved: bool | None = None
     satisfied: str | None = Field(default=None, max_length=16)
     expected_version: int | None = Field(default=None, ge=1, description="fail with 409 if the ticket moved on")
@@ -108,6 +111,7 @@ class TicketOut(BaseModel):
     extensions: int
     reopened: int
     callback_due: bool
+    manual_review: bool
     anonymous: bool
     no_callback: bool
     parent_number: str | None
@@ -135,7 +139,8 @@ class TicketOut(BaseModel):
             closed_at=t.closed_at, dispatch_by=t.dispatch_by, sign_by=t.sign_by, reply_by=t.reply_by,
             sign_overdue=t.sign_overdue, reply_overdue=t.reply_overdue, escalated=t.escalated,
             extension_days_requested=t.extension_days_requested, extensions=t.extensions, reopened=t.reopened,
-            callback_due=t.callback_due, anonymous=r.anonymous, no_callback=r.no_callback,
+            callback_due=t.callback_due, manual_review=t.manual_review, anonymous=r.anonymous,
+            no_callback=r.no_callback,
             parent_number=parent_number, contact=contact, version=t.version)
 
 
@@ -159,6 +164,8 @@ class IntakeOut(BaseModel):
     direct_answer: str | None
     replayed: bool
     ticket: TicketDetailOut | None
+    suggestion: SuggestionOut | None = Field(default=None, description="smart dispatch's proposal for the new "
+                                             "ticket, for the centre's staff (none for citizens and inquiries)")
 
 
 class TicketPage(BaseModel):

@@ -156,14 +156,17 @@ def next_number(session: Session, day: str) -> str:
 
 
 def create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
-                   idempotency_key: str | None = None) -> Intake:
+                   idempotency_key: str | None = None, suggestion: tuple[dict, dict] | None = None) -> Intake:
     """A request from any channel. An inquiry with a direct answer is closed at once; anything else
-    becomes a ticket in state `new`, with its dispatch deadline, waiting for the dispatcher."""
+    becomes a ticket in state `new`, with its dispatch deadline, waiting for the dispatcher.
+
+    `suggestion` is smart dispatch's proposal (routing.service.create_request makes it): in full on the
+    ticket, in brief on its create event; when it says so, the ticket waits in the manual queue."""
     require(actor, Action.requests_create)
     if idempotency_key is not None:
         if not (1 <= len(idempotency_key) <= 128):
             raise InvalidInput("Idempotency-Key has 1 to 128 characters", field="Idempotency-Key")
-        seen = _by_key(session, actor, idempotency_key)
+        seen = find_by_key(session, actor, idempotency_key)
         if seen is not None:
             return seen
     _validate(new)
@@ -195,8 +198,13 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
                         request=request, state=TicketState.new, category=category, urgency=new.urgency, area=area,
                         district_code=area.district_code if area else None, created_at=now,
                         dispatch_by=now + timedelta(hours=policy.dispatch_within_hours), units=[], events=[])
-        _new_event(ticket, actor, now, Step.create, None, TicketState.new, "",  # joins ticket.events
-                   {"channel": new.channel.value, "type": new.request_type.value}, seq=1)
+        created = {"channel": new.channel.value, "type": new.request_type.value}
+        if suggestion is not None:
+            full, brief = suggestion
+            ticket.suggestion = json.dumps(full, ensure_ascii=False, default=str)
+            ticket.manual_review = bool(brief.get("manual"))
+            created["suggestion"] = brief
+        _new_event(ticket, actor, now, Step.create, None, TicketState.new, "", created, seq=1)  # joins ticket.events
     # One flush for all the rows; inside a savepoint when a key is given, so that a racing twin with the same
     # key loses here, not at commit.
     try:
@@ -204,14 +212,15 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
             session.add(ticket or request)
             session.flush()
     except IntegrityError:
-        seen = _by_key(session, actor, idempotency_key) if idempotency_key is not None else None
+        seen = find_by_key(session, actor, idempotency_key) if idempotency_key is not None else None
         if seen is None:
             raise
         return seen
     return Intake(request=request, ticket=ticket)
 
 
-def _by_key(session: Session, actor: Actor, key: str) -> Intake | None:
+def find_by_key(session: Session, actor: Actor, key: str) -> Intake | None:
+    """The intake an Idempotency-Key made before, if any (its sender's only)."""
     request = session.scalar(select(Request).where(Request.idempotency_key == key))
     if request is None:
         return None
@@ -245,6 +254,7 @@ class StepInput:
     units: list[str] = field(default_factory=list)  # whistle: the departments summoned
     days: float | None = None  # extension
     parent: str | None = None  # merge target number
+    category: str | None = None  # dispatch: the category the dispatcher confirms or corrects
     deadline: str | None = None  # mark_overdue: "sign" or "reply"
     resolved: bool | None = None  # callback answers, kept on close/reopen events
     satisfied: str | None = None
@@ -381,6 +391,11 @@ Effect = Callable[[Session, Actor, datetime, Settings, Ticket, StepInput, dict],
 
 
 def _dispatch(session, actor, now, settings, ticket, data, payload) -> None:
+    if data.category:
+        try:
+            ticket.category = taxonomy.get(session, _reader(actor), data.category)
+        except CategoryNotFound as exc:
+            raise InvalidInput(str(exc), field="category") from exc
     unit = _unit(session, actor, data.unit, "unit")
     ticket.main_unit = unit
     ticket.dispatched_at = now
@@ -391,6 +406,13 @@ def _dispatch(session, actor, now, settings, ticket, data, payload) -> None:
             session.add(TicketUnit(ticket=ticket, unit=co, role=UnitRole.co, created_at=now))
     _copy_to_district(session, ticket, unit, now)
     payload["unit_name"] = unit.name
+    if ticket.suggestion:  # the proposal beside the decision, so that accuracy is read from the log
+        proposed = json.loads(ticket.suggestion)
+        payload["suggested"] = {"category": proposed.get("category_code"),
+                                "unit": (proposed.get("main_unit") or {}).get("code"),
+                                "manual": proposed.get("manual", False)}
+        payload["category"] = ticket.category.code if ticket.category else None
+    ticket.manual_review = False
 
 
 def _copy_to_district(session: Session, ticket: Ticket, unit: Unit, now: datetime) -> None:
@@ -584,6 +606,7 @@ class TicketFilter:
     district_code: str | None = None
     category_code: str | None = None
     overdue: bool | None = None
+    manual: bool | None = None  # the manual queue: smart dispatch was not sure enough
     created_from: datetime | None = None
     created_to: datetime | None = None
     q: str | None = None
@@ -616,6 +639,8 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 5
     if f.overdue is not None:
         late = or_(Ticket.sign_overdue.is_(True), Ticket.reply_overdue.is_(True))
         stmt = stmt.where(late if f.overdue else ~late)
+    if f.manual is not None:
+        stmt = stmt.where(Ticket.manual_review.is_(f.manual))
     if f.created_from:
         stmt = stmt.where(Ticket.created_at >= f.created_from)
     if f.created_to:

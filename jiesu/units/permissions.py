@@ -24,6 +24,8 @@ class Action(StrEnum):
     tickets_read = "tickets.read"
     personal_data_read = "personal_data.read"  # a citizen's name and phone, unmasked (every read logged)
     personal_data_audit = "personal_data.audit"  # the log of those reads
+    routing_suggest = "routing.suggest"  # see smart dispatch's suggestions, its rules and its accuracy
+    routing_edit = "routing.edit"  # edit the routing rules table
 
 
 R = Role
@@ -50,6 +52,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     # Who calls citizens back or took the call needs the real number; units work with it masked.
     Action.personal_data_read: frozenset({R.operator, R.dispatcher, R.callback_agent, R.admin}),
     Action.personal_data_audit: frozenset({R.admin, R.supervisor}),
+    # The centre's desk works with the suggestions; units get the dispatcher's decision, not the machine's.
+    Action.routing_suggest: frozenset({R.operator, R.dispatcher, R.supervisor, R.admin}),
+    Action.routing_edit: frozenset({R.admin}),
 }
 
 # Actions an anonymous visitor (no login) may take.

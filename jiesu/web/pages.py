@@ -427,7 +427,9 @@ def ticket_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
                   contact=masked_contact(r), state_label=STATE_LABELS[t.state],
                   urgency_label=URGENCY_LABELS.get(t.urgency, t.urgency.value),
                   type_label=REQUEST_TYPE_LABELS.get(r.request_type, r.request_type.value),
-                  channel_label=CHANNEL_LABELS.get(r.channel, r.channel.value), local=local_time(settings.tz))
+                  channel_label=CHANNEL_LABELS.get(r.channel, r.channel.value), local=local_time(settings.tz),
+                  suggestion=json.loads(t.suggestion) if t.suggestion and can(actor.role, Action.routing_suggest)
+                  else None)
 
 
 def _payload(raw: str | None) -> dict:

@@ -35,6 +35,8 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "tickets.read":  (Y,   Y,   Y,   Y,   Y,   Y,   Y,   Y,   N),
     "personal_data.read": (Y, Y, N,  Y,   N,   N,   Y,   N,   N),
     "personal_data.audit": (N, N, N, N,   Y,   N,   Y,   N,   N),
+    "routing.suggest": (Y, Y,   N,   N,   Y,   N,   Y,   N,   N),
+    "routing.edit":  (N,   N,   N,   N,   N,   N,   Y,   N,   N),
 }
 
 ROLES_AND_ANONYMOUS: list[Role | None] = [*Role, None]

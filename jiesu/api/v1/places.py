@@ -8,7 +8,8 @@ from jiesu.api.deps import LOGIN_OPTIONAL, ActorDep, SessionDep
 from jiesu.api.errors import responses
 from jiesu.places import service
 from jiesu.places.models import AreaLevel
-from jiesu.places.schemas import PlaceDetailOut, PlaceMatchOut, PlaceOut, PlaceSearchOut
+from jiesu.places.resolve import MAX_TEXT_LENGTH
+from jiesu.places.schemas import PlaceDetailOut, PlaceMatchOut, PlaceOut, PlaceSearchOut, ResolutionOut
 
 router = APIRouter(prefix="/places", tags=["places"])
 NOT_FOUND = responses(401, 404, 422, notes={404: "no such place"})
@@ -41,6 +42,19 @@ def locate(session: SessionDep, actor: ActorDep, lng: Annotated[float, Query(ge=
     """The district holding a point given in the boundaries' coordinates (GCJ-02 for Beijing); null if none."""
     area = service.locate(session, actor, lng, lat)
     return PlaceOut.model_validate(area) if area else None
+
+
+@router.get("/resolve", response_model=ResolutionOut, responses=responses(401, 422), openapi_extra=LOGIN_OPTIONAL)
+def resolve_place(session: SessionDep, actor: ActorDep,
+                  text: Annotated[str, Query(min_length=1, max_length=MAX_TEXT_LENGTH,
+                                             description="an address or a whole message")],
+                  lng: Annotated[float | None, Query(ge=-180, le=180, description="GCJ-02, with lat")] = None,
+                  lat: Annotated[float | None, Query(ge=-90, le=90, description="GCJ-02, with lng")] = None,
+                  ) -> ResolutionOut:
+    """District -> street/township -> community read from free text, with a confidence. A name that
+    several places carry (香屯村 is in 昌平区 and in 延庆区) is `ambiguous` with every candidate in
+    `alternatives`; a district or street in the text, or coordinates, tell them apart."""
+    return ResolutionOut.model_validate(service.resolve(session, actor, text, lng, lat))
 
 
 @router.get("/{code}", response_model=PlaceDetailOut, responses=NOT_FOUND, openapi_extra=LOGIN_OPTIONAL)

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Header, Query, Response
 from jiesu.api.deps import ClockDep, IsoDateTime, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.errors import CategoryNotFound, InvalidInput
+from jiesu.routing import service as routing
+from jiesu.routing.schemas import SuggestionOut
 from jiesu.tickets import service
 from jiesu.tickets.models import Ticket
 from jiesu.tickets.rules import Action as Step
@@ -21,6 +23,7 @@ from jiesu.tickets.schemas import (
     TicketOut,
     TicketPage,
 )
+from jiesu.units.permissions import Action, can
 
 router = APIRouter(tags=["tickets"])
 
@@ -38,14 +41,17 @@ def create_request(body: RequestIn, response: Response, session: SessionDep, act
     """A citizen's request from any channel. An inquiry with `direct_answer` is closed at once;
     anything else becomes a ticket waiting for dispatch. Send an `Idempotency-Key` header to make a
     retry safe: the same key returns the first answer (with `replayed: true`), never a second ticket."""
-    intake = service.create_request(session, actor, clock, settings, body.to_new(), idempotency_key)
+    made = routing.create_request(session, actor, clock, settings, body.to_new(), idempotency_key)
+    intake = made.intake
     if intake.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    shown = made.suggestion is not None and can(actor.role, Action.routing_suggest)
     return IntakeOut(request_id=intake.request.id, outcome=intake.request.outcome,
                      direct_answer=intake.request.answer, replayed=intake.replayed,
                      ticket=None if intake.ticket is None
                      # a new ticket has no parent and no duplicates yet: no need to ask the database
-                     else _detail(session, intake.ticket) if intake.replayed else TicketDetailOut.of(intake.ticket))
+                     else _detail(session, intake.ticket) if intake.replayed else TicketDetailOut.of(intake.ticket),
+                     suggestion=SuggestionOut.model_validate(made.suggestion.to_dict()) if shown else None)
 
 
 @router.get("/tickets", response_model=TicketPage, responses=responses(401, 403, 422))
@@ -55,13 +61,15 @@ def list_tickets(session: SessionDep, actor: UserDep,
                  district_code: Annotated[str | None, Query(max_length=32)] = None,
                  category_code: Annotated[str | None, Query(max_length=32)] = None,
                  overdue: bool | None = None,
+                 manual: Annotated[bool | None, Query(description="true: the manual queue (smart dispatch was "
+                                                              "not sure enough)")] = None,
                  created_from: IsoDateTime | None = None, created_to: IsoDateTime | None = None,
                  q: Annotated[str | None, Query(max_length=100)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                  offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> TicketPage:
     """Tickets the caller may see, newest first: the centre sees all, a unit its own, a citizen theirs."""
     f = service.TicketFilter(state=state, unit_code=unit, district_code=district_code, category_code=category_code,
-                             overdue=overdue, created_from=created_from, created_to=created_to, q=q)
+                             overdue=overdue, manual=manual, created_from=created_from, created_to=created_to, q=q)
     try:
         items, total = service.list_tickets(session, actor, f, limit, offset)
     except CategoryNotFound as exc:  # a filter naming no category is bad input, as an unknown unit is

@@ -1,0 +1,459 @@
+"""Smart dispatch use cases: the suggestion for a new request, intake with it, the routing rules table,
+and how often dispatchers followed the suggestions.
+
+The suggestion is advice: it is stored on the ticket and on its create event, the dispatcher confirms or
+corrects it when dispatching, and the dispatch event records both, so that accuracy is measured from the log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from jiesu.clock import Clock
+from jiesu.config import Settings
+from jiesu.errors import InvalidInput, NotFound
+from jiesu.places.models import Area, AreaLevel
+from jiesu.routing import rules
+from jiesu.routing.models import RoutingRule
+from jiesu.taxonomy.models import Category, Urgency
+from jiesu.tickets import service as tickets
+from jiesu.tickets.models import Contact, Request, Ticket, TicketEvent
+from jiesu.tickets.rules import OPEN_STATES
+from jiesu.tickets.rules import Action as Step
+from jiesu.units.models import Unit, UnitKind
+from jiesu.units.permissions import SYSTEM, Action, Actor, require
+
+MANUAL_BELOW = 0.6  # a suggestion less sure than this sends the ticket to the manual queue
+DUPLICATE_DAYS = 30
+DUPLICATE_CANDIDATES = 150  # the newest open tickets of the same street (and the caller's own) compared
+
+
+class RuleNotFound(NotFound):
+    code = "rule_not_found"
+
+
+@dataclass
+class UnitPick:
+    code: str
+    name: str
+
+
+@dataclass
+class Suggestion:
+    category_code: str | None = None
+    category_name: str | None = None
+    category_confidence: float = 0.0
+    category_alternatives: list[dict] = field(default_factory=list)
+    category_reasons: list[str] = field(default_factory=list)
+    place: dict | None = None  # the place resolution: codes, names, confidence, ambiguous, alternatives
+    main_unit: UnitPick | None = None
+    co_units: list[UnitPick] = field(default_factory=list)
+    unit_reasons: list[str] = field(default_factory=list)
+    urgency: Urgency = Urgency.normal
+    urgency_reasons: list[str] = field(default_factory=list)
+    duplicates: list[dict] = field(default_factory=list)
+    confidence: float = 0.0
+    manual: bool = True
+    manual_reasons: list[str] = field(default_factory=list)
+    model_version: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def brief(self) -> dict:
+        """What the create event keeps: enough to measure accuracy later."""
+        return {"category": self.category_code, "unit": self.main_unit.code if self.main_unit else None,
+                "co_units": [u.code for u in self.co_units], "urgency": self.urgency.value,
+                "confidence": self.confidence, "manual": self.manual,
+                "duplicates": [d["number"] for d in self.duplicates], "model": self.model_version}
+
+
+# --- the parts -----------------------------------------------------------------------------------------
+
+def _classify(settings: Settings, title: str, text: str) -> tuple[object | None, str | None, str | None]:
+    """(prediction, model version, why there is none)."""
+    from jiesu.routing import classifier
+
+    try:
+        model = classifier.load(settings)
+    except classifier.ModelNotTrained as exc:
+        return None, None, exc.message
+    return model.predict_one(text, title=title), model.version, None
+
+
+def _segment(text: str) -> list[str]:
+    from jiesu.routing.text import segment
+
+    return segment(text)
+
+
+def _area_chain(session: Session, area: Area | None) -> list[Area]:
+    """The area and the areas above it, most specific first (community, street, district)."""
+    chain = []
+    while area is not None and area.level != AreaLevel.city:
+        chain.append(area)
+        area = session.get(Area, area.parent_id) if area.parent_id else None
+    return chain
+
+
+def _place(session: Session, actor: Actor, text: str, address: str, area_code: str | None,
+           lng: float | None, lat: float | None) -> tuple[dict | None, Area | None]:
+    """The request's own area when it has one; else the place resolved from its address and text."""
+    from jiesu.places import service as places
+
+    if area_code:
+        area = session.scalar(select(Area).where(Area.code == area_code))
+        if area is not None:
+            return {"code": area.code, "path": area.path, "confidence": 1.0, "ambiguous": False,
+                    "alternatives": [], "reasons": ["受理时已选定地点"]}, area
+    from jiesu.places.resolve import MAX_TEXT_LENGTH
+
+    # The address first: when the text is long, the end of it is what is cut.
+    said = " ".join(p for p in (address.strip(), text.strip()) if p)[:MAX_TEXT_LENGTH]
+    r = places.resolve(session, actor, said, lng=lng, lat=lat)
+    best = r.best
+    out = {"code": best.code if best else None, "path": best.path if best else None,
+           "level": best.level if best else None, "district_code": r.district_code, "street_code": r.street_code,
+           "community_code": r.community_code, "confidence": round(float(r.confidence), 3), "ambiguous": r.ambiguous,
+           "alternatives": [{"code": a.code, "path": a.path} for a in r.alternatives],
+           "reasons": [f"{x.text} → {x.path}" for x in r.reasons if x.used]}
+    # What every reading agrees on is safe to route by, even when the place below it is ambiguous.
+    code = r.community_code or r.street_code or r.district_code
+    area = session.scalar(select(Area).where(Area.code == code)) if code else None
+    return out, area
+
+
+def _target(session: Session, token: str, chain: list[Area]) -> tuple[Unit | None, str]:
+    by_level = {a.level: a for a in chain}
+    code: str | None = None
+    if token == rules.STREET:
+        code = by_level[AreaLevel.street].code if AreaLevel.street in by_level else None
+    elif token == rules.COMMUNITY:
+        code = by_level[AreaLevel.community].code if AreaLevel.community in by_level else None
+    elif token == rules.DISTRICT:
+        code = by_level[AreaLevel.district].code if AreaLevel.district in by_level else None
+    elif token.startswith(rules.BRANCH):
+        district = by_level.get(AreaLevel.district)
+        code = f"{token[len(rules.BRANCH):]}-{district.code[:6]}" if district else None
+    else:
+        code = token
+    if code is None:
+        return None, f"{token}: 地点不够具体"
+    unit = session.scalar(select(Unit).where(Unit.code == code, Unit.active.is_(True)))
+    return unit, (f"{token} → {unit.name}" if unit else f"{token}: 没有单位 {code}")
+
+
+def _rule_views(session: Session) -> list[rules.RuleView]:
+    return [rules.RuleView(r.id, r.category_scope, r.area_code, r.main, tuple(json.loads(r.co_units)))
+            for r in session.scalars(select(RoutingRule).where(RoutingRule.active.is_(True)))]
+
+
+def _units(session: Session, category_code: str | None, chain: list[Area]) -> tuple[Unit | None, list[Unit], list[str]]:
+    rule = rules.best_rule(_rule_views(session), category_code, [a.code for a in chain])
+    if rule is None:
+        if not any(a.level == AreaLevel.street for a in chain):
+            return None, [], ["没有适用的派单规则，地点也不到街道：请人工派单"]
+        tokens, why = (rules.STREET,), ["默认：属地街道（乡镇）办理"]
+    else:
+        tokens = (rule.main, *rule.co_units)
+        where = rule.area_code or "全市"
+        why = [f"派单规则 #{rule.id}：类别 {rule.category_scope}，地区 {where}"]
+    picked: list[Unit] = []
+    for token in tokens:
+        unit, reason = _target(session, token, chain)
+        why.append(reason)
+        if unit is not None and unit not in picked:
+            picked.append(unit)
+    if not picked or (rule is not None and _target(session, tokens[0], chain)[0] is None):
+        return None, picked, why
+    return picked[0], picked[1:], why
+
+
+def _duplicates(session: Session, now: datetime, tokens, chain: list[Area], category_code: str | None,
+                phone: str | None) -> list[dict]:
+    street = next((a for a in chain if a.level == AreaLevel.street), None)
+    community = next((a for a in chain if a.level == AreaLevel.community), None)
+    conditions = []
+    if street is not None:
+        conditions.append(Area.code.like(street.code[:9] + "%"))
+    if phone:
+        conditions.append(Contact.phone == phone)
+    if not conditions:
+        return []
+    rows = session.execute(
+        select(Ticket.number, Request.title, Request.text, Area.code, Category.code, Contact.phone)
+        .join(Request, Request.id == Ticket.request_id)
+        .outerjoin(Area, Area.id == Ticket.area_id).outerjoin(Category, Category.id == Ticket.category_id)
+        .outerjoin(Contact, Contact.id == Request.contact_id)
+        .where(Ticket.state.in_(OPEN_STATES), Ticket.created_at >= now - timedelta(days=DUPLICATE_DAYS),
+               or_(*conditions))
+        .order_by(Ticket.created_at.desc()).limit(DUPLICATE_CANDIDATES)).all()
+    def same_place(code: str | None) -> bool:
+        if not code:
+            return False
+        return code == community.code if community is not None else bool(street and code[:9] == street.code[:9])
+
+    top = category_code.split(".")[0] if category_code else None
+    candidates = [rules.Candidate(number=number, tokens=rules.tokens_of(_segment(f"{title} {text}")),
+                                  same_area=same_place(code),
+                                  same_category=bool(top and cat and cat.split(".")[0] == top),
+                                  same_phone=bool(phone and other_phone == phone))
+                  for number, title, text, code, cat, other_phone in rows]
+    return [asdict(f) for f in rules.duplicates(tokens, candidates)]
+
+
+# --- the suggestion ------------------------------------------------------------------------------------
+
+def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *, text: str, title: str = "",
+            address: str = "", area_code: str | None = None, lng: float | None = None, lat: float | None = None,
+            phone: str | None = None, category_code: str | None = None) -> Suggestion:
+    """Category, place, unit(s), urgency and duplicates for a request, each with its reasons."""
+    require(actor, Action.routing_suggest)
+    if not text.strip():
+        raise InvalidInput("a suggestion needs the request's text", field="text")
+    now = clock.now()
+    s = Suggestion()
+    manual = []
+    if category_code:  # the operator already chose it
+        category = session.scalar(select(Category).where(Category.code == category_code))
+        if category is None:
+            raise InvalidInput(f"no category {category_code}", field="category_code")
+        s.category_code, s.category_name, s.category_confidence = category.code, category.path, 1.0
+        s.category_reasons = ["受理时已选定类别"]
+    else:
+        prediction, s.model_version, missing = _classify(settings, title, text)
+        if prediction is None:
+            manual.append(missing or "no model")
+        else:
+            category = session.scalar(select(Category).where(Category.level == 1,
+                                                              Category.name == prediction.category))
+            s.category_code = category.code if category else None
+            s.category_name = prediction.category
+            s.category_confidence = round(float(prediction.confidence), 3)
+            s.category_alternatives = [{"category": c, "confidence": round(float(p), 3)}
+                                       for c, p in prediction.alternatives]
+            s.category_reasons = [f"关键词: {' '.join(prediction.reasons)}"] if prediction.reasons else []
+            if s.category_confidence < MANUAL_BELOW:
+                manual.append(f"类别把握不足 ({s.category_confidence:.2f})")
+    s.place, area = _place(session, actor, text, address, area_code, lng, lat)
+    if area is None:
+        manual.append("地点不明确" if s.place and s.place.get("ambiguous") else "未识别出地点")
+    chain = _area_chain(session, area)
+    main, co, s.unit_reasons = _units(session, s.category_code, chain)
+    s.main_unit = UnitPick(main.code, main.name) if main else None
+    s.co_units = [UnitPick(u.code, u.name) for u in co]
+    if main is None:
+        manual.append("没有建议的承办单位")
+    finding = rules.urgency(f"{title} {text}", now.astimezone(settings.tz).date())
+    s.urgency = Urgency.emergency if finding.emergency else Urgency.normal
+    s.urgency_reasons = finding.triggers
+    tokens = rules.tokens_of(_segment(f"{title} {text}"))
+    s.duplicates = _duplicates(session, now, tokens, chain, s.category_code, (phone or "").strip() or None)
+    place_confidence = float(s.place.get("confidence", 0.0)) if s.place and area is not None else 0.0
+    s.confidence = round(min(s.category_confidence, place_confidence), 3)
+    s.manual, s.manual_reasons = bool(manual), manual
+    return s
+
+
+@dataclass
+class SuggestedIntake:
+    intake: tickets.Intake
+    suggestion: Suggestion | None
+
+
+def create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: tickets.NewRequest,
+                   idempotency_key: str | None = None) -> SuggestedIntake:
+    """Intake with smart dispatch: the ticket is created with the suggestion on it (and on its create
+    event); an inquiry answered at once gets none. A replayed Idempotency-Key returns the first ticket
+    with the suggestion it got then."""
+    suggestion = None
+    if new.direct_answer is None and new.text.strip():
+        if idempotency_key is not None:
+            seen = tickets.find_by_key(session, actor, idempotency_key)
+            if seen is not None:
+                return SuggestedIntake(seen, stored_suggestion(seen.ticket))
+        # Made for the dispatcher, whoever files the request (a citizen may not see suggestions).
+        suggestion = suggest(session, SYSTEM, clock, settings, text=new.text, title=new.title, address=new.address,
+                             area_code=new.area_code, lng=new.lng, lat=new.lat, phone=new.contact_phone,
+                             category_code=new.category_code)
+        place = suggestion.place or {}
+        resolved = place.get("community_code") or place.get("street_code")
+        if new.area_code is None and new.lng is None and resolved and not place.get("ambiguous"):
+            # The request's area is the place its address names, when that is certain; else the dispatcher's.
+            new = replace(new, area_code=resolved)
+    intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key,
+                                    suggestion=(suggestion.to_dict(), suggestion.brief()) if suggestion else None)
+    if intake.replayed:
+        return SuggestedIntake(intake, stored_suggestion(intake.ticket))
+    return SuggestedIntake(intake, suggestion)
+
+
+def stored_suggestion(ticket: Ticket | None) -> Suggestion | None:
+    if ticket is None or not ticket.suggestion:
+        return None
+    data = json.loads(ticket.suggestion)
+    data["main_unit"] = UnitPick(**data["main_unit"]) if data.get("main_unit") else None
+    data["co_units"] = [UnitPick(**u) for u in data.get("co_units", [])]
+    data["urgency"] = Urgency(data.get("urgency", "normal"))
+    return Suggestion(**data)
+
+
+# --- the rules table -----------------------------------------------------------------------------------
+
+def list_rules(session: Session, actor: Actor) -> list[RoutingRule]:
+    require(actor, Action.routing_suggest)
+    return list(session.scalars(select(RoutingRule).order_by(RoutingRule.category_scope, RoutingRule.area_code)))
+
+
+def set_rule(session: Session, actor: Actor, clock: Clock, *, category_scope: str, area_code: str | None,
+             main: str, co_units: list[str] | None = None, note: str = "", active: bool = True) -> RoutingRule:
+    """Add or replace the rule for (category scope, area)."""
+    require(actor, Action.routing_edit)
+    category_scope = category_scope.strip() or rules.ANY
+    if category_scope != rules.ANY and session.scalar(select(Category.id).where(Category.code == category_scope)) \
+            is None:
+        raise InvalidInput(f"no category {category_scope} (use a category code, e.g. 01.02, or *)",
+                           field="category_scope")
+    area_code = (area_code or "").strip() or None
+    if area_code is not None:
+        level = session.scalar(select(Area.level).where(Area.code == area_code))
+        if level not in (AreaLevel.district, AreaLevel.street):
+            raise InvalidInput(f"{area_code} is not a district or street/township code", field="area_code")
+    targets = [main.strip(), *[c.strip() for c in co_units or []]]
+    for i, token in enumerate(targets):
+        if not rules.valid_target(token):
+            raise InvalidInput(f"{token!r} is not a unit code or one of @street, @community, @district, "
+                               "@branch:<department key>", field="main" if i == 0 else "co_units")
+        if not token.startswith("@") and session.scalar(select(Unit.id).where(Unit.code == token)) is None:
+            raise InvalidInput(f"no unit with code {token}", field="main" if i == 0 else "co_units")
+        if token.startswith(rules.BRANCH) and session.scalar(select(Unit.id).where(
+                Unit.kind == UnitKind.department, Unit.department_key == token[len(rules.BRANCH):])) is None:
+            raise InvalidInput(f"no department with key {token[len(rules.BRANCH):]}",
+                               field="main" if i == 0 else "co_units")
+    if len(note) > 200:
+        raise InvalidInput("note has at most 200 characters", field="note")
+    rule = session.scalar(select(RoutingRule).where(RoutingRule.category_scope == category_scope,
+                                                    RoutingRule.area_code.is_(None) if area_code is None
+                                                    else RoutingRule.area_code == area_code))
+    if rule is None:
+        rule = RoutingRule(category_scope=category_scope, area_code=area_code)
+        session.add(rule)
+    rule.main, rule.co_units = targets[0], json.dumps(targets[1:], ensure_ascii=False)
+    rule.note, rule.active = note, active
+    rule.updated_by, rule.updated_at = actor.username, clock.now()
+    session.flush()
+    return rule
+
+
+def delete_rule(session: Session, actor: Actor, rule_id: int) -> None:
+    require(actor, Action.routing_edit)
+    rule = session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise RuleNotFound(f"no routing rule #{rule_id}", field="rule_id")
+    session.delete(rule)
+    session.flush()
+
+
+# Water, power, gas and heating go to their company, copied to the street that answers for the place.
+DEFAULT_RULES = (("自来水供应", "water"), ("电力供应", "power"), ("燃气供应", "gas"), ("冬季采暖", "heating"))
+
+
+def seed_default_rules(session: Session, actor: Actor, clock: Clock) -> int:
+    """The default rules, where none is set for their category yet. Returns how many were added."""
+    added = 0
+    for name, utility in DEFAULT_RULES:
+        category = session.scalar(select(Category).where(Category.name == name).order_by(Category.level))
+        if category is None or session.scalar(select(Unit.id).where(Unit.code == utility)) is None:
+            continue
+        if session.scalar(select(RoutingRule.id).where(RoutingRule.category_scope == category.code)) is None:
+            set_rule(session, actor, clock, category_scope=category.code, area_code=None, main=utility,
+                     co_units=[rules.STREET], note=f"{name}：专业公司办理，抄送属地街道")
+            added += 1
+    return added
+
+
+# --- measuring the suggestions -------------------------------------------------------------------------
+
+@dataclass
+class Accuracy:
+    month: str
+    dispatched: int  # first dispatches in the month of tickets that had a suggestion
+    category_followed: int
+    category_judged: int  # dispatches where both the suggestion and the dispatcher named a category
+    unit_followed: int
+    unit_judged: int
+    manual: int  # tickets the suggestion sent to the manual queue
+
+    @property
+    def category_rate(self) -> float | None:
+        return self.category_followed / self.category_judged if self.category_judged else None
+
+    @property
+    def unit_rate(self) -> float | None:
+        return self.unit_followed / self.unit_judged if self.unit_judged else None
+
+
+def _month_bounds(month: str, settings: Settings) -> tuple[datetime, datetime]:
+    try:
+        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=settings.tz)
+    except ValueError:
+        raise InvalidInput("month is YYYY-MM, e.g. 2023-03", field="month") from None
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+def accuracy(session: Session, actor: Actor, settings: Settings, month: str) -> Accuracy:
+    """How often the first dispatch of a ticket followed its suggestion, from the event log."""
+    require(actor, Action.routing_suggest)
+    start, end = _month_bounds(month, settings)
+    events = session.execute(select(TicketEvent.ticket_id, TicketEvent.payload)
+                             .where(TicketEvent.action == Step.dispatch.value, TicketEvent.at >= start,
+                                    TicketEvent.at < end).order_by(TicketEvent.ticket_id, TicketEvent.seq)).all()
+    out = Accuracy(month, 0, 0, 0, 0, 0, 0)
+    seen = set()
+    for ticket_id, payload in events:
+        data = json.loads(payload or "{}")
+        if ticket_id in seen or "suggested" not in data:
+            continue
+        seen.add(ticket_id)
+        s = data["suggested"]
+        out.dispatched += 1
+        out.manual += bool(s.get("manual"))
+        if s.get("category") and data.get("category"):
+            out.category_judged += 1
+            out.category_followed += _same_top(s["category"], data["category"])
+        if s.get("unit"):
+            out.unit_judged += 1
+            out.unit_followed += s["unit"] == data.get("unit")
+    return out
+
+
+def _same_top(a: str, b: str) -> bool:
+    # The classifier names a first-level category; a dispatcher who picks a leaf under it agrees with it.
+    return a == b or b.startswith(a + ".") or a.startswith(b + ".")
+
+
+def corrections(session: Session, actor: Actor) -> list[tuple[str, str, str]]:
+    """(title, text, first-level category name) of every ticket whose dispatcher chose another category
+    than the one suggested: what `jiesu routing train` learns from besides the corpus."""
+    require(actor, Action.routing_suggest)
+    rows = session.execute(select(TicketEvent.payload, Request.title, Request.text)
+                           .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+                           .join(Request, Request.id == Ticket.request_id)
+                           .where(TicketEvent.action == Step.dispatch.value,
+                                  and_(TicketEvent.payload.like('%"suggested"%')))).all()
+    tops = dict(session.execute(select(Category.code, Category.name).where(Category.level == 1)).all())
+    out = []
+    for payload, title, text in rows:
+        data = json.loads(payload or "{}")
+        chosen, suggested = data.get("category"), data.get("suggested", {}).get("category")
+        if chosen and not (suggested and _same_top(suggested, chosen)):
+            name = tops.get(chosen.split(".")[0])
+            if name:
+                out.append((title or "", text, name))
+    return out
