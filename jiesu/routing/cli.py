@@ -63,12 +63,18 @@ def train(
                                                                  "一级分类); default: the shipped corpus")] = None,
     holdout: Annotated[float, typer.Option(min=0.05, max=0.5, help="share held out for the report")] = 0.2,
     seed: Annotated[int, typer.Option(help="random seed of the stratified split")] = 0,
+    corrections: Annotated[bool, typer.Option(help="also learn from dispatchers' corrections in the database "
+                                                   "(tickets dispatched under another category than suggested)")]
+    = True,
 ) -> None:
     """Train: report on a stratified held-out part, then refit on every row and save the model."""
     settings = get_settings()
     started = time.perf_counter()
+    extra = _corrections(settings) if corrections else []
+    if extra:
+        err.print(f"learning from {len(extra)} dispatchers' corrections too")
     try:
-        result = classifier.train(settings, input=input, holdout=holdout, seed=seed,
+        result = classifier.train(settings, input=input, holdout=holdout, seed=seed, extra=extra,
                                   progress=lambda msg: err.print(msg))
     except DomainError as exc:
         raise _domain(exc) from None
@@ -80,6 +86,24 @@ def train(
     console.print(f"saved model {meta['version']}: refit on all {meta['rows']} rows (so it has seen the held-out "
                   f"rows too; the figures above are for the model that had not) -> {result.path}")
     console.print(f"confidence temperature {result.model.temperature:.3f}; {time.perf_counter() - started:.1f} s")
+
+
+def _corrections(settings) -> list[tuple[str, str, str]]:
+    """The corrections recorded in the database, when there is a current one; none otherwise."""
+    from jiesu import migrate
+    from jiesu.db import make_engine, make_sessionmaker, unit_of_work
+    from jiesu.routing import service as routing
+    from jiesu.units.permissions import SYSTEM
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        status = migrate.check(engine)
+        if status.current != status.head:
+            return []
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            return routing.corrections(session, SYSTEM)
+    finally:
+        engine.dispose()
 
 
 def _read_rows(path: Path, required: tuple[str, ...]) -> tuple[list[str], list[dict[str, str]]]:

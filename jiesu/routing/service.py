@@ -8,6 +8,7 @@ corrects it when dispatching, and the dispatch event records both, so that accur
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -61,9 +62,12 @@ class Suggestion:
     manual: bool = True
     manual_reasons: list[str] = field(default_factory=list)
     model_version: str | None = None
+    terms: str = field(default="", repr=False)  # the request's segmented words, kept on it (Request.terms)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["terms"]
+        return out
 
     def brief(self) -> dict:
         """What the create event keeps: enough to measure accuracy later."""
@@ -186,7 +190,7 @@ def _duplicates(session: Session, now: datetime, tokens, chain: list[Area], cate
     if not conditions:
         return []
     rows = session.execute(
-        select(Ticket.number, Request.title, Request.text, Area.code, Category.code, Contact.phone)
+        select(Ticket.number, Request.title, Request.text, Request.terms, Area.code, Category.code, Contact.phone)
         .join(Request, Request.id == Ticket.request_id)
         .outerjoin(Area, Area.id == Ticket.area_id).outerjoin(Category, Category.id == Ticket.category_id)
         .outerjoin(Contact, Contact.id == Request.contact_id)
@@ -199,11 +203,12 @@ def _duplicates(session: Session, now: datetime, tokens, chain: list[Area], cate
         return code == community.code if community is not None else bool(street and code[:9] == street.code[:9])
 
     top = category_code.split(".")[0] if category_code else None
-    candidates = [rules.Candidate(number=number, tokens=rules.tokens_of(_segment(f"{title} {text}")),
+    candidates = [rules.Candidate(number=number, tokens=Counter(terms.split()) if terms is not None
+                                  else rules.tokens_of(_segment(f"{title} {text}")),
                                   same_area=same_place(code),
                                   same_category=bool(top and cat and cat.split(".")[0] == top),
                                   same_phone=bool(phone and other_phone == phone))
-                  for number, title, text, code, cat, other_phone in rows]
+                  for number, title, text, terms, code, cat, other_phone in rows]
     return [asdict(f) for f in rules.duplicates(tokens, candidates)]
 
 
@@ -253,6 +258,7 @@ def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
     s.urgency = Urgency.emergency if finding.emergency else Urgency.normal
     s.urgency_reasons = finding.triggers
     tokens = rules.tokens_of(_segment(f"{title} {text}"))
+    s.terms = " ".join(tokens.elements())
     s.duplicates = _duplicates(session, now, tokens, chain, s.category_code, (phone or "").strip() or None)
     place_confidence = float(s.place.get("confidence", 0.0)) if s.place and area is not None else 0.0
     s.confidence = round(min(s.category_confidence, place_confidence), 3)
@@ -286,6 +292,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
         if new.area_code is None and new.lng is None and resolved and not place.get("ambiguous"):
             # The request's area is the place its address names, when that is certain; else the dispatcher's.
             new = replace(new, area_code=resolved)
+        new = replace(new, terms=suggestion.terms)
     intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key,
                                     suggestion=(suggestion.to_dict(), suggestion.brief()) if suggestion else None)
     if intake.replayed:

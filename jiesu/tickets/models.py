@@ -63,6 +63,9 @@ class Request(Base):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"))
     outcome: Mapped[Outcome] = mapped_column(Enum(Outcome, native_enum=False, length=16), index=True)
     answer: Mapped[str | None] = mapped_column(Text)  # the direct answer, when there is one
+    # The segmented words of title and text (smart dispatch), kept so that finding duplicates among recent
+    # tickets never segments their texts again.
+    terms: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     created_by: Mapped[str] = mapped_column(String(64))

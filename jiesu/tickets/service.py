@@ -84,6 +84,7 @@ class NewRequest:
     urgency: Urgency = Urgency.normal
     category_code: str | None = None
     direct_answer: str | None = None  # an inquiry answered at once: no ticket
+    terms: str | None = None  # the segmented words, when smart dispatch has them (see Request.terms)
 
 
 @dataclass
@@ -188,7 +189,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
                       urgency=new.urgency, category=category, idempotency_key=idempotency_key,
                       created_at=now, created_by=actor.username,
                       outcome=Outcome.direct_answer if new.direct_answer else Outcome.ticket,
-                      answer=new.direct_answer.strip() if new.direct_answer else None)
+                      answer=new.direct_answer.strip() if new.direct_answer else None, terms=new.terms)
     ticket = None
     if request.outcome == Outcome.ticket:
         policy = taxonomy.resolve_policy(session, actor, category.code if category else None, new.urgency)

@@ -30,6 +30,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_routing_rules')),
     sa.UniqueConstraint('category_scope', 'area_code', name='uq_routing_rules_scope_area')
     )
+    with op.batch_alter_table('requests', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('terms', sa.Text(), nullable=True))
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('suggestion', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('manual_review', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -44,6 +46,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_tickets_manual_review'))
         batch_op.drop_column('manual_review')
         batch_op.drop_column('suggestion')
+    with op.batch_alter_table('requests', schema=None) as batch_op:
+        batch_op.drop_column('terms')
 
     op.drop_table('routing_rules')
     # ### end Alembic commands ###
