@@ -117,6 +117,9 @@ def duplicate_score(tokens: Counter[str], c: Candidate) -> DuplicateFinding:
 def duplicates(tokens: Counter[str], candidates: Iterable[Candidate], limit: int = 5) -> list[DuplicateFinding]:
     found = []
     for c in candidates:
+        # The best any candidate can score is its text similarity plus 0.1: below the bar, skip the reasons.
+        if not c.tokens or not (tokens.keys() & c.tokens.keys()):
+            continue
         f = duplicate_score(tokens, c)
         if f.score >= (REPEAT_THRESHOLD if c.same_phone else DUPLICATE_THRESHOLD):
             found.append(f)

@@ -31,7 +31,7 @@ from jiesu.units.permissions import SYSTEM, Action, Actor, require
 
 MANUAL_BELOW = 0.6  # a suggestion less sure than this sends the ticket to the manual queue
 DUPLICATE_DAYS = 30
-DUPLICATE_CANDIDATES = 150  # the newest open tickets of the same street (and the caller's own) compared
+DUPLICATE_CANDIDATES = 60  # the newest open tickets of the same street (and the caller's own) compared
 
 
 class RuleNotFound(NotFound):
@@ -183,8 +183,9 @@ def _duplicates(session: Session, now: datetime, tokens, chain: list[Area], cate
     street = next((a for a in chain if a.level == AreaLevel.street), None)
     community = next((a for a in chain if a.level == AreaLevel.community), None)
     conditions = []
-    if street is not None:
-        conditions.append(Area.code.like(street.code[:9] + "%"))
+    if street is not None:  # the street and the communities in it, by id: the tickets' area_id index serves
+        areas = select(Area.id).where(or_(Area.id == street.id, Area.parent_id == street.id))
+        conditions.append(Ticket.area_id.in_(areas))
     if phone:
         conditions.append(Contact.phone == phone)
     if not conditions:

@@ -83,11 +83,11 @@ def _init():
 
         jieba.setLogLevel(logging.ERROR)  # "Building prefix dict ..." would land in the CLI's output
         logging.getLogger("jieba").setLevel(logging.ERROR)
-        cache = _default_cache_dir()
+        cache = _default_cache_dir().resolve()
         cache.mkdir(parents=True, exist_ok=True)
         tok = jieba.Tokenizer()
         tok.tmp_dir = str(cache)
-        tok.cache_file = str(cache / "jieba.cache")
+        tok.cache_file = "jieba.cache"  # jieba joins it to tmp_dir itself
         tok.initialize()
         for word, freq in dictionary_terms().items():
             tok.add_word(word, freq)
