@@ -167,15 +167,11 @@ def _units(session: Session, category_code: str | None, chain: list[Area]) -> tu
         tokens = (rule.main, *rule.co_units)
         where = rule.area_code or "全市"
         why = [f"派单规则 #{rule.id}：类别 {rule.category_scope}，地区 {where}"]
-    picked: list[Unit] = []
-    for token in tokens:
-        unit, reason = _target(session, token, chain)
-        why.append(reason)
-        if unit is not None and unit not in picked:
-            picked.append(unit)
-    if not picked or (rule is not None and _target(session, tokens[0], chain)[0] is None):
-        return None, picked, why
-    return picked[0], picked[1:], why
+    found = [_target(session, token, chain) for token in tokens]
+    why += [reason for _unit, reason in found]
+    main = found[0][0]
+    co = list(dict.fromkeys(u for u, _reason in found[1:] if u is not None and u != main))
+    return main, co, why
 
 
 def _duplicates(session: Session, now: datetime, tokens, chain: list[Area], category_code: str | None,
@@ -278,27 +274,25 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
     """Intake with smart dispatch: the ticket is created with the suggestion on it (and on its create
     event); an inquiry answered at once gets none. A replayed Idempotency-Key returns the first ticket
     with the suggestion it got then."""
-    suggestion = None
-    if new.direct_answer is None and new.text.strip():
-        if idempotency_key is not None:
-            seen = tickets.find_by_key(session, actor, idempotency_key)
-            if seen is not None:
-                return SuggestedIntake(seen, stored_suggestion(seen.ticket))
+    made: list[Suggestion] = []
+
+    def propose(new: tickets.NewRequest) -> tuple[tickets.NewRequest, dict, dict]:
         # Made for the dispatcher, whoever files the request (a citizen may not see suggestions).
-        suggestion = suggest(session, SYSTEM, clock, settings, text=new.text, title=new.title, address=new.address,
-                             area_code=new.area_code, lng=new.lng, lat=new.lat, phone=new.contact_phone,
-                             category_code=new.category_code)
-        place = suggestion.place or {}
+        s = suggest(session, SYSTEM, clock, settings, text=new.text, title=new.title, address=new.address,
+                    area_code=new.area_code, lng=new.lng, lat=new.lat, phone=new.contact_phone,
+                    category_code=new.category_code)
+        made.append(s)
+        place = s.place or {}
         resolved = place.get("community_code") or place.get("street_code")
         if new.area_code is None and new.lng is None and resolved and not place.get("ambiguous"):
             # The request's area is the place its address names, when that is certain; else the dispatcher's.
             new = replace(new, area_code=resolved)
-        new = replace(new, terms=suggestion.terms)
-    intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key,
-                                    suggestion=(suggestion.to_dict(), suggestion.brief()) if suggestion else None)
+        return replace(new, terms=s.terms), s.to_dict(), s.brief()
+
+    intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key, propose=propose)
     if intake.replayed:
         return SuggestedIntake(intake, stored_suggestion(intake.ticket))
-    return SuggestedIntake(intake, suggestion)
+    return SuggestedIntake(intake, made[0] if made else None)
 
 
 def stored_suggestion(ticket: Ticket | None) -> Suggestion | None:

@@ -87,6 +87,10 @@ class NewRequest:
     terms: str | None = None  # the segmented words, when smart dispatch has them (see Request.terms)
 
 
+# Smart dispatch's hook into intake: the request (maybe completed), the full proposal, its brief.
+Proposer = Callable[[NewRequest], tuple[NewRequest, dict, dict]]
+
+
 @dataclass
 class Intake:
     request: Request
@@ -157,12 +161,14 @@ def next_number(session: Session, day: str) -> str:
 
 
 def create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
-                   idempotency_key: str | None = None, suggestion: tuple[dict, dict] | None = None) -> Intake:
+                   idempotency_key: str | None = None, propose: Proposer | None = None) -> Intake:
     """A request from any channel. An inquiry with a direct answer is closed at once; anything else
     becomes a ticket in state `new`, with its dispatch deadline, waiting for the dispatcher.
 
-    `suggestion` is smart dispatch's proposal (routing.service.create_request makes it): in full on the
-    ticket, in brief on its create event; when it says so, the ticket waits in the manual queue."""
+    `propose` is smart dispatch (routing.service.create_request passes it), asked once the request is
+    known to be new and valid: it may complete the request (its area, its words) and returns its proposal,
+    kept in full on the ticket and in brief on its create event; when it says so, the ticket waits in the
+    manual queue."""
     require(actor, Action.requests_create)
     if idempotency_key is not None:
         if not (1 <= len(idempotency_key) <= 128):
@@ -171,6 +177,9 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
         if seen is not None:
             return seen
     _validate(new)
+    suggestion = None
+    if propose is not None and new.direct_answer is None:
+        new, *suggestion = propose(new)
     area = _area(session, actor, new)
     category = None
     if new.category_code:
@@ -200,7 +209,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
                         district_code=area.district_code if area else None, created_at=now,
                         dispatch_by=now + timedelta(hours=policy.dispatch_within_hours), units=[], events=[])
         created = {"channel": new.channel.value, "type": new.request_type.value}
-        if suggestion is not None:
+        if suggestion:
             full, brief = suggestion
             ticket.suggestion = json.dumps(full, ensure_ascii=False, default=str)
             ticket.manual_review = bool(brief.get("manual"))
