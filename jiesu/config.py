@@ -24,6 +24,24 @@ class Settings(BaseSettings):
     max_attachment_mb: float = Field(default=10, gt=0, le=100, description="largest photo or document accepted")
     threads: int = Field(default=40, ge=2, le=1000, description="request handlers run at once per web process "
                          "(fewer spend less CPU on switching between them under load; SQLite wants many)")
+    # The callback and the assessment (三率). The formulas that use these live in jiesu/assessment/formulas.py.
+    callback_attempts: int = Field(default=3, ge=1, le=10, description="attempts to reach a citizen before the "
+                                   "round ends as 未联系上 (unreachable)")
+    assess_month_start_day: int = Field(default=1, ge=1, le=28, description="the assessment month of M runs from "
+                                        "this day of M-1 to the day before it in M (19: 19 Feb - 18 Mar); 1: the "
+                                        "calendar month")
+    assess_weight_response: float = Field(default=0.1, ge=0, le=1)
+    assess_weight_resolution: float = Field(default=0.5, ge=0, le=1)
+    assess_weight_satisfaction: float = Field(default=0.4, ge=0, le=1)
+    assess_basically_factor: float = Field(default=0.9, ge=0, le=1, description="what 基本满意 counts for "
+                                           "in the satisfaction rate")
+    assess_partly_factor: float = Field(default=0.0, ge=0, le=1, description="what 部分解决 counts for in "
+                                        "the resolution rate")
+    assess_excluded_categories: str = Field(default="", description="category codes (comma-separated) left out "
+                                            "of the rates, with everything below them")
+    assess_min_sample: int = Field(default=10, ge=1, description="valid callbacks a unit needs to be ranked")
+    assess_bottom: int = Field(default=3, ge=0, le=100, description="how many at the bottom of each ranking "
+                               "are named")
     host: str = "127.0.0.1"
     port: int = 8000
 

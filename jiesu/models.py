@@ -1,6 +1,8 @@
 """Imports every capability's tables so that Base.metadata is complete (Alembic, tests)."""
 
+from jiesu.assessment.models import RateCell, RateFact, RateRollup
 from jiesu.calendar.models import CalendarOverride
+from jiesu.callback.models import Callback
 from jiesu.db import Base
 from jiesu.places.models import Area, AreaAlias, AreaBoundary
 from jiesu.routing.models import RoutingRule
@@ -19,4 +21,5 @@ from jiesu.units.models import ApiToken, Unit, User
 
 __all__ = ["Base", "Area", "AreaAlias", "AreaBoundary", "Unit", "User", "ApiToken", "Category",
            "DeadlinePolicy", "CalendarOverride", "Contact", "Request", "Ticket", "TicketUnit", "TicketEvent",
-           "PersonalDataAccess", "TicketCounter", "Attachment", "RoutingRule"]
+           "PersonalDataAccess", "TicketCounter", "Attachment", "RoutingRule", "Callback",
+           "RateFact", "RateCell", "RateRollup"]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from jiesu.assessment import service as assessment
 from jiesu.calendar.service import load_calendar
 from jiesu.clock import Clock
 from jiesu.config import Settings
@@ -266,8 +267,11 @@ class StepInput:
     parent: str | None = None  # merge target number
     category: str | None = None  # dispatch: the category the dispatcher confirms or corrects
     deadline: str | None = None  # mark_overdue: "sign" or "reply"
-    resolved: bool | None = None  # callback answers, kept on close/reopen events
+    # The callback's answers (callback.service), kept on the close/reopen event they lead to.
+    resolved: bool | None = None
     satisfied: str | None = None
+    contacted: bool | None = None
+    resolution: str | None = None
     expected_version: int | None = None  # optimistic check from a client that read the ticket
 
     def payload(self) -> dict:
@@ -449,6 +453,9 @@ def _uphold_return(session, actor, now, settings, ticket, data, payload) -> None
     if unit.id == ticket.main_unit_id:
         raise InvalidInput("re-dispatch to another unit; to send it back to the same one, reject the return",
                            field="unit")
+    if ticket.main_unit_id is not None:  # ruled not its ticket: left out of that unit's rates
+        payload["from_unit"] = ticket.main_unit.code
+        assessment.record_upheld_return(session, settings, ticket, ticket.main_unit_id, now)
     ticket.main_unit = unit
     ticket.dispatched_at = now
     ticket.signed_at = None

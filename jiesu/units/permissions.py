@@ -26,6 +26,10 @@ class Action(StrEnum):
     personal_data_audit = "personal_data.audit"  # the log of those reads
     routing_suggest = "routing.suggest"  # see smart dispatch's suggestions, its rules and its accuracy
     routing_edit = "routing.edit"  # edit the routing rules table
+    callback_work = "callback.work"  # the callback desk: the queue, and recording what the citizen said
+    assessment_read = "assessment.read"  # the three rates, rankings and supervision lists
+    assessment_edit = "assessment.edit"  # rebuild the assessment's derived tables
+    tickets_import = "tickets.import"  # bring historical tickets from an older system
 
 
 R = Role
@@ -55,6 +59,11 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     # The centre's desk works with the suggestions; units get the dispatcher's decision, not the machine's.
     Action.routing_suggest: frozenset({R.operator, R.dispatcher, R.supervisor, R.admin}),
     Action.routing_edit: frozenset({R.admin}),
+    Action.callback_work: frozenset({R.callback_agent, R.dispatcher, R.admin}),
+    # Rankings are published inside the government: every unit sees where it stands and why.
+    Action.assessment_read: STAFF,
+    Action.assessment_edit: frozenset({R.admin}),
+    Action.tickets_import: frozenset({R.admin}),
 }
 
 # Actions an anonymous visitor (no login) may take.

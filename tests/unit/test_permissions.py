@@ -37,6 +37,10 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "personal_data.audit": (N, N, N, N,   Y,   N,   Y,   N,   N),
     "routing.suggest": (Y, Y,   N,   N,   Y,   N,   Y,   N,   N),
     "routing.edit":  (N,   N,   N,   N,   N,   N,   Y,   N,   N),
+    "callback.work": (N,   Y,   N,   Y,   N,   N,   Y,   N,   N),
+    "assessment.read": (Y, Y,   Y,   Y,   Y,   Y,   Y,   N,   N),
+    "assessment.edit": (N, N,   N,   N,   N,   N,   Y,   N,   N),
+    "tickets.import": (N,  N,   N,   N,   N,   N,   Y,   N,   N),
 }
 
 ROLES_AND_ANONYMOUS: list[Role | None] = [*Role, None]

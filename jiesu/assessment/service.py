@@ -1,0 +1,543 @@
+"""The assessment (考核): three rates per unit, district and department; monthly rankings; supervision lists.
+
+Facts are written as callbacks happen (`record_*`, in the caller's transaction): one row per ticket, unit and
+period, holding the last answers of that period. A ranking sums facts into cells (unit x district x category
+x kind); a closed period's cells are kept (`rollup`), so that ranking a past month reads a few thousand rows
+however many tickets it had. `direct_cells` computes the same cells from the callbacks and the event log
+alone; a test holds the two to the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Integer, case, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from jiesu.assessment import rules
+from jiesu.assessment.formulas import Counts, Formula, Rates
+from jiesu.assessment.models import FactKind, RateCell, RateFact, RateRollup
+from jiesu.callback.models import Callback, Resolution, Satisfaction
+from jiesu.clock import Clock
+from jiesu.config import Settings
+from jiesu.errors import InvalidInput, check_page
+from jiesu.places.models import Area, AreaLevel
+from jiesu.taxonomy.models import Category
+from jiesu.tickets.models import Ticket, TicketEvent
+from jiesu.units.models import Unit, UnitKind
+from jiesu.units.permissions import Action, Actor, require
+
+LEVELS = ("street", "district", "department")
+LEVEL_LABELS = {"street": "街乡镇", "district": "区", "department": "市级部门及公共服务企业"}
+RESOLUTION_SCORE = {Resolution.resolved: 2, Resolution.partly: 1, Resolution.unresolved: 0}
+SATISFACTION_SCORE = {Satisfaction.satisfied: 2, Satisfaction.basically: 1, Satisfaction.unsatisfied: 0}
+MEASURES = ("valid", "contacted", "not_contacted", "resolved", "partly", "unresolved", "satisfied", "basically",
+            "unsatisfied", "unreachable", "upheld_return", "excluded_category")
+
+
+# --- facts, written as things happen -------------------------------------------------------------------
+
+def _period(settings: Settings, at: datetime) -> str:
+    return rules.period_of(at, settings.tz, settings.assess_month_start_day)
+
+
+def _upsert_fact(session: Session, period: str, ticket: Ticket, unit_id: int, kind: FactKind, at: datetime,
+                 callback: Callback | None, *, replace_callback: bool = True) -> None:
+    fact = session.scalar(select(RateFact).where(RateFact.period == period, RateFact.ticket_id == ticket.id,
+                                                 RateFact.unit_id == unit_id))
+    if fact is None:
+        fact = RateFact(period=period, ticket_id=ticket.id, unit_id=unit_id)
+        session.add(fact)
+    elif fact.kind == FactKind.callback and not replace_callback:
+        return  # a reached callback of the period outweighs a later round that reached no one
+    fact.kind, fact.at = kind, at
+    fact.callback_id = callback.id if callback else None
+    fact.district_code, fact.category_id = ticket.district_code, ticket.category_id
+    fact.contacted = bool(callback and callback.contacted)
+    fact.resolution = RESOLUTION_SCORE.get(callback.resolution, 0) if callback else 0
+    fact.satisfaction = SATISFACTION_SCORE.get(callback.satisfaction, 0) if callback else 0
+    session.flush()
+
+
+def record_callback(session: Session, settings: Settings, ticket: Ticket, callback: Callback) -> None:
+    """A reached callback: the ticket counts for its unit this period with these answers (the last of the
+    period wins: a ticket reopened and called back again in the same month counts once)."""
+    if callback.unit_id is not None:
+        _upsert_fact(session, _period(settings, callback.at), ticket, callback.unit_id, FactKind.callback,
+                     callback.at, callback)
+
+
+def record_unreachable(session: Session, settings: Settings, ticket: Ticket, callback: Callback) -> None:
+    if callback.unit_id is not None:
+        _upsert_fact(session, _period(settings, callback.at), ticket, callback.unit_id, FactKind.unreachable,
+                     callback.at, None, replace_callback=False)
+
+
+def record_upheld_return(session: Session, settings: Settings, ticket: Ticket, unit_id: int, at: datetime) -> None:
+    """The centre ruled the ticket not this unit's: whatever it counted for the unit this period is replaced."""
+    _upsert_fact(session, _period(settings, at), ticket, unit_id, FactKind.upheld_return, at, None)
+
+
+# --- cells: facts summed --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cell:
+    unit_id: int
+    district_code: str | None
+    category_id: int | None
+    kind: FactKind
+    tickets: int
+    contacted: int = 0
+    resolved: int = 0
+    partly: int = 0
+    satisfied: int = 0
+    basically: int = 0
+
+
+def _fact_cells_stmt(period: str):
+    f = RateFact
+
+    def n(cond):
+        return func.sum(case((cond, 1), else_=0)).cast(Integer)
+
+    return (select(f.unit_id, f.district_code, f.category_id, f.kind, func.count(),
+                   n(f.contacted.is_(True)), n(f.resolution == 2), n(f.resolution == 1),
+                   n(f.satisfaction == 2), n(f.satisfaction == 1))
+            .where(f.period == period).group_by(f.unit_id, f.district_code, f.category_id, f.kind))
+
+
+def fact_cells(session: Session, period: str) -> list[Cell]:
+    return [Cell(*row) for row in session.execute(_fact_cells_stmt(period))]
+
+
+def stored_cells(session: Session, period: str) -> list[Cell] | None:
+    if session.get(RateRollup, period) is None:
+        return None
+    c = RateCell
+    rows = session.execute(select(c.unit_id, c.district_code, c.category_id, c.kind, c.tickets, c.contacted,
+                                  c.resolved, c.partly, c.satisfied, c.basically).where(c.period == period))
+    return [Cell(*row) for row in rows]
+
+
+def rollup(session: Session, settings: Settings, clock: Clock, period: str) -> int:
+    """Keep a closed period's cells. Refused for a period still running: its facts still change."""
+    rules.parse_period(period)
+    _, end = rules.window(period, settings.tz, settings.assess_month_start_day)
+    if end > clock.now():
+        raise InvalidInput(f"{period} has not ended yet: its figures are read live", field="month")
+    session.execute(delete(RateCell).where(RateCell.period == period))
+    session.execute(delete(RateRollup).where(RateRollup.period == period))
+    cells = fact_cells(session, period)
+    if cells:
+        session.execute(insert(RateCell), [dict(period=period, **c.__dict__) for c in cells])
+    session.add(RateRollup(period=period, built_at=clock.now(), facts=sum(c.tickets for c in cells)))
+    session.flush()
+    return len(cells)
+
+
+def invalidate(session: Session, periods: Iterable[str]) -> None:
+    """Facts of these periods changed behind the rollup (an import): read them live until rolled up again."""
+    periods = list(periods)
+    if periods:
+        session.execute(delete(RateCell).where(RateCell.period.in_(periods)))
+        session.execute(delete(RateRollup).where(RateRollup.period.in_(periods)))
+
+
+def direct_facts(session: Session, settings: Settings, period: str) -> list[dict]:
+    """The period's facts from the callbacks and the event log alone: the check that the facts written as
+    things happened say what happened, and the source `rebuild` writes them anew from."""
+    start, end = rules.window(period, settings.tz, settings.assess_month_start_day)
+    tickets: dict[int, tuple[str | None, int | None]] = {}
+    last: dict[tuple[int, int], tuple] = {}  # (ticket, unit) -> (order, kind, callback)
+    rows = session.execute(select(Callback, Ticket.district_code, Ticket.category_id)
+                           .join(Ticket, Ticket.id == Callback.ticket_id)
+                           .where(Callback.at >= start, Callback.at < end, Callback.unit_id.is_not(None))
+                           .order_by(Callback.at, Callback.id))
+    for cb, district, category in rows:
+        tickets[cb.ticket_id] = (district, category)
+        key = (cb.ticket_id, cb.unit_id)
+        if cb.reached:
+            last[key] = ((cb.at, cb.id), FactKind.callback, cb)
+        elif cb.attempt >= settings.callback_attempts and (key not in last or last[key][1] != FactKind.callback):
+            last[key] = ((cb.at, cb.id), FactKind.unreachable, cb)
+    units = {code: uid for uid, code in session.execute(select(Unit.id, Unit.code))}
+    events = session.execute(select(TicketEvent, Ticket.district_code, Ticket.category_id)
+                             .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+                             .where(TicketEvent.action == "uphold_return", TicketEvent.at >= start,
+                                    TicketEvent.at < end))
+    for ev, district, category in events:
+        unit_id = units.get(json.loads(ev.payload or "{}").get("from_unit"))
+        if unit_id is None:
+            continue
+        tickets[ev.ticket_id] = (district, category)
+        key = (ev.ticket_id, unit_id)
+        if key not in last or last[key][0] < (ev.at, 0):
+            last[key] = ((ev.at, 0), FactKind.upheld_return, None)
+    out = []
+    for (ticket_id, unit_id), ((at, _), kind, cb) in last.items():
+        district, category = tickets[ticket_id]
+        answered = cb if kind == FactKind.callback else None
+        out.append(dict(ticket_id=ticket_id, unit_id=unit_id, kind=kind, at=at,
+                        callback_id=answered.id if answered else None, district_code=district,
+                        category_id=category, contacted=bool(answered and answered.contacted),
+                        resolution=RESOLUTION_SCORE.get(answered.resolution, 0) if answered else 0,
+                        satisfaction=SATISFACTION_SCORE.get(answered.satisfaction, 0) if answered else 0))
+    return out
+
+
+def direct_cells(session: Session, settings: Settings, period: str) -> list[Cell]:
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * 6)
+    for f in direct_facts(session, settings, period):
+        s = sums[(f["unit_id"], f["district_code"], f["category_id"], f["kind"])]
+        s[0] += 1
+        s[1] += f["contacted"]
+        s[2] += f["resolution"] == 2
+        s[3] += f["resolution"] == 1
+        s[4] += f["satisfaction"] == 2
+        s[5] += f["satisfaction"] == 1
+    return [Cell(*key, *s) for key, s in sums.items()]
+
+
+# --- rankings -------------------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    key: str  # unit code, or district code
+    name: str
+    group: str  # the ranking it is ranked in: 街道, 乡镇, 区, 部门 ...
+    district: str | None  # district name (streets)
+    counts: Counts
+    rates: Rates
+    unreachable: int = 0
+    upheld_returns: int = 0
+    excluded_category: int = 0
+    rank: int | None = None  # within its group; None: below the minimum sample
+    rank_in_district: int | None = None
+    previous: float | None = None  # last period's composite
+    bottom: bool = False  # named at the bottom of its group
+
+    @property
+    def change(self) -> float | None:
+        if self.previous is None or self.rates.composite is None:
+            return None
+        return self.rates.composite - self.previous
+
+
+@dataclass
+class Ranking:
+    period: str
+    level: str
+    start: datetime
+    end: datetime
+    formula: Formula
+    min_sample: int
+    rows: list[Row]
+    total: Counts
+    total_rates: Rates
+    unreachable: int
+    upheld_returns: int
+    excluded_category: int
+    excluded_codes: list[str]
+    source: str  # "rollup" (a closed period's cells) or "facts" (read live)
+    formulas: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Who:
+    key: str
+    name: str
+    group: str
+    district: str | None
+
+
+class _Directory:
+    """Units and districts by id and code, with what each level ranks them as."""
+
+    def __init__(self, session: Session) -> None:
+        self.units = {u.id: u for u in session.scalars(select(Unit))}
+        areas = session.execute(select(Area.id, Area.code, Area.name, Area.kind, Area.level, Area.district_code))
+        self.areas = {a.id: a for a in areas}
+        self.districts = {a.code: a.name for a in self.areas.values() if a.level == AreaLevel.district}
+
+    def who(self, level: str, unit_id: int, district_code: str | None) -> _Who | None:
+        if level == "district":
+            if not district_code:
+                return None
+            return _Who(district_code, self.districts.get(district_code, district_code), "区", None)
+        unit = self.units.get(unit_id)
+        if unit is None:
+            return None
+        if level == "street":
+            if unit.kind != UnitKind.street:
+                return None
+            area = self.areas.get(unit.area_id)
+            district = self.districts.get(area.district_code) if area else None
+            return _Who(unit.code, unit.name, rules.street_kind(area.kind if area else None, unit.name), district)
+        if unit.kind == UnitKind.department_branch and unit.parent_id in self.units:
+            unit = self.units[unit.parent_id]  # a branch's tickets count for its department
+        if unit.kind == UnitKind.department:
+            return _Who(unit.code, unit.name, "市级部门", None)
+        if unit.kind == UnitKind.utility:
+            return _Who(unit.code, unit.name, "公共服务企业", None)
+        return None
+
+
+def _excluded_ids(session: Session, settings: Settings) -> tuple[set[int], list[str]]:
+    codes = [c.strip() for c in settings.assess_excluded_categories.split(",") if c.strip()]
+    if not codes:
+        return set(), []
+    cats = session.execute(select(Category.id, Category.code, Category.parent_id)).all()
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for cid, _, parent in cats:
+        children[parent].append(cid)
+    todo = [cid for cid, code, _ in cats if code in codes]
+    out: set[int] = set()
+    while todo:
+        cid = todo.pop()
+        if cid not in out:
+            out.add(cid)
+            todo.extend(children[cid])
+    return out, codes
+
+
+def cells(session: Session, settings: Settings, clock: Clock, period: str, *, prefer_rollup: bool = True
+          ) -> tuple[list[Cell], str]:
+    if prefer_rollup:
+        kept = stored_cells(session, period)
+        if kept is not None:
+            return kept, "rollup"
+    return fact_cells(session, period), "facts"
+
+
+def _aggregate(directory: _Directory, level: str, cell_list: list[Cell], excluded: set[int]
+               ) -> tuple[dict[str, tuple[_Who, list[int]]], list[int]]:
+    """Per ranked key: [valid, contacted, resolved, partly, satisfied, basically, unreachable, upheld,
+    excluded]; and the same summed over everything, ranked or not."""
+    out: dict[str, tuple[_Who, list[int]]] = {}
+    total = [0] * 9
+    for c in cell_list:
+        if c.kind == FactKind.callback and c.category_id in excluded:
+            add = [0] * 8 + [c.tickets]
+        elif c.kind == FactKind.callback:
+            add = [c.tickets, c.contacted, c.resolved, c.partly, c.satisfied, c.basically, 0, 0, 0]
+        elif c.kind == FactKind.unreachable:
+            add = [0] * 6 + [c.tickets, 0, 0]
+        else:
+            add = [0] * 7 + [c.tickets, 0]
+        total = [a + b for a, b in zip(total, add, strict=True)]
+        who = directory.who(level, c.unit_id, c.district_code)
+        if who is None:
+            continue
+        if who.key not in out:
+            out[who.key] = (who, [0] * 9)
+        sums = out[who.key][1]
+        for i, v in enumerate(add):
+            sums[i] += v
+    return out, total
+
+
+def ranking(session: Session, actor: Actor, settings: Settings, clock: Clock, period: str, level: str = "street",
+            *, prefer_rollup: bool = True) -> Ranking:
+    """One period's ranking at one level, with last period's composite beside each row."""
+    require(actor, Action.assessment_read)
+    try:
+        rules.parse_period(period)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="month") from None
+    if level not in LEVELS:
+        raise InvalidInput(f"level is one of {', '.join(LEVELS)}", field="level")
+    formula = Formula.from_settings(settings)
+    excluded, codes = _excluded_ids(session, settings)
+    directory = _Directory(session)
+    now_cells, source = cells(session, settings, clock, period, prefer_rollup=prefer_rollup)
+    groups, total = _aggregate(directory, level, now_cells, excluded)
+    before, _ = _aggregate(directory, level, cells(session, settings, clock, rules.shift(period, -1),
+                                                   prefer_rollup=prefer_rollup)[0], excluded)
+    rows = []
+    for key, (who, s) in groups.items():
+        counts = Counts(*s[:6])
+        prev = before.get(key)
+        previous = formula.rates(Counts(*prev[1][:6])).composite if prev else None
+        rows.append(Row(key, who.name, who.group, who.district, counts, formula.rates(counts), s[6], s[7], s[8],
+                        previous=previous))
+    _rank(rows, settings.assess_min_sample, settings.assess_bottom)
+    start, end = rules.window(period, settings.tz, settings.assess_month_start_day)
+    total_counts = Counts(*total[:6])
+    return Ranking(period, level, start, end, formula, settings.assess_min_sample, rows, total_counts,
+                   formula.rates(total_counts), total[6], total[7], total[8], codes, source, formula.describe())
+
+
+def _rank(rows: list[Row], min_sample: int, bottom: int) -> None:
+    """Competition ranking (1, 2, 2, 4) by composite, within each group and within each district; a unit with
+    fewer valid callbacks than min_sample is listed, not ranked. The last `bottom` ranked of a group are named."""
+    def order(r: Row) -> tuple:
+        return (-(r.rates.composite or 0), -r.counts.valid, r.key)
+
+    def ranks(members: list[Row]) -> list[tuple[Row, int]]:
+        out, last, place = [], None, 0
+        for i, r in enumerate(sorted(members, key=order)):
+            score = round(r.rates.composite or 0, 9)
+            if score != last:
+                place, last = i + 1, score
+            out.append((r, place))
+        return out
+
+    ranked = [r for r in rows if r.counts.valid >= min_sample]
+    by_group: dict[str, list[Row]] = defaultdict(list)
+    by_district: dict[str | None, list[Row]] = defaultdict(list)
+    for r in ranked:
+        by_group[r.group].append(r)
+        if r.district:
+            by_district[r.district].append(r)
+    for members in by_group.values():
+        placed = ranks(members)
+        for r, place in placed:
+            r.rank = place
+        if bottom and len(placed) > bottom:
+            for r, _ in placed[-bottom:]:
+                r.bottom = True
+    for members in by_district.values():
+        for r, place in ranks(members):
+            r.rank_in_district = place
+    rows.sort(key=lambda r: (r.group, r.rank is None, r.rank or 0, order(r)))
+
+
+def trend(session: Session, actor: Actor, settings: Settings, clock: Clock, period: str, months: int = 6,
+          level: str = "district") -> list[tuple[str, Rates, dict[str, Rates]]]:
+    """The city's rates and each key's composite over the last `months` periods up to `period`."""
+    require(actor, Action.assessment_read)
+    if not 1 <= months <= 36:
+        raise InvalidInput("months is 1 to 36", field="months")
+    formula = Formula.from_settings(settings)
+    excluded, _ = _excluded_ids(session, settings)
+    directory = _Directory(session)
+    out = []
+    for k in range(months - 1, -1, -1):
+        p = rules.shift(period, -k)
+        groups, total = _aggregate(directory, level, cells(session, settings, clock, p)[0], excluded)
+        per = {who.name: formula.rates(Counts(*s[:6])) for who, s in groups.values()}
+        out.append((p, formula.rates(Counts(*total[:6])), per))
+    return out
+
+
+# --- drill-down and supervision -------------------------------------------------------------------------
+
+def _measure_filter(measure: str):
+    f = RateFact
+    valid = f.kind == FactKind.callback
+    return {
+        "valid": valid, "contacted": valid & f.contacted.is_(True), "not_contacted": valid & f.contacted.is_(False),
+        "resolved": valid & (f.resolution == 2), "partly": valid & (f.resolution == 1),
+        "unresolved": valid & (f.resolution == 0), "satisfied": valid & (f.satisfaction == 2),
+        "basically": valid & (f.satisfaction == 1), "unsatisfied": valid & (f.satisfaction == 0),
+        "unreachable": f.kind == FactKind.unreachable, "upheld_return": f.kind == FactKind.upheld_return,
+        "excluded_category": valid,
+    }[measure]
+
+
+def behind(session: Session, actor: Actor, settings: Settings, period: str, level: str, key: str | None,
+           measure: str = "valid", limit: int = 100, offset: int = 0) -> tuple[list[tuple[RateFact, Ticket]], int]:
+    """The tickets behind one figure of a ranking: (fact, ticket) pairs, and how many there are."""
+    require(actor, Action.assessment_read)
+    check_page(limit, offset)
+    try:
+        rules.parse_period(period)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="month") from None
+    if level not in LEVELS:
+        raise InvalidInput(f"level is one of {', '.join(LEVELS)}", field="level")
+    if measure not in MEASURES:
+        raise InvalidInput(f"measure is one of {', '.join(MEASURES)}", field="measure")
+    excluded, _ = _excluded_ids(session, settings)
+    where = [RateFact.period == period, _measure_filter(measure)]
+    if measure == "excluded_category":
+        where.append(RateFact.category_id.in_(excluded or {-1}))
+    elif measure not in ("unreachable", "upheld_return") and excluded:
+        where.append(RateFact.category_id.is_(None) | RateFact.category_id.not_in(excluded))
+    if key:
+        if level == "district":
+            where.append(RateFact.district_code == key)
+        else:
+            unit = session.scalar(select(Unit).where(Unit.code == key))
+            if unit is None:
+                raise InvalidInput(f"no unit {key}", field="key")
+            ids = [unit.id]
+            if level == "department":
+                ids += list(session.scalars(select(Unit.id).where(Unit.parent_id == unit.id,
+                                                                  Unit.kind == UnitKind.department_branch)))
+            where.append(RateFact.unit_id.in_(ids))
+    total = session.scalar(select(func.count()).select_from(RateFact).where(*where)) or 0
+    rows = session.execute(select(RateFact, Ticket).join(Ticket, Ticket.id == RateFact.ticket_id).where(*where)
+                           .order_by(RateFact.at, RateFact.id).limit(limit).offset(offset))
+    return [(f, t) for f, t in rows], total
+
+
+@dataclass
+class Supervision:
+    sign_overdue: list[Ticket]
+    reply_overdue: list[Ticket]
+    escalated: list[Ticket]
+    reopened_units: list[tuple[Unit, int, int]]  # unit, tickets reopened at least twice, reopen events in period
+    counts: dict[str, int]
+
+
+def supervision(session: Session, actor: Actor, settings: Settings, period: str, limit: int = 50,
+                district_code: str | None = None) -> Supervision:
+    """Everything a supervisor chases: open tickets past a deadline, escalated ones, units that keep
+    getting tickets back (重办) in the period."""
+    require(actor, Action.assessment_read)
+    check_page(limit, 0)
+    try:
+        start, end = rules.window(period, settings.tz, settings.assess_month_start_day)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="month") from None
+    from jiesu.tickets.rules import OPEN_WORK, TicketState
+
+    open_states = list(OPEN_WORK | {TicketState.replied})
+    base = [Ticket.state.in_(open_states)]
+    if district_code:
+        base.append(Ticket.district_code == district_code)
+
+    def listed(cond) -> tuple[list[Ticket], int]:
+        where = [*base, cond]
+        n = session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
+        return list(session.scalars(select(Ticket).where(*where).order_by(Ticket.created_at).limit(limit))), n
+
+    sign, n_sign = listed(Ticket.sign_overdue.is_(True))
+    reply, n_reply = listed(Ticket.reply_overdue.is_(True))
+    escalated, n_esc = listed(Ticket.escalated.is_(True))
+    reopen_events = (select(TicketEvent.ticket_id, func.count().label("n")).where(
+        TicketEvent.action == "reopen", TicketEvent.at >= start, TicketEvent.at < end)
+        .group_by(TicketEvent.ticket_id).subquery())
+    stmt = (select(Ticket.main_unit_id, func.sum(case((Ticket.reopened >= 2, 1), else_=0)),
+                   func.sum(reopen_events.c.n))
+            .join(reopen_events, reopen_events.c.ticket_id == Ticket.id)
+            .where(Ticket.main_unit_id.is_not(None), *([Ticket.district_code == district_code]
+                                                       if district_code else []))
+            .group_by(Ticket.main_unit_id).order_by(func.sum(reopen_events.c.n).desc()).limit(limit))
+    units = {u.id: u for u in session.scalars(select(Unit))}
+    reopened = [(units[uid], int(twice or 0), int(n or 0)) for uid, twice, n in session.execute(stmt)
+                if uid in units]
+    return Supervision(sign, reply, escalated, reopened,
+                       {"sign_overdue": n_sign, "reply_overdue": n_reply, "escalated": n_esc,
+                        "reopened_units": len(reopened)})
+
+
+def rebuild(session: Session, settings: Settings, periods: Iterable[str]) -> int:
+    """Write the facts of these periods anew from the callbacks and the event log (after the month's start
+    day or the callback attempts were changed, or facts were lost). Returns how many facts were written."""
+    written = 0
+    for period in periods:
+        rules.parse_period(period)
+        session.execute(delete(RateFact).where(RateFact.period == period))
+        invalidate(session, [period])
+        facts = direct_facts(session, settings, period)
+        if facts:
+            session.execute(insert(RateFact), [dict(period=period, **f) for f in facts])
+        written += len(facts)
+    session.flush()
+    return written

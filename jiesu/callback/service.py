@@ -1,0 +1,192 @@
+"""The callback desk (回访): the queue of replied tickets, and what the citizen said.
+
+`record` is the one rule: a reached citizen's answers close the ticket, or reopen it to the same unit when
+it is not resolved; an unreached citizen is tried again until `callback_attempts`, then the round ends as
+未联系上 and the ticket is closed. Each attempt is a Callback row, each answer updates the assessment's
+facts, and the ticket moves only through tickets.service.act (which writes the event), all in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from jiesu.assessment import service as assessment
+from jiesu.callback.models import Callback, CallbackChannel, Resolution, Satisfaction
+from jiesu.clock import Clock
+from jiesu.config import Settings
+from jiesu.errors import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed, check_page
+from jiesu.tickets import service as tickets
+from jiesu.tickets.models import Request, Ticket
+from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import TicketState
+from jiesu.units.models import Role
+from jiesu.units.permissions import Action, Actor, require
+
+
+class SurveyNotFound(NotFound):
+    code = "survey_not_found"
+
+
+@dataclass
+class Answer:
+    """What the callback agent (or the citizen, through the survey) reports."""
+
+    reached: bool = True
+    contacted: bool | None = None  # 响应: the unit got in touch
+    resolution: Resolution | None = None  # 解决
+    satisfaction: Satisfaction | None = None  # 满意
+    comment: str = ""
+
+
+@dataclass
+class Outcome:
+    callback: Callback
+    ticket: Ticket
+    result: str  # closed | reopened | retry | unreachable
+
+
+@dataclass
+class QueueItem:
+    ticket: Ticket
+    attempts: int  # attempts already made in this round
+    last_attempt_at: datetime | None
+
+
+def _validate(answer: Answer) -> None:
+    if not answer.reached:
+        return
+    for name in ("contacted", "resolution", "satisfaction"):
+        if getattr(answer, name) is None:
+            raise InvalidInput(f"a reached citizen's callback needs {name}", field=name)
+    if len(answer.comment) > 2000:
+        raise InvalidInput("comment is at most 2000 characters", field="comment")
+
+
+def _attempts(session: Session, ticket: Ticket) -> int:
+    return session.scalar(select(func.count()).select_from(Callback).where(
+        Callback.ticket_id == ticket.id, Callback.round == ticket.reopened)) or 0
+
+
+def record(session: Session, actor: Actor, clock: Clock, settings: Settings, number: str, answer: Answer, *,
+           channel: CallbackChannel = CallbackChannel.phone) -> Outcome:
+    require(actor, Action.callback_work)
+    return _record(session, actor, clock, settings, tickets.get(session, actor, number), answer, channel)
+
+
+def _record(session: Session, actor: Actor, clock: Clock, settings: Settings, ticket: Ticket, answer: Answer,
+            channel: CallbackChannel) -> Outcome:
+    _validate(answer)
+    if ticket.state != TicketState.replied:
+        raise TransitionNotAllowed(f"ticket {ticket.number} is {ticket.state.value}: only a replied ticket is "
+                                   "called back", field="state")
+    now = clock.now()
+    attempt = _attempts(session, ticket) + 1
+    cb = Callback(ticket_id=ticket.id, round=ticket.reopened, attempt=attempt, at=now, agent=actor.username,
+                  channel=channel, unit_id=ticket.main_unit_id, reached=answer.reached,
+                  contacted=answer.contacted if answer.reached else None,
+                  resolution=answer.resolution if answer.reached else None,
+                  satisfaction=answer.satisfaction if answer.reached else None, comment=answer.comment.strip())
+    session.add(cb)
+    session.flush()
+    # The ticket's step runs as the desk, whoever answered: a citizen's survey closes the ticket like a call.
+    desk = actor if actor.role in (Role.callback_agent, Role.dispatcher, Role.admin) else Actor(
+        username=actor.username, role=Role.callback_agent)
+    if not answer.reached:
+        if attempt < settings.callback_attempts:
+            return Outcome(cb, ticket, "retry")
+        data = tickets.StepInput(reason=f"回访{attempt}次未联系上市民，办结")
+        ticket = tickets.act(session, desk, clock, settings, ticket.number, Step.close, data)
+        assessment.record_unreachable(session, settings, ticket, cb)
+        return Outcome(cb, ticket, "unreachable")
+    reason = answer.comment.strip()
+    payload = dict(contacted=answer.contacted, resolved=answer.resolution == Resolution.resolved,
+                   resolution=answer.resolution.value, satisfied=answer.satisfaction.value)
+    assessment.record_callback(session, settings, ticket, cb)
+    if answer.resolution == Resolution.unresolved:
+        data = tickets.StepInput(reason=reason or "回访市民表示问题未解决，重办", **payload)
+        ticket = tickets.act(session, desk, clock, settings, ticket.number, Step.reopen, data)
+        return Outcome(cb, ticket, "reopened")
+    data = tickets.StepInput(reason=reason or "回访完成，办结", **payload)
+    ticket = tickets.act(session, desk, clock, settings, ticket.number, Step.close, data)
+    return Outcome(cb, ticket, "closed")
+
+
+def queue(session: Session, actor: Actor, limit: int = 50, offset: int = 0,
+          district_code: str | None = None) -> tuple[list[QueueItem], int]:
+    """Replied tickets waiting for their callback, the longest-waiting first."""
+    require(actor, Action.callback_work)
+    check_page(limit, offset)
+    where = [Ticket.state == TicketState.replied, Ticket.callback_due.is_(True)]
+    if district_code:
+        where.append(Ticket.district_code == district_code)
+    total = session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
+    rows = list(session.scalars(select(Ticket).where(*where).order_by(Ticket.replied_at, Ticket.id)
+                                .options(selectinload(Ticket.request).selectinload(Request.contact),
+                                         selectinload(Ticket.main_unit), selectinload(Ticket.category))
+                                .limit(limit).offset(offset)))
+    counts: dict[int, tuple[int, datetime | None]] = {}
+    if rows:
+        stmt = (select(Callback.ticket_id, Callback.round, func.count(), func.max(Callback.at))
+                .where(Callback.ticket_id.in_([t.id for t in rows])).group_by(Callback.ticket_id, Callback.round))
+        rounds = {t.id: t.reopened for t in rows}
+        for ticket_id, rnd, n, last in session.execute(stmt):
+            if rnd == rounds[ticket_id]:
+                counts[ticket_id] = (n, last)
+    return [QueueItem(t, *counts.get(t.id, (0, None))) for t in rows], total
+
+
+def history(session: Session, actor: Actor, number: str) -> list[Callback]:
+    ticket = tickets.get(session, actor, number)
+    if actor.role not in tickets.CENTRE_ROLES and ticket.request.created_by != actor.username:
+        raise PermissionDenied("the callbacks of a ticket are the centre's", field="number")
+    return list(session.scalars(select(Callback).where(Callback.ticket_id == ticket.id).order_by(Callback.id)))
+
+
+# --- the citizen's survey ----------------------------------------------------------------------------
+
+def survey_token(settings: Settings, ticket: Ticket) -> str:
+    """The link a citizen answers by (app or web, no login): names the ticket and its round, signed."""
+    body = f"{ticket.number}.{ticket.reopened}"
+    mac = hmac.new(settings.resolved_secret_key().encode(), f"survey:{body}".encode(), hashlib.sha256).digest()
+    return f"{body}.{base64.urlsafe_b64encode(mac[:15]).decode()}"
+
+
+def survey_ticket(session: Session, settings: Settings, token: str) -> Ticket:
+    """The ticket a survey link is for, if the link is genuine and the ticket still waits for its answer."""
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[1].isdigit() or len(token) > 100:
+        raise SurveyNotFound("this survey link is not valid", field="token")
+    ticket = session.scalar(select(Ticket).where(Ticket.number == parts[0]))
+    if ticket is None or not hmac.compare_digest(survey_token(settings, ticket).encode(), token.encode()):
+        # A link for an older round of a reopened ticket no longer matches: that round is over.
+        raise SurveyNotFound("this survey link is not valid, or its ticket was handled again since", field="token")
+    if ticket.state != TicketState.replied:
+        raise TransitionNotAllowed("this ticket's survey is already answered or closed", field="token")
+    return ticket
+
+
+def answer_survey(session: Session, clock: Clock, settings: Settings, token: str, answer: Answer) -> Outcome:
+    if not answer.reached:
+        raise InvalidInput("a survey answer is from the citizen: reached is true", field="reached")
+    ticket = survey_ticket(session, settings, token)
+    who = Actor(username="survey", role=Role.citizen)  # whoever holds the link: the citizen it was sent to
+    return _record(session, who, clock, settings, ticket, answer, CallbackChannel.survey)
+
+
+def answer_own(session: Session, actor: Actor, clock: Clock, settings: Settings, number: str,
+               answer: Answer) -> Outcome:
+    """A logged-in citizen answers the survey of their own ticket in the app."""
+    ticket = tickets.get(session, actor, number)
+    if actor.role != Role.citizen or ticket.request.created_by != actor.username:
+        raise PermissionDenied("only the citizen who made the request answers its survey", field="number")
+    if not answer.reached:
+        raise InvalidInput("a survey answer is from the citizen: reached is true", field="reached")
+    return _record(session, actor, clock, settings, ticket, answer, CallbackChannel.survey)
