@@ -14,7 +14,7 @@ from jiesu.callback.models import Callback, CallbackChannel, Resolution, Satisfa
 from jiesu.errors import InvalidInput, PermissionDenied, TransitionNotAllowed
 from jiesu.tickets import jobs
 from jiesu.tickets.rules import TicketState as S
-from tests.integration.test_tickets import Cast, Desk, cast, cheap_passwords, desk, replied  # noqa: F401
+from tests.integration.test_tickets import Desk, replied
 
 ANSWERED = callback.Answer(contacted=True, resolution=Resolution.resolved, satisfaction=Satisfaction.satisfied,
                            comment="已解决，满意")
