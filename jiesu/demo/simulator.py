@@ -28,6 +28,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jiesu.calendar.service import load_calendar
+from jiesu.callback import service as callback
+from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.clock import FixedClock
 from jiesu.config import Settings
 from jiesu.data import read_csv
@@ -82,7 +84,6 @@ WHISTLE_CHANCE = {"城乡建设": 0.07, "环境保护": 0.06}  # others: 0.02
 
 HOT_SHARE = 0.25  # of tickets whose text comes from 附件3 (categorised by keyword) rather than 附件2
 MAX_TEXT = 1500  # longer corpus messages are left out: nobody reads a 12,000-character call note
-SATISFACTION = ("satisfied", "basically", "unsatisfied")  # 满意, 基本满意, 不满意
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何林高罗郑梁谢宋唐韩冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
 RETURN_REASONS = ("经现场核实，诉求地点不在本街道辖区", "该事项属于行业部门职责，非属地职责",
@@ -570,6 +571,7 @@ class Do:
     step: Step
     data: svc.StepInput | None = None
     merge_into: int | None = None  # a merge happens only if that ticket is still open by then
+    answer: callback.Answer | None = None  # a callback: the desk records it, and it closes or reopens the ticket
 
 
 @dataclass
@@ -693,7 +695,10 @@ class _Sim:
     def _act(self, session: Session, live: Live, do: Do) -> None:
         at = max(do.at, live.last_at)
         self.clock.set(at)
-        ticket = svc.act(session, do.actor, self.clock, self.settings, live.plan.number, do.step, do.data)
+        if do.answer is not None:
+            ticket = callback.record(session, do.actor, self.clock, self.settings, live.plan.number, do.answer).ticket
+        else:
+            ticket = svc.act(session, do.actor, self.clock, self.settings, live.plan.number, do.step, do.data)
         live.snap, live.last_at = Snap.of(ticket), at
         self.events += 1
 
@@ -722,6 +727,10 @@ class _Sim:
             if at < until:
                 reason = "超时未签收，请立即签收办理" if which == "sign" else "已超办理时限，请加快办理并及时答复"
                 self._act(session, live, Do(at, SUPERVISOR, Step.escalate, svc.StepInput(reason=reason)))
+
+    def quality(self, unit_code: str) -> float:
+        """How well a unit works, 0.6 to 1, fixed by its code: the same street is good or poor every month."""
+        return 0.6 + 0.4 * Random(f"{self.seed}:{unit_code}").random() ** 0.5
 
     # one ticket's life, as the centre, the units and the citizen would live it
     def _daytime(self, at: datetime, lo: datetime, hi: datetime, rng: Random) -> datetime:
@@ -838,19 +847,33 @@ class _Sim:
             if p.new.no_callback or p.new.anonymous:
                 s = yield Do(t, CALLBACK, Step.close, svc.StepInput(reason="市民不需回访，办结"))
                 return
+            # Some citizens do not pick up: tried again hours later, and after the last attempt the round
+            # ends as 未联系上.
+            hard_to_reach = rng.random() < 0.04
+            while hard_to_reach or rng.random() < 0.08:
+                s = yield Do(t, CALLBACK, Step.close, answer=callback.Answer(reached=False))
+                if s.state != S.replied:
+                    return
+                t = self._daytime(t + rng.uniform(2, 8) * HOUR, t, t + 2 * DAY, rng)
+            # Streets differ: the rankings have something to show. Unresolved reopens, once at most here.
+            q = self.quality(unit[0])
             r = rng.random()
-            if rounds == 0 and r < 0.06:
-                s = yield Do(t, CALLBACK, Step.reopen, svc.StepInput(
-                    reason="回访市民表示问题未解决，重办", resolved=False, satisfied="unsatisfied"))
+            if rounds == 0 and r < 0.03 + 0.25 * (1 - q):
+                answer = callback.Answer(contacted=rng.random() < 0.8, resolution=Resolution.unresolved,
+                                         satisfaction=Satisfaction.unsatisfied, comment="市民表示问题未解决")
+                s = yield Do(t, CALLBACK, Step.reopen, answer=answer)
                 rounds += 1
                 continue
-            if r < 0.11:
-                data = svc.StepInput(reason="诉求超出政策范围，已向市民解释说明", resolved=False,
-                                         satisfied="unsatisfied")
+            contacted = rng.random() < 0.90 + 0.1 * q
+            if r < 0.08 + 0.3 * (1 - q):
+                answer = callback.Answer(contacted=contacted, resolution=Resolution.partly,
+                                         satisfaction=rng.choice((Satisfaction.basically, Satisfaction.unsatisfied)),
+                                         comment="诉求超出政策范围，已向市民解释说明")
             else:
-                satisfied = rng.choices(SATISFACTION, weights=(80, 15, 5))[0]
-                data = svc.StepInput(reason="回访市民，问题已解决", resolved=True, satisfied=satisfied)
-            s = yield Do(t, CALLBACK, Step.close, data)
+                satisfaction = rng.choices(list(Satisfaction), weights=(60 + 35 * q, 15, 5 + 10 * (1 - q)))[0]
+                answer = callback.Answer(contacted=contacted, resolution=Resolution.resolved,
+                                         satisfaction=satisfaction, comment="问题已解决")
+            s = yield Do(t, CALLBACK, Step.close, answer=answer)
             if rounds == 0 and rng.random() < 0.01:
                 t += rng.uniform(2, 10) * DAY
                 s = yield Do(t, CALLBACK, Step.reopen, svc.StepInput(reason="市民再次来电反映问题复发，重办",
