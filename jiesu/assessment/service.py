@@ -541,3 +541,13 @@ def rebuild(session: Session, settings: Settings, periods: Iterable[str]) -> int
         written += len(facts)
     session.flush()
     return written
+
+
+def keep_last_period(session: Session, settings: Settings, clock: Clock) -> int:
+    """The clock's monthly job: once a period has ended, keep its cells, so that ranking it reads the
+    rollup. Returns 1 when it kept one now, 0 when there was nothing to do."""
+    last = rules.shift(_period(settings, clock.now()), -1)
+    if session.get(RateRollup, last) is not None:
+        return 0
+    rollup(session, settings, clock, last)
+    return 1

@@ -24,6 +24,7 @@ from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from jiesu.assessment import service as assessment
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.db import unit_of_work
@@ -92,15 +93,17 @@ class TickReport:
     escalated: int = 0
     callbacks_queued: int = 0
     closed: int = 0
+    rollups: int = 0  # assessment periods whose cells were kept (once a month)
     skipped: int = 0  # another clock or a user got there first, or the step was refused
     more: bool = False  # a batch was full: there may be more to do
     at: datetime | None = None
 
-    COUNTS = ("sign_overdue", "reply_overdue", "escalated", "callbacks_queued", "closed", "skipped")
+    COUNTS = ("sign_overdue", "reply_overdue", "escalated", "callbacks_queued", "closed", "rollups", "skipped")
 
     @property
     def done(self) -> int:
-        return self.sign_overdue + self.reply_overdue + self.escalated + self.callbacks_queued + self.closed
+        return (self.sign_overdue + self.reply_overdue + self.escalated + self.callbacks_queued + self.closed
+                + self.rollups)
 
     def add(self, other: TickReport) -> None:
         for name in self.COUNTS:
@@ -215,6 +218,8 @@ def run_once(sessions: sessionmaker[Session], clock: Clock, settings: Settings, 
         total.add(report)
         if not report.more or report.done == 0:
             break
+    with unit_of_work(sessions, write=True) as session:
+        total.rollups += assessment.keep_last_period(session, settings, clock)
     return total
 
 

@@ -136,7 +136,7 @@ def test_report_line():
     report.add(jobs.TickReport(sign_overdue=1, closed=4))
     assert report.done == 8
     assert report.line() == ("sign overdue 3, reply overdue 0, escalated 1, callbacks queued 0, closed 4, "
-                             "skipped 0")
+                             "rollups 0, skipped 0")
 
 
 # --- one clock -------------------------------------------------------------------------------------
@@ -403,7 +403,7 @@ def test_clock_command_once(sqlite_url, tmp_path):
         result = CliRunner().invoke(cli, ["clock", "--once"])
         again = CliRunner().invoke(cli, ["clock", "--once"])
     assert result.exit_code == 0, result.output
-    assert ("tick: sign overdue 1, reply overdue 1, escalated 1, callbacks queued 1, closed 1, skipped 0"
+    assert ("tick: sign overdue 1, reply overdue 1, escalated 1, callbacks queued 1, closed 1, rollups 1, skipped 0"
             in result.output)
     assert "+08:00 tick:" in result.output
     assert again.exit_code == 0 and "tick: sign overdue 0, reply overdue 0, escalated 0" in again.output
@@ -470,3 +470,15 @@ def test_the_app_runs_the_clock_while_it_is_up(sqlite_url, tmp_path):
     # without an interval the app never ticks by itself
     assert create_app(settings, engine=engine, clock=clock).state.clock_interval is None
     engine.dispose()
+
+
+def test_the_clock_keeps_last_months_rollup_once(session, settings, clock):
+    from sqlalchemy.orm import sessionmaker
+
+    from jiesu.assessment.models import RateRollup
+
+    sessions = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
+                            expire_on_commit=False)
+    assert jobs.run_once(sessions, clock, settings).rollups == 1  # 30 Sep 2024: August is kept
+    assert session.get(RateRollup, "2024-08") is not None
+    assert jobs.run_once(sessions, clock, settings).rollups == 0
