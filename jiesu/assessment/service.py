@@ -125,7 +125,10 @@ def stored_cells(session: Session, period: str) -> list[Cell] | None:
 
 def rollup(session: Session, settings: Settings, clock: Clock, period: str) -> int:
     """Keep a closed period's cells. Refused for a period still running: its facts still change."""
-    rules.parse_period(period)
+    try:
+        rules.parse_period(period)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="month") from None
     _, end = rules.window(period, settings.tz, settings.assess_month_start_day)
     if end > clock.now():
         raise InvalidInput(f"{period} has not ended yet: its figures are read live", field="month")
@@ -259,7 +262,8 @@ class _Directory:
 
     def __init__(self, session: Session) -> None:
         self.units = {u.id: u for u in session.scalars(select(Unit))}
-        areas = session.execute(select(Area.id, Area.code, Area.name, Area.kind, Area.level, Area.district_code))
+        areas = session.execute(select(Area.id, Area.code, Area.name, Area.kind, Area.level, Area.district_code)
+                                .where(Area.level.in_([AreaLevel.district, AreaLevel.street])))
         self.areas = {a.id: a for a in areas}
         self.districts = {a.code: a.name for a in self.areas.values() if a.level == AreaLevel.district}
 
@@ -412,6 +416,12 @@ def trend(session: Session, actor: Actor, settings: Settings, clock: Clock, peri
     require(actor, Action.assessment_read)
     if not 1 <= months <= 36:
         raise InvalidInput("months is 1 to 36", field="months")
+    try:
+        rules.parse_period(period)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="month") from None
+    if level not in LEVELS:
+        raise InvalidInput(f"level is one of {', '.join(LEVELS)}", field="level")
     formula = Formula.from_settings(settings)
     excluded, _ = _excluded_ids(session, settings)
     directory = _Directory(session)

@@ -36,6 +36,7 @@ FINAL_STATES = frozenset(TicketState) - OPEN_STATES
 
 class Action(StrEnum):
     create = "create"
+    import_ = "import"  # a historical ticket brought from an older system, in its final state
     dispatch = "dispatch"  # 派单
     sign = "sign"  # 签收
     return_ = "return"  # 退单
@@ -59,7 +60,8 @@ class Action(StrEnum):
 
 
 ACTION_LABELS = {
-    Action.create: "受理", Action.dispatch: "派单", Action.sign: "签收", Action.return_: "退单",
+    Action.create: "受理", Action.import_: "历史导入", Action.dispatch: "派单", Action.sign: "签收",
+    Action.return_: "退单",
     Action.uphold_return: "退单审核通过，改派", Action.reject_return: "退单驳回", Action.note: "办理进展",
     Action.request_extension: "申请延期", Action.approve_extension: "延期批准", Action.reject_extension: "延期驳回",
     Action.whistle: "吹哨报到", Action.summons_sign: "报到", Action.summons_report: "报到单位反馈",

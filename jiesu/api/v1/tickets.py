@@ -101,7 +101,7 @@ def personal_data_access(session: SessionDep, actor: UserDep, limit: Annotated[i
 
 
 # One endpoint per workflow step a person takes (the clock's own steps are not offered).
-PERSON_STEPS = [s for s in Step if s not in (Step.create, Step.mark_overdue, Step.queue_callback)]
+PERSON_STEPS = [s for s in Step if s not in (Step.create, Step.import_, Step.mark_overdue, Step.queue_callback)]
 
 
 def _make_step_route(step: Step):
