@@ -11,17 +11,25 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+FIRST_YEAR, LAST_YEAR = 1901, 2199  # so that the month before and after are real dates too
 
 
-def parse_period(text: str) -> tuple[int, int]:
+def _split(text: str) -> tuple[int, int]:
     m = PERIOD.match(text.strip())
     if not m:
         raise ValueError(f"a month is written YYYY-MM (e.g. 2023-03), not {text!r}")
     return int(m.group(1)), int(m.group(2))
 
 
+def parse_period(text: str) -> tuple[int, int]:
+    y, m = _split(text)
+    if not FIRST_YEAR <= y <= LAST_YEAR:
+        raise ValueError(f"the month's year is {FIRST_YEAR} to {LAST_YEAR}, not {y:04d}")
+    return y, m
+
+
 def shift(period: str, months: int) -> str:
-    y, m = parse_period(period)
+    y, m = _split(period)
     k = y * 12 + (m - 1) + months
     return f"{k // 12:04d}-{k % 12 + 1:02d}"
 
@@ -37,10 +45,10 @@ def window(period: str, tz: ZoneInfo, start_day: int = 1) -> tuple[datetime, dat
     """[start, end) of a period, in UTC."""
     y, m = parse_period(period)
     if start_day > 1:
-        py, pm = parse_period(shift(period, -1))
+        py, pm = _split(shift(period, -1))
         start, end = date(py, pm, start_day), date(y, m, start_day)
     else:
-        ny, nm = parse_period(shift(period, 1))
+        ny, nm = _split(shift(period, 1))
         start, end = date(y, m, 1), date(ny, nm, 1)
 
     def utc(d: date) -> datetime:

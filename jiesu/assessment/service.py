@@ -401,9 +401,10 @@ def _rank(rows: list[Row], min_sample: int, bottom: int) -> None:
         placed = ranks(members)
         for r, place in placed:
             r.rank = place
-        if bottom and len(placed) > bottom:
-            for r, _ in placed[-bottom:]:
-                r.bottom = True
+        # The bottom of a group is named, never more than a quarter of it (3 of 5 would name the middle too).
+        named = min(bottom, max(1, len(placed) // 4)) if len(placed) > bottom else 0
+        for r, _ in placed[len(placed) - named:]:
+            r.bottom = True
     for members in by_district.values():
         for r, place in ranks(members):
             r.rank_in_district = place
@@ -411,7 +412,7 @@ def _rank(rows: list[Row], min_sample: int, bottom: int) -> None:
 
 
 def trend(session: Session, actor: Actor, settings: Settings, clock: Clock, period: str, months: int = 6,
-          level: str = "district") -> list[tuple[str, Rates, dict[str, Rates]]]:
+          level: str = "district") -> list[tuple[str, Rates, dict[str, tuple[str, Rates]]]]:
     """The city's rates and each key's composite over the last `months` periods up to `period`."""
     require(actor, Action.assessment_read)
     if not 1 <= months <= 36:
@@ -429,7 +430,8 @@ def trend(session: Session, actor: Actor, settings: Settings, clock: Clock, peri
     for k in range(months - 1, -1, -1):
         p = rules.shift(period, -k)
         groups, total = _aggregate(directory, level, cells(session, settings, clock, p)[0], excluded)
-        per = {who.name: formula.rates(Counts(*s[:6])) for who, s in groups.values()}
+        # keyed by code: two streets may share a name (八里庄街道 in 朝阳 and in 海淀)
+        per = {key: (who.name, formula.rates(Counts(*s[:6]))) for key, (who, s) in groups.items()}
         out.append((p, formula.rates(Counts(*total[:6])), per))
     return out
 

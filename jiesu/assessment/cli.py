@@ -1,0 +1,236 @@
+"""`jiesu assess ...`: the monthly ranking (a table, CSV, Excel, JSON), rollup and rebuild of a month, the
+supervision lists, and the tickets behind any figure.
+
+As everywhere in jiesu/cli.py the shell acts as the administrator; errors are one red line and exit code 1
+(2 for a bad option), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from jiesu.assessment import export, rules
+from jiesu.assessment import service as assessment
+from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolution, Satisfaction
+from jiesu.clock import Clock, SystemClock
+from jiesu.config import get_settings
+from jiesu.units.permissions import SYSTEM
+
+assess_app = typer.Typer(help="The assessment (考核): monthly rankings and reports, supervision, drill-down.",
+                         no_args_is_help=True)
+
+
+class Level(StrEnum):
+    street = "street"
+    district = "district"
+    department = "department"
+
+
+Measure = StrEnum("Measure", {m: m for m in assessment.MEASURES})  # what `behind` can open
+
+
+MONTH = typer.Option("--month", help="the assessment month, YYYY-MM (e.g. 2023-03)")
+LEVEL = typer.Option("--level", help="street (街道 and 乡镇), district (区) or department (市级部门及公共服务企业)")
+JSON = typer.Option("--json", help="print JSON instead of a table")
+
+
+def clock() -> Clock:
+    """The time the commands run at (a test puts its own clock here)."""
+    return SystemClock()
+
+
+def _root():
+    from jiesu import cli  # the root command imports this module: import it late
+
+    return cli
+
+
+def _month(text: str) -> str:
+    try:
+        rules.parse_period(text)
+    except ValueError as exc:
+        raise _root().fail(f"--month: {exc}") from None
+    return text.strip()
+
+
+def _echo_json(data) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _write(path: Path, write, what: str) -> None:
+    try:
+        write(path)
+    except OSError as exc:
+        raise _root().fail(f"cannot write {what} to {path}: {exc.strerror or exc}") from None
+    _root().err.print(f"{what} written to {path}", highlight=False, soft_wrap=True)
+
+
+def print_ranking(ranking: assessment.Ranking, tz) -> None:
+    console = _root().console
+    cols = export.columns(ranking.level)
+    table = Table(title=export.title(ranking), caption=export.period_line(ranking, tz), show_lines=False)
+    for c in cols:
+        table.add_column(c.header, justify="left" if c.kind == "text" and c.key != "bottom" else "right",
+                         no_wrap=c.key in ("name", "key"))
+    for i, r in enumerate(ranking.rows):
+        values = export.row_dict(r)
+        cells = [escape(export.cell_text(c, values)) for c in cols]
+        if r.bottom:
+            cells = [f"[bold red]{t}[/]" if t else t for t in cells]
+        elif r.rank is None:
+            cells = [f"[dim]{t}[/]" if t else t for t in cells]
+        last_of_group = i + 1 == len(ranking.rows) or ranking.rows[i + 1].group != r.group
+        table.add_row(*cells, end_section=last_of_group)
+    console.print(table)
+    counts, rates = export.table_total(ranking)
+    console.print(f"本表合计: 有效回访量 {counts.valid}, 响应率 {export.pct(rates.response)}, 解决率 "
+                  f"{export.pct(rates.resolution)}, 满意率 {export.pct(rates.satisfaction)}, 综合得分 "
+                  f"{export.score(rates.composite)}", highlight=False, soft_wrap=True)
+    t = ranking.total_rates
+    console.print(f"全市合计: 有效回访量 {ranking.total.valid}, 响应率 {export.pct(t.response)}, 解决率 "
+                  f"{export.pct(t.resolution)}, 满意率 {export.pct(t.satisfaction)}, 综合得分 "
+                  f"{export.score(t.composite)}", highlight=False, soft_wrap=True)
+    console.print("考核公式:", style="bold")
+    for line in ranking.formulas or ranking.formula.describe():
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
+    for line in export.notes(ranking):
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
+
+
+@assess_app.command("rates")
+def rates(
+    month: Annotated[str, MONTH],
+    level: Annotated[Level, LEVEL] = Level.street,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="also write the Excel report here")] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="also write the rows as CSV (UTF-8) here")] = None,
+    as_json: Annotated[bool, JSON] = False,
+    live: Annotated[bool, typer.Option("--live", help="read the facts even when the month was rolled up")] = False,
+) -> None:
+    """The month's ranking: ranked within 街道/乡镇 (and within each district), districts, or departments; the
+    bottom named 末位, last month's score and the change, the formulas and what was left out."""
+    root = _root()
+    month = _month(month)
+    settings = get_settings()
+    with root.session_scope(settings) as session:
+        ranking = assessment.ranking(session, SYSTEM, settings, clock(), month, level.value,
+                                     prefer_rollup=not live)
+    now = clock().now()
+    if xlsx is not None:
+        _write(xlsx, lambda p: export.write_xlsx(ranking, p, settings.tz, now), "Excel report")
+    if csv_path is not None:
+        _write(csv_path, lambda p: export.write_csv(ranking, p), "CSV")
+    if as_json:
+        _echo_json(export.to_dict(ranking, settings.tz))
+    else:
+        print_ranking(ranking, settings.tz)
+
+
+@assess_app.command("rollup")
+def rollup(month: Annotated[str, MONTH]) -> None:
+    """Keep a closed month's cells: its rankings then read a few thousand rows, however many tickets it had.
+    Refused for a month still running."""
+    root = _root()
+    month = _month(month)
+    settings = get_settings()
+    with root.session_scope(settings) as session:
+        cells = assessment.rollup(session, settings, clock(), month)
+    root.console.print(f"{month}: {cells} cells kept", highlight=False)
+
+
+@assess_app.command("rebuild")
+def rebuild(month: Annotated[str, MONTH]) -> None:
+    """Write the month's facts anew from the callbacks and the event log (after the month's start day or the
+    callback attempts changed). A rolled-up month is read live until rolled up again."""
+    root = _root()
+    month = _month(month)
+    settings = get_settings()
+    with root.session_scope(settings) as session:
+        written = assessment.rebuild(session, settings, [month])
+    root.console.print(f"{month}: {written} facts written; run `jiesu assess rollup --month {month}` to keep a "
+                       "closed month's cells again", highlight=False, soft_wrap=True)
+
+
+def _tickets_table(title: str, tickets, total: int, tz) -> Table:
+    table = Table(title=f"{title} ({total})")
+    for col in ("工单编号", "状态", "承办单位", "受理时间", "签收时限", "答复时限", "重办"):
+        table.add_column(col)
+    for t in tickets:
+        table.add_row(t.number, t.state_label, t.unit_name or "-", _local(t.created_at, tz), _local(t.sign_by, tz),
+                      _local(t.reply_by, tz), str(t.reopened))
+    return table
+
+
+def _local(at, tz) -> str:
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if at else "-"
+
+
+@assess_app.command("supervise")
+def supervise(
+    month: Annotated[str, MONTH],
+    district: Annotated[str | None, typer.Option(help="only this district (its code)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="tickets per list")] = 50,
+    as_json: Annotated[bool, JSON] = False,
+) -> None:
+    """督办: open tickets past their sign or reply deadline, escalated tickets, units with repeated reopenings."""
+    from jiesu.assessment.schemas import supervision_out
+
+    root = _root()
+    month = _month(month)
+    settings = get_settings()
+    with root.session_scope(settings) as session:
+        out = supervision_out(month, assessment.supervision(session, SYSTEM, settings, month, limit, district))
+    if as_json:
+        _echo_json(out.model_dump(mode="json"))
+        return
+    c = out.counts
+    root.console.print(_tickets_table("超期未签收 sign overdue", out.sign_overdue, c["sign_overdue"], settings.tz))
+    root.console.print(_tickets_table("超期未答复 reply overdue", out.reply_overdue, c["reply_overdue"], settings.tz))
+    root.console.print(_tickets_table("督办 escalated", out.escalated, c["escalated"], settings.tz))
+    table = Table(title=f"{month} 重办 reopened, by unit")
+    for col in ("单位", "代码", "重办次数", "重办两次以上的工单"):
+        table.add_column(col)
+    for u in out.reopened_units:
+        table.add_row(u.name, u.code, str(u.reopen_events), str(u.reopened_twice))
+    root.console.print(table)
+
+
+@assess_app.command("behind")
+def behind(
+    month: Annotated[str, MONTH],
+    level: Annotated[Level, LEVEL] = Level.street,
+    key: Annotated[str | None, typer.Option(help="a row's key (unit or district code); none: every unit")] = None,
+    measure: Annotated[Measure, typer.Option(help="the figure to open")] = Measure("valid"),
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: Annotated[bool, JSON] = False,
+) -> None:
+    """The tickets behind one figure of a ranking (e.g. --measure unsatisfied --key 110115009000)."""
+    from jiesu.assessment.schemas import behind_out
+
+    root = _root()
+    month = _month(month)
+    settings = get_settings()
+    with root.session_scope(settings) as session:
+        pairs, total = assessment.behind(session, SYSTEM, settings, month, level.value, key, measure.value, limit,
+                                         offset)
+        out = behind_out(session, month, level.value, key, measure.value, limit, offset, pairs, total)
+    if as_json:
+        _echo_json(out.model_dump(mode="json"))
+        return
+    table = Table(title=f"{month} {level.value} {key or '(all)'} {measure.value}: {total} tickets"
+                        + (f", {offset + 1}-{offset + len(out.items)} shown" if total > len(out.items) else ""))
+    for col in ("工单编号", "状态", "单位", "计为", "时间", "联系", "解决", "满意"):
+        table.add_column(col)
+    for i in out.items:
+        table.add_row(i.number, i.state_label, i.unit_name or "-", i.kind_label, _local(i.at, settings.tz),
+                      "-" if i.contacted is None else ("是" if i.contacted else "否"),
+                      RESOLUTION_LABELS[Resolution(i.resolution)] if i.resolution else "-",
+                      SATISFACTION_LABELS[Satisfaction(i.satisfaction)] if i.satisfaction else "-")
+    root.console.print(table)

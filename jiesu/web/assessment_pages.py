@@ -1,0 +1,477 @@
+"""Pages of the callback desk (回访工作台), the citizen's survey (市民评价) and the assessment (考核与督办).
+
+Each handler calls the same service functions as the API. The charts are plotly's, drawn in the browser by
+the plotly.js that ships in the installed `plotly` wheel and is served from here: never from a CDN.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.metadata
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jiesu.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
+from jiesu.assessment import rules as periods
+from jiesu.assessment import service as assessment
+from jiesu.assessment.models import FactKind
+from jiesu.callback import service as callback
+from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolution, Satisfaction
+from jiesu.callback.schemas import reply_text
+from jiesu.errors import DomainError, InvalidInput, TransitionNotAllowed
+from jiesu.places.models import Area
+from jiesu.tickets import service as tickets
+from jiesu.tickets.models import Request as TicketRequest
+from jiesu.tickets.models import Ticket, TicketEvent
+from jiesu.tickets.rules import STATE_LABELS, TicketState
+from jiesu.units.models import Unit
+from jiesu.units.permissions import Action, Actor, can
+from jiesu.web import pages
+from jiesu.web.i18n import PLACE_KIND, context_translator, pick_language, translator
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+MAX_PAGE_NUMBER = 10**6
+SUPERVISION_LIMIT = 50
+TREND_MONTHS = 6
+REOPENED_SHOWN = 10  # ticket links per unit in the list of units with reopened tickets
+CHART_BARS = 50  # the ranking chart shows at most this many bars: the best and the worst halves
+
+RESULT_LABELS = {"closed": "回访完成，工单已办结", "reopened": "市民表示未解决，已转回承办单位重办",
+                 "retry": "未联系上市民，稍后再次回访", "unreachable": "多次未联系上市民，工单已办结（未联系上）"}
+MEASURE_LABELS = {"valid": "有效回访", "contacted": "已联系市民", "not_contacted": "未联系市民", "resolved": "已解决",
+                  "partly": "部分解决", "unresolved": "未解决", "satisfied": "满意", "basically": "基本满意",
+                  "unsatisfied": "不满意", "unreachable": "未联系上", "upheld_return": "退单核准",
+                  "excluded_category": "不纳入考核的类别"}
+KIND_LABELS = {FactKind.callback: "有效回访", FactKind.unreachable: "未联系上", FactKind.upheld_return: "退单核准"}
+SCORE_RESOLUTION = {2: "已解决", 1: "部分解决", 0: "未解决"}
+SCORE_SATISFACTION = {2: "满意", 1: "基本满意", 0: "不满意"}
+
+
+# --- plotly.js, from the installed wheel ---------------------------------------------------------
+
+def plotly_js_path() -> Path:
+    spec = importlib.util.find_spec("plotly")  # found, not imported: the page needs only its JS file
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the plotly package is not installed (pip install plotly)")
+    return Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
+
+
+@lru_cache(maxsize=1)
+def _plotly_gzipped() -> tuple[bytes, str]:
+    raw = plotly_js_path().read_bytes()
+    return gzip.compress(raw, compresslevel=6, mtime=0), '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
+
+
+def plotly_version() -> str:
+    try:
+        return importlib.metadata.version("plotly")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+PLOTLY_URL = "/static/vendor/plotly.min.js"
+
+
+@router.get(PLOTLY_URL)
+def plotly_js(request: Request) -> Response:
+    """plotly.js from the installed plotly package (4-5 MB; about a third of that gzipped)."""
+    body, etag = _plotly_gzipped()
+    headers = {"Cache-Control": "public, max-age=86400", "ETag": etag, "Vary": "Accept-Encoding"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(body, media_type="text/javascript; charset=utf-8",
+                        headers={**headers, "Content-Encoding": "gzip"})
+    return FileResponse(plotly_js_path(), media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _lang(request: Request) -> str:
+    return pick_language(request.query_params.get("lang"), request.cookies.get("lang"),
+                         request.app.state.settings.language)
+
+
+def group_labeller(lang: str):
+    """A ranking group's name: 区 and 街道 as the places name them, 乡镇 and the departments' groups as such."""
+    _, kind = translator(lang), context_translator(lang, PLACE_KIND)
+    return lambda group: kind(group) if kind(group) != group else _(group)
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def points(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f}"
+
+
+def _load_rows(session: Session, items: list[Ticket]) -> None:
+    """The requests and main units of these tickets in two queries; the rows then find them in the session."""
+    if not items:
+        return
+    session.scalars(select(TicketRequest).where(TicketRequest.id.in_({t.request_id for t in items}))).all()
+    unit_ids = {t.main_unit_id for t in items if t.main_unit_id}
+    if unit_ids:
+        session.scalars(select(Unit).where(Unit.id.in_(unit_ids))).all()
+
+
+def _reopened_tickets(session: Session, unit_ids: list[int], start, end,
+                      per_unit: int = REOPENED_SHOWN) -> dict[int, list[str]]:
+    """The tickets reopened (重办) in [start, end) of each unit, as supervision.reopened_units counts them: by
+    the ticket's main unit."""
+    out: dict[int, list[str]] = {uid: [] for uid in unit_ids}
+    if not unit_ids:
+        return out
+    rows = session.execute(select(Ticket.main_unit_id, Ticket.number)
+                           .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+                           .where(TicketEvent.action == "reopen", TicketEvent.at >= start, TicketEvent.at < end,
+                                  Ticket.main_unit_id.in_(unit_ids)).distinct().order_by(Ticket.number))
+    for uid, number in rows:
+        if len(out[uid]) < per_unit:
+            out[uid].append(number)
+    return out
+
+
+def survey_link(request: Request, actor: Actor, t: Ticket) -> str | None:
+    """The survey link of a replied ticket that waits for its callback, for the centre's staff (to send it
+    to the citizen) and for the citizen who made the request; None for anyone else."""
+    r = t.request
+    if t.state != TicketState.replied or r.no_callback:
+        return None
+    if actor.role not in tickets.CENTRE_ROLES and r.created_by != actor.username:
+        return None
+    return str(request.base_url).rstrip("/") + "/survey/" + callback.survey_token(request.app.state.settings, t)
+
+
+# ticket.html shows the link to whoever survey_link allows
+pages.templates.env.globals["survey_link"] = survey_link
+
+
+# --- the callback desk ---------------------------------------------------------------------------
+
+def _flag(value: str, field: str) -> bool | None:
+    if value == "":
+        return None
+    if value in ("1", "0"):
+        return value == "1"
+    raise InvalidInput(f"{field} is 1 or 0", field=field)
+
+
+def _choice(enum, value: str, field: str):
+    if value == "":
+        return None
+    if value not in enum._value2member_map_:
+        raise InvalidInput(f"{field} is one of {', '.join(enum._value2member_map_)}", field=field)
+    return enum(value)
+
+
+def _queue_page(request: Request, session: Session, actor: Actor, settings, district: str, page: int,
+                status_code: int = 200, errors: dict[str, str] | None = None,
+                posted: dict[str, dict[str, str]] | None = None) -> Response:
+    districts = pages.district_list(session, actor)
+    district_code = district if district in {d.code for d in districts} else ""
+    page = min(max(page, 1), MAX_PAGE_NUMBER)
+    items, total = callback.queue(session, actor, PAGE_SIZE, (page - 1) * PAGE_SIZE, district_code or None)
+    pages_n = max(1, -(-total // PAGE_SIZE))
+    if page > pages_n:
+        page = pages_n
+        items, total = callback.queue(session, actor, PAGE_SIZE, (page - 1) * PAGE_SIZE, district_code or None)
+    done, result = request.query_params.get("done", "")[:32], request.query_params.get("result", "")
+    done_state = None
+    if done and result in RESULT_LABELS:
+        try:
+            done_state = STATE_LABELS[tickets.get(session, actor, done).state]
+        except DomainError:
+            done = ""
+    rows = [{"i": i, "t": i.ticket, "summary": pages.summary(i.ticket.request, 60),
+             "contact": pages.masked_contact(i.ticket.request)} for i in items]
+    shown = {i.ticket.number for i in items}
+    # an error about a ticket no longer listed (someone else called it back meanwhile) goes on top of the page
+    elsewhere = {n: e for n, e in (errors or {}).items() if n not in shown}
+    params = {"district": district_code}
+    return pages.render(request, "callbacks.html", actor, status_code, session=session, rows=rows, total=total,
+                        page=page, pages=pages_n, district=district_code, districts=districts,
+                        max_attempts=settings.callback_attempts, local=pages.local_time(settings.tz),
+                        done=done if done_state else "", done_state=done_state,
+                        result_label=RESULT_LABELS.get(result), result=result, errors=errors or {}, elsewhere=elsewhere,
+                        posted=posted or {}, resolutions=RESOLUTION_LABELS, satisfactions=SATISFACTION_LABELS,
+                        page_url=lambda n: pages.url_with("/callbacks", {**params, "page": n if n > 1 else ""}))
+
+
+@router.get("/callbacks", response_class=HTMLResponse)
+def callbacks_page(request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep,
+                   district: str = "", page: int = 1) -> Response:
+    if actor.role is None:
+        return RedirectResponse(pages.login_url(pages.here(request)), status_code=303)
+    if not can(actor.role, Action.callback_work):
+        return pages.error_page(request, actor, 403, session=session, message="无权使用回访工作台")
+    return _queue_page(request, session, actor, settings, district[:32], page)
+
+
+@router.post("/callbacks/{number}", response_class=HTMLResponse)
+def record_callback(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
+                    number: str,
+                    reached: Annotated[str, Form(max_length=1)] = "",
+                    contacted: Annotated[str, Form(max_length=1)] = "",
+                    resolution: Annotated[str, Form(max_length=16)] = "",
+                    satisfaction: Annotated[str, Form(max_length=16)] = "",
+                    comment: Annotated[str, Form(max_length=2000)] = "",
+                    district: Annotated[str, Form(max_length=32)] = "",
+                    page: Annotated[int, Form(ge=1, le=MAX_PAGE_NUMBER)] = 1) -> Response:
+    number = number[:32]
+    if actor.role is None:
+        return RedirectResponse(pages.login_url("/callbacks"), status_code=303)
+    if not can(actor.role, Action.callback_work):
+        return pages.error_page(request, actor, 403, session=session, message="无权使用回访工作台")
+    try:
+        if reached not in ("1", "0"):
+            raise InvalidInput("是否联系上市民？请选择", field="reached")
+        answer = callback.Answer(reached=reached == "1", contacted=_flag(contacted, "contacted"),
+                                 resolution=_choice(Resolution, resolution, "resolution"),
+                                 satisfaction=_choice(Satisfaction, satisfaction, "satisfaction"), comment=comment)
+        with session.begin_nested():  # a refusal half-way leaves nothing behind
+            out = callback.record(session, actor, clock, settings, number, answer)
+    except DomainError as exc:
+        posted = {"reached": reached, "contacted": contacted, "resolution": resolution,
+                  "satisfaction": satisfaction, "comment": comment}
+        return _queue_page(request, session, actor, settings, district, page, status_code=exc.status,
+                           errors={number: _callback_error(exc)}, posted={number: posted})
+    target = pages.url_with("/callbacks", {"district": district, "page": page if page > 1 else "",
+                                           "done": out.ticket.number, "result": out.result})
+    return RedirectResponse(target, status_code=303)
+
+
+FIELD_QUESTIONS = {"reached": "请选择是否联系上市民", "contacted": "请选择承办单位是否联系了市民",
+                   "resolution": "请选择问题是否解决", "satisfaction": "请选择市民是否满意",
+                   "comment": "备注最多 2000 字"}
+
+
+def _callback_error(exc: DomainError) -> str:
+    if isinstance(exc, InvalidInput) and exc.field in FIELD_QUESTIONS:
+        return FIELD_QUESTIONS[exc.field]
+    if isinstance(exc, TransitionNotAllowed):
+        return "该工单已不在待回访状态（可能已由他人回访），请刷新"
+    return "无法记录此次回访，请刷新后重试"
+
+
+# --- the citizen's survey ------------------------------------------------------------------------
+
+def _survey_ticket(session: Session, settings, token: str) -> tuple[Ticket | None, str | None, int]:
+    """The ticket behind a link, or why there is none: (ticket, problem, status)."""
+    try:
+        return callback.survey_ticket(session, settings, token[:100]), None, 200
+    except callback.SurveyNotFound:
+        return None, "invalid", 404
+    except TransitionNotAllowed:
+        return None, "answered", 409
+
+
+def _survey_page(request: Request, session: Session, actor: Actor, t: Ticket | None, problem: str | None,
+                 status: int, token: str, error: str | None = None, posted: dict | None = None) -> Response:
+    settings = request.app.state.settings
+    return pages.render(request, "survey.html", actor, status, session=session, t=t, problem=problem,
+                        token=token, error=error, posted=posted or {}, reply=reply_text(t) if t else "",
+                        text=t.request.text if t else "", local=pages.local_time(settings.tz),
+                        resolutions=RESOLUTION_LABELS, satisfactions=SATISFACTION_LABELS)
+
+
+@router.get("/survey/{token}", response_class=HTMLResponse)
+def survey_page(request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep, token: str) -> Response:
+    t, problem, status = _survey_ticket(session, settings, token)
+    return _survey_page(request, session, actor, t, problem, status, token[:100])
+
+
+@router.post("/survey/{token}", response_class=HTMLResponse)
+def answer_survey(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
+                  token: str,
+                  contacted: Annotated[str, Form(max_length=1)] = "",
+                  resolution: Annotated[str, Form(max_length=16)] = "",
+                  satisfaction: Annotated[str, Form(max_length=16)] = "",
+                  comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    token = token[:100]
+    t, problem, status = _survey_ticket(session, settings, token)
+    if t is None:
+        return _survey_page(request, session, actor, t, problem, status, token)
+    posted = {"contacted": contacted, "resolution": resolution, "satisfaction": satisfaction, "comment": comment}
+    try:
+        missing = [f for f in ("contacted", "resolution", "satisfaction") if not posted[f]]
+        if missing:
+            raise InvalidInput("unanswered", field=missing[0])
+        answer = callback.Answer(reached=True, contacted=_flag(contacted, "contacted"),
+                                 resolution=_choice(Resolution, resolution, "resolution"),
+                                 satisfaction=_choice(Satisfaction, satisfaction, "satisfaction"), comment=comment)
+        with session.begin_nested():
+            out = callback.answer_survey(session, clock, settings, token, answer)
+    except InvalidInput as exc:
+        return _survey_page(request, session, actor, t, None, 422, token,
+                            error=SURVEY_QUESTIONS.get(exc.field or "", "请检查后重新提交"), posted=posted)
+    except TransitionNotAllowed:
+        return _survey_page(request, session, actor, None, "answered", 409, token)
+    return pages.render(request, "survey_done.html", actor, session=session, number=out.ticket.number,
+                        reopened=out.result == "reopened")
+
+
+SURVEY_QUESTIONS = {"contacted": "请回答：承办单位是否联系了您", "resolution": "请回答：您反映的问题是否解决",
+                    "satisfaction": "请回答：您对办理结果是否满意", "comment": "意见最多 2000 字"}
+
+
+# --- the assessment ------------------------------------------------------------------------------
+
+def _guard(request: Request, session: Session, actor: Actor) -> Response | None:
+    if actor.role is None:
+        return RedirectResponse(pages.login_url(pages.here(request)), status_code=303)
+    if not can(actor.role, Action.assessment_read):
+        return pages.error_page(request, actor, 403, session=session, message="无权查看考核与督办")
+    return None
+
+
+def _month(value: str, clock, settings) -> str:
+    try:
+        periods.parse_period(value)
+        return value.strip()
+    except ValueError:
+        return periods.period_of(clock.now(), settings.tz, settings.assess_month_start_day)
+
+
+def behind_url(month: str, level: str, key: str, measure: str) -> str:
+    return pages.url_with("/assessment/behind", {"month": month, "level": level, "key": key, "measure": measure})
+
+
+GROUP_COLOURS = ["#0b57d0", "#0f766e", "#7c3aed", "#b45309"]
+
+
+def _ranking_chart(ranking: assessment.Ranking, _, group_label) -> dict:
+    """Composite scores as horizontal bars, best on top: the ranked units (or, when none has enough valid
+    callbacks yet, every unit with a score, in grey); the bottom of each group in red."""
+    ranked = [r for r in ranking.rows if r.rank is not None]
+    rows = ranked or [r for r in ranking.rows if r.rates.composite is not None]
+    rows.sort(key=lambda r: (-(r.rates.composite or 0), r.key))
+    cut = len(rows) > CHART_BARS
+    if cut:
+        rows = rows[:CHART_BARS // 2] + rows[-CHART_BARS // 2:]
+
+    def label(r: assessment.Row) -> str:
+        return f"{r.name}（{r.district}）" if r.district else r.name
+
+    traces = []
+    for n, group in enumerate(dict.fromkeys(r.group for r in rows)):
+        members = [r for r in rows if r.group == group]
+        colour = GROUP_COLOURS[n % len(GROUP_COLOURS)] if ranked else "#98a2b3"
+        traces.append({
+            "type": "bar", "orientation": "h", "name": group_label(group),
+            "x": [round(r.rates.composite, 2) for r in members], "y": [label(r) for r in members],
+            "marker": {"color": ["#b3261e" if r.bottom else colour for r in members]},
+            "customdata": [_("第 {n} 名", n=r.rank) if r.rank else _("样本不足") for r in members],
+            "texttemplate": "%{x:.2f}", "textposition": "auto",
+            "hovertemplate": "%{y}<br>%{x:.2f} · %{customdata}<extra></extra>",
+        })
+    title = _("综合得分排名") if ranked else _("综合得分（均未达到排名所需的有效回访量）")
+    if cut:
+        title += _("（前 {n} 名与后 {n} 名）", n=CHART_BARS // 2)
+    return {"data": traces, "layout": {
+        "title": {"text": title}, "height": max(320, 22 * len(rows) + 140), "barmode": "overlay",
+        "margin": {"l": 220, "r": 24, "t": 48, "b": 40}, "xaxis": {"title": {"text": _("分")}, "rangemode": "tozero"},
+        "yaxis": {"automargin": True, "type": "category", "categoryorder": "array",
+                  "categoryarray": [label(r) for r in rows][::-1]},  # drawn from the bottom: best on top
+        "legend": {"orientation": "h", "y": -0.08},
+        "showlegend": len(traces) > 1}}
+
+
+def _trend_chart(trend: list, _) -> dict:
+    months = [p for p, _rates, _per in trend]
+
+    def series(pick) -> list[float | None]:
+        return [None if pick(rates) is None else round(100 * pick(rates), 1) for _p, rates, _per in trend]
+
+    lines = [(_("响应率"), series(lambda r: r.response)), (_("解决率"), series(lambda r: r.resolution)),
+             (_("满意率"), series(lambda r: r.satisfaction)),
+             (_("综合得分"), [None if rates.composite is None else round(rates.composite, 2)
+                            for _p, rates, _per in trend])]
+    return {"data": [{"type": "scatter", "mode": "lines+markers", "name": name, "x": months, "y": values,
+                      "connectgaps": False} for name, values in lines],
+            "layout": {"title": {"text": _("全市三率走势（近 {n} 个月）", n=len(months))}, "height": 360,
+                       "margin": {"l": 48, "r": 24, "t": 48, "b": 40},
+                       "xaxis": {"type": "category"}, "yaxis": {"title": {"text": "%"}, "rangemode": "tozero"},
+                       "legend": {"orientation": "h"}}}
+
+
+@router.get("/assessment", response_class=HTMLResponse)
+def assessment_page(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
+                    month: str = "", level: str = "street", district: str = "") -> Response:
+    refused = _guard(request, session, actor)
+    if refused is not None:
+        return refused
+    month = _month(month[:16], clock, settings)
+    level = level if level in assessment.LEVELS else "street"
+    districts = pages.district_list(session, actor)
+    district_code = district if district in {d.code for d in districts} else ""
+    lang = _lang(request)
+    _, group_label = translator(lang), group_labeller(lang)
+    ranking = assessment.ranking(session, actor, settings, clock, month, level)
+    trend = assessment.trend(session, actor, settings, clock, month, TREND_MONTHS)
+    sup = assessment.supervision(session, actor, settings, month, SUPERVISION_LIMIT, district_code or None)
+    _load_rows(session, sup.sign_overdue + sup.reply_overdue + sup.escalated)
+    start, end = periods.window(month, settings.tz, settings.assess_month_start_day)
+    reopened = _reopened_tickets(session, [u.id for u, _twice, _n in sup.reopened_units], start, end)
+    params = {"month": month, "level": level, "district": district_code}
+    charts = {"chart-ranking": _ranking_chart(ranking, _, group_label), "chart-trend": _trend_chart(trend, _)}
+    return pages.render(
+        request, "assessment.html", actor, session=session, month=month, level=level, levels=assessment.LEVEL_LABELS,
+        district=district_code, districts=districts, ranking=ranking, sup=sup, charts=charts,
+        formulas=ranking.formula.describe("en" if lang == "en" else "zh"), start=start, end=end,
+        previous_month=periods.shift(month, -1), next_month=periods.shift(month, 1),
+        recent=[p for p, _r, _x in trend][::-1], pct=pct, points=points, signed=signed,
+        behind=lambda key, measure: behind_url(month, level, key, measure),
+        behind_unit=lambda code: behind_url(month, "street", code, "unresolved"), local=pages.local_time(settings.tz),
+        summary=pages.summary, plotly_url=PLOTLY_URL, group_label=group_label, reopened=reopened,
+        reopened_shown=REOPENED_SHOWN,
+        url=lambda **kw: pages.url_with("/assessment", {**params, **kw}))
+
+
+@router.get("/assessment/behind", response_class=HTMLResponse)
+def behind_page(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
+                month: str = "", level: str = "street", key: str = "", measure: str = "valid",
+                page: int = 1) -> Response:
+    refused = _guard(request, session, actor)
+    if refused is not None:
+        return refused
+    month, key, page = month[:16], key[:64], min(max(page, 1), MAX_PAGE_NUMBER)
+    month = month or periods.period_of(clock.now(), settings.tz, settings.assess_month_start_day)  # this month
+    try:
+        rows, total = assessment.behind(session, actor, settings, month, level, key or None, measure,
+                                        limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    except InvalidInput as exc:
+        return pages.error_page(request, actor, 422, session=session, field=exc.field)
+    _load_rows(session, [t for _f, t in rows])
+    unit_ids = {f.unit_id for f, _t in rows}
+    unit_names = {uid: n for uid, n in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))}
+    name = ""
+    if key and level == "district":
+        name = session.scalar(select(Area.name).where(Area.code == key)) or key
+    elif key:
+        name = session.scalar(select(Unit.name).where(Unit.code == key)) or key
+    pages_n = max(1, -(-total // PAGE_SIZE))
+    params = {"month": month, "level": level, "key": key, "measure": measure}
+    return pages.render(
+        request, "behind.html", actor, session=session, rows=rows, total=total, page=page, pages=pages_n,
+        month=month, level=level, key=key, measure=measure, key_name=name, measure_label=MEASURE_LABELS[measure],
+        level_label=assessment.LEVEL_LABELS[level], kinds=KIND_LABELS, unit_names=unit_names,
+        resolution_labels=SCORE_RESOLUTION, satisfaction_labels=SCORE_SATISFACTION, states=STATE_LABELS,
+        local=pages.local_time(settings.tz), summary=pages.summary,
+        back=pages.url_with("/assessment", {"month": month, "level": level}),
+        page_url=lambda n: pages.url_with("/assessment/behind", {**params, "page": n if n > 1 else ""}))

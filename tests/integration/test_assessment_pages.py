@@ -1,0 +1,321 @@
+"""The callback desk's page, the citizen's survey page and the assessment pages, on SQLite and PostgreSQL:
+who may open them, what they show, the forms, the drill-down links and the charts' data and script."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from jiesu.callback import service as callback
+from jiesu.callback.models import Resolution, Satisfaction
+from jiesu.config import Settings
+from jiesu.tickets import jobs
+from jiesu.tickets.models import Ticket
+from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import TicketState as S
+from jiesu.web import assessment_pages
+from tests.integration.test_tickets import OTHER_STREET, STREET, Cast, Desk
+from tests.stories import PASSWORD
+
+MONTH = "2024-09"  # the clock fixture's: Monday 30 September 2024, 10:00 in Beijing
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # Two valid callbacks rank a unit, and the last of each group is named: enough for a small test city.
+    return Settings(var_dir=tmp_path, secret_key="test-secret", database_url="sqlite://", assess_min_sample=2,
+                    assess_bottom=1)
+
+
+def login(client, username: str) -> None:
+    r = client.post("/login", data={"username": username, "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+
+
+def replied_at(desk: Desk, cast: Cast, street: str = STREET, text: str = "楼下餐馆油烟扰民") -> Ticket:
+    handler = cast.handler if street == STREET else cast.other_handler
+    t = desk.new(cast.operator, text=text, area_code=street)
+    desk.act(cast.dispatcher, t, Step.dispatch, unit=street)
+    desk.act(handler, t, Step.sign)
+    return desk.act(handler, t, Step.reply, text="已督促餐馆加装油烟净化器")
+
+
+def answer(desk: Desk, cast: Cast, t: Ticket, resolution=Resolution.resolved,
+           satisfaction=Satisfaction.satisfied) -> callback.Outcome:
+    return callback.record(desk.session, cast.callback, desk.clock, desk.settings, t.number, callback.Answer(
+        contacted=True, resolution=resolution, satisfaction=satisfaction))
+
+
+@pytest.fixture
+def city(desk, cast):
+    """Two streets of 大兴区 called back this month: 观音寺 resolved both, 兴丰 one of two (reopened)."""
+    good = [replied_at(desk, cast, STREET) for _ in range(2)]
+    bad = [replied_at(desk, cast, OTHER_STREET, text="小区门口占道经营") for _ in range(2)]
+    for t in good:
+        answer(desk, cast, t)
+    answer(desk, cast, bad[0])
+    answer(desk, cast, bad[1], Resolution.unresolved, Satisfaction.unsatisfied)
+    return {"good": [t.number for t in good], "bad": [t.number for t in bad]}
+
+
+def numbers_on(html: str) -> list[str]:
+    return re.findall(r'<a href="/tickets/([0-9]{8}-[0-9]{6})">', html)
+
+
+def charts_of(html: str) -> dict:
+    m = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', html, re.S)
+    assert m, "no chart data on the page"
+    return json.loads(m.group(1))
+
+
+# --- who may open what ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/callbacks", "/assessment", f"/assessment/behind?month={MONTH}&measure=valid"])
+def test_anonymous_visitors_are_sent_to_log_in(client, path):
+    r = client.get(path, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=/")
+
+
+def test_the_pages_for_each_role(client, cast):
+    expected = {  # username: (/callbacks, /assessment)
+        "callback": (200, 200), "dispatcher": (200, 200), "admin": (200, 200), "supervisor": (403, 200),
+        "operator": (403, 200), "handler": (403, 200), "citizen": (403, 403)}
+    for username, (desk_page, assess_page) in expected.items():
+        login(client, username)
+        home = client.get("/").text
+        assert (desk_page == 200) == ('href="/callbacks"' in home), username
+        assert (assess_page == 200) == ('href="/assessment"' in home), username
+        assert client.get("/callbacks").status_code == desk_page, username
+        assert client.get("/assessment").status_code == assess_page, username
+        behind = client.get("/assessment/behind", params={"month": MONTH, "measure": "valid"})
+        assert behind.status_code == assess_page, username
+        client.post("/logout")
+    assert 'href="/assessment"' not in client.get("/").text
+
+
+# --- the callback desk ---------------------------------------------------------------------------
+
+def test_the_desk_records_an_answer_and_the_ticket_is_closed(client, desk, cast):
+    t = replied_at(desk, cast)
+    jobs.tick(desk.session, desk.clock, desk.settings)
+    login(client, "callback")
+    page = client.get("/callbacks").text
+    assert t.number in page and f'action="/callbacks/{t.number}"' in page
+    assert "138****0000" in page and "13800000000" not in page  # masked; the button asks the logged API
+    assert "已回访 0 / 3 次" in page
+    r = client.post(f"/callbacks/{t.number}", data={"reached": "1", "contacted": "1", "resolution": "resolved",
+                                                   "satisfaction": "satisfied", "comment": "满意"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    target = urlsplit(r.headers["location"])
+    assert target.path == "/callbacks" and parse_qs(target.query) == {"done": [t.number], "result": ["closed"]}
+    after = client.get(r.headers["location"]).text
+    assert "回访完成，工单已办结" in after and f'<a href="/tickets/{t.number}">' in after
+    assert f'action="/callbacks/{t.number}"' not in after  # out of the queue
+    desk.session.refresh(t)
+    assert t.state == S.closed and t.events[-1].reason == "满意"
+
+
+def test_the_desk_counts_attempts_and_keeps_a_half_filled_form(client, desk, cast):
+    t = replied_at(desk, cast)
+    jobs.tick(desk.session, desk.clock, desk.settings)
+    login(client, "callback")
+    r = client.post(f"/callbacks/{t.number}", data={"reached": "1", "contacted": "0", "satisfaction": "basically",
+                                                   "comment": "还没问完"})
+    assert r.status_code == 422
+    assert "请选择问题是否解决" in r.text
+    form = r.text[r.text.index(f'action="/callbacks/{t.number}"'):]
+    assert 'value="0" checked' in form and 'value="basically" checked' in form and "还没问完" in form
+    r = client.post(f"/callbacks/{t.number}", data={"reached": "0"}, follow_redirects=False)
+    assert parse_qs(urlsplit(r.headers["location"]).query)["result"] == ["retry"]
+    page = client.get(r.headers["location"]).text
+    assert "未联系上市民，稍后再次回访" in page and "已回访 1 / 3 次" in page
+    desk.session.refresh(t)
+    assert t.state == S.replied
+    # a ticket no longer waiting: said so on the page, nothing recorded
+    answer(desk, cast, t)
+    r = client.post(f"/callbacks/{t.number}", data={"reached": "0"})
+    assert r.status_code == 409 and "已不在待回访状态" in r.text
+    assert len(callback.history(desk.session, cast.callback, t.number)) == 2
+
+
+def test_only_the_desk_posts_answers(client, desk, cast):
+    t = replied_at(desk, cast)
+    r = client.post(f"/callbacks/{t.number}", data={"reached": "0"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    login(client, "handler")
+    assert client.post(f"/callbacks/{t.number}", data={"reached": "0"}).status_code == 403
+    assert callback.history(desk.session, cast.callback, t.number) == []
+
+
+# --- the survey ----------------------------------------------------------------------------------
+
+def test_the_citizen_answers_the_survey_page(client, desk, cast):
+    t = replied_at(desk, cast)
+    token = callback.survey_token(desk.settings, t)
+    page = client.get(f"/survey/{token}")  # no login
+    assert page.status_code == 200
+    assert t.number in page.text and "楼下餐馆油烟扰民" in page.text and "已督促餐馆加装油烟净化器" in page.text
+    assert "138" not in page.text and "张三" not in page.text
+    r = client.post(f"/survey/{token}", data={"contacted": "1", "resolution": "resolved"})
+    assert r.status_code == 422 and "请回答：您对办理结果是否满意" in r.text
+    r = client.post(f"/survey/{token}", data={"contacted": "1", "resolution": "resolved",
+                                              "satisfaction": "satisfied", "comment": "谢谢"})
+    assert r.status_code == 200 and "感谢您的评价" in r.text
+    desk.session.refresh(t)
+    assert t.state == S.closed
+    again = client.get(f"/survey/{token}")
+    assert again.status_code == 409 and "此工单已完成评价或已办结" in again.text
+    assert client.post(f"/survey/{token}", data={"contacted": "1", "resolution": "resolved",
+                                                 "satisfaction": "satisfied"}).status_code == 409
+
+
+def test_an_unresolved_survey_reopens_and_says_so(client, desk, cast):
+    t = replied_at(desk, cast)
+    token = callback.survey_token(desk.settings, t)
+    r = client.post(f"/survey/{token}", data={"contacted": "0", "resolution": "unresolved",
+                                              "satisfaction": "unsatisfied"})
+    assert r.status_code == 200 and "重新办理" in r.text
+    desk.session.refresh(t)
+    assert t.state == S.handling and t.reopened == 1
+
+
+def test_a_bad_survey_link_says_so(client, desk, cast):
+    t = replied_at(desk, cast)
+    token = callback.survey_token(desk.settings, t)
+    for bad in (token[:-2] + "zz", t.number, "x" * 300):
+        r = client.get(f"/survey/{bad}")
+        assert r.status_code == 404 and "此评价链接无效或已过期" in r.text
+        assert client.post(f"/survey/{bad}", data={"contacted": "1"}).status_code == 404
+
+
+def test_the_ticket_page_shows_the_survey_link_to_the_centre(client, desk, cast):
+    t = replied_at(desk, cast)
+    token = callback.survey_token(desk.settings, t)
+    login(client, "callback")
+    assert f"/survey/{token}" in client.get(f"/tickets/{t.number}").text
+    client.post("/logout")
+    login(client, "handler")
+    page = client.get(f"/tickets/{t.number}").text
+    assert t.number in page and "/survey/" not in page
+    answer(desk, cast, t)
+    client.post("/logout")
+    login(client, "callback")
+    assert "/survey/" not in client.get(f"/tickets/{t.number}").text  # answered: no link any more
+
+
+# --- the assessment ------------------------------------------------------------------------------
+
+def test_the_ranking_with_drill_down_links(client, city):
+    login(client, "supervisor")
+    r = client.get("/assessment", params={"month": MONTH, "level": "street"})
+    assert r.status_code == 200
+    html = r.text
+    table = html[html.index('<table class="ranking">'):html.index("</table>", html.index('<table class="ranking">'))]
+    rows = re.findall(r"<tr class=\"[^\"]*\">(.*?)</tr>", table, re.S)
+    assert len(rows) == 2
+    assert "观音寺街道办事处" in rows[0] and re.search(r"<td>1\s", rows[0]) and "末位" not in rows[0]
+    assert "兴丰街道办事处" in rows[1] and re.search(r"<td>2\s", rows[1]) and "末位" in rows[1]
+    assert "100.0%" in rows[0] and "50.0%" in rows[1]  # resolution: 2 of 2, 1 of 2
+    assert "大兴区" in rows[0]
+    # every count links to the tickets behind it
+    link = f"/assessment/behind?month={MONTH}&amp;level=street&amp;key={STREET}&amp;measure=valid"
+    assert link in rows[0]
+    behind = client.get(link.replace("&amp;", "&"))
+    assert behind.status_code == 200 and "观音寺街道办事处" in behind.text
+    assert sorted(numbers_on(behind.text)) == sorted(city["good"])
+    unresolved = client.get("/assessment/behind", params={"month": MONTH, "level": "street", "key": OTHER_STREET,
+                                                          "measure": "unresolved"})
+    assert numbers_on(unresolved.text) == [city["bad"][1]]
+    for number in numbers_on(behind.text):
+        assert client.get(f"/tickets/{number}").status_code == 200
+    # the city's figures, the formulas as configured
+    assert "75.0%" in html  # resolution over the city: 3 of 4
+    assert "综合得分 = 100 × (0.1 × 响应率 + 0.5 × 解决率 + 0.4 × 满意率)" in html
+    city_valid = client.get("/assessment/behind", params={"month": MONTH, "measure": "valid"})
+    assert len(numbers_on(city_valid.text)) == 4
+
+
+def test_the_district_and_department_levels(client, city):
+    login(client, "supervisor")
+    district = client.get("/assessment", params={"month": MONTH, "level": "district"}).text
+    assert "大兴区" in district
+    assert "/assessment/behind?month=2024-09&amp;level=district&amp;key=110115000000" in district
+    behind = client.get("/assessment/behind", params={"month": MONTH, "level": "district", "key": "110115000000"})
+    assert len(numbers_on(behind.text)) == 4
+    assert client.get("/assessment", params={"month": MONTH, "level": "department"}).status_code == 200
+
+
+def test_the_charts_are_plotly_served_from_here(client, city):
+    login(client, "supervisor")
+    html = client.get("/assessment", params={"month": MONTH}).text
+    assert '<script src="/static/vendor/plotly.min.js"></script>' in html
+    assert not re.search(r"""<(script|link)[^>]+(src|href)=["']?(https?:)?//""", html)  # nothing from elsewhere
+    charts = charts_of(html)
+    bars = charts["chart-ranking"]["data"]
+    assert [b["type"] for b in bars] == ["bar"]
+    assert bars[0]["y"] == ["观音寺街道办事处（大兴区）", "兴丰街道办事处（大兴区）"]
+    assert bars[0]["x"][0] == 100.0 and bars[0]["x"][1] < 100.0
+    trend = charts["chart-trend"]
+    assert trend["data"][0]["x"] == ["2024-04", "2024-05", "2024-06", "2024-07", "2024-08", "2024-09"]
+    assert [line["y"][-1] for line in trend["data"][:3]] == [100.0, 75.0, 75.0]  # response, resolution, satisfaction
+    assert trend["data"][0]["y"][:5] == [None] * 5  # no callbacks before: no rate, not 0
+    js = client.get("/static/vendor/plotly.min.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert "plotly.js" in js.text[:300] and len(js.content) > 1_000_000
+    assert js.content == assessment_pages.plotly_js_path().read_bytes()
+    again = client.get("/static/vendor/plotly.min.js", headers={"If-None-Match": js.headers["etag"]})
+    assert again.status_code == 304
+    plain = client.get("/static/vendor/plotly.min.js", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    assert len(plain.content) == len(js.content)
+
+
+def test_the_supervision_lists(client, desk, cast, clock):
+    late = desk.new(cast.operator)
+    desk.act(cast.dispatcher, late, Step.dispatch, unit=STREET)  # never signed
+    reopened = replied_at(desk, cast)
+    answer(desk, cast, reopened, Resolution.unresolved, Satisfaction.unsatisfied)
+    clock.advance(timedelta(hours=30))
+    jobs.tick(desk.session, desk.clock, desk.settings)
+    desk.session.refresh(late)
+    assert late.sign_overdue
+    login(client, "supervisor")
+    html = client.get("/assessment", params={"month": MONTH}).text
+    sign = html[html.index('id="sign-overdue"'):html.index('id="reply-overdue"')]
+    assert late.number in numbers_on(sign)
+    units = html[html.index('<table class="supervision reopened">'):]
+    assert "观音寺街道办事处" in units and reopened.number in numbers_on(units)
+    # the district scope
+    other = client.get("/assessment", params={"month": MONTH, "district": "110114000000"}).text
+    assert late.number not in other
+
+
+def test_bad_parameters(client, city):
+    login(client, "supervisor")
+    r = client.get("/assessment", params={"month": "2024-13", "level": "moon"})
+    assert r.status_code == 200  # falls back to this month and the streets
+    assert 'value="2024-09"' in r.text
+    assert client.get("/assessment/behind", params={"month": MONTH, "measure": "everything"}).status_code == 422
+    assert client.get("/assessment/behind", params={"month": "last", "measure": "valid"}).status_code == 422
+    assert client.get("/assessment/behind", params={"month": MONTH, "key": "no-such-unit"}).status_code == 422
+
+
+def test_in_english(client, city):
+    login(client, "supervisor")
+    html = client.get("/assessment", params={"month": MONTH, "lang": "en"}).text
+    assert "Assessment and supervision" in html and "Composite score" in html and "Subdistrict" in html
+    assert "composite = 100 x (0.1 x response" in html
+    login(client, "callback")
+    assert "Callback desk" in client.get("/callbacks").text
+
+
+def test_closed_tickets_of_the_city_are_the_ones_counted(session, city):
+    closed = session.scalars(select(Ticket.number).where(Ticket.state == S.closed)).all()
+    assert sorted(closed) == sorted(city["good"] + city["bad"][:1])
