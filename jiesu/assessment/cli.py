@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich import box
 from rich.table import Table
 
 from jiesu.assessment import export, rules
@@ -72,10 +73,20 @@ def _write(path: Path, write, what: str) -> None:
     _root().err.print(f"{what} written to {path}", highlight=False, soft_wrap=True)
 
 
+TERMINAL_COLUMNS = {"rank", "rank_in_district", "name", "group", "valid", "response", "resolution", "satisfaction",
+                    "composite", "change", "bottom"}
+NARROW_COLUMNS = {"rank", "name", "valid", "resolution", "satisfaction", "composite", "bottom"}
+
+
 def print_ranking(ranking: assessment.Ranking, tz) -> None:
     console = _root().console
     cols = export.columns(ranking.level)
-    table = Table(title=export.title(ranking), caption=export.period_line(ranking, tz), show_lines=False)
+    narrow = console.width < 200
+    if narrow:  # a terminal shows what is read first; the files and --json carry every column
+        keep = TERMINAL_COLUMNS if console.width >= 110 else NARROW_COLUMNS
+        cols = [c for c in cols if c.key in keep]
+    table = Table(title=export.title(ranking), caption=export.period_line(ranking, tz), show_lines=False,
+                  box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD, pad_edge=not narrow)
     for c in cols:
         table.add_column(c.header, justify="left" if c.kind == "text" and c.key != "bottom" else "right",
                          no_wrap=c.key in ("name", "key"))
