@@ -477,6 +477,9 @@ def behind(session: Session, actor: Actor, settings: Settings, period: str, leve
             unit = session.scalar(select(Unit).where(Unit.code == key))
             if unit is None:
                 raise InvalidInput(f"no unit {key}", field="key")
+            kinds = {"street": {UnitKind.street}, "department": {UnitKind.department, UnitKind.utility}}[level]
+            if unit.kind not in kinds:
+                raise InvalidInput(f"{key} is not ranked at level {level}", field="key")
             ids = [unit.id]
             if level == "department":
                 ids += list(session.scalars(select(Unit.id).where(Unit.parent_id == unit.id,
@@ -499,8 +502,8 @@ class Supervision:
 
 def supervision(session: Session, actor: Actor, settings: Settings, period: str, limit: int = 50,
                 district_code: str | None = None) -> Supervision:
-    """Everything a supervisor chases: open tickets past a deadline, escalated ones, units that keep
-    getting tickets back (重办) in the period."""
+    """Everything a supervisor chases: the tickets open now past a deadline or escalated (whatever the
+    month: they are today's work), and the units whose tickets came back (重办) in the period."""
     require(actor, Action.assessment_read)
     check_page(limit, 0)
     try:
