@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Integer, case, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jiesu.assessment import rules
@@ -134,10 +135,14 @@ def rollup(session: Session, settings: Settings, clock: Clock, period: str) -> i
         raise InvalidInput(f"{period} has not ended yet: its figures are read live", field="month")
     session.execute(delete(RateCell).where(RateCell.period == period))
     session.execute(delete(RateRollup).where(RateRollup.period == period))
+    # The rollup's row first: a second writer of the same period waits here, then fails, before any cell.
+    kept = RateRollup(period=period, built_at=clock.now(), facts=0)
+    session.add(kept)
+    session.flush()
     cells = fact_cells(session, period)
     if cells:
         session.execute(insert(RateCell), [dict(period=period, **c.__dict__) for c in cells])
-    session.add(RateRollup(period=period, built_at=clock.now(), facts=sum(c.tickets for c in cells)))
+    kept.facts = sum(c.tickets for c in cells)
     session.flush()
     return len(cells)
 
@@ -564,5 +569,9 @@ def keep_last_period(session: Session, settings: Settings, clock: Clock) -> int:
     last = rules.shift(_period(settings, clock.now()), -1)
     if session.get(RateRollup, last) is not None:
         return 0
-    rollup(session, settings, clock, last)
+    try:
+        with session.begin_nested():
+            rollup(session, settings, clock, last)
+    except IntegrityError:
+        return 0  # another clock kept it meanwhile
     return 1

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Path, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
@@ -50,6 +51,7 @@ def list_attachments(number: str, session: SessionDep, actor: UserDep) -> list[A
 
 
 @router.get("/attachments/{attachment_id}", response_class=FileResponse, responses=responses(401, 403, 404, 422))
-def download(attachment_id: int, session: SessionDep, actor: UserDep, settings: SettingsDep) -> FileResponse:
+def download(attachment_id: Annotated[int, Path(ge=1, le=2**31 - 1)],  # a larger id is no row's: 422, not 500
+             session: SessionDep, actor: UserDep, settings: SettingsDep) -> FileResponse:
     row, path = attachments.open_one(session, actor, settings, attachment_id)
     return FileResponse(path, media_type=row.content_type, filename=row.filename)
