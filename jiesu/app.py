@@ -18,13 +18,26 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from jiesu import __version__
 from jiesu.api import errors
+from jiesu.api import open311 as open311_api
 from jiesu.api.deps import SessionDep
-from jiesu.api.v1 import assessment, attachments, auth, calendar, callback, places, routing, taxonomy, tickets, units
+from jiesu.api.v1 import (
+    assessment,
+    attachments,
+    auth,
+    calendar,
+    callback,
+    knowledge,
+    places,
+    routing,
+    taxonomy,
+    tickets,
+    units,
+)
 from jiesu.clock import Clock, SystemClock
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker
 from jiesu.tickets import jobs
-from jiesu.web import assessment_pages, pages
+from jiesu.web import assessment_pages, console_pages, pages
 
 DESCRIPTION = """接诉即办 (Jiesu): a city's 12345 citizen hotline.
 
@@ -73,7 +86,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     v1 = APIRouter(prefix="/api/v1")
     for router in (auth.router, places.router, units.router, taxonomy.router, calendar.router, tickets.router,
-                   attachments.router, routing.router, assessment.router, callback.router):
+                   attachments.router, routing.router, assessment.router, callback.router, knowledge.router):
         v1.include_router(router)
 
     @v1.get("/health", tags=["meta"])
@@ -82,7 +95,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return {"status": "ok", "version": __version__, "database": engine.dialect.name}
 
     app.include_router(v1)
+    app.include_router(open311_api.router)  # /open311/v2: GeoReport v2, JSON and XML, its own error shape
     app.include_router(pages.router)
+    app.include_router(console_pages.router)  # /console: the operator's calls and direct answers
     app.include_router(assessment_pages.router)  # before the /static mount: it serves /static/vendor/plotly.min.js
     # Swagger UI from an installed wheel (fastapi-offline ships 5.x, which reads OpenAPI 3.1), never a CDN.
     app.mount("/static/docs", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs")

@@ -24,17 +24,21 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from jiesu import migrate
+from jiesu.assessment.cli import assess_app
 from jiesu.calendar import service as calendar_service
 from jiesu.clock import SystemClock
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.errors import DomainError
+from jiesu.knowledge.cli import knowledge_app
+from jiesu.open311.cli import apikeys_app
 from jiesu.places import service as places_service
 from jiesu.places.models import AreaLevel
 from jiesu.places.resolve import MAX_TEXT_LENGTH
 from jiesu.routing.cli import routing_app
 from jiesu.taxonomy import service as taxonomy_service
 from jiesu.taxonomy.models import ReplyUnit, Urgency
+from jiesu.tickets.cli import tickets_app
 from jiesu.units import service as units_service
 from jiesu.units import users as users_service
 from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, Role, UnitKind
@@ -54,6 +58,10 @@ for sub, name in ((db_app, "db"), (places_app, "places"), (units_app, "units"), 
                   (taxonomy_app, "taxonomy"), (calendar_app, "calendar"), (demo_app, "demo")):
     app.add_typer(sub, name=name)
 app.add_typer(routing_app, name="routing")
+app.add_typer(tickets_app, name="tickets")
+app.add_typer(assess_app, name="assess")
+app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(knowledge_app, name="knowledge")
 
 console = Console()
 err = Console(stderr=True)
@@ -707,8 +715,21 @@ def demo_seed(tickets: Annotated[int, TICKETS_OPT] = 3000, days: Annotated[int, 
         table.add_row(username, f"{role.value} {ROLE_LABELS[role]}", display)
     console.print(table)
     _train_if_missing(settings)
+    _seed_knowledge(settings)
     if tickets:
         _simulate(settings, tickets, days, seed)
+
+
+def _seed_knowledge(settings: Settings) -> None:
+    """The knowledge base for direct answers: articles from the corpus's replied messages (once)."""
+    from jiesu.knowledge import service as knowledge
+
+    with session_scope(settings) as session:
+        report = knowledge.seed_demo(session, SYSTEM, SystemClock())
+    if report.created:
+        console.print(f"knowledge base: {report.created} articles from the replied messages ({report.seconds:.1f} s)")
+    else:
+        console.print(f"knowledge base: {report.skipped} demo articles there already")
 
 
 def _train_if_missing(settings: Settings) -> None:

@@ -54,7 +54,8 @@ def check(engine: Engine) -> SchemaStatus:
     """Where the database stands against the newest migration, and any drift from the models."""
     head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                  "include_name": jiesu.models.include_name})
         current = ctx.get_current_revision()
         diffs = [repr(d) for d in compare_metadata(ctx, Base.metadata)] if current == head else []
     return SchemaStatus(current=current, head=head or "", differences=diffs)

@@ -26,6 +26,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite can only ALTER by copying the table
         compare_type=True,
+        include_name=jiesu.models.include_name,  # not the hand-made full-text index
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -33,7 +34,8 @@ def _run(connection) -> None:
 
 if context.is_offline_mode():
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      render_as_batch=True, literal_binds=True)
+                      render_as_batch=True, literal_binds=True,
+                      include_name=jiesu.models.include_name)
     with context.begin_transaction():
         context.run_migrations()
 else:

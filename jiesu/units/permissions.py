@@ -30,6 +30,12 @@ class Action(StrEnum):
     assessment_read = "assessment.read"  # the three rates, rankings and supervision lists
     assessment_edit = "assessment.edit"  # rebuild the assessment's derived tables
     tickets_import = "tickets.import"  # bring historical tickets from an older system
+    apikeys_edit = "apikeys.edit"  # issue, list and revoke the Open311 client systems' API keys
+    knowledge_read = "knowledge.read"  # search and read the knowledge base (citizens: its public articles)
+    knowledge_edit = "knowledge.edit"  # write articles and send them to review (a unit: its own articles)
+    knowledge_review = "knowledge.review"  # publish or send back articles, see proposals from replies
+    knowledge_answer = "knowledge.answer"  # close an inquiry with a direct answer (直接答复) from the base
+    knowledge_stats = "knowledge.stats"  # direct answers against tickets, month by month
 
 
 R = Role
@@ -64,10 +70,18 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.assessment_read: STAFF,
     Action.assessment_edit: frozenset({R.admin}),
     Action.tickets_import: frozenset({R.admin}),
+    Action.apikeys_edit: frozenset({R.admin}),
+    # The public part of the knowledge base is for everyone, without a login (the app's search); the service
+    # shows staff the internal articles too. Departments write the articles of their field; the centre reviews.
+    Action.knowledge_read: EVERYONE,
+    Action.knowledge_edit: frozenset({R.unit_handler, R.admin}),
+    Action.knowledge_review: frozenset({R.admin}),
+    Action.knowledge_answer: frozenset({R.operator, R.dispatcher, R.admin}),
+    Action.knowledge_stats: frozenset({R.operator, R.dispatcher, R.supervisor, R.admin}),
 }
 
 # Actions an anonymous visitor (no login) may take.
-PUBLIC_ACTIONS = frozenset({Action.places_read, Action.taxonomy_read})
+PUBLIC_ACTIONS = frozenset({Action.places_read, Action.taxonomy_read, Action.knowledge_read})
 
 
 @dataclass(frozen=True)

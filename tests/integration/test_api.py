@@ -8,7 +8,19 @@ import pytest
 from fastapi.routing import APIRoute
 
 from jiesu.api.deps import get_actor, require_login
-from jiesu.api.v1 import assessment, attachments, auth, calendar, callback, places, routing, taxonomy, tickets, units
+from jiesu.api.v1 import (
+    assessment,
+    attachments,
+    auth,
+    calendar,
+    callback,
+    knowledge,
+    places,
+    routing,
+    taxonomy,
+    tickets,
+    units,
+)
 from jiesu.units import users
 from jiesu.units.models import Role
 from jiesu.units.permissions import SYSTEM
@@ -399,7 +411,8 @@ def test_openapi_declares_every_response(client):
     paths = {p: ops for p, ops in doc["paths"].items() if p.startswith("/api/v1")}
     assert "/api/v1/places" in paths and "/api/v1/calendar/add-business-days" in paths
     # the routers' own routes (the app holds included routers, not copies of their routes)
-    modules = (assessment, attachments, auth, calendar, callback, places, routing, taxonomy, tickets, units)
+    modules = (assessment, attachments, auth, calendar, callback, knowledge, places, routing, taxonomy, tickets,
+               units)
     routes = {("/api/v1" + route.path, m.lower()): route for module in modules
               for route in module.router.routes if isinstance(route, APIRoute) for m in route.methods}
     assert set(routes) | {("/api/v1/health", "get")} == {(p, m) for p, ops in paths.items() for m in ops}
@@ -431,8 +444,9 @@ def test_openapi_declares_every_response(client):
     # all but login, request-types, workflow and health read a token; the ticket routes all need a login
     steps = len(tickets.PERSON_STEPS)
     # + 3 attachment routes, 5 routing routes (login needed) and places/resolve (login optional); 6 assessment
-    # routes (login); 6 callback routes: 4 with a login, the citizen's survey link (2) with none
-    assert (checked, with_token, with_login) == (46 + steps, 40 + steps, 28 + steps)
+    # routes (login); 6 callback routes: 4 with a login, the citizen's survey link (2) with none; 10 knowledge
+    # routes: 8 with a login, search and one article without (the citizens' app)
+    assert (checked, with_token, with_login) == (56 + steps, 50 + steps, 36 + steps)
 
 
 def test_failed_logins_are_kept_across_requests_and_lock_the_account(session, clock, client):

@@ -41,6 +41,12 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "assessment.read": (Y, Y,   Y,   Y,   Y,   Y,   Y,   N,   N),
     "assessment.edit": (N, N,   N,   N,   N,   N,   Y,   N,   N),
     "tickets.import": (N,  N,   N,   N,   N,   N,   Y,   N,   N),
+    "apikeys.edit":  (N,   N,   N,   N,   N,   N,   Y,   N,   N),
+    "knowledge.read": (Y,  Y,   Y,   Y,   Y,   Y,   Y,   Y,   Y),
+    "knowledge.edit": (N,  N,   Y,   N,   N,   N,   Y,   N,   N),
+    "knowledge.review": (N, N,  N,   N,   N,   N,   Y,   N,   N),
+    "knowledge.answer": (Y, Y,  N,   N,   N,   N,   Y,   N,   N),
+    "knowledge.stats": (Y, Y,   N,   N,   Y,   N,   Y,   N,   N),
 }
 
 ROLES_AND_ANONYMOUS: list[Role | None] = [*Role, None]
@@ -88,4 +94,5 @@ def test_system_is_an_administrator_and_anonymous_has_no_role():
     assert SYSTEM.role is Role.admin
     assert ANONYMOUS.role is None
     assert all(can(SYSTEM.role, a) for a in Action)
-    assert {a for a in Action if can(ANONYMOUS.role, a)} == {Action.places_read, Action.taxonomy_read}
+    assert {a for a in Action if can(ANONYMOUS.role, a)} == {Action.places_read, Action.taxonomy_read,
+                                                            Action.knowledge_read}
