@@ -1,17 +1,20 @@
 """How fast history comes in: `jiesu tickets import`'s bulk path (jiesu.tickets.importer) on SQLite and PostgreSQL.
 
-    .venv/bin/python benchmarks/import.py [--n 200000] [--engine sqlite|postgresql|both] [--batch 5000]
+    .venv/bin/python benchmarks/import.py [--n 200000] [--engine sqlite|postgresql|both] [--batch 5000] [--repeat 3]
 
-It generates `--n` realistic historical tickets (texts from the shipped Teddy Cup corpus with their places made
-Beijing's, streets, communities, units and categories from the seeded reference data, created over 2023 with a
-morning peak, about 90 % with callback answers, a few open or withdrawn; places given as codes, names or both,
-units as codes or names, categories as codes or paths, types and states in English or Chinese), writes them to a
-temporary CSV, and then, for each database (a fresh SQLite file in WAL mode, or a throwaway PostgreSQL from
-tests/pg.py restarted with PostgreSQL's durable defaults unless --pg-fast), seeds the reference data and times:
+It generates `--n` realistic historical tickets of 2023 in time order, as an old system exports them (texts from the
+shipped Teddy Cup corpus with their places made Beijing's; streets, communities, units and categories from the
+seeded reference data; places as codes, names or both, units as codes or names, categories as codes or paths, types
+and states in English or Chinese; a morning peak; about 90 % with callback answers, a few open or withdrawn), writes
+them to a temporary CSV, and then, for each database (a fresh SQLite file in WAL mode, or a throwaway PostgreSQL
+from tests/pg.py restarted with PostgreSQL's durable defaults unless --pg-fast), seeds the reference data and times:
 
-(a) a dry run: read and check every row, look their numbers up, write nothing: the Python share;
-(b) the import itself, committing every `--batch` tickets: tickets/s end to end (parse + check + write);
-(c) the same file again: everything is skipped as already imported.
+(a) a dry run: every row read and checked and its number looked up, nothing written: the Python share;
+(b) the import as `jiesu tickets import` runs it, a commit every `--batch` tickets: tickets/s end to end (read +
+    check + write), `--repeat` times into fresh databases (best, median, worst: the machine is shared);
+(c) the same file again: everything skipped as imported before;
+(d) PostgreSQL: one more import into a fresh database with the foreign keys checked row by row, as for a role
+    that may not set session_replication_role.
 
 The header gives the data size, the machine and the versions. Not a test: nothing is asserted beyond the counts.
 `generate` is shared with benchmarks/assessment.py.

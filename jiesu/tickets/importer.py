@@ -687,7 +687,6 @@ SQLITE_CACHE_KIB = 256 * 1024
 class _Done:
     """What the writer did with one batch."""
 
-    goods: list[_Good]
     skipped: int
     refused: list[Rejection]
     loaded: int
@@ -889,7 +888,7 @@ class _Writer:
         months' rollups, commit."""
         t0 = time.perf_counter()
         if not goods:
-            return _Done([], 0, [], 0, 0, set(), 0.0)
+            return _Done(0, [], 0, 0, set(), 0.0)
         done, refused = self.existing([g.number for g in goods])
         rejections = [Rejection(g.line, g.number, "number", refused[g.number]) for g in goods if g.number in refused]
         if done or refused:
@@ -903,7 +902,7 @@ class _Writer:
             elif not self.sqlite:
                 self.after()
         callbacks = sum(g.callback is not None for g in goods)
-        return _Done(goods, len(done), rejections, len(goods), callbacks, periods, time.perf_counter() - t0)
+        return _Done(len(done), rejections, len(goods), callbacks, periods, time.perf_counter() - t0)
 
 
 class _Pipeline:
@@ -947,10 +946,10 @@ class _Pipeline:
         self.sent += 1
         return self._finished()
 
-    def _finished(self, wait: bool = False) -> list[_Done]:
+    def _finished(self) -> list[_Done]:
         while True:
             try:
-                index, done = self.outbox.get(timeout=0.5) if wait else self.outbox.get_nowait()
+                index, done = self.outbox.get_nowait()
             except queue.Empty:
                 break
             self.ready[index] = done
