@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Integer, case, delete, func, insert, select
+from sqlalchemy import Integer, case, delete, func, insert, null, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -266,7 +266,9 @@ class _Directory:
     """Units and districts by id and code, with what each level ranks them as."""
 
     def __init__(self, session: Session) -> None:
-        self.units = {u.id: u for u in session.scalars(select(Unit))}
+        # Columns, not ORM objects: a city has thousands of units, and a ranking needs six facts of each.
+        self.units = {u.id: u for u in session.execute(select(Unit.id, Unit.code, Unit.name, Unit.kind,
+                                                              Unit.parent_id, Unit.area_id))}
         areas = session.execute(select(Area.id, Area.code, Area.name, Area.kind, Area.level, Area.district_code)
                                 .where(Area.level.in_([AreaLevel.district, AreaLevel.street])))
         self.areas = {a.id: a for a in areas}
@@ -313,13 +315,34 @@ def _excluded_ids(session: Session, settings: Settings) -> tuple[set[int], list[
     return out, codes
 
 
-def cells(session: Session, settings: Settings, clock: Clock, period: str, *, prefer_rollup: bool = True
-          ) -> tuple[list[Cell], str]:
-    if prefer_rollup:
-        kept = stored_cells(session, period)
-        if kept is not None:
-            return kept, "rollup"
-    return fact_cells(session, period), "facts"
+EXCLUDED = -1  # a ranking cell's category_id when it sums the excluded categories' tickets
+
+
+def cells(session: Session, settings: Settings, clock: Clock, period: str, *, prefer_rollup: bool = True,
+          excluded: set[int] | frozenset[int] = frozenset()) -> tuple[list[Cell], str]:
+    """The period's counts at the ranking's grain: per unit, district and kind, the excluded categories'
+    tickets apart (category_id EXCLUDED), summed in the database from the kept rollup or from the facts."""
+    def grouped(table, n, sums):
+        cat = case((table.category_id.in_(excluded), EXCLUDED), else_=None) if excluded else null()
+        keys = [table.unit_id, table.district_code, table.kind] + ([cat] if excluded else [])
+        stmt = (select(table.unit_id, table.district_code, cat, table.kind, n, *sums)
+                .where(table.period == period).group_by(*keys))
+        return [Cell(*row) for row in session.execute(stmt)]
+
+    def total(col):
+        return func.sum(col).cast(Integer)
+
+    if prefer_rollup and session.get(RateRollup, period) is not None:
+        c = RateCell
+        return grouped(c, total(c.tickets), [total(c.contacted), total(c.resolved), total(c.partly),
+                                             total(c.satisfied), total(c.basically)]), "rollup"
+    f = RateFact
+
+    def n(cond):
+        return func.sum(case((cond, 1), else_=0)).cast(Integer)
+
+    return grouped(f, func.count(), [n(f.contacted.is_(True)), n(f.resolution == 2), n(f.resolution == 1),
+                                     n(f.satisfaction == 2), n(f.satisfaction == 1)]), "facts"
 
 
 def _aggregate(directory: _Directory, level: str, cell_list: list[Cell], excluded: set[int]
@@ -329,7 +352,7 @@ def _aggregate(directory: _Directory, level: str, cell_list: list[Cell], exclude
     out: dict[str, tuple[_Who, list[int]]] = {}
     total = [0] * 9
     for c in cell_list:
-        if c.kind == FactKind.callback and c.category_id in excluded:
+        if c.kind == FactKind.callback and (c.category_id == EXCLUDED or c.category_id in excluded):
             add = [0] * 8 + [c.tickets]
         elif c.kind == FactKind.callback:
             add = [c.tickets, c.contacted, c.resolved, c.partly, c.satisfied, c.basically, 0, 0, 0]
@@ -362,10 +385,10 @@ def ranking(session: Session, actor: Actor, settings: Settings, clock: Clock, pe
     formula = Formula.from_settings(settings)
     excluded, codes = _excluded_ids(session, settings)
     directory = _Directory(session)
-    now_cells, source = cells(session, settings, clock, period, prefer_rollup=prefer_rollup)
+    now_cells, source = cells(session, settings, clock, period, prefer_rollup=prefer_rollup, excluded=excluded)
     groups, total = _aggregate(directory, level, now_cells, excluded)
     before, _ = _aggregate(directory, level, cells(session, settings, clock, rules.shift(period, -1),
-                                                   prefer_rollup=prefer_rollup)[0], excluded)
+                                                   prefer_rollup=prefer_rollup, excluded=excluded)[0], excluded)
     rows = []
     for key, (who, s) in groups.items():
         counts = Counts(*s[:6])
@@ -434,7 +457,8 @@ def trend(session: Session, actor: Actor, settings: Settings, clock: Clock, peri
     out = []
     for k in range(months - 1, -1, -1):
         p = rules.shift(period, -k)
-        groups, total = _aggregate(directory, level, cells(session, settings, clock, p)[0], excluded)
+        groups, total = _aggregate(directory, level, cells(session, settings, clock, p, excluded=excluded)[0],
+                                   excluded)
         # keyed by code: two streets may share a name (八里庄街道 in 朝阳 and in 海淀)
         per = {key: (who.name, formula.rates(Counts(*s[:6]))) for key, (who, s) in groups.items()}
         out.append((p, formula.rates(Counts(*total[:6])), per))
