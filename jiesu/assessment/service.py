@@ -40,6 +40,16 @@ MEASURES = ("valid", "contacted", "not_contacted", "resolved", "partly", "unreso
             "unsatisfied", "unreachable", "upheld_return", "excluded_category")
 
 
+def _check(period: str, level: str = "street") -> None:
+    """A month and a level as a user typed them: wrong ones are refused naming the field."""
+    try:
+        rules.parse_period(period)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="month") from None
+    if level not in LEVELS:
+        raise InvalidInput(f"level is one of {', '.join(LEVELS)}", field="level")
+
+
 # --- facts, written as things happen -------------------------------------------------------------------
 
 def _period(settings: Settings, at: datetime) -> str:
@@ -376,12 +386,7 @@ def ranking(session: Session, actor: Actor, settings: Settings, clock: Clock, pe
             *, prefer_rollup: bool = True) -> Ranking:
     """One period's ranking at one level, with last period's composite beside each row."""
     require(actor, Action.assessment_read)
-    try:
-        rules.parse_period(period)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="month") from None
-    if level not in LEVELS:
-        raise InvalidInput(f"level is one of {', '.join(LEVELS)}", field="level")
+    _check(period, level)
     formula = Formula.from_settings(settings)
     excluded, codes = _excluded_ids(session, settings)
     directory = _Directory(session)
@@ -445,12 +450,7 @@ def trend(session: Session, actor: Actor, settings: Settings, clock: Clock, peri
     require(actor, Action.assessment_read)
     if not 1 <= months <= 36:
         raise InvalidInput("months is 1 to 36", field="months")
-    try:
-        rules.parse_period(period)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="month") from None
-    if level not in LEVELS:
-        raise InvalidInput(f"level is one of {', '.join(LEVELS)}", field="level")
+    _check(period, level)
     formula = Formula.from_settings(settings)
     excluded, _ = _excluded_ids(session, settings)
     directory = _Directory(session)
@@ -485,12 +485,7 @@ def behind(session: Session, actor: Actor, settings: Settings, period: str, leve
     """The tickets behind one figure of a ranking: (fact, ticket) pairs, and how many there are."""
     require(actor, Action.assessment_read)
     check_page(limit, offset)
-    try:
-        rules.parse_period(period)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="month") from None
-    if level not in LEVELS:
-        raise InvalidInput(f"level is one of {', '.join(LEVELS)}", field="level")
+    _check(period, level)
     if measure not in MEASURES:
         raise InvalidInput(f"measure is one of {', '.join(MEASURES)}", field="measure")
     excluded, _ = _excluded_ids(session, settings)
