@@ -29,6 +29,7 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.db import unit_of_work
 from jiesu.errors import ConcurrentChange, DomainError, TransitionNotAllowed
+from jiesu.knowledge import service as knowledge
 from jiesu.tickets import service
 from jiesu.tickets.models import Request, Ticket
 from jiesu.tickets.rules import OPEN_WORK, TicketState
@@ -94,16 +95,18 @@ class TickReport:
     callbacks_queued: int = 0
     closed: int = 0
     rollups: int = 0  # assessment periods whose cells were kept (once a month)
+    expired_articles: int = 0  # knowledge articles past their validity, marked expired
     skipped: int = 0  # another clock or a user got there first, or the step was refused
     more: bool = False  # a batch was full: there may be more to do
     at: datetime | None = None
 
-    COUNTS = ("sign_overdue", "reply_overdue", "escalated", "callbacks_queued", "closed", "rollups", "skipped")
+    COUNTS = ("sign_overdue", "reply_overdue", "escalated", "callbacks_queued", "closed", "rollups",
+              "expired_articles", "skipped")
 
     @property
     def done(self) -> int:
         return (self.sign_overdue + self.reply_overdue + self.escalated + self.callbacks_queued + self.closed
-                + self.rollups)
+                + self.rollups + self.expired_articles)
 
     def add(self, other: TickReport) -> None:
         for name in self.COUNTS:
@@ -220,6 +223,7 @@ def run_once(sessions: sessionmaker[Session], clock: Clock, settings: Settings, 
             break
     with unit_of_work(sessions, write=True) as session:
         total.rollups += assessment.keep_last_period(session, settings, clock)
+        total.expired_articles += knowledge.expire_due(session, CLOCK_ACTOR, clock, settings)
     return total
 
 

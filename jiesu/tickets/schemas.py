@@ -152,7 +152,8 @@ class TicketDetailOut(TicketOut):
     def of(cls, t: Ticket, parent_number: str | None = None, merged: list[str] | None = None) -> TicketDetailOut:
         base = TicketOut.of(t, parent_number).model_dump()
         timeline = [EventOut(seq=e.seq, at=e.at, actor=e.actor, role=e.role, action=e.action,
-                             action_label=ACTION_LABELS.get(Action(e.action), e.action), from_state=e.from_state,
+                             action_label=ACTION_LABELS.get(Action._value2member_map_.get(e.action), e.action),
+                             from_state=e.from_state,
                              to_state=e.to_state, reason=e.reason, payload=json.loads(e.payload or "{}"))
                     for e in sorted(t.events, key=lambda e: e.seq)]
         return cls(**base, merged=merged or [], timeline=timeline)

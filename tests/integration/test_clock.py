@@ -136,7 +136,7 @@ def test_report_line():
     report.add(jobs.TickReport(sign_overdue=1, closed=4))
     assert report.done == 8
     assert report.line() == ("sign overdue 3, reply overdue 0, escalated 1, callbacks queued 0, closed 4, "
-                             "rollups 0, skipped 0")
+                             "rollups 0, expired articles 0, skipped 0")
 
 
 # --- one clock -------------------------------------------------------------------------------------
@@ -403,7 +403,8 @@ def test_clock_command_once(sqlite_url, tmp_path):
         result = CliRunner().invoke(cli, ["clock", "--once"])
         again = CliRunner().invoke(cli, ["clock", "--once"])
     assert result.exit_code == 0, result.output
-    assert ("tick: sign overdue 1, reply overdue 1, escalated 1, callbacks queued 1, closed 1, rollups 1, skipped 0"
+    assert ("tick: sign overdue 1, reply overdue 1, escalated 1, callbacks queued 1, closed 1, rollups 1, "
+            "expired articles 0, skipped 0"
             in result.output)
     assert "+08:00 tick:" in result.output
     assert again.exit_code == 0 and "tick: sign overdue 0, reply overdue 0, escalated 0" in again.output
@@ -482,3 +483,24 @@ def test_the_clock_keeps_last_months_rollup_once(session, settings, clock):
     assert jobs.run_once(sessions, clock, settings).rollups == 1  # 30 Sep 2024: August is kept
     assert session.get(RateRollup, "2024-08") is not None
     assert jobs.run_once(sessions, clock, settings).rollups == 0
+
+
+def test_the_clock_expires_knowledge_articles_past_their_validity(session, settings, clock):
+    from datetime import date
+
+    from sqlalchemy.orm import sessionmaker
+
+    from jiesu.knowledge.models import Article, ArticleStatus
+
+    sessions = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
+                            expire_on_commit=False)
+    now = clock.now()
+    due, current = (Article(question=q, answer="请拨打12345咨询", status=ArticleStatus.published, valid_to=until,
+                            created_at=now, created_by="test", updated_at=now, updated_by="test")
+                    for q, until in (("旧政策", date(2024, 9, 1)), ("新政策", date(2024, 12, 31))))
+    session.add_all([due, current])
+    session.flush()  # the clock stands at 30 September 2024
+    assert jobs.run_once(sessions, clock, settings).expired_articles >= 1
+    session.refresh(due)
+    session.refresh(current)
+    assert (due.status, current.status) == (ArticleStatus.expired, ArticleStatus.published)
