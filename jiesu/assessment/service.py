@@ -109,15 +109,20 @@ class Cell:
     basically: int = 0
 
 
-def _fact_cells_stmt(period: str):
+def _fact_sums() -> list:
+    """Per group of facts: tickets, contacted, resolved, partly, satisfied, basically (a Cell's counts)."""
     f = RateFact
 
     def n(cond):
         return func.sum(case((cond, 1), else_=0)).cast(Integer)
 
-    return (select(f.unit_id, f.district_code, f.category_id, f.kind, func.count(),
-                   n(f.contacted.is_(True)), n(f.resolution == 2), n(f.resolution == 1),
-                   n(f.satisfaction == 2), n(f.satisfaction == 1))
+    return [func.count(), n(f.contacted.is_(True)), n(f.resolution == 2), n(f.resolution == 1),
+            n(f.satisfaction == 2), n(f.satisfaction == 1)]
+
+
+def _fact_cells_stmt(period: str):
+    f = RateFact
+    return (select(f.unit_id, f.district_code, f.category_id, f.kind, *_fact_sums())
             .where(f.period == period).group_by(f.unit_id, f.district_code, f.category_id, f.kind))
 
 
@@ -332,27 +337,18 @@ def cells(session: Session, settings: Settings, clock: Clock, period: str, *, pr
           excluded: set[int] | frozenset[int] = frozenset()) -> tuple[list[Cell], str]:
     """The period's counts at the ranking's grain: per unit, district and kind, the excluded categories'
     tickets apart (category_id EXCLUDED), summed in the database from the kept rollup or from the facts."""
-    def grouped(table, n, sums):
+    def grouped(table, sums):
         cat = case((table.category_id.in_(excluded), EXCLUDED), else_=None) if excluded else null()
         keys = [table.unit_id, table.district_code, table.kind] + ([cat] if excluded else [])
-        stmt = (select(table.unit_id, table.district_code, cat, table.kind, n, *sums)
+        stmt = (select(table.unit_id, table.district_code, cat, table.kind, *sums)
                 .where(table.period == period).group_by(*keys))
         return [Cell(*row) for row in session.execute(stmt)]
 
-    def total(col):
-        return func.sum(col).cast(Integer)
-
     if prefer_rollup and session.get(RateRollup, period) is not None:
         c = RateCell
-        return grouped(c, total(c.tickets), [total(c.contacted), total(c.resolved), total(c.partly),
-                                             total(c.satisfied), total(c.basically)]), "rollup"
-    f = RateFact
-
-    def n(cond):
-        return func.sum(case((cond, 1), else_=0)).cast(Integer)
-
-    return grouped(f, func.count(), [n(f.contacted.is_(True)), n(f.resolution == 2), n(f.resolution == 1),
-                                     n(f.satisfaction == 2), n(f.satisfaction == 1)]), "facts"
+        return grouped(c, [func.sum(col).cast(Integer) for col in (c.tickets, c.contacted, c.resolved, c.partly,
+                                                                     c.satisfied, c.basically)]), "rollup"
+    return grouped(RateFact, _fact_sums()), "facts"
 
 
 def _aggregate(directory: _Directory, level: str, cell_list: list[Cell], excluded: set[int]

@@ -14,17 +14,14 @@ demo tickets) on a SQLite file, an API key issued with `jiesu apikeys create`, a
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.pg import free_port
+from tests.served import app_env, jiesu, serving
 
 civicbot_http = pytest.importorskip("civicbot.http", reason="civicbot is not installed (pip install -e '.[dev]')")
 georeport = pytest.importorskip("georeport", reason="georeport is not installed (pip install -e '.[dev]')")
@@ -45,35 +42,14 @@ class Server:
     env: dict[str, str]
 
 
-def _jiesu(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "jiesu.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, f"jiesu {' '.join(args)}: {done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    var = tmp_path_factory.mktemp("open311-clients")
-    port = free_port()
-    env = {**os.environ, "JIESU_VAR_DIR": str(var), "JIESU_DATABASE_URL": f"sqlite:///{var / 'demo.db'}",
-           "JIESU_PORT": str(port), "COLUMNS": "200"}
-    _jiesu(env, "demo", "seed", "--tickets", "260", "--days", "5")  # more than one page of 200
-    key = _jiesu(env, "apikeys", "create", "civicbot", "--note", "conformance test").strip().splitlines()[-1]
+    env = app_env(tmp_path_factory.mktemp("open311-clients"), "demo.db", COLUMNS="200")
+    jiesu(env, "demo", "seed", "--tickets", "260", "--days", "5")  # more than one page of 200
+    key = jiesu(env, "apikeys", "create", "civicbot", "--note", "conformance test").strip().splitlines()[-1]
     assert key.startswith("o311_")
-    proc = subprocess.Popen([sys.executable, "-m", "jiesu.cli", "serve", "--no-clock"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None:
-            pytest.fail(f"jiesu serve exited: {proc.stdout.read().decode(errors='replace')}")
-        time.sleep(0.2)
-    yield Server(f"http://127.0.0.1:{port}/open311/v2", key, env)
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serving(env, "--no-clock") as url:
+        yield Server(f"{url}/open311/v2", key, env)
 
 
 @pytest.fixture(scope="module")
@@ -174,14 +150,14 @@ def test_civicbot_token_and_errors(civic, server, filed):
 
 
 def test_a_revoked_key_stops_working(civic, server):
-    key = _jiesu(server.env, "apikeys", "create", "short-lived").strip().splitlines()[-1]
-    listed = _jiesu(server.env, "apikeys", "list")
+    key = jiesu(server.env, "apikeys", "create", "short-lived").strip().splitlines()[-1]
+    listed = jiesu(server.env, "apikeys", "list")
     assert "civicbot" in listed and "short-lived" in listed and key not in listed
     services = civic.list_services()
     code = next(s for s in services if not s["metadata"])["service_code"]
     ok = civic.create_request(code, address_id="110115009000", api_key=key, dry_run=False, confirm="SEND")
     assert ok.response[0]["service_request_id"]
-    _jiesu(server.env, "apikeys", "revoke", "short-lived")
+    jiesu(server.env, "apikeys", "revoke", "short-lived")
     with pytest.raises(civicbot_http.HttpError) as refused:
         civic.create_request(code, address_id="110115009000", api_key=key, dry_run=False, confirm="SEND")
     assert refused.value.status == 403

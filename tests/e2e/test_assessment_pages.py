@@ -5,17 +5,12 @@ charts with plotly.js served by Jiesu itself (no request leaves the server)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_pages import CHROMIUM, browser, login, page  # noqa: F401  (fixtures, with this module's server)
-from tests.pg import free_port
+from tests.e2e.test_pages import browser, login, page  # noqa: F401  (fixtures, with this module's server)
+from tests.served import app_env, jiesu, need_chromium, serving
 
 pytestmark = pytest.mark.e2e
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
@@ -68,30 +63,12 @@ def make_tickets(env: dict[str, str]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo city served by `jiesu serve`, with two tickets waiting for their callback."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing on CI: .ci/run should have installed Debian's chromium")
-        pytest.skip(f"browser tests skipped: no {CHROMIUM} (apt-get install chromium)")
-    var = tmp_path_factory.mktemp("e2e-assessment")
-    port = free_port()
-    env = {**os.environ, "JIESU_VAR_DIR": str(var), "JIESU_DATABASE_URL": f"sqlite:///{var / 'e2e.db'}",
-           "JIESU_PORT": str(port)}
-    jiesu = [sys.executable, "-m", "jiesu.cli"]
-    subprocess.run([*jiesu, "demo", "seed", "--tickets", "200", "--days", "20"], env=env, check=True,
-                   capture_output=True, timeout=300)
+    need_chromium()
+    env = app_env(tmp_path_factory.mktemp("e2e-assessment"))
+    jiesu(env, "demo", "seed", "--tickets", "200", "--days", "20", timeout=300)
     made = make_tickets(env)
-    proc = subprocess.Popen([*jiesu, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None:
-            pytest.fail(f"jiesu serve exited: {proc.stdout.read().decode(errors='replace')}")
-        time.sleep(0.2)
-    yield {"url": f"http://127.0.0.1:{port}", **made}
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serving(env) as url:
+        yield {"url": url, **made}
 
 
 @pytest.fixture(scope="module")

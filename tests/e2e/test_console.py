@@ -4,19 +4,13 @@ call is closed as a direct answer without a ticket being dispatched."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.pg import free_port
+from tests.served import app_env, chromium, jiesu, need_chromium, serving
 
-CHROMIUM = os.environ.get("JIESU_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.e2e
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
@@ -28,39 +22,18 @@ INQUIRY = "你好，我想咨询一下在北京落户需要准备什么证明材
 def city(tmp_path_factory):
     """`jiesu serve` on a small demo city (its knowledge base seeded from the replied messages): its URL and
     its database file."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing on CI: .ci/run should have installed Debian's chromium")
-        pytest.skip(f"browser tests skipped: no {CHROMIUM} (apt-get install chromium)")
+    need_chromium()
     var = tmp_path_factory.mktemp("e2e-console")
-    db = var / "e2e.db"
-    port = free_port()
-    env = {**os.environ, "JIESU_VAR_DIR": str(var), "JIESU_DATABASE_URL": f"sqlite:///{db}", "JIESU_PORT": str(port)}
-    jiesu = [sys.executable, "-m", "jiesu.cli"]
-    subprocess.run([*jiesu, "demo", "seed", "--tickets", "50", "--days", "10"], env=env, check=True,
-                   capture_output=True, timeout=600)
-    proc = subprocess.Popen([*jiesu, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None:
-            pytest.fail(f"jiesu serve exited: {proc.stdout.read().decode(errors='replace')}")
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}", db
-    proc.terminate()
-    proc.wait(timeout=10)
+    env = app_env(var)
+    jiesu(env, "demo", "seed", "--tickets", "50", "--days", "10")
+    with serving(env) as url:
+        yield url, var / "e2e.db"
 
 
 @pytest.fixture(scope="module")
 def browser(city):
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+    with chromium(playwright) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.pg import free_port
+from tests.served import CHROMIUM, app_env, chromium, jiesu, need_chromium, serving
 
-CHROMIUM = os.environ.get("JIESU_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.e2e
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
@@ -23,39 +17,17 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright is no
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing on CI: .ci/run should have installed Debian's chromium")
-        pytest.skip(f"browser tests skipped: no {CHROMIUM} (apt-get install chromium)")
-    var = tmp_path_factory.mktemp("e2e")
-    port = free_port()
-    env = {**os.environ, "JIESU_VAR_DIR": str(var), "JIESU_DATABASE_URL": f"sqlite:///{var / 'e2e.db'}",
-           "JIESU_PORT": str(port)}
-    jiesu = [sys.executable, "-m", "jiesu.cli"]
-    subprocess.run([*jiesu, "demo", "seed", "--tickets", "200", "--days", "20"], env=env, check=True,
-                   capture_output=True, timeout=300)
-    proc = subprocess.Popen([*jiesu, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None:
-            pytest.fail(f"jiesu serve exited: {proc.stdout.read().decode(errors='replace')}")
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
+    need_chromium()
+    env = app_env(tmp_path_factory.mktemp("e2e"))
+    jiesu(env, "demo", "seed", "--tickets", "200", "--days", "20", timeout=300)
+    with serving(env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+    with chromium(playwright) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
