@@ -835,7 +835,8 @@ def clock_command(
                                                                      "[default: 500; 200 on SQLite]")] = None,
 ) -> None:
     """The ticket clock: mark overdue signs and replies, escalate, queue callbacks, close tickets whose
-    citizen wants no callback. Safe to run beside `jiesu serve` and beside another `jiesu clock`.
+    citizen wants no callback; and smart dispatch's worker, which makes the suggestions intake left for later
+    (every JIESU_SUGGEST_INTERVAL seconds). Safe to run beside `jiesu serve` and beside another `jiesu clock`.
     Stops cleanly on SIGTERM or Ctrl-C (the tick under way finishes)."""
     import signal
     import threading
@@ -865,9 +866,15 @@ def clock_command(
                 previous[sig] = signal.signal(sig, lambda *_: stop.set())
         console.print(f"clock started: a tick every {interval:g} s on "
                       f"{engine.url.render_as_string(hide_password=True)}", highlight=False, soft_wrap=True)
+        worker = threading.Thread(target=jobs.suggestion_loop, name="jiesu-suggest", daemon=True,
+                                  args=(sessions, SystemClock(), settings),
+                                  kwargs={"interval": settings.suggest_interval, "stop": stop})
+        worker.start()
         try:
             jobs.run_loop(sessions, SystemClock(), settings, interval=interval, stop=stop, on_tick=say, batch=batch)
         finally:
+            stop.set()
+            worker.join(30)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         console.print("clock stopped")

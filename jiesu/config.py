@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     assess_min_sample: int = Field(default=10, ge=1, description="valid callbacks a unit needs to be ranked")
     assess_bottom: int = Field(default=3, ge=0, le=100, description="how many at the bottom of each ranking "
                                "are named")
+    suggest_at_intake: bool = Field(default=False, description="make smart dispatch's suggestion inside the "
+                                    "intake request (slower intake) instead of in the worker right after it; a "
+                                    "request may ask either way with ?suggest=now|later")
+    suggest_interval: float = Field(default=1.0, gt=0, le=3600, description="seconds between the smart-dispatch "
+                                    "worker's looks for tickets waiting for their suggestion")
     host: str = "127.0.0.1"
     port: int = 8000
 

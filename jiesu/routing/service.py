@@ -8,26 +8,30 @@ corrects it when dispatching, and the dispatch event records both, so that accur
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from jiesu.clock import Clock
 from jiesu.config import Settings
-from jiesu.errors import InvalidInput, NotFound
+from jiesu.db import unit_of_work
+from jiesu.errors import ConcurrentChange, InvalidInput, NotFound, TransitionNotAllowed
 from jiesu.places.models import Area, AreaLevel
 from jiesu.routing import rules
 from jiesu.routing.models import RoutingRule
 from jiesu.taxonomy.models import Category, Urgency
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Contact, Request, Ticket, TicketEvent
-from jiesu.tickets.rules import OPEN_STATES
+from jiesu.tickets.rules import OPEN_STATES, TicketState
 from jiesu.tickets.rules import Action as Step
 from jiesu.units.models import Unit, UnitKind
 from jiesu.units.permissions import SYSTEM, Action, Actor, require
+
+log = logging.getLogger("jiesu.routing")
 
 MANUAL_BELOW = 0.6  # a suggestion less sure than this sends the ticket to the manual queue
 DUPLICATE_DAYS = 30
@@ -175,7 +179,7 @@ def _units(session: Session, category_code: str | None, chain: list[Area]) -> tu
 
 
 def _duplicates(session: Session, now: datetime, tokens, chain: list[Area], category_code: str | None,
-                phone: str | None) -> list[dict]:
+                phone: str | None, before_id: int | None = None) -> list[dict]:
     street = next((a for a in chain if a.level == AreaLevel.street), None)
     community = next((a for a in chain if a.level == AreaLevel.community), None)
     conditions = []
@@ -192,7 +196,7 @@ def _duplicates(session: Session, now: datetime, tokens, chain: list[Area], cate
         .outerjoin(Area, Area.id == Ticket.area_id).outerjoin(Category, Category.id == Ticket.category_id)
         .outerjoin(Contact, Contact.id == Request.contact_id)
         .where(Ticket.state.in_(OPEN_STATES), Ticket.created_at >= now - timedelta(days=DUPLICATE_DAYS),
-               or_(*conditions))
+               or_(*conditions), true() if before_id is None else Ticket.id < before_id)
         .order_by(Ticket.created_at.desc()).limit(DUPLICATE_CANDIDATES)).all()
     def same_place(code: str | None) -> bool:
         if not code:
@@ -213,8 +217,9 @@ def _duplicates(session: Session, now: datetime, tokens, chain: list[Area], cate
 
 def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *, text: str, title: str = "",
             address: str = "", area_code: str | None = None, lng: float | None = None, lat: float | None = None,
-            phone: str | None = None, category_code: str | None = None) -> Suggestion:
-    """Category, place, unit(s), urgency and duplicates for a request, each with its reasons."""
+            phone: str | None = None, category_code: str | None = None, before_id: int | None = None) -> Suggestion:
+    """Category, place, unit(s), urgency and duplicates for a request, each with its reasons. `before_id`: the
+    request is that ticket already (a deferred suggestion), whose duplicates are the tickets before it."""
     require(actor, Action.routing_suggest)
     if not text.strip():
         raise InvalidInput("a suggestion needs the request's text", field="text")
@@ -256,7 +261,8 @@ def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
     s.urgency_reasons = finding.triggers
     tokens = rules.tokens_of(_segment(f"{title} {text}"))
     s.terms = " ".join(tokens.elements())
-    s.duplicates = _duplicates(session, now, tokens, chain, s.category_code, (phone or "").strip() or None)
+    s.duplicates = _duplicates(session, now, tokens, chain, s.category_code, (phone or "").strip() or None,
+                               before_id)
     place_confidence = float(s.place.get("confidence", 0.0)) if s.place and area is not None else 0.0
     s.confidence = round(min(s.category_confidence, place_confidence), 3)
     s.manual, s.manual_reasons = bool(manual), manual
@@ -270,10 +276,16 @@ class SuggestedIntake:
 
 
 def create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: tickets.NewRequest,
-                   idempotency_key: str | None = None) -> SuggestedIntake:
+                   idempotency_key: str | None = None, *, now: bool = True) -> SuggestedIntake:
     """Intake with smart dispatch: the ticket is created with the suggestion on it (and on its create
     event); an inquiry answered at once gets none. A replayed Idempotency-Key returns the first ticket
-    with the suggestion it got then."""
+    with the suggestion it got then.
+
+    `now=False` acknowledges the ticket first and leaves the suggestion to the worker (suggest_pending),
+    which makes it within a second or so: intake then costs its INSERTs only, a few times less CPU."""
+    if not now:
+        intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key, suggest_later=True)
+        return SuggestedIntake(intake, stored_suggestion(intake.ticket) if intake.replayed else None)
     made: list[Suggestion] = []
 
     def propose(new: tickets.NewRequest) -> tuple[tickets.NewRequest, dict, dict]:
@@ -293,6 +305,72 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
     if intake.replayed:
         return SuggestedIntake(intake, stored_suggestion(intake.ticket))
     return SuggestedIntake(intake, made[0] if made else None)
+
+
+# --- the deferred suggestions ------------------------------------------------------------------------------
+
+SUGGEST_BATCH = 100  # tickets per transaction
+SQLITE_SUGGEST_BATCH = 20  # SQLite's one write lock is held for the batch: keep it short for intake's sake
+WORKER = Actor(username="smart-dispatch", role=SYSTEM.role)
+
+
+def suggest_pending(session: Session, clock: Clock, settings: Settings, *, batch: int | None = None) -> int:
+    """Make the suggestions intake left for later (tickets.suggest_pending), oldest first, at most `batch`;
+    returns how many tickets were taken off the list. Each suggestion is the workflow step `suggest`, an
+    event like any other, in its own savepoint. A ticket dispatched, merged or withdrawn meanwhile gets none:
+    the dispatcher decided without it. Safe from two workers at once: on PostgreSQL the tickets are claimed
+    with FOR UPDATE SKIP LOCKED; on SQLite the caller's transaction holds the write lock."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    batch = batch or (SUGGEST_BATCH if postgresql else SQLITE_SUGGEST_BATCH)
+    claim = select(Ticket.id).where(Ticket.suggest_pending.is_(True)).order_by(Ticket.id).limit(batch)
+    if postgresql:
+        claim = claim.with_for_update(skip_locked=True)
+    ids = list(session.scalars(claim))
+    if not ids:
+        return 0
+    rows = session.execute(select(Ticket.id, Ticket.number, Ticket.state, Request.title, Request.text,
+                                  Request.address, Request.lng, Request.lat, Area.code, Category.code, Contact.phone)
+                           .join(Request, Request.id == Ticket.request_id)
+                           .outerjoin(Area, Area.id == Ticket.area_id)
+                           .outerjoin(Category, Category.id == Ticket.category_id)
+                           .outerjoin(Contact, Contact.id == Request.contact_id)
+                           .where(Ticket.id.in_(ids)).order_by(Ticket.id)).all()
+    gone = []
+    for ticket_id, number, state, title, text, address, lng, lat, area_code, category_code, phone in rows:
+        if state != TicketState.new:
+            gone.append(ticket_id)
+            continue
+        s = suggest(session, SYSTEM, clock, settings, text=text, title=title or "", address=address or "",
+                    area_code=area_code, lng=lng, lat=lat, phone=phone, category_code=category_code,
+                    before_id=ticket_id)
+        place = s.place or {}
+        resolved = place.get("community_code") or place.get("street_code")
+        made = {"full": s.to_dict(), "brief": s.brief(), "terms": s.terms,
+                "area_code": resolved if area_code is None and lng is None and not place.get("ambiguous") else None}
+        try:
+            with session.begin_nested():
+                tickets.act(session, WORKER, clock, settings, number, Step.suggest,
+                            tickets.StepInput(suggestion=made))
+        except (ConcurrentChange, TransitionNotAllowed) as exc:  # a dispatcher got there first
+            log.info("smart dispatch: %s skipped: %s", number, exc)
+            gone.append(ticket_id)
+    if gone:  # bookkeeping, not the ticket's state: no event, no version
+        session.execute(update(Ticket).where(Ticket.id.in_(gone)).values(suggest_pending=False)
+                        .execution_options(synchronize_session=False))
+    return len(ids)
+
+
+def run_suggestions(sessions: sessionmaker[Session], clock: Clock, settings: Settings, *,
+                    max_rounds: int = 1000) -> int:
+    """suggest_pending in fresh transactions until nothing waits; how many tickets were handled."""
+    done = 0
+    for _ in range(max_rounds):
+        with unit_of_work(sessions, write=True) as session:
+            n = suggest_pending(session, clock, settings)
+        done += n
+        if n == 0:
+            break
+    return done
 
 
 def stored_suggestion(ticket: Ticket | None) -> Suggestion | None:

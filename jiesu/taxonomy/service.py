@@ -192,6 +192,20 @@ def _scopes(code: str | None) -> Iterable[str]:
     yield DEFAULT_SCOPE
 
 
+def dispatch_within_hours(session: Session, category_code: str | None, urgency: Urgency) -> float:
+    """resolve_policy's dispatch hours, read as two columns: what intake needs, at intake's price (no ORM
+    objects; the category is known to exist)."""
+    scopes = list(_scopes(category_code))
+    rows = dict(session.connection().execute(
+        select(DeadlinePolicy.scope, DeadlinePolicy.dispatch_within_hours)
+        .where(DeadlinePolicy.scope.in_(scopes), DeadlinePolicy.urgency == urgency)).all())
+    for scope in scopes:
+        if scope in rows:
+            return rows[scope]
+    raise NotFound(f"no deadline policy for urgency {urgency.value}: run `jiesu taxonomy seed-policies`",
+                   field="urgency")
+
+
 def resolve_policy(session: Session, actor: Actor, category_code: str | None, urgency: Urgency) -> DeadlinePolicy:
     """The policy that governs a ticket of this category and urgency."""
     require(actor, Action.taxonomy_read)

@@ -30,6 +30,7 @@ from jiesu.config import Settings
 from jiesu.db import unit_of_work
 from jiesu.errors import ConcurrentChange, DomainError, TransitionNotAllowed
 from jiesu.knowledge import service as knowledge
+from jiesu.routing import service as routing
 from jiesu.tickets import service
 from jiesu.tickets.models import Request, Ticket
 from jiesu.tickets.rules import OPEN_WORK, TicketState
@@ -96,17 +97,18 @@ class TickReport:
     closed: int = 0
     rollups: int = 0  # assessment periods whose cells were kept (once a month)
     expired_articles: int = 0  # knowledge articles past their validity, marked expired
+    suggested: int = 0  # tickets whose deferred suggestion was made (routing.service.suggest_pending)
     skipped: int = 0  # another clock or a user got there first, or the step was refused
     more: bool = False  # a batch was full: there may be more to do
     at: datetime | None = None
 
     COUNTS = ("sign_overdue", "reply_overdue", "escalated", "callbacks_queued", "closed", "rollups",
-              "expired_articles", "skipped")
+              "expired_articles", "suggested", "skipped")
 
     @property
     def done(self) -> int:
         return (self.sign_overdue + self.reply_overdue + self.escalated + self.callbacks_queued + self.closed
-                + self.rollups + self.expired_articles)
+                + self.rollups + self.expired_articles + self.suggested)
 
     def add(self, other: TickReport) -> None:
         for name in self.COUNTS:
@@ -224,7 +226,24 @@ def run_once(sessions: sessionmaker[Session], clock: Clock, settings: Settings, 
     with unit_of_work(sessions, write=True) as session:
         total.rollups += assessment.keep_last_period(session, settings, clock)
         total.expired_articles += knowledge.expire_due(session, CLOCK_ACTOR, clock, settings)
+    total.suggested += routing.run_suggestions(sessions, clock, settings)
     return total
+
+
+def suggestion_loop(sessions: sessionmaker[Session], clock: Clock, settings: Settings, *, interval: float,
+                    stop: threading.Event) -> None:
+    """Smart dispatch's worker: the suggestions intake left for later, every `interval` seconds (a second by
+    default, so that a dispatcher rarely sees a new ticket without its suggestion). Errors are logged and
+    tried again; they never end the loop."""
+    while not stop.is_set():
+        try:
+            n = routing.run_suggestions(sessions, clock, settings)
+        except Exception:
+            log.exception("smart dispatch worker failed; next try in %g s", interval)
+        else:
+            if n:
+                log.info("smart dispatch: %d suggestions made", n)
+        stop.wait(interval)
 
 
 def run_loop(sessions: sessionmaker[Session], clock: Clock, settings: Settings, *, interval: float,
@@ -250,7 +269,8 @@ def log_tick(report: TickReport) -> None:
 
 
 class ClockThread:
-    """The clock inside `jiesu serve`: run_loop in a daemon thread, started and stopped with the app."""
+    """The clock inside `jiesu serve`: run_loop in a daemon thread, and smart dispatch's worker
+    (suggestion_loop) in another, started and stopped with the app."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, settings: Settings, *,
                  interval: float = DEFAULT_INTERVAL, batch: int | None = None,
@@ -259,14 +279,19 @@ class ClockThread:
         self._thread = threading.Thread(
             target=run_loop, name="jiesu-clock", daemon=True, args=(sessions, clock, settings),
             kwargs={"interval": interval, "stop": self._stop, "on_tick": on_tick, "batch": batch})
+        self._suggest = threading.Thread(
+            target=suggestion_loop, name="jiesu-suggest", daemon=True, args=(sessions, clock, settings),
+            kwargs={"interval": settings.suggest_interval, "stop": self._stop})
 
     def start(self) -> None:
         self._thread.start()
+        self._suggest.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        for thread in (self._thread, self._suggest):
+            if thread.is_alive():
+                thread.join(timeout)
 
     @property
     def running(self) -> bool:

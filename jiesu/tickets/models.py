@@ -110,6 +110,8 @@ class Ticket(Base):
     # too low, a dispatcher decides from scratch.
     suggestion: Mapped[str | None] = mapped_column(Text)
     manual_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+    # Intake left the suggestion to smart dispatch's worker (routing.service.suggest_pending), which clears this.
+    suggest_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     request: Mapped[Request] = relationship()
@@ -215,3 +217,6 @@ class TicketCounter(Base):
 
 
 Index("ix_tickets_state_unit", Ticket.state, Ticket.main_unit_id)
+# Partial: only the few tickets waiting for their suggestion are in it, so intake pays little for it.
+Index("ix_tickets_suggest_pending", Ticket.id, postgresql_where=Ticket.suggest_pending,
+      sqlite_where=Ticket.suggest_pending)

@@ -57,6 +57,7 @@ class Action(StrEnum):
     withdraw = "withdraw"  # citizen withdraws
     mark_overdue = "mark_overdue"  # the clock: a sign or reply deadline passed
     queue_callback = "queue_callback"  # the clock: a replied ticket enters the callback queue
+    suggest = "suggest"  # smart dispatch's worker: the suggestion made after intake (routing.service)
 
 
 ACTION_LABELS = {
@@ -67,7 +68,7 @@ ACTION_LABELS = {
     Action.whistle: "吹哨报到", Action.summons_sign: "报到", Action.summons_report: "报到单位反馈",
     Action.reply: "答复", Action.close: "办结", Action.reopen: "重办", Action.merge: "并单",
     Action.escalate: "督办", Action.withdraw: "撤回", Action.mark_overdue: "超期",
-    Action.queue_callback: "进入回访队列",
+    Action.queue_callback: "进入回访队列", Action.suggest: "智能派单建议",
 }
 
 
@@ -126,6 +127,7 @@ TRANSITIONS: dict[Action, Transition] = {t.action: t for t in [
        ("reason",)),
     _t(Action.mark_overdue, OPEN_WORK | {S.replied}, None, frozenset({R.admin}), needs=("deadline",)),
     _t(Action.queue_callback, {S.replied}, None, frozenset({R.admin})),
+    _t(Action.suggest, {S.new}, None, frozenset({R.admin}), needs=("suggestion",)),
 ]}
 
 

@@ -167,6 +167,8 @@ class IntakeOut(BaseModel):
     ticket: TicketDetailOut | None
     suggestion: SuggestionOut | None = Field(default=None, description="smart dispatch's proposal for the new "
                                              "ticket, for the centre's staff (none for citizens and inquiries)")
+    suggestion_pending: bool = Field(default=False, description="the suggestion is left to smart dispatch's "
+                                     "worker, which makes it right after this answer")
 
 
 class TicketPage(BaseModel):

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Engine, Text, cast, delete, func, insert, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,7 +24,7 @@ from jiesu.assessment import service as assessment
 from jiesu.calendar.service import load_calendar
 from jiesu.clock import Clock
 from jiesu.config import Settings
-from jiesu.db import execute_apart
+from jiesu.db import Base, execute_apart
 from jiesu.errors import (
     CategoryNotFound,
     ConcurrentChange,
@@ -145,38 +146,110 @@ def _validate(new: NewRequest) -> None:
 def next_number(session: Session, day: str) -> str:
     """The next human number of a day, e.g. 20230311-000123: unique, and increasing within the day.
 
-    One upsert of the day's counter row, committed apart from the intake on PostgreSQL (db.execute_apart), so
-    that the row is locked for that one statement, not for the rest of the intake: held to the intake's
-    commit, it made concurrent intakes queue behind each other (12 of 16 backends waiting on it in
-    benchmarks/intake.py). The price is a gap in the day's numbers when an intake fails after taking its
-    number, as with any database sequence.
-    """
+    SQLite: an upsert of the day's counter row in the intake's own transaction (SQLite has one writer at a time
+    anyway). PostgreSQL: intake takes it inside the ticket's INSERT from the day's sequence (_number_sql), with no
+    row to lock; this function is for the other callers."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    stmt = upsert(TicketCounter).values(day=day, last=1)
+        return session.execute(select(_number_sql(session, day))).scalar_one()
+    stmt = sqlite_insert(TicketCounter).values(day=day, last=1)
     stmt = stmt.on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
-    last = execute_apart(session, stmt.returning(TicketCounter.last)).scalar_one()
+    last = session.execute(stmt.returning(TicketCounter.last)).scalar_one()
     return f"{day}-{last:06d}"
 
 
+# Days whose number sequence is known to exist, per database (PostgreSQL): made once per process and day.
+_SEQUENCES: set[tuple[str, str]] = set()
+
+
+def _number_sql(session: Session, day: str) -> ColumnElement[str]:
+    """PostgreSQL: the day's next number as an SQL expression, from the sequence ticket_number_<day>.
+
+    A sequence hands out numbers without a row lock: a counter row updated in place made concurrent intakes
+    queue behind each other (12 of 16 backends waiting on it in benchmarks/intake.py), and committing it apart
+    cost a second commit per ticket. Like any sequence it leaves a gap when an intake fails after taking its
+    number. The sequence is made on first use of the day, committed at once (db.execute_apart), starting after
+    the day's counter row if an older version of Jiesu numbered tickets that day."""
+    if not re.fullmatch(r"\d{8}", day):
+        raise ValueError(f"a day is YYYYMMDD, not {day!r}")
+    name = f"ticket_number_{day}"
+    bind = session.get_bind()
+    known = (bind.url.render_as_string(), name) if isinstance(bind, Engine) else None
+    if known is None or known not in _SEQUENCES:
+        last = session.scalar(select(TicketCounter.last).where(TicketCounter.day == day)) or 0
+        try:
+            execute_apart(session, text(f"CREATE SEQUENCE IF NOT EXISTS {name} START WITH {int(last) + 1}"))
+        except (IntegrityError, ProgrammingError):  # made at the same moment by another process: it exists
+            if known is None:
+                raise
+        if known is not None:
+            _SEQUENCES.add(known)
+    return literal(f"{day}-") + func.lpad(cast(func.nextval(literal(name)), Text), 6, "0")
+
+
+def _insert_intake(session: Session, settings: Settings, contact: Contact | None, request: Request,
+                   ticket: Ticket | None, event: TicketEvent | None) -> bool:
+    """Write one intake's rows with one INSERT each (no unit of work to compute), then attach the objects to
+    the session as loaded, so that the caller and later steps use them as if they had been flushed.
+
+    The request goes in with ON CONFLICT DO NOTHING on its Idempotency-Key: when a twin with the same key got
+    in first, nothing is written (the contact, written before, is deleted in the same transaction, so it is
+    never stored) and False is returned. No savepoint, no aborted transaction."""
+    conn = session.connection()
+    postgresql = conn.dialect.name == "postgresql"
+    if contact is not None:
+        contact.id = conn.execute(insert(Contact.__table__).returning(Contact.__table__.c.id),
+                                  _row(contact)).scalar_one()
+        request.contact_id = contact.id
+    request.area_id = request.area.id if request.area is not None else None
+    request.category_id = request.category.id if request.category is not None else None
+    ins = (pg_insert if postgresql else sqlite_insert)(Request.__table__)
+    if request.idempotency_key is not None:
+        ins = ins.on_conflict_do_nothing(index_elements=["idempotency_key"])
+    request.id = conn.execute(ins.returning(Request.__table__.c.id), _row(request)).scalar()
+    if request.id is None:
+        if contact is not None:
+            conn.execute(delete(Contact.__table__).where(Contact.__table__.c.id == contact.id))
+        return False
+    objects: list = [o for o in (contact, request) if o is not None]
+    if ticket is not None and event is not None:
+        day = ticket.created_at.astimezone(settings.tz).strftime("%Y%m%d")
+        ticket.request_id = request.id
+        ticket.area_id = ticket.area.id if ticket.area is not None else None
+        ticket.category_id = ticket.category.id if ticket.category is not None else None
+        values = _row(ticket)
+        values["number"] = _number_sql(session, day) if postgresql else next_number(session, day)
+        t = Ticket.__table__
+        ticket.id, ticket.number = conn.execute(insert(t).values(values).returning(t.c.id, t.c.number)).one()
+        event.ticket_id = ticket.id
+        event.id = conn.execute(insert(TicketEvent.__table__).returning(TicketEvent.__table__.c.id),
+                                _row(event)).scalar_one()
+        objects += [ticket, event]
+    for o in objects:
+        make_transient_to_detached(o)
+    session.add(ticket or request)  # cascades to the others: now persistent, nothing pending
+    return True
+
+
+def _row(obj: Base) -> dict:
+    """The column values of a new ORM object, by column name, for a Core INSERT (the id left to the database)."""
+    return {c.name: getattr(obj, c.key) for c in obj.__table__.columns if c.name != "id"}
+
+
 def create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
-                   idempotency_key: str | None = None, propose: Proposer | None = None) -> Intake:
+                   idempotency_key: str | None = None, propose: Proposer | None = None,
+                   suggest_later: bool = False) -> Intake:
     """A request from any channel. An inquiry with a direct answer is closed at once; anything else
     becomes a ticket in state `new`, with its dispatch deadline, waiting for the dispatcher.
 
     `propose` is smart dispatch (routing.service.create_request passes it), asked once the request is
     known to be new and valid: it may complete the request (its area, its words) and returns its proposal,
     kept in full on the ticket and in brief on its create event; when it says so, the ticket waits in the
-    manual queue."""
+    manual queue. `suggest_later` instead marks the ticket for smart dispatch's worker, which makes the
+    suggestion after the intake is acknowledged (routing.service.suggest_pending)."""
     require(actor, Action.requests_create)
-    if idempotency_key is not None:
-        if not (1 <= len(idempotency_key) <= 128):
-            raise InvalidInput("Idempotency-Key has 1 to 128 characters", field="Idempotency-Key")
-        seen = find_by_key(session, actor, idempotency_key)
-        if seen is not None:
-            return seen
+    # No lookup of the key first: the request's INSERT finds a twin (_insert_intake), and a retry is rare.
+    if idempotency_key is not None and not (1 <= len(idempotency_key) <= 128):
+        raise InvalidInput("Idempotency-Key has 1 to 128 characters", field="Idempotency-Key")
     _validate(new)
     suggestion = None
     if propose is not None and new.direct_answer is None:
@@ -200,32 +273,29 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
                       created_at=now, created_by=actor.username,
                       outcome=Outcome.direct_answer if new.direct_answer else Outcome.ticket,
                       answer=new.direct_answer.strip() if new.direct_answer else None, terms=new.terms)
-    ticket = None
+    ticket = event = None
     if request.outcome == Outcome.ticket:
-        policy = taxonomy.resolve_policy(session, actor, category.code if category else None, new.urgency)
-        # The number last, once nothing else can fail (see next_number); empty collections, so that the answer
-        # needs no query to show them.
-        ticket = Ticket(number=next_number(session, now.astimezone(settings.tz).strftime("%Y%m%d")),
-                        request=request, state=TicketState.new, category=category, urgency=new.urgency, area=area,
-                        district_code=area.district_code if area else None, created_at=now,
-                        dispatch_by=now + timedelta(hours=policy.dispatch_within_hours), units=[], events=[])
+        hours = taxonomy.dispatch_within_hours(session, category.code if category else None, new.urgency)
+        # Every column given, as the INSERT writes them; empty collections, so that the answer needs no query.
+        ticket = Ticket(number=None, request=request, state=TicketState.new, main_unit_id=None, category=category,
+                        urgency=new.urgency, area=area, district_code=area.district_code if area else None,
+                        parent_id=None, created_at=now, dispatched_at=None, signed_at=None, replied_at=None,
+                        closed_at=None, dispatch_by=now + timedelta(hours=hours), sign_by=None, reply_by=None,
+                        sign_overdue=False, reply_overdue=False, escalated=False, extension_days_requested=None,
+                        extensions=0, reopened=0, callback_due=False, suggestion=None, manual_review=False,
+                        suggest_pending=suggest_later and propose is None, version=1, units=[], events=[])
         created = {"channel": new.channel.value, "type": new.request_type.value}
         if suggestion:
             full, brief = suggestion
             ticket.suggestion = json.dumps(full, ensure_ascii=False, default=str)
             ticket.manual_review = bool(brief.get("manual"))
             created["suggestion"] = brief
-        _new_event(ticket, actor, now, Step.create, None, TicketState.new, "", created, seq=1)  # joins ticket.events
-    # One flush for all the rows; inside a savepoint when a key is given, so that a racing twin with the same
-    # key loses here, not at commit.
-    try:
-        with session.begin_nested() if idempotency_key is not None else nullcontext():
-            session.add(ticket or request)
-            session.flush()
-    except IntegrityError:
+        event = _new_event(ticket, actor, now, Step.create, None, TicketState.new, "", created, seq=1)
+    if not _insert_intake(session, settings, contact, request, ticket, event):
         seen = find_by_key(session, actor, idempotency_key) if idempotency_key is not None else None
-        if seen is None:
-            raise
+        if seen is None:  # cannot be: the INSERT found it
+            raise ConcurrentChange("the request with this Idempotency-Key vanished: send it again",
+                                   field="Idempotency-Key")
         return seen
     return Intake(request=request, ticket=ticket)
 
@@ -272,6 +342,7 @@ class StepInput:
     satisfied: str | None = None
     contacted: bool | None = None
     resolution: str | None = None
+    suggestion: dict | None = None  # suggest: {"full", "brief", "terms", "area_code"} from routing.service
     expected_version: int | None = None  # optimistic check from a client that read the ticket
 
     def payload(self) -> dict:
@@ -603,13 +674,33 @@ def _queue_callback(session, actor, now, settings, ticket, data, payload) -> Non
     ticket.callback_due = True
 
 
+def _suggest(session, actor, now, settings, ticket, data, payload) -> None:
+    """Smart dispatch's proposal, made after intake: kept in full on the ticket, in brief on the event (as at
+    intake), with the request's words and, when the address named it for certain, the request's area."""
+    made = data.suggestion or {}
+    ticket.suggestion = json.dumps(made.get("full") or {}, ensure_ascii=False, default=str)
+    brief = made.get("brief") or {}
+    ticket.manual_review = bool(brief.get("manual"))
+    ticket.suggest_pending = False
+    payload["suggestion"] = brief
+    if made.get("terms") is not None:
+        ticket.request.terms = made["terms"]
+    code = made.get("area_code")
+    if code and ticket.area is None:
+        area = session.scalar(select(Area).where(Area.code == code))
+        if area is not None:
+            ticket.area = ticket.request.area = area
+            ticket.district_code = area.district_code
+            payload["area"] = code
+
+
 EFFECTS: dict[Step, Effect] = {
     Step.dispatch: _dispatch, Step.sign: _sign, Step.return_: _return, Step.uphold_return: _uphold_return,
     Step.reject_return: _reject_return, Step.note: _note, Step.request_extension: _request_extension,
     Step.approve_extension: _approve_extension, Step.reject_extension: _reject_extension, Step.whistle: _whistle,
     Step.summons_sign: _summons_sign, Step.summons_report: _summons_report, Step.reply: _reply, Step.close: _close,
     Step.reopen: _reopen, Step.merge: _merge, Step.escalate: _escalate, Step.withdraw: _withdraw,
-    Step.mark_overdue: _mark_overdue, Step.queue_callback: _queue_callback,
+    Step.mark_overdue: _mark_overdue, Step.queue_callback: _queue_callback, Step.suggest: _suggest,
 }
 assert set(EFFECTS) == set(rules.TRANSITIONS), "every step of the table has its effect"
 

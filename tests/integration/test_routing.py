@@ -24,7 +24,8 @@ GROUP_RENTAL = {"text": "首座御园二里5号楼有群租房，一套房住了
 
 @pytest.fixture
 def settings(trained_var) -> Settings:
-    return Settings(var_dir=trained_var, secret_key="test-secret", database_url="sqlite://")
+    # The suggestion inside the intake request; tests/integration/test_deferred_suggestion.py has the worker's.
+    return Settings(var_dir=trained_var, secret_key="test-secret", database_url="sqlite://", suggest_at_intake=True)
 
 
 @pytest.fixture

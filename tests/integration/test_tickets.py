@@ -696,6 +696,8 @@ def _payloads(parent: str, own: str) -> dict[Step, st.SearchStrategy[dict]]:
         Step.withdraw: st.fixed_dictionaries({"reason": reason}),
         Step.mark_overdue: st.fixed_dictionaries({"deadline": st.sampled_from(["sign", "reply", "never"])}),
         Step.queue_callback: st.just({}),
+        Step.suggest: st.sampled_from([{"suggestion": {"full": {"category_code": "01"}, "brief": {"manual": True},
+                                                       "terms": "群租 消防", "area_code": None}}, {}]),
     }
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 
@@ -37,21 +37,30 @@ def _detail(session, ticket: Ticket) -> TicketDetailOut:
              responses=responses(401, 403, 409, 422, notes={409: "this Idempotency-Key was used by another sender"}))
 def create_request(body: RequestIn, response: Response, session: SessionDep, actor: UserDep, clock: ClockDep,
                    settings: SettingsDep,
-                   idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> IntakeOut:
+                   idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+                   suggest: Annotated[Literal["now", "later"] | None, Query(
+                       description="smart dispatch's suggestion: `now`, inside this request, answered in "
+                                   "`suggestion` (for the centre's staff); `later`, by the worker right after the "
+                                   "ticket is acknowledged (`suggestion_pending: true`; it shows on the ticket "
+                                   "within a second or so). Default: JIESU_SUGGEST_AT_INTAKE (later)")] = None,
+                   ) -> IntakeOut:
     """A citizen's request from any channel. An inquiry with `direct_answer` is closed at once;
     anything else becomes a ticket waiting for dispatch. Send an `Idempotency-Key` header to make a
     retry safe: the same key returns the first answer (with `replayed: true`), never a second ticket."""
-    made = routing.create_request(session, actor, clock, settings, body.to_new(), idempotency_key)
+    now = suggest == "now" if suggest is not None else settings.suggest_at_intake
+    made = routing.create_request(session, actor, clock, settings, body.to_new(), idempotency_key, now=now)
     intake = made.intake
     if intake.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     shown = made.suggestion is not None and can(actor.role, Action.routing_suggest)
+    ticket = intake.ticket
     return IntakeOut(request_id=intake.request.id, outcome=intake.request.outcome,
                      direct_answer=intake.request.answer, replayed=intake.replayed,
-                     ticket=None if intake.ticket is None
+                     ticket=None if ticket is None
                      # a new ticket has no parent and no duplicates yet: no need to ask the database
-                     else _detail(session, intake.ticket) if intake.replayed else TicketDetailOut.of(intake.ticket),
-                     suggestion=SuggestionOut.model_validate(made.suggestion.to_dict()) if shown else None)
+                     else _detail(session, ticket) if intake.replayed else TicketDetailOut.of(ticket),
+                     suggestion=SuggestionOut.model_validate(made.suggestion.to_dict()) if shown else None,
+                     suggestion_pending=ticket is not None and ticket.suggest_pending)
 
 
 @router.get("/tickets", response_model=TicketPage, responses=responses(401, 403, 422))
@@ -101,7 +110,8 @@ def personal_data_access(session: SessionDep, actor: UserDep, limit: Annotated[i
 
 
 # One endpoint per workflow step a person takes (the clock's own steps are not offered).
-PERSON_STEPS = [s for s in Step if s not in (Step.create, Step.import_, Step.mark_overdue, Step.queue_callback)]
+PERSON_STEPS = [s for s in Step if s not in (Step.create, Step.import_, Step.mark_overdue, Step.queue_callback,
+                                             Step.suggest)]
 
 
 def _make_step_route(step: Step):

@@ -1,0 +1,172 @@
+"""Smart dispatch after intake, on SQLite and PostgreSQL: the ticket is acknowledged first, the worker
+(routing.service.suggest_pending, run by the clock and by `jiesu serve`) makes the same suggestion right
+after, as the workflow step `suggest`; a ticket decided before its suggestion gets none."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from jiesu.config import Settings
+from jiesu.db import make_engine, make_sessionmaker, unit_of_work
+from jiesu.routing import service as routing
+from jiesu.taxonomy.models import RequestType
+from jiesu.tickets import jobs
+from jiesu.tickets import service as tickets
+from jiesu.tickets.models import Channel, Ticket
+from jiesu.units.models import Role
+from jiesu.units.permissions import SYSTEM
+from tests.conftest import FixedClock
+from tests.integration.test_clock import fresh_url, sqlite_template, sqlite_url  # noqa: F401 - fixtures
+from tests.integration.test_routing import COMMUNITY, GROUP_RENTAL, STREET
+from tests.stories import Hotline
+
+
+@pytest.fixture
+def settings(trained_var) -> Settings:
+    return Settings(var_dir=trained_var, secret_key="test-secret", database_url="sqlite://")
+
+
+@pytest.fixture
+def hotline(client, session, clock) -> Hotline:
+    return Hotline(client, session, clock)
+
+
+@pytest.fixture
+def desk(hotline):
+    return {"op": hotline.login("op", Role.operator), "disp": hotline.login("disp", Role.dispatcher)}
+
+
+def ticket_of(hotline, desk, number: str) -> dict:
+    r = hotline.client.get(f"/api/v1/tickets/{number}", headers=desk["disp"])
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_intake_answers_first_and_the_worker_suggests_right_after(hotline, desk, session, clock, settings):
+    out = hotline.create(desk["op"], **GROUP_RENTAL)
+    assert out["suggestion"] is None and out["suggestion_pending"] is True
+    number = out["ticket"]["number"]
+    assert [e["action"] for e in out["ticket"]["timeline"]] == ["create"]
+
+    assert routing.suggest_pending(session, clock, settings) == 1
+    assert routing.suggest_pending(session, clock, settings) == 0  # nothing waits any more
+    t = ticket_of(hotline, desk, number)
+    assert [e["action"] for e in t["timeline"]] == ["create", "suggest"]
+    event = t["timeline"][-1]
+    assert event["action_label"] == "智能派单建议" and event["actor"] == "smart-dispatch"
+    assert event["from_state"] == event["to_state"] == "new" and t["version"] == 2
+    brief = event["payload"]["suggestion"]
+    assert brief["unit"] == STREET and brief["category"] and brief["manual"] is False
+    stored = json.loads(session.scalar(select(Ticket.suggestion).where(Ticket.number == number)))
+    assert stored["main_unit"]["code"] == STREET and stored["category_name"] == "城乡建设"
+    assert not session.scalar(select(Ticket.suggest_pending).where(Ticket.number == number))
+
+
+def test_later_suggests_what_now_would_have(hotline, desk, session, clock, settings):
+    now = hotline.client.post("/api/v1/requests?suggest=now", json=GROUP_RENTAL, headers=desk["op"]).json()
+    later = hotline.create(desk["op"], **(GROUP_RENTAL | {"contact_phone": "13900000009"}))
+    routing.suggest_pending(session, clock, settings)
+    deferred = ticket_of(hotline, desk, later["ticket"]["number"])["timeline"][-1]["payload"]["suggestion"]
+    assert now["suggestion_pending"] is False
+    assert deferred["category"] == now["suggestion"]["category_code"]
+    assert deferred["unit"] == now["suggestion"]["main_unit"]["code"]
+    assert deferred["urgency"] == now["suggestion"]["urgency"]
+    # the earlier ticket is the later one's duplicate, as it would have been at intake
+    assert deferred["duplicates"] == [now["ticket"]["number"]]
+
+
+def test_duplicates_are_the_tickets_before_it_never_itself(hotline, desk, session, clock, settings):
+    first = hotline.create(desk["op"], **GROUP_RENTAL)["ticket"]["number"]
+    second = hotline.create(desk["op"], **(GROUP_RENTAL | {"contact_phone": "13900000008"}))["ticket"]["number"]
+    routing.suggest_pending(session, clock, settings)
+    briefs = {n: ticket_of(hotline, desk, n)["timeline"][-1]["payload"]["suggestion"] for n in (first, second)}
+    assert briefs[first]["duplicates"] == []
+    assert briefs[second]["duplicates"] == [first]
+
+
+def test_the_address_gives_the_area_when_the_worker_is_sure(hotline, desk, session, clock, settings):
+    out = hotline.create(desk["op"], **GROUP_RENTAL)
+    assert out["ticket"]["area_code"] is None
+    routing.suggest_pending(session, clock, settings)
+    t = ticket_of(hotline, desk, out["ticket"]["number"])
+    assert t["area_code"] == COMMUNITY and t["district_code"] == "110115000000"
+    assert t["timeline"][-1]["payload"]["area"] == COMMUNITY
+
+
+def test_a_ticket_dispatched_before_its_suggestion_gets_none(hotline, desk, session, clock, settings):
+    number = hotline.create(desk["op"], **GROUP_RENTAL)["ticket"]["number"]
+    hotline.step(desk["disp"], number, "dispatch", unit=STREET)
+    assert routing.suggest_pending(session, clock, settings) == 1  # taken off the list
+    t = ticket_of(hotline, desk, number)
+    assert [e["action"] for e in t["timeline"]] == ["create", "dispatch"] and t["version"] == 2
+    assert "suggested" not in t["timeline"][-1]["payload"]
+    assert not session.scalar(select(Ticket.suggest_pending).where(Ticket.number == number))
+    assert routing.suggest_pending(session, clock, settings) == 0
+
+
+def test_the_dispatch_after_a_deferred_suggestion_counts_for_accuracy(hotline, desk, session, clock, settings):
+    number = hotline.create(desk["op"], **GROUP_RENTAL)["ticket"]["number"]
+    routing.suggest_pending(session, clock, settings)
+    out = hotline.step(desk["disp"], number, "dispatch", unit=STREET)
+    assert out["timeline"][-1]["payload"]["suggested"]["unit"] == STREET
+    acc = routing.accuracy(session, SYSTEM, settings, clock.now().astimezone(settings.tz).strftime("%Y-%m"))
+    assert (acc.unit_judged, acc.unit_followed) == (1, 1)
+
+
+def test_inquiries_answered_at_once_wait_for_nothing(hotline, desk, session, clock, settings):
+    out = hotline.create(desk["op"], text="请问护照在哪里办理？", request_type="inquiry", direct_answer="出入境大厅")
+    assert out["ticket"] is None and out["suggestion_pending"] is False
+    assert routing.suggest_pending(session, clock, settings) == 0
+
+
+def test_the_clock_runs_the_worker(hotline, desk, session, clock, settings):
+    hotline.create(desk["op"], **GROUP_RENTAL)
+    sessions = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
+                            expire_on_commit=False)
+    report = jobs.run_once(sessions, clock, settings)
+    assert report.suggested == 1 and "suggested 1" in report.line()
+
+
+def test_two_workers_at_once_suggest_once(fresh_url, trained_var):  # noqa: F811 - fixture
+    settings = Settings(var_dir=trained_var, secret_key="test-secret", database_url=fresh_url)
+    engine = make_engine(fresh_url, pool_size=4)
+    clock = FixedClock(datetime(2024, 9, 30, 2, 0, tzinfo=UTC))
+    try:
+        sessions = make_sessionmaker(engine)
+        with unit_of_work(sessions, write=True) as s:
+            for i in range(30):
+                new = tickets.NewRequest(text=f"第{i}件：{GROUP_RENTAL['text']}", request_type=RequestType.complaint,
+                                         channel=Channel.app, address=GROUP_RENTAL["address"],
+                                         contact_phone=f"1390000{i:04d}")
+                tickets.create_request(s, SYSTEM, clock, settings, new, suggest_later=True)
+        start = threading.Barrier(2)
+        done: list[int] = []
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            try:
+                start.wait()
+                done.append(routing.run_suggestions(sessions, clock, settings))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        assert errors == [] and sum(done) == 30
+        with unit_of_work(sessions) as s:
+            for ticket in s.scalars(select(Ticket)):
+                assert Counter(e.action for e in ticket.events) == {"create": 1, "suggest": 1}, ticket.number
+                assert not ticket.suggest_pending and ticket.suggestion
+                assert ticket.state == tickets.replayed_state(ticket)
+    finally:
+        engine.dispose()
