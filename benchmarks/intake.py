@@ -6,16 +6,22 @@ For each database (a fresh SQLite file in WAL mode, or a throwaway PostgreSQL fr
 the reference data, makes an operator and a token, and then creates tickets in three ways:
 
 (a) HTTP: `--clients` threads on loopback send `POST /api/v1/requests` (each with its own Idempotency-Key)
-    to uvicorn serving the app with `--workers` processes (benchmarks/serve_app.py), as fast as they are
-    answered. tickets/s counts the 201s only; p50/p99 are the clients' latencies, answers that were not
-    201 (e.g. 503 "database busy") are counted apart.
-(b) service: `routing.service.create_request` (the intake with its suggestion) in a loop in this process,
-    one commit per ticket, then one commit per `--batch` tickets.
+    to uvicorn serving the app with `--workers` processes (benchmarks/serve_app.py, as `jiesu serve
+    --no-clock`), as fast as they are answered. The suggestion is left to smart dispatch's worker (the API's
+    default): first with no worker running; then the worker (routing.run_suggestions) drains that backlog in
+    this process; then `?suggest=now` (the suggestion inside the intake) for a quarter as many; then the
+    intake again while `jiesu clock` runs beside it as the production shape's worker, with the backlog it
+    leaves and how long it takes to catch up. tickets/s counts the 201s only; p50/p99 are the clients'
+    latencies; answers that were not 201 (e.g. 503 "database busy") are counted apart.
+(b) service: `routing.service.create_request` in a loop in this process, as the API calls it: one commit
+    per ticket, then one per `--batch` tickets; and with the suggestion made inside it.
 (c) raw INSERT: the rows one intake writes (contact, request, counter update, ticket, create event) as SQL
     strings on the driver's connection in the same database, one commit per ticket, then per `--batch`.
 
-and prints tickets/s for each, the ratio of each to the raw INSERT with a commit per ticket (the same unit of
-durability as one intake), the data size, the engine and the machine. Not a test: nothing is asserted.
+The requests are the shipped corpus's messages (--same-text: one text every time, the duplicate search's
+worst case), all in one street. It prints tickets/s for each, the ratio of each to the raw INSERT with a
+commit per ticket (the same unit of durability as one intake), the data size, the engine and the machine.
+Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -59,6 +65,22 @@ AREA = "110115009000"  # 大兴区观音寺街道
 BODY = {"text": "首座御园小区有群租房，一套房住了二十多人，楼道堆满杂物，存在消防隐患，希望有关部门尽快处理。",
         "request_type": "complaint", "channel": "hotline", "title": "群租房扰民", "address": "大兴区观音寺街道首座御园",
         "area_code": AREA, "contact_name": "张先生", "contact_phone": "13800000000"}
+
+
+def bodies(same_text: bool) -> list[bytes]:
+    """The JSON bodies the clients send, in turn: by default the shipped corpus's messages (附件3, localised to
+    观音寺街道) with the same address, area and a varying phone, so that smart dispatch meets varied texts
+    in one busy street; with --same-text, BODY every time (the worst case for the duplicate search)."""
+    if same_text:
+        return [json.dumps(BODY, ensure_ascii=False).encode()]
+    from jiesu.demo.simulator import load_corpus, localise
+
+    out = []
+    for i, m in enumerate(load_corpus().hot[:1000]):
+        body = {**BODY, "text": localise(m.text, "大兴区", "观音寺街道")[:4000],
+                "title": localise(m.title, "大兴区", "观音寺街道")[:200], "contact_phone": f"1380000{i:04d}"}
+        out.append(json.dumps(body, ensure_ascii=False).encode())
+    return out
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -183,11 +205,11 @@ class Uvicorn:
         self.log.close()
 
 
-def http_run(port: int, token: str, n: int, clients: int, prefix: str) -> HttpResult:
+def http_run(port: int, token: str, n: int, clients: int, prefix: str, texts: list[bytes],
+             path: str = "/api/v1/requests") -> HttpResult:
     result = HttpResult(n=n, seconds=0.0)
     lock = threading.Lock()
     counter = iter(range(n))
-    body = json.dumps(BODY, ensure_ascii=False).encode()
 
     def client() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -201,7 +223,7 @@ def http_run(port: int, token: str, n: int, clients: int, prefix: str) -> HttpRe
                        "Idempotency-Key": f"{prefix}-{i}"}
             t0 = time.perf_counter()
             try:
-                conn.request("POST", "/api/v1/requests", body=body, headers=headers)
+                conn.request("POST", path, body=texts[i % len(texts)], headers=headers)
                 response = conn.getresponse()
                 response.read()
                 status = str(response.status)
@@ -288,21 +310,57 @@ class PgActivity:
 
 # --- (b) the service layer ----------------------------------------------------------------------------
 
-def service_run(engine: Engine, user: users.User, settings: Settings, n: int, batch: int) -> float:
-    """Seconds to create n tickets with routing.create_request (the intake with its suggestion, as the API
-    does), committing every `batch` tickets."""
+def service_run(engine: Engine, user: users.User, settings: Settings, n: int, batch: int, texts: list[bytes],
+                now: bool) -> float:
+    """Seconds to create n tickets with routing.create_request as the API does (the suggestion left to the
+    worker, or with `now` made inside the intake), committing every `batch` tickets."""
     sessions = make_sessionmaker(engine)
     actor, clock = users.actor_of(user), SystemClock()
-    new = service.NewRequest(**{**BODY, "request_type": RequestType(BODY["request_type"]),
-                                "channel": Channel(BODY["channel"])})
+    news = [service.NewRequest(**{**b, "request_type": RequestType(b["request_type"]),
+                                  "channel": Channel(b["channel"])}) for b in (json.loads(t) for t in texts)]
     t0 = time.perf_counter()
     done = 0
     while done < n:
-        with unit_of_work(sessions) as s:
+        with unit_of_work(sessions, write=True) as s:
             for _ in range(min(batch, n - done)):
-                routing.create_request(s, actor, clock, settings, new)
+                routing.create_request(s, actor, clock, settings, news[done % len(news)], now=now)
                 done += 1
     return time.perf_counter() - t0
+
+
+def drain_run(engine: Engine, settings: Settings) -> tuple[int, float]:
+    """(suggestions made, seconds): smart dispatch's worker (routing.run_suggestions, what the clock and
+    `jiesu serve` run) on every ticket still waiting for its suggestion, in this process."""
+    t0 = time.perf_counter()
+    done = routing.run_suggestions(make_sessionmaker(engine), SystemClock(), settings)
+    return done, time.perf_counter() - t0
+
+
+class Worker:
+    """`jiesu clock` in its own process (the production shape's worker): its smart-dispatch loop makes the
+    suggestions while the intake runs."""
+
+    def __init__(self, db: Database, var_dir: Path, log: Path) -> None:
+        env = {**os.environ, "JIESU_DATABASE_URL": db.url, "JIESU_VAR_DIR": str(var_dir),
+               "JIESU_SECRET_KEY": "benchmark", "JIESU_SUGGEST_INTERVAL": "0.5"}
+        self.log = log.open("wb")
+        self.proc = subprocess.Popen([str(Path(sys.executable).parent / "jiesu"), "clock", "--interval", "3600"],
+                                     env=env, cwd=var_dir, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def pending(engine: Engine) -> int:
+    with engine.connect() as c:
+        return c.scalar(select(func.count()).select_from(Ticket).where(Ticket.suggest_pending.is_(True)))
 
 
 # --- (c) raw INSERT of the same rows -----------------------------------------------------------------------
@@ -408,10 +466,12 @@ def run_engine(db: Database, args: argparse.Namespace, tmp: Path) -> dict:
 
         classifier.train(settings)
     out: dict = {"engine": db.engine_name, "database": db.note}
+    texts = bodies(args.same_text)
+    n_now = max(1, args.n // 4)
     try:
         server = Uvicorn(db, args.workers, tmp, tmp / f"uvicorn-{db.engine_name}.log")
         try:
-            http_run(server.port, token, min(200, args.n), args.clients, f"warm-{uuid.uuid4().hex[:6]}")
+            http_run(server.port, token, min(200, args.n), args.clients, f"warm-{uuid.uuid4().hex[:6]}", texts)
             profile = None
             if args.profile:
                 py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -422,7 +482,7 @@ def run_engine(db: Database, args: argparse.Namespace, tmp: Path) -> dict:
                 time.sleep(1)
             sampler = PgActivity(engine) if db.engine_name == "postgresql" else None
             cpu0 = cpu_seconds(server.proc.pid)
-            out["http"] = http_run(server.port, token, args.n, args.clients, f"bench-{uuid.uuid4().hex[:6]}")
+            out["http"] = http_run(server.port, token, args.n, args.clients, f"bench-{uuid.uuid4().hex[:6]}", texts)
             cpu1 = cpu_seconds(server.proc.pid)
             out["cpu"] = {k: cpu1[k] - cpu0[k] for k in cpu0}
             if sampler:
@@ -431,10 +491,27 @@ def run_engine(db: Database, args: argparse.Namespace, tmp: Path) -> dict:
                 profile.send_signal(signal.SIGINT)
                 profile.wait(timeout=60)
                 out["profile"] = tmp / f"pyspy-{db.engine_name}.txt"
+            out["drain"] = drain_run(engine, settings)
+            out["http_now"] = http_run(server.port, token, n_now, args.clients, f"now-{uuid.uuid4().hex[:6]}", texts,
+                                       "/api/v1/requests?suggest=now")
+            worker = Worker(db, tmp, tmp / f"worker-{db.engine_name}.log")
+            try:
+                time.sleep(3)  # its imports and the model loaded
+                out["http_worker"] = http_run(server.port, token, args.n, args.clients,
+                                              f"worker-{uuid.uuid4().hex[:6]}", texts)
+                out["backlog"] = pending(engine)
+                t0 = time.perf_counter()
+                while pending(engine) and time.perf_counter() - t0 < 600:
+                    time.sleep(0.2)
+                out["catch_up"] = time.perf_counter() - t0
+            finally:
+                worker.stop()
         finally:
             server.stop()
-        out["service_1"] = service_run(engine, user, settings, args.n, 1)
-        out["service_b"] = service_run(engine, user, settings, args.n, args.batch)
+        out["service_1"] = service_run(engine, user, settings, args.n, 1, texts, now=False)
+        out["service_b"] = service_run(engine, user, settings, args.n, args.batch, texts, now=False)
+        out["service_now"] = service_run(engine, user, settings, n_now, 1, texts, now=True)
+        drain_run(engine, settings)
         out["raw_1"] = raw_run(engine, user, args.n, 1, "raw1")
         out["raw_b"] = raw_run(engine, user, args.n, args.batch, "rawb")
         out["size"] = data_size(engine)
@@ -445,21 +522,35 @@ def run_engine(db: Database, args: argparse.Namespace, tmp: Path) -> dict:
 
 def report(r: dict, args: argparse.Namespace) -> None:
     n, h = args.n, r["http"]
+    n_now = max(1, n // 4)
     raw_rate = n / r["raw_1"]
+    hn, hw = r["http_now"], r["http_worker"]
+    suggested, drain_s = r["drain"]
     rows = [
-        (f"HTTP POST /api/v1/requests ({args.clients} clients, {args.workers} workers)", h.ok / h.seconds),
-        ("routing.create_request (intake + suggestion), commit per ticket", n / r["service_1"]),
-        (f"routing.create_request, commit per {args.batch}", n / r["service_b"]),
+        (f"HTTP POST /api/v1/requests ({args.clients} clients, {args.workers} workers), suggestion later",
+         h.ok / h.seconds),
+        ("  the same while `jiesu clock` makes the suggestions beside it", hw.ok / hw.seconds),
+        (f"HTTP POST /api/v1/requests?suggest=now ({n_now} tickets)", hn.ok / hn.seconds),
+        ("smart dispatch's worker, in process (suggestions/s)", suggested / drain_s if drain_s else float("nan")),
+        ("routing.create_request, suggestion later, commit per ticket", n / r["service_1"]),
+        (f"routing.create_request, suggestion later, commit per {args.batch}", n / r["service_b"]),
+        (f"routing.create_request, suggestion now, commit per ticket ({n_now})", n_now / r["service_now"]),
         ("raw INSERT of the same rows, commit per ticket", raw_rate),
         (f"raw INSERT of the same rows, commit per {args.batch}", n / r["raw_b"]),
     ]
     print(f"\n== {r['engine']}: {r['database']}")
     print(f"   {n} tickets per way; data after the run: {r['size']}")
     for label, rate in rows:
-        print(f"   {label:<66} {rate:8.0f} tickets/s   x{rate / raw_rate:5.2f} of raw")
+        print(f"   {label:<78} {rate:8.0f} /s   x{rate / raw_rate:5.2f} of raw")
+    print(f"   worker beside the intake: {r['backlog']} tickets still waiting for their suggestion when the intake "
+          f"ended, all suggested {r['catch_up']:.1f} s later; {hw.ok} x 201"
+          + (f", not 201: { {k: v for k, v in hw.statuses.items() if k != '201'} }" if hw.ok != hw.n else ""))
+    print(f"   suggest=now latency p50 {percentile(hn.latencies, 50) * 1000:.1f} ms, "
+          f"p99 {percentile(hn.latencies, 99) * 1000:.1f} ms; {hn.ok} x 201")
     lat = h.latencies
     others = {k: v for k, v in h.statuses.items() if k != "201"}
-    print(f"   HTTP latency p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
+    print(f"   HTTP (suggestion later) latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
+          f"p99 {percentile(lat, 99) * 1000:.1f} ms, "
           f"max {max(lat, default=float('nan')) * 1000:.1f} ms; {h.ok} x 201"
           + (f", not 201: {others}" if others else "") + f" in {h.seconds:.2f} s")
     if r.get("cpu") and h.ok:
@@ -485,6 +576,8 @@ def main() -> None:
     parser.add_argument("--pg-fast", action="store_true",
                         help="keep tests/pg.py's fsync=off, synchronous_commit=off instead of PostgreSQL's defaults")
     parser.add_argument("--profile", action="store_true", help="py-spy the uvicorn workers during the HTTP run")
+    parser.add_argument("--same-text", action="store_true", help="send BODY every time instead of the corpus's "
+                        "messages (the duplicate search's worst case)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, profiles)")
     args = parser.parse_args()
 
@@ -497,9 +590,10 @@ def main() -> None:
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the start; "
           f"Python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, FastAPI {fastapi.__version__}, "
           f"uvicorn {uvicorn.__version__}")
+    texts = bodies(args.same_text)
     print(f"load: {args.clients} client threads in this process on loopback (they share the CPUs with the server), "
-          f"HTTP/1.1 keep-alive, one JSON request of {len(json.dumps(BODY, ensure_ascii=False).encode())} bytes "
-          "with contact and area; 200 warm-up requests first")
+          f"HTTP/1.1 keep-alive, {len(texts)} different JSON requests of {sum(map(len, texts)) // len(texts)} bytes "
+          "on average, each with contact and area (one street); 200 warm-up requests first")
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     tmp = Path(tempfile.mkdtemp(prefix="jiesu-bench-"))
     try:

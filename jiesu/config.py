@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # Office hours for "working hours" deadline maths, local time, as HH:MM-HH:MM ranges.
     work_periods: str = "09:00-12:00,13:30-18:00"
     token_ttl_days: int = Field(default=30, ge=1, le=3650)
+    token_cache_seconds: float = Field(default=10, ge=0, le=300, description="a token checked this recently is "
+                                       "not looked up again in the same process; revoking it takes effect at once "
+                                       "in this process and within these seconds in the others (0: always look)")
     max_attachment_mb: float = Field(default=10, gt=0, le=100, description="largest photo or document accepted")
     threads: int = Field(default=40, ge=2, le=1000, description="request handlers run at once per web process "
                          "(fewer spend less CPU on switching between them under load; SQLite wants many)")

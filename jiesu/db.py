@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,6 +130,37 @@ def execute_apart(session: Session, statement: Executable) -> Result:
             result = own.execute(statement)
             return result.freeze()() if result.returns_rows else result
     return session.execute(statement)
+
+
+class ReferenceCache:
+    """Reference rows that every intake reads and that rarely change (a place by its code, the deadline
+    policies), kept in this process for `ttl` seconds: each saves intake a round trip to the database. A change
+    shows in other processes within `ttl`. Only for sessions bound to an engine (the app's and the CLI's): a
+    session bound to one connection (a test's rolled-back transaction) always reads the database. A miss (None)
+    is not kept, so that a place added meanwhile is found at once."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._rows: dict[tuple[Any, Any], tuple[Any, float]] = {}
+
+    def get(self, session: Session, key: Any, load: Callable[[], Any]) -> Any:
+        bind = session.get_bind()
+        if not isinstance(bind, Engine):
+            return load()
+        k = (bind.url, key)
+        hit = self._rows.get(k)
+        now = time.monotonic()
+        if hit is not None and now - hit[1] < self.ttl:
+            return hit[0]
+        value = load()
+        if value is not None:
+            if len(self._rows) > 50_000:
+                self._rows.clear()
+            self._rows[k] = (value, now)
+        return value
+
+    def clear(self) -> None:
+        self._rows.clear()
 
 
 def finish(session: Session, ok: bool) -> None:

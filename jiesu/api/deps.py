@@ -35,7 +35,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await run_in_threadpool(finish, session, False)
         raise
-    await run_in_threadpool(finish, session, True)
+    if session.in_transaction():
+        await run_in_threadpool(finish, session, True)
+    else:  # committed by the handler itself (see tickets' intake), or never used: no I/O left, no thread hop
+        session.close()
 
 
 # The dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in its thread pool,
@@ -60,22 +63,32 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 bearer_scheme = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/login")
 
 
-def get_actor(request: Request, session: SessionDep, clock: ClockDep,
-              _documented: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None) -> Actor:
+async def get_actor(request: Request, session: SessionDep, clock: ClockDep,
+                    _documented: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None
+                    ) -> Actor:
     """Bearer token for programs, the login cookie for pages, anonymous otherwise."""
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("Authorization must be 'Bearer <token>'", field="Authorization")
-        return users.actor_for_token(session, clock, token.strip())
+        return await _actor_for_token(request, session, clock, token.strip())
     token = request.session.get(SESSION_TOKEN_KEY) if "session" in request.scope else None
     if token:
         try:
-            return users.actor_for_token(session, clock, token)
+            return await _actor_for_token(request, session, clock, token)
         except AuthenticationFailed:
             request.session.clear()  # logged out, expired, or the password changed meanwhile
     return ANONYMOUS
+
+
+async def _actor_for_token(request: Request, session: Session, clock: Clock, token: str) -> Actor:
+    # Async, so that a token seen a moment ago (users.cached_actor) costs no thread hop and no query.
+    seconds = request.app.state.settings.token_cache_seconds
+    actor = users.cached_actor(token, clock.now(), seconds)
+    if actor is not None:
+        return actor
+    return await run_in_threadpool(users.actor_for_token, session, clock, token, seconds)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

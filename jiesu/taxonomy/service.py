@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from jiesu.clock import Clock
 from jiesu.data import DATA_DIR, read_csv
+from jiesu.db import ReferenceCache
 from jiesu.errors import CategoryNotFound, DataSourceError, InvalidInput, NotFound
 from jiesu.taxonomy.models import DEFAULT_SCOPE, Category, DeadlinePolicy, ReplyUnit, Urgency
 from jiesu.units.permissions import Action, Actor, require
@@ -192,13 +193,20 @@ def _scopes(code: str | None) -> Iterable[str]:
     yield DEFAULT_SCOPE
 
 
+_POLICY_HOURS = ReferenceCache(ttl=60)
+
+
 def dispatch_within_hours(session: Session, category_code: str | None, urgency: Urgency) -> float:
-    """resolve_policy's dispatch hours, read as two columns: what intake needs, at intake's price (no ORM
-    objects; the category is known to exist)."""
-    scopes = list(_scopes(category_code))
-    rows = dict(session.connection().execute(
-        select(DeadlinePolicy.scope, DeadlinePolicy.dispatch_within_hours)
-        .where(DeadlinePolicy.scope.in_(scopes), DeadlinePolicy.urgency == urgency)).all())
+    """resolve_policy's dispatch hours, at intake's price: two columns, kept a minute per process (db.
+    ReferenceCache; a changed policy applies to new tickets within a minute). The category is known to exist."""
+    scopes = tuple(_scopes(category_code))
+
+    def load() -> dict[str, float]:
+        return dict(session.connection().execute(
+            select(DeadlinePolicy.scope, DeadlinePolicy.dispatch_within_hours)
+            .where(DeadlinePolicy.scope.in_(scopes), DeadlinePolicy.urgency == urgency)).all())
+
+    rows = _POLICY_HOURS.get(session, (scopes, urgency), load)
     for scope in scopes:
         if scope in rows:
             return rows[scope]

@@ -120,12 +120,16 @@ class TicketOut(BaseModel):
 
     @classmethod
     def of(cls, t: Ticket, parent_number: str | None = None) -> TicketOut:
+        return cls(**cls.fields_of(t, parent_number))
+
+    @staticmethod
+    def fields_of(t: Ticket, parent_number: str | None = None) -> dict:
         r = t.request
         contact = None
         if r.contact is not None:
             contact = ContactOut(name=service.mask_name(r.contact.name), phone=service.mask_phone(r.contact.phone),
                                  masked=True)
-        return cls(
+        return dict(
             number=t.number, state=t.state, state_label=STATE_LABELS[t.state], request_type=r.request_type,
             channel=r.channel, title=r.title, text=r.text, address=r.address,
             area_code=t.area.code if t.area else None, area_path=t.area.path if t.area else None,
@@ -150,13 +154,12 @@ class TicketDetailOut(TicketOut):
 
     @classmethod
     def of(cls, t: Ticket, parent_number: str | None = None, merged: list[str] | None = None) -> TicketDetailOut:
-        base = TicketOut.of(t, parent_number).model_dump()
         timeline = [EventOut(seq=e.seq, at=e.at, actor=e.actor, role=e.role, action=e.action,
                              action_label=ACTION_LABELS.get(Action._value2member_map_.get(e.action), e.action),
                              from_state=e.from_state,
                              to_state=e.to_state, reason=e.reason, payload=json.loads(e.payload or "{}"))
                     for e in sorted(t.events, key=lambda e: e.seq)]
-        return cls(**base, merged=merged or [], timeline=timeline)
+        return cls(**cls.fields_of(t, parent_number), merged=merged or [], timeline=timeline)
 
 
 class IntakeOut(BaseModel):

@@ -314,7 +314,7 @@ def find_by_key(session: Session, actor: Actor, key: str) -> Intake | None:
 def _area(session: Session, actor: Actor, new: NewRequest) -> Area | None:
     if new.area_code:
         try:
-            return places.get(session, actor, new.area_code)
+            return places.get_cached(session, actor, new.area_code)
         except PlaceNotFound as exc:
             raise InvalidInput(str(exc), field="area_code") from exc
     if new.lng is not None and new.lat is not None:

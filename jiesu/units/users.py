@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -132,6 +133,7 @@ def set_password(session: Session, actor: Actor, clock: Clock, username: str, pa
 
 
 def _revoke_all(session: Session, user: User, now: datetime) -> None:
+    forget_tokens()
     for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
         token.revoked_at = now
 
@@ -141,6 +143,7 @@ def set_active(session: Session, actor: Actor, username: str, active: bool, cloc
     require(actor, Action.users_edit)
     user = get(session, actor, username)
     user.active = active
+    forget_tokens()
     if not active:
         _revoke_all(session, user, clock.now())
     session.flush()
@@ -203,10 +206,38 @@ def issue_token(session: Session, clock: Clock, user: User, *, name: str = "api"
     return plain, row
 
 
-def actor_for_token(session: Session, clock: Clock, token: str) -> Actor:
-    # One statement: every API call pays for this lookup.
+# token digest -> (actor, expiry, when cached (monotonic), generation): a token used again within
+# JIESU_TOKEN_CACHE_SECONDS is not looked up again. Revoking a token, a new password or deactivating a user
+# empties it in this process at once (forget_tokens); other processes see the change within those seconds.
+_TOKENS: dict[str, tuple[Actor, datetime | None, float, int]] = {}
+_generation = 0
+
+
+def forget_tokens() -> None:
+    global _generation
+    _generation += 1
+    _TOKENS.clear()
+
+
+def cached_actor(token: str, now: datetime, cache_seconds: float) -> Actor | None:
+    """The actor of a token checked less than `cache_seconds` ago and not expired since; no I/O."""
+    if cache_seconds <= 0:
+        return None
+    hit = _TOKENS.get(auth.token_digest(token))
+    if hit is None:
+        return None
+    actor, expires_at, at, generation = hit
+    if generation != _generation or time.monotonic() - at >= cache_seconds or (expires_at and expires_at <= now):
+        return None
+    return actor
+
+
+def actor_for_token(session: Session, clock: Clock, token: str, cache_seconds: float = 0) -> Actor:
+    # One statement: every API call pays for this lookup (unless cached_actor answers first).
+    digest = auth.token_digest(token)
+    generation = _generation
     found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-                            .where(ApiToken.token_hash == auth.token_digest(token))).first()
+                            .where(ApiToken.token_hash == digest)).first()
     now = clock.now()
     if found is None:
         raise AuthenticationFailed("invalid or expired token", field="Authorization")
@@ -219,7 +250,12 @@ def actor_for_token(session: Session, clock: Clock, token: str) -> Actor:
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         execute_apart(session, update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
         set_committed_value(row, "last_used_at", now)
-    return actor_of(user)
+    actor = actor_of(user)
+    if cache_seconds > 0:
+        if len(_TOKENS) > 10_000:
+            _TOKENS.clear()
+        _TOKENS[digest] = (actor, row.expires_at, time.monotonic(), generation)
+    return actor
 
 
 def revoke_token(session: Session, actor: Actor, clock: Clock, token: str) -> None:
@@ -230,6 +266,7 @@ def revoke_token(session: Session, actor: Actor, clock: Clock, token: str) -> No
         require(actor, Action.users_edit)
     if row.revoked_at is None:
         row.revoked_at = clock.now()
+        forget_tokens()
     session.flush()
 
 

@@ -35,7 +35,7 @@ def _detail(session, ticket: Ticket) -> TicketDetailOut:
 
 @router.post("/requests", status_code=201, response_model=IntakeOut,
              responses=responses(401, 403, 409, 422, notes={409: "this Idempotency-Key was used by another sender"}))
-def create_request(body: RequestIn, response: Response, session: SessionDep, actor: UserDep, clock: ClockDep,
+def create_request(body: RequestIn, session: SessionDep, actor: UserDep, clock: ClockDep,
                    settings: SettingsDep,
                    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
                    suggest: Annotated[Literal["now", "later"] | None, Query(
@@ -43,24 +43,29 @@ def create_request(body: RequestIn, response: Response, session: SessionDep, act
                                    "`suggestion` (for the centre's staff); `later`, by the worker right after the "
                                    "ticket is acknowledged (`suggestion_pending: true`; it shows on the ticket "
                                    "within a second or so). Default: JIESU_SUGGEST_AT_INTAKE (later)")] = None,
-                   ) -> IntakeOut:
+                   ) -> Response:
     """A citizen's request from any channel. An inquiry with `direct_answer` is closed at once;
     anything else becomes a ticket waiting for dispatch. Send an `Idempotency-Key` header to make a
     retry safe: the same key returns the first answer (with `replayed: true`), never a second ticket."""
     now = suggest == "now" if suggest is not None else settings.suggest_at_intake
     made = routing.create_request(session, actor, clock, settings, body.to_new(), idempotency_key, now=now)
     intake = made.intake
-    if intake.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
     shown = made.suggestion is not None and can(actor.role, Action.routing_suggest)
     ticket = intake.ticket
-    return IntakeOut(request_id=intake.request.id, outcome=intake.request.outcome,
-                     direct_answer=intake.request.answer, replayed=intake.replayed,
-                     ticket=None if ticket is None
-                     # a new ticket has no parent and no duplicates yet: no need to ask the database
-                     else _detail(session, ticket) if intake.replayed else TicketDetailOut.of(ticket),
-                     suggestion=SuggestionOut.model_validate(made.suggestion.to_dict()) if shown else None,
-                     suggestion_pending=ticket is not None and ticket.suggest_pending)
+    out = IntakeOut(request_id=intake.request.id, outcome=intake.request.outcome,
+                    direct_answer=intake.request.answer, replayed=intake.replayed,
+                    ticket=None if ticket is None
+                    # a new ticket has no parent and no duplicates yet: no need to ask the database
+                    else _detail(session, ticket) if intake.replayed else TicketDetailOut.of(ticket),
+                    suggestion=SuggestionOut.model_validate(made.suggestion.to_dict()) if shown else None,
+                    suggestion_pending=ticket is not None and ticket.suggest_pending)
+    # The request boundary, here rather than in get_session's teardown: the busiest route saves a thread hop.
+    # Before the answer is made, so that a failed commit is an error, never a 201 the database did not keep.
+    session.commit()
+    # Sent as it is: FastAPI would turn the model into a dict, validate that against IntakeOut again and
+    # serialise it; the model is IntakeOut already (response_model still documents it).
+    headers = {"Idempotent-Replayed": "true"} if intake.replayed else None
+    return Response(out.model_dump_json(), status_code=201, media_type="application/json", headers=headers)
 
 
 @router.get("/tickets", response_model=TicketPage, responses=responses(401, 403, 422))
