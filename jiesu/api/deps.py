@@ -63,32 +63,44 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 bearer_scheme = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/login")
 
 
-async def get_actor(request: Request, session: SessionDep, clock: ClockDep,
-                    _documented: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None
-                    ) -> Actor:
-    """Bearer token for programs, the login cookie for pages, anonymous otherwise."""
+def _token(request: Request) -> tuple[str | None, bool]:
+    """(the token, whether it came from the Authorization header rather than the login cookie)."""
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("Authorization must be 'Bearer <token>'", field="Authorization")
-        return await _actor_for_token(request, session, clock, token.strip())
-    token = request.session.get(SESSION_TOKEN_KEY) if "session" in request.scope else None
-    if token:
-        try:
-            return await _actor_for_token(request, session, clock, token)
-        except AuthenticationFailed:
-            request.session.clear()  # logged out, expired, or the password changed meanwhile
-    return ANONYMOUS
+        return token.strip(), True
+    return (request.session.get(SESSION_TOKEN_KEY) if "session" in request.scope else None), False
 
 
-async def _actor_for_token(request: Request, session: Session, clock: Clock, token: str) -> Actor:
-    # Async, so that a token seen a moment ago (users.cached_actor) costs no thread hop and no query.
+def actor_of_request(request: Request, session: Session, clock: Clock) -> Actor:
+    """Bearer token for programs, the login cookie for pages, anonymous otherwise."""
+    token, from_header = _token(request)
+    if token is None:
+        return ANONYMOUS
     seconds = request.app.state.settings.token_cache_seconds
-    actor = users.cached_actor(token, clock.now(), seconds)
+    try:
+        return users.cached_actor(token, clock.now(), seconds) or users.actor_for_token(session, clock, token,
+                                                                                        seconds)
+    except AuthenticationFailed:
+        if from_header:
+            raise
+        request.session.clear()  # logged out, expired, or the password changed meanwhile
+        return ANONYMOUS
+
+
+async def get_actor(request: Request, session: SessionDep, clock: ClockDep,
+                    _documented: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None
+                    ) -> Actor:
+    # Async, so that a token seen a moment ago (users.cached_actor) costs no thread hop and no query.
+    token, _ = _token(request)
+    if token is None:
+        return ANONYMOUS
+    actor = users.cached_actor(token, clock.now(), request.app.state.settings.token_cache_seconds)
     if actor is not None:
         return actor
-    return await run_in_threadpool(users.actor_for_token, session, clock, token, seconds)
+    return await run_in_threadpool(actor_of_request, request, session, clock)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -426,8 +426,9 @@ def create(session: Session, key: ApiKey, clock: Clock, settings: Settings, sub:
         no_callback=not (sub.phone or "").strip(),  # nobody to call back
         urgency=Urgency.emergency if answers.emergency else Urgency.normal, category_code=service.code)
     try:
-        made = routing.create_request(session, actor_for(key), clock, settings, new, idempotency_key,
-                                      now=settings.suggest_at_intake)
+        # The suggestion inside the request: a GeoReport client reads the request back at once and expects its
+        # address_id, which the suggestion's place resolution gives.
+        made = routing.create_request(session, actor_for(key), clock, settings, new, idempotency_key)
     except (InvalidInput, Conflict) as exc:
         where = _FIELDS.get(exc.field or "", exc.field)
         raise BadRequest(f"{where}: {exc.message}" if where else exc.message) from None

@@ -250,7 +250,9 @@ class Model:
         classes = self.classes
         return [(classes[i], float(p[r, i])) for r, i in enumerate(best)]
 
-    def predict_one(self, text: str, title: str = "", n_reasons: int = 5) -> Prediction:
+    def predict_one(self, text: str, title: str = "", n_reasons: int = 5,
+                    words: list[str] | None = None) -> Prediction:
+        """`words`: the text's jieba words when the caller has them already (text.segment of title and text)."""
         doc = document(title, text)
         x = self.features.transform([doc])
         p = softmax(self._decide(x) * self.temperature)[0]
@@ -259,9 +261,9 @@ class Model:
         best = int(order[0])
         return Prediction(category=classes[best], confidence=float(p[best]),
                           alternatives=[(classes[i], float(p[i])) for i in order[1:]],
-                          reasons=self.reasons(doc, x, best, n_reasons))
+                          reasons=self.reasons(doc, x, best, n_reasons, words))
 
-    def reasons(self, doc: str, x: sp.csr_matrix, cls: int, n: int = 5) -> list[str]:
+    def reasons(self, doc: str, x: sp.csr_matrix, cls: int, n: int = 5, words: list[str] | None = None) -> list[str]:
         """The words of the text whose n-grams added most to class `cls`'s score, each at most once.
 
         A feature's share is its tf-idf times its weight for the class; jieba's words of the text collect the
@@ -273,7 +275,7 @@ class Model:
         coef = self.clf.coef_[cls] if len(self.clf.coef_) > 1 else self.clf.coef_[0] * (1 if cls else -1)
         share = {self.features.gram(j): v * coef[j] for j, v in zip(x.indices, x.data, strict=True)}
         scored: dict[str, float] = {}
-        for word in segment(doc):
+        for word in words if words is not None else segment(doc):
             if len(word) < 2 or word in scored or not any(c.isalpha() for c in word):
                 continue
             grams = {word[i: i + k] for k in range(2, len(word) + 1) for i in range(len(word) - k + 1)}

@@ -83,7 +83,8 @@ class Suggestion:
 
 # --- the parts -----------------------------------------------------------------------------------------
 
-def _classify(settings: Settings, title: str, text: str) -> tuple[object | None, str | None, str | None]:
+def _classify(settings: Settings, title: str, text: str,
+              words: list[str]) -> tuple[object | None, str | None, str | None]:
     """(prediction, model version, why there is none)."""
     from jiesu.routing import classifier
 
@@ -91,7 +92,7 @@ def _classify(settings: Settings, title: str, text: str) -> tuple[object | None,
         model = classifier.load(settings)
     except classifier.ModelNotTrained as exc:
         return None, None, exc.message
-    return model.predict_one(text, title=title), model.version, None
+    return model.predict_one(text, title=title, words=words), model.version, None
 
 
 def _segment(text: str) -> list[str]:
@@ -226,6 +227,7 @@ def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
     now = clock.now()
     s = Suggestion()
     manual = []
+    words = _segment(f"{title} {text}")  # once: for the classifier's reasons and for the duplicates
     if category_code:  # the operator already chose it
         category = session.scalar(select(Category).where(Category.code == category_code))
         if category is None:
@@ -233,7 +235,7 @@ def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
         s.category_code, s.category_name, s.category_confidence = category.code, category.path, 1.0
         s.category_reasons = ["受理时已选定类别"]
     else:
-        prediction, s.model_version, missing = _classify(settings, title, text)
+        prediction, s.model_version, missing = _classify(settings, title, text, words)
         if prediction is None:
             manual.append(missing or "no model")
         else:
@@ -259,7 +261,7 @@ def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
     finding = rules.urgency(f"{title} {text}", now.astimezone(settings.tz).date())
     s.urgency = Urgency.emergency if finding.emergency else Urgency.normal
     s.urgency_reasons = finding.triggers
-    tokens = rules.tokens_of(_segment(f"{title} {text}"))
+    tokens = rules.tokens_of(words)
     s.terms = " ".join(tokens.elements())
     s.duplicates = _duplicates(session, now, tokens, chain, s.category_code, (phone or "").strip() or None,
                                before_id)
@@ -310,7 +312,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
 # --- the deferred suggestions ------------------------------------------------------------------------------
 
 SUGGEST_BATCH = 100  # tickets per transaction
-SQLITE_SUGGEST_BATCH = 20  # SQLite's one write lock is held for the batch: keep it short for intake's sake
+SQLITE_SUGGEST_BATCH = 5  # SQLite's one write lock is held while the batch is worked out: intakes wait for it
 WORKER = Actor(username="smart-dispatch", role=SYSTEM.role)
 
 

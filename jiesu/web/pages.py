@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jiesu.api.deps import SESSION_TOKEN_KEY, ActorDep, ClockDep, SessionDep, SettingsDep, get_actor
+from jiesu.api.deps import SESSION_TOKEN_KEY, ActorDep, ClockDep, SessionDep, SettingsDep, actor_of_request
 from jiesu.calendar import service as calendar
 from jiesu.db import unit_of_work
 from jiesu.errors import (
@@ -134,7 +134,7 @@ def html_error(request: Request, status: int, *, field: str | None = None,
     with the visitor's name in the header when the database can still tell who it is."""
     try:
         with unit_of_work(request.app.state.sessions) as session:
-            actor = get_actor(request, session, request.app.state.clock)
+            actor = actor_of_request(request, session, request.app.state.clock)
             return error_page(request, actor, status, session=session, field=field, headers=headers)
     except Exception:  # the error may be the database's own: show the page anyway, anonymously
         log.warning("error page for %s %s rendered without its visitor", request.method, request.url.path,

@@ -58,7 +58,7 @@ def seeded(jiesu):
 
 
 def test_db_check_after_seed(seeded):
-    assert "schema is current (0006)" in seeded("db", "check")
+    assert "schema is current (0007)" in seeded("db", "check")
 
 
 def test_demo_seed_is_idempotent(seeded):

@@ -40,10 +40,11 @@ SPEC: dict[A, tuple[set[S], S | None, set[R], P, tuple[str, ...]]] = {
     A.withdraw: (OPEN_WORK, S.withdrawn, {R.citizen, R.operator, R.admin}, P.creator, ("reason",)),
     A.mark_overdue: (OPEN_WORK | {S.replied}, None, {R.admin}, P.anyone, ("deadline",)),
     A.queue_callback: ({S.replied}, None, {R.admin}, P.anyone, ()),
+    A.suggest: ({S.new}, None, {R.admin}, P.anyone, ("suggestion",)),
 }
 
 FULL_PAYLOAD = {"unit": "110115009000", "reason": "因为", "text": "进展", "days": 3, "units": ["ga-110115"],
-                "parent": "20240930-000001", "deadline": "reply"}
+                "parent": "20240930-000001", "deadline": "reply", "suggestion": {"brief": {}}}
 
 
 def test_the_table_has_every_step_but_create_and_nothing_else():
