@@ -93,9 +93,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # Plain postgresql:// means psycopg 3 here; psycopg2 is not a dependency.
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
     kwargs.setdefault("pool_pre_ping", True)
-    # FastAPI runs up to 40 handlers at once per process, and an intake uses two connections (see
-    # tickets.service.next_number). Past pool_size, a returned connection is closed and the next request
-    # connects anew: a new PostgreSQL backend each time.
+    # FastAPI runs up to 40 handlers at once per process (JIESU_THREADS). Past pool_size, a returned connection
+    # is closed and the next request connects anew: a new PostgreSQL backend each time.
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from jiesu.data import DATA_DIR, open_text, read_csv
 from jiesu.data import resolve as data_file
@@ -313,6 +314,9 @@ def get_cached(session: Session, actor: Actor, code: str) -> Area:
     values = _AREAS.get(session, code, load)
     if values is None:
         raise PlaceNotFound(f"no place with code {code}", field="code")
+    loaded = session.identity_map.get(identity_key(Area, values["id"]))
+    if loaded is not None:  # the session's own copy is as fresh as the cache's, or fresher
+        return loaded
     area = Area(**{Area.__table__.c[name].key: v for name, v in values.items()})
     make_transient_to_detached(area)
     return session.merge(area, load=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
@@ -311,67 +312,116 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
 
 # --- the deferred suggestions ------------------------------------------------------------------------------
 
-SUGGEST_BATCH = 100  # tickets per transaction
-SQLITE_SUGGEST_BATCH = 5  # SQLite's one write lock is held while the batch is worked out: intakes wait for it
+SUGGEST_BATCH = 50  # suggestions per call of suggest_pending
 WORKER = Actor(username="smart-dispatch", role=SYSTEM.role)
 
 
-def suggest_pending(session: Session, clock: Clock, settings: Settings, *, batch: int | None = None) -> int:
-    """Make the suggestions intake left for later (tickets.suggest_pending), oldest first, at most `batch`;
-    returns how many tickets were taken off the list. Each suggestion is the workflow step `suggest`, an
-    event like any other, in its own savepoint. A ticket dispatched, merged or withdrawn meanwhile gets none:
-    the dispatcher decided without it. Safe from two workers at once: on PostgreSQL the tickets are claimed
-    with FOR UPDATE SKIP LOCKED; on SQLite the caller's transaction holds the write lock."""
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    batch = batch or (SUGGEST_BATCH if postgresql else SQLITE_SUGGEST_BATCH)
-    claim = select(Ticket.id).where(Ticket.suggest_pending.is_(True)).order_by(Ticket.id).limit(batch)
-    if postgresql:
-        claim = claim.with_for_update(skip_locked=True)
-    ids = list(session.scalars(claim))
-    if not ids:
-        return 0
+@dataclass
+class Planned:
+    ticket_id: int
+    number: str
+    made: dict | None  # the step's input (tickets.StepInput.suggestion); None: the ticket is not new any more
+
+
+def plan_suggestions(session: Session, clock: Clock, settings: Settings, *, batch: int = SUGGEST_BATCH
+                     ) -> list[Planned]:
+    """The suggestions of the oldest tickets waiting for one (tickets.suggest_pending), worked out with reads
+    only: no row is locked and SQLite's write lock is not taken meanwhile. A ticket whose suggestion fails is
+    logged and planned as done without one (the dispatcher decides), so that it cannot hold up the rest."""
     rows = session.execute(select(Ticket.id, Ticket.number, Ticket.state, Request.title, Request.text,
                                   Request.address, Request.lng, Request.lat, Area.code, Category.code, Contact.phone)
                            .join(Request, Request.id == Ticket.request_id)
                            .outerjoin(Area, Area.id == Ticket.area_id)
                            .outerjoin(Category, Category.id == Ticket.category_id)
                            .outerjoin(Contact, Contact.id == Request.contact_id)
-                           .where(Ticket.id.in_(ids)).order_by(Ticket.id)).all()
-    gone = []
+                           .where(Ticket.suggest_pending)  # as the partial index says it, so that it is used
+                           .order_by(Ticket.id).limit(batch)).all()
+    out = []
     for ticket_id, number, state, title, text, address, lng, lat, area_code, category_code, phone in rows:
         if state != TicketState.new:
-            gone.append(ticket_id)
+            out.append(Planned(ticket_id, number, None))
             continue
-        s = suggest(session, SYSTEM, clock, settings, text=text, title=title or "", address=address or "",
-                    area_code=area_code, lng=lng, lat=lat, phone=phone, category_code=category_code,
-                    before_id=ticket_id)
+        try:
+            s = suggest(session, SYSTEM, clock, settings, text=text, title=title or "", address=address or "",
+                        area_code=area_code, lng=lng, lat=lat, phone=phone, category_code=category_code,
+                        before_id=ticket_id)
+        except Exception:
+            log.exception("smart dispatch: no suggestion for %s", number)
+            out.append(Planned(ticket_id, number, None))
+            continue
         place = s.place or {}
         resolved = place.get("community_code") or place.get("street_code")
-        made = {"full": s.to_dict(), "brief": s.brief(), "terms": s.terms,
-                "area_code": resolved if area_code is None and lng is None and not place.get("ambiguous") else None}
+        out.append(Planned(ticket_id, number, {
+            "full": s.to_dict(), "brief": s.brief(), "terms": s.terms,
+            "area_code": resolved if area_code is None and lng is None and not place.get("ambiguous") else None}))
+    return out
+
+
+def apply_suggestions(session: Session, clock: Clock, settings: Settings, planned: list[Planned]) -> int:
+    """Take the step `suggest` for each planned ticket still waiting, each in its own savepoint; take the
+    others off the list. Returns how many tickets were taken off. On PostgreSQL a ticket another worker holds is
+    skipped (FOR UPDATE SKIP LOCKED): that worker takes it off."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    done = 0
+    gone = []
+    for p in planned:
+        claim = select(Ticket.state).where(Ticket.id == p.ticket_id, Ticket.suggest_pending)
+        if postgresql:
+            claim = claim.with_for_update(skip_locked=True)
+        state = session.scalar(claim)
+        if state is None:  # done meanwhile, or another worker holds it
+            continue
+        done += 1
+        if p.made is None or state != TicketState.new:
+            gone.append(p.ticket_id)
+            continue
         try:
             with session.begin_nested():
-                tickets.act(session, WORKER, clock, settings, number, Step.suggest,
-                            tickets.StepInput(suggestion=made))
+                tickets.act(session, WORKER, clock, settings, p.number, Step.suggest,
+                            tickets.StepInput(suggestion=p.made))
         except (ConcurrentChange, TransitionNotAllowed) as exc:  # a dispatcher got there first
-            log.info("smart dispatch: %s skipped: %s", number, exc)
-            gone.append(ticket_id)
+            log.info("smart dispatch: %s skipped: %s", p.number, exc)
+            gone.append(p.ticket_id)
     if gone:  # bookkeeping, not the ticket's state: no event, no version
         session.execute(update(Ticket).where(Ticket.id.in_(gone)).values(suggest_pending=False)
                         .execution_options(synchronize_session=False))
-    return len(ids)
+    return done
+
+
+def suggest_pending(session: Session, clock: Clock, settings: Settings, *, batch: int = SUGGEST_BATCH) -> int:
+    """At most `batch` suggestions in the caller's transaction, one ticket after the other (plan, then apply):
+    how many tickets were taken off the list. Each suggestion is the workflow step `suggest`, an event like any
+    other. A ticket dispatched, merged or withdrawn meanwhile gets none: the dispatcher decided without it."""
+    done = 0
+    for _ in range(batch):
+        planned = plan_suggestions(session, clock, settings, batch=1)
+        n = apply_suggestions(session, clock, settings, planned) if planned else 0
+        if n == 0:
+            break
+        done += n
+    return done
 
 
 def run_suggestions(sessions: sessionmaker[Session], clock: Clock, settings: Settings, *,
-                    max_rounds: int = 1000) -> int:
-    """suggest_pending in fresh transactions until nothing waits; how many tickets were handled."""
+                    max_rounds: int = 1000, stop: threading.Event | None = None) -> int:
+    """Smart dispatch's worker, one pass: ticket after ticket, oldest first, its suggestion worked out in a
+    read-only transaction and written in a short one of its own (SQLite's write lock and PostgreSQL's row lock
+    held only for the writing), until nothing waits. One at a time, so that each suggestion sees the ones
+    before it (their place, their words) when it looks for duplicates. Safe beside another worker (which
+    then mostly finds the work done). Returns how many tickets were taken off the list."""
     done = 0
     for _ in range(max_rounds):
-        with unit_of_work(sessions, write=True) as session:
-            n = suggest_pending(session, clock, settings)
-        done += n
-        if n == 0:
+        if stop is not None and stop.is_set():
             break
+        with unit_of_work(sessions) as session:
+            planned = plan_suggestions(session, clock, settings, batch=1)
+        if not planned:
+            break
+        with unit_of_work(sessions, write=True) as session:
+            n = apply_suggestions(session, clock, settings, planned)
+        if n == 0:  # another worker holds it: it will finish it
+            break
+        done += n
     return done
 
 

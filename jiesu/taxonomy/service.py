@@ -201,12 +201,12 @@ def dispatch_within_hours(session: Session, category_code: str | None, urgency: 
     ReferenceCache; a changed policy applies to new tickets within a minute). The category is known to exist."""
     scopes = tuple(_scopes(category_code))
 
-    def load() -> dict[str, float]:
+    def load() -> dict[str, float] | None:
         return dict(session.connection().execute(
             select(DeadlinePolicy.scope, DeadlinePolicy.dispatch_within_hours)
-            .where(DeadlinePolicy.scope.in_(scopes), DeadlinePolicy.urgency == urgency)).all())
+            .where(DeadlinePolicy.scope.in_(scopes), DeadlinePolicy.urgency == urgency)).all()) or None
 
-    rows = _POLICY_HOURS.get(session, (scopes, urgency), load)
+    rows = _POLICY_HOURS.get(session, (scopes, urgency), load) or {}
     for scope in scopes:
         if scope in rows:
             return rows[scope]

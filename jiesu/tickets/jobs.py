@@ -237,7 +237,7 @@ def suggestion_loop(sessions: sessionmaker[Session], clock: Clock, settings: Set
     tried again; they never end the loop."""
     while not stop.is_set():
         try:
-            n = routing.run_suggestions(sessions, clock, settings)
+            n = routing.run_suggestions(sessions, clock, settings, stop=stop)
         except Exception:
             log.exception("smart dispatch worker failed; next try in %g s", interval)
         else:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Engine, Text, cast, delete, func, insert, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,6 +30,7 @@ from jiesu.errors import (
     ConcurrentChange,
     Conflict,
     InvalidInput,
+    NotFound,
     PermissionDenied,
     PlaceNotFound,
     TicketNotFound,
@@ -147,8 +148,8 @@ def next_number(session: Session, day: str) -> str:
     """The next human number of a day, e.g. 20230311-000123: unique, and increasing within the day.
 
     SQLite: an upsert of the day's counter row in the intake's own transaction (SQLite has one writer at a time
-    anyway). PostgreSQL: intake takes it inside the ticket's INSERT from the day's sequence (_number_sql), with no
-    row to lock; this function is for the other callers."""
+    anyway). PostgreSQL: from the day's sequence (_number_sql), with no row to lock; intake puts that inside the
+    ticket's INSERT instead of calling this."""
     if session.get_bind().dialect.name == "postgresql":
         return session.execute(select(_number_sql(session, day))).scalar_one()
     stmt = sqlite_insert(TicketCounter).values(day=day, last=1)
@@ -178,12 +179,15 @@ def _number_sql(session: Session, day: str) -> ColumnElement[str]:
         last = session.scalar(select(TicketCounter.last).where(TicketCounter.day == day)) or 0
         try:
             execute_apart(session, text(f"CREATE SEQUENCE IF NOT EXISTS {name} START WITH {int(last) + 1}"))
-        except (IntegrityError, ProgrammingError):  # made at the same moment by another process: it exists
+        except IntegrityError:  # made at the same moment by another process: it exists
             if known is None:
                 raise
         if known is not None:
             _SEQUENCES.add(known)
-    return literal(f"{day}-") + func.lpad(cast(func.nextval(literal(name)), Text), 6, "0")
+    # Six digits at least, more past 999,999 (lpad alone would cut them).
+    n = select(func.nextval(literal(name)).label("n")).subquery()
+    return select(literal(f"{day}-") + func.lpad(cast(n.c.n, Text), func.greatest(6, func.length(cast(n.c.n, Text))),
+                                                 "0")).scalar_subquery()
 
 
 def _insert_intake(session: Session, settings: Settings, contact: Contact | None, request: Request,
@@ -247,9 +251,26 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
     manual queue. `suggest_later` instead marks the ticket for smart dispatch's worker, which makes the
     suggestion after the intake is acknowledged (routing.service.suggest_pending)."""
     require(actor, Action.requests_create)
-    # No lookup of the key first: the request's INSERT finds a twin (_insert_intake), and a retry is rare.
-    if idempotency_key is not None and not (1 <= len(idempotency_key) <= 128):
-        raise InvalidInput("Idempotency-Key has 1 to 128 characters", field="Idempotency-Key")
+    if idempotency_key is not None:
+        if not (1 <= len(idempotency_key) <= 128):
+            raise InvalidInput("Idempotency-Key has 1 to 128 characters", field="Idempotency-Key")
+        # Without a suggestion to make, no lookup first: the request's INSERT finds a twin (_insert_intake), and
+        # a retry is rare. With one, a retry should not pay for it again.
+        seen = find_by_key(session, actor, idempotency_key) if propose is not None else None
+        if seen is not None:
+            return seen
+    try:
+        return _create(session, actor, clock, settings, new, idempotency_key, propose, suggest_later)
+    except (InvalidInput, NotFound):
+        # The retry of an acknowledged request gets the first answer, even if its body would not pass today.
+        seen = find_by_key(session, actor, idempotency_key) if idempotency_key is not None else None
+        if seen is None:
+            raise
+        return seen
+
+
+def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
+            idempotency_key: str | None, propose: Proposer | None, suggest_later: bool) -> Intake:
     _validate(new)
     suggestion = None
     if propose is not None and new.direct_answer is None:

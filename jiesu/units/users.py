@@ -6,7 +6,7 @@ import re
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -133,7 +133,7 @@ def set_password(session: Session, actor: Actor, clock: Clock, username: str, pa
 
 
 def _revoke_all(session: Session, user: User, now: datetime) -> None:
-    forget_tokens()
+    forget_tokens(session)
     for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
         token.revoked_at = now
 
@@ -143,7 +143,7 @@ def set_active(session: Session, actor: Actor, username: str, active: bool, cloc
     require(actor, Action.users_edit)
     user = get(session, actor, username)
     user.active = active
-    forget_tokens()
+    forget_tokens(session)
     if not active:
         _revoke_all(session, user, clock.now())
     session.flush()
@@ -213,10 +213,20 @@ _TOKENS: dict[str, tuple[Actor, datetime | None, float, int]] = {}
 _generation = 0
 
 
-def forget_tokens() -> None:
+def forget_tokens(session: Session | None = None) -> None:
+    """Empty the token cache now and, given the session that revokes, again once it commits: a lookup between
+    the two could still read the token as valid and cache it."""
     global _generation
     _generation += 1
     _TOKENS.clear()
+    if session is not None:
+        session.info["jiesu_forget_tokens"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    if session.info.pop("jiesu_forget_tokens", False):
+        forget_tokens()
 
 
 def cached_actor(token: str, now: datetime, cache_seconds: float) -> Actor | None:
@@ -266,7 +276,7 @@ def revoke_token(session: Session, actor: Actor, clock: Clock, token: str) -> No
         require(actor, Action.users_edit)
     if row.revoked_at is None:
         row.revoked_at = clock.now()
-        forget_tokens()
+        forget_tokens(session)
     session.flush()
 
 

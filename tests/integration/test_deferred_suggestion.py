@@ -170,3 +170,31 @@ def test_two_workers_at_once_suggest_once(fresh_url, trained_var):  # noqa: F811
                 assert ticket.state == tickets.replayed_state(ticket)
     finally:
         engine.dispose()
+
+
+def test_a_suggestion_that_fails_does_not_hold_up_the_others(hotline, desk, session, clock, settings, monkeypatch):
+    bad = hotline.create(desk["op"], **(GROUP_RENTAL | {"text": "这一件让建议出错"}))["ticket"]["number"]
+    good = hotline.create(desk["op"], **(GROUP_RENTAL | {"contact_phone": "13900000007"}))["ticket"]["number"]
+    real = routing.suggest
+
+    def failing(*args, **kwargs):
+        if "出错" in kwargs["text"]:
+            raise RuntimeError("the model file is broken")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(routing, "suggest", failing)
+    assert routing.suggest_pending(session, clock, settings) == 2
+    assert [e["action"] for e in ticket_of(hotline, desk, bad)["timeline"]] == ["create"]
+    assert [e["action"] for e in ticket_of(hotline, desk, good)["timeline"]] == ["create", "suggest"]
+    assert routing.suggest_pending(session, clock, settings) == 0
+
+
+def test_a_retry_gets_the_first_answer_even_if_its_body_would_fail_now(hotline, desk):
+    first = hotline.create(desk["op"], key="retry-1", **(GROUP_RENTAL | {"area_code": COMMUNITY}))
+    again = hotline.client.post("/api/v1/requests", json=GROUP_RENTAL | {"area_code": "999999999999"},
+                                headers=desk["op"] | {"Idempotency-Key": "retry-1"})
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["ticket"]["number"] == first["ticket"]["number"] and again.json()["replayed"] is True
+    fresh = hotline.client.post("/api/v1/requests", json=GROUP_RENTAL | {"area_code": "999999999999"},
+                                headers=desk["op"] | {"Idempotency-Key": "retry-2"})
+    assert fresh.status_code == 422 and fresh.json()["error"]["field"] == "area_code"
