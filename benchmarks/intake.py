@@ -167,6 +167,17 @@ class HttpResult:
         return self.statuses.get("201", 0)
 
 
+def stop_process(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, then SIGKILL after `timeout` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Uvicorn:
     def __init__(self, db: Database, workers: int, var_dir: Path, log: Path) -> None:
         from tests.pg import free_port
@@ -195,13 +206,7 @@ class Uvicorn:
         raise SystemExit(f"uvicorn did not answer in 60 s: see {log}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 20)
         self.log.close()
 
 
@@ -332,7 +337,9 @@ def drain_run(engine: Engine, settings: Settings) -> tuple[int, float]:
     """(suggestions made, seconds): smart dispatch's worker (routing.run_suggestions, what the clock and
     `jiesu serve` run) on every ticket still waiting for its suggestion, in this process."""
     t0 = time.perf_counter()
-    done = routing.run_suggestions(make_sessionmaker(engine), SystemClock(), settings)
+    done = 0
+    while n := routing.run_suggestions(make_sessionmaker(engine), SystemClock(), settings):  # 1,000 per pass
+        done += n
     return done, time.perf_counter() - t0
 
 
@@ -348,13 +355,7 @@ class Worker:
                                      env=env, cwd=var_dir, stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 60)
         self.log.close()
 
 

@@ -14,6 +14,7 @@ in fresh transactions until the backlog is drained, and `run_loop` does that eve
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -230,11 +231,26 @@ def run_once(sessions: sessionmaker[Session], clock: Clock, settings: Settings, 
     return total
 
 
+SUGGEST_NICE = 10
+
+
+def _lower_priority(nice: int) -> None:
+    """Nice this thread (on Linux, setpriority on a thread id applies to that thread only); best effort."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError, PermissionError) as exc:
+        log.debug("smart dispatch worker keeps its priority: %s", exc)
+
+
 def suggestion_loop(sessions: sessionmaker[Session], clock: Clock, settings: Settings, *, interval: float,
                     stop: threading.Event) -> None:
     """Smart dispatch's worker: the suggestions intake left for later, every `interval` seconds (a second by
     default, so that a dispatcher rarely sees a new ticket without its suggestion). Errors are logged and
-    tried again; they never end the loop."""
+    tried again; they never end the loop.
+
+    The thread runs at a lower CPU priority (Linux lets one thread be niced): when the machine is busy,
+    acknowledging new tickets comes first and the suggestions catch up after."""
+    _lower_priority(SUGGEST_NICE)
     while not stop.is_set():
         try:
             n = routing.run_suggestions(sessions, clock, settings, stop=stop)

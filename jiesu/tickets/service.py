@@ -6,6 +6,7 @@ the TicketEvent in the same transaction. The caller's boundary commits.
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from collections.abc import Callable
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Engine, Text, cast, delete, func, insert, literal, or_, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
@@ -163,13 +163,21 @@ _SEQUENCES: set[tuple[str, str]] = set()
 
 
 def _number_sql(session: Session, day: str) -> ColumnElement[str]:
-    """PostgreSQL: the day's next number as an SQL expression, from the sequence ticket_number_<day>.
+    """PostgreSQL: the day's next number as an SQL expression, from the sequence ticket_number_<day>
+    (_day_sequence): six digits at least, more past 999,999 (lpad alone would cut them)."""
+    n = select(func.nextval(literal(_day_sequence(session, day))).label("n")).subquery()
+    return select(literal(f"{day}-") + func.lpad(cast(n.c.n, Text), func.greatest(6, func.length(cast(n.c.n, Text))),
+                                                 "0")).scalar_subquery()
+
+
+def _day_sequence(session: Session, day: str) -> str:
+    """PostgreSQL: the name of the day's number sequence, made on first use.
 
     A sequence hands out numbers without a row lock: a counter row updated in place made concurrent intakes
     queue behind each other (12 of 16 backends waiting on it in benchmarks/intake.py), and committing it apart
     cost a second commit per ticket. Like any sequence it leaves a gap when an intake fails after taking its
-    number. The sequence is made on first use of the day, committed at once (db.execute_apart), starting after
-    the day's counter row if an older version of Jiesu numbered tickets that day."""
+    number. The sequence is made committed at once (db.execute_apart), starting after the day's counter row if
+    an older version of Jiesu numbered tickets that day (stop those processes before new ones take intake)."""
     if not re.fullmatch(r"\d{8}", day):
         raise ValueError(f"a day is YYYYMMDD, not {day!r}")
     name = f"ticket_number_{day}"
@@ -184,29 +192,45 @@ def _number_sql(session: Session, day: str) -> ColumnElement[str]:
                 raise
         if known is not None:
             _SEQUENCES.add(known)
-    # Six digits at least, more past 999,999 (lpad alone would cut them).
-    n = select(func.nextval(literal(name)).label("n")).subquery()
-    return select(literal(f"{day}-") + func.lpad(cast(n.c.n, Text), func.greatest(6, func.length(cast(n.c.n, Text))),
-                                                 "0")).scalar_subquery()
+    return name
 
 
 def _insert_intake(session: Session, settings: Settings, contact: Contact | None, request: Request,
                    ticket: Ticket | None, event: TicketEvent | None) -> bool:
-    """Write one intake's rows with one INSERT each (no unit of work to compute), then attach the objects to
-    the session as loaded, so that the caller and later steps use them as if they had been flushed.
+    """Write one intake's rows (no unit of work to compute), then attach the objects to the session as loaded,
+    so that the caller and later steps use them as if they had been flushed. PostgreSQL: one statement for
+    all of them (_PG_INTAKE); SQLite (no network between Python and the file): one INSERT each.
 
     The request goes in with ON CONFLICT DO NOTHING on its Idempotency-Key: when a twin with the same key got
     in first, nothing is written (the contact, written before, is deleted in the same transaction, so it is
     never stored) and False is returned. No savepoint, no aborted transaction."""
     conn = session.connection()
-    postgresql = conn.dialect.name == "postgresql"
+    request.area_id = request.area.id if request.area is not None else None
+    request.category_id = request.category.id if request.category is not None else None
+    if ticket is not None:
+        ticket.area_id = ticket.area.id if ticket.area is not None else None
+        ticket.category_id = ticket.category.id if ticket.category is not None else None
+    if conn.dialect.name == "postgresql":
+        inserted = _insert_intake_pg(session, settings, contact, request, ticket, event)
+    else:
+        inserted = _insert_intake_sqlite(session, settings, contact, request, ticket, event)
+    if not inserted:
+        return False
+    objects = [o for o in (contact, request, ticket, event) if o is not None]
+    for o in objects:
+        make_transient_to_detached(o)
+    session.add(ticket or request)  # cascades to the others: now persistent, nothing pending
+    return True
+
+
+def _insert_intake_sqlite(session: Session, settings: Settings, contact: Contact | None, request: Request,
+                          ticket: Ticket | None, event: TicketEvent | None) -> bool:
+    conn = session.connection()
     if contact is not None:
         contact.id = conn.execute(insert(Contact.__table__).returning(Contact.__table__.c.id),
                                   _row(contact)).scalar_one()
         request.contact_id = contact.id
-    request.area_id = request.area.id if request.area is not None else None
-    request.category_id = request.category.id if request.category is not None else None
-    ins = (pg_insert if postgresql else sqlite_insert)(Request.__table__)
+    ins = sqlite_insert(Request.__table__)
     if request.idempotency_key is not None:
         ins = ins.on_conflict_do_nothing(index_elements=["idempotency_key"])
     request.id = conn.execute(ins.returning(Request.__table__.c.id), _row(request)).scalar()
@@ -214,23 +238,89 @@ def _insert_intake(session: Session, settings: Settings, contact: Contact | None
         if contact is not None:
             conn.execute(delete(Contact.__table__).where(Contact.__table__.c.id == contact.id))
         return False
-    objects: list = [o for o in (contact, request) if o is not None]
     if ticket is not None and event is not None:
-        day = ticket.created_at.astimezone(settings.tz).strftime("%Y%m%d")
         ticket.request_id = request.id
-        ticket.area_id = ticket.area.id if ticket.area is not None else None
-        ticket.category_id = ticket.category.id if ticket.category is not None else None
         values = _row(ticket)
-        values["number"] = _number_sql(session, day) if postgresql else next_number(session, day)
+        values["number"] = next_number(session, ticket.created_at.astimezone(settings.tz).strftime("%Y%m%d"))
         t = Ticket.__table__
         ticket.id, ticket.number = conn.execute(insert(t).values(values).returning(t.c.id, t.c.number)).one()
         event.ticket_id = ticket.id
         event.id = conn.execute(insert(TicketEvent.__table__).returning(TicketEvent.__table__.c.id),
                                 _row(event)).scalar_one()
-        objects += [ticket, event]
-    for o in objects:
-        make_transient_to_detached(o)
-    session.add(ticket or request)  # cascades to the others: now persistent, nothing pending
+    return True
+
+
+def _pg_intake_sql() -> str:
+    """The intake as one PostgreSQL statement: the contact, the request (ON CONFLICT on its key), the ticket
+    numbered from the day's sequence, its create event; each INSERT feeds the next through a CTE, so that one
+    round trip writes them all. Built once from the tables' columns."""
+    def columns(table, *skip: str) -> list[str]:
+        return [c.name for c in table.columns if c.name not in ("id", *skip)]
+
+    def p(prefix: str, name: str) -> str:
+        return f"%({prefix}_{name})s"
+
+    cc, rc = columns(Contact.__table__), columns(Request.__table__)
+    tc, ec = columns(Ticket.__table__), columns(TicketEvent.__table__)
+    number = "%(t_day)s || '-' || lpad(n.v::text, greatest(6, length(n.v::text)), '0')"
+    rv = ["(SELECT id FROM c)" if n == "contact_id" else p("r", n) for n in rc]
+    tv = [number if n == "number" else "r.id" if n == "request_id" else p("t", n) for n in tc]
+    ev = ["t.id" if n == "ticket_id" else p("e", n) for n in ec]
+    return (f"WITH c AS (INSERT INTO contacts ({', '.join(cc)}) SELECT {', '.join(p('c', n) for n in cc)} "
+            f"WHERE %(has_contact)s RETURNING id), "
+            f"r AS (INSERT INTO requests ({', '.join(rc)}) VALUES ({', '.join(rv)}) "
+            f"ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
+            f"t AS (INSERT INTO tickets ({', '.join(tc)}) SELECT {', '.join(tv)} "
+            f"FROM r, (SELECT nextval(%(t_seq)s::regclass) AS v) n WHERE %(has_ticket)s RETURNING id, number), "
+            f"e AS (INSERT INTO ticket_events ({', '.join(ec)}) SELECT {', '.join(ev)} FROM t RETURNING id) "
+            f"SELECT (SELECT id FROM c), (SELECT id FROM r), (SELECT id FROM t), (SELECT number FROM t), "
+            f"(SELECT id FROM e)")
+
+
+_PG_INTAKE: list[str] = []  # _pg_intake_sql(), made at first use (the models must be complete)
+
+
+def _driver_values(prefix: str, obj: Base | None, *skip: str) -> dict:
+    """An object's column values as the driver takes them: enums by name, as the Enum columns store them."""
+    out = {}
+    for c in obj.__table__.columns if obj is not None else ():
+        if c.name == "id" or c.name in skip:
+            continue
+        v = getattr(obj, c.key)
+        out[f"{prefix}_{c.name}"] = v.name if isinstance(v, enum.Enum) else v
+    return out
+
+
+def _insert_intake_pg(session: Session, settings: Settings, contact: Contact | None, request: Request,
+                      ticket: Ticket | None, event: TicketEvent | None) -> bool:
+    if not _PG_INTAKE:
+        _PG_INTAKE.append(_pg_intake_sql())
+    day = (ticket.created_at if ticket is not None else request.created_at).astimezone(settings.tz).strftime("%Y%m%d")
+    params = {"has_contact": contact is not None, "has_ticket": ticket is not None, "t_day": day,
+              "t_seq": _day_sequence(session, day)}
+    params.update(_driver_values("c", contact if contact is not None else Contact(name=None, phone=None,
+                                                                                    created_at=None)))
+    params.update(_driver_values("r", request, "contact_id"))
+    if ticket is not None and event is not None:
+        params.update(_driver_values("t", ticket, "number", "request_id"))
+        params.update(_driver_values("e", event, "ticket_id"))
+    else:
+        params.update({f"t_{c.name}": None for c in Ticket.__table__.columns if c.name not in ("id", "number",
+                                                                                               "request_id")})
+        params.update({f"e_{c.name}": None for c in TicketEvent.__table__.columns if c.name not in ("id",
+                                                                                                   "ticket_id")})
+    contact_id, request_id, ticket_id, number, event_id = \
+        session.connection().exec_driver_sql(_PG_INTAKE[0], params).one()
+    if request_id is None:
+        if contact_id is not None:
+            session.connection().execute(delete(Contact.__table__).where(Contact.__table__.c.id == contact_id))
+        return False
+    if contact is not None:
+        contact.id = request.contact_id = contact_id
+    request.id = request_id
+    if ticket is not None and event is not None:
+        ticket.id, ticket.number, ticket.request_id = ticket_id, number, request_id
+        event.id, event.ticket_id = event_id, ticket_id
     return True
 
 
