@@ -416,19 +416,28 @@ def assessment_page(request: Request, session: SessionDep, actor: ActorDep, cloc
     refused = _guard(request, session, actor)
     if refused is not None:
         return refused
-    month = _month(month[:16], clock, settings)
+    asked = month.strip()[:16]
+    month = _month(asked, clock, settings)
     level = level if level in assessment.LEVELS else "street"
     districts = pages.district_list(session, actor)
     district_code = district if district in {d.code for d in districts} else ""
     lang = _lang(request)
     _, group_label = translator(lang), group_labeller(lang)
     ranking = assessment.ranking(session, actor, settings, clock, month, level)
+    fell_back = None
+    if not asked and not any(r.rank for r in ranking.rows):
+        # Early in a month nobody has the minimum sample yet: without a month asked for, the page opens on the
+        # last month's ranking (the one being published) and says so, rather than on a table of dashes.
+        previous = assessment.ranking(session, actor, settings, clock, periods.shift(month, -1), level)
+        if any(r.rank for r in previous.rows):
+            fell_back, month, ranking = month, periods.shift(month, -1), previous
     trend = assessment.trend(session, actor, settings, clock, month, TREND_MONTHS)
     sup = assessment.supervision(session, actor, settings, month, SUPERVISION_LIMIT, district_code or None)
     _load_rows(session, sup.sign_overdue + sup.reply_overdue + sup.escalated)
     start, end = periods.window(month, settings.tz, settings.assess_month_start_day)
     reopened = _reopened_tickets(session, [u.id for u, _twice, _n in sup.reopened_units], start, end)
-    params = {"month": month, "level": level, "district": district_code}
+    # Links keep the month asked for; without one, the next page picks its own default (see above).
+    params = {"month": month if asked else "", "level": level, "district": district_code}
     charts = {"chart-ranking": _ranking_chart(ranking, _, group_label), "chart-trend": _trend_chart(trend, _)}
     return pages.render(
         request, "assessment.html", actor, session=session, month=month, level=level, levels=assessment.LEVEL_LABELS,
@@ -439,7 +448,7 @@ def assessment_page(request: Request, session: SessionDep, actor: ActorDep, cloc
         behind=lambda key, measure: behind_url(month, level, key, measure),
         behind_unit=lambda code: behind_url(month, "street", code, "unresolved"), local=pages.local_time(settings.tz),
         summary=pages.summary, plotly_url=PLOTLY_URL, group_label=group_label, reopened=reopened,
-        reopened_shown=REOPENED_SHOWN,
+        reopened_shown=REOPENED_SHOWN, fell_back=fell_back,
         url=lambda **kw: pages.url_with("/assessment", {**params, **kw}))
 
 

@@ -252,6 +252,19 @@ def test_the_district_and_department_levels(client, city):
     assert client.get("/assessment", params={"month": MONTH, "level": "department"}).status_code == 200
 
 
+def test_early_in_a_month_the_page_opens_on_last_month(client, city, clock):
+    login(client, "supervisor")
+    assert "先显示上月排名" not in client.get("/assessment").text  # September ranks: it is shown as it is
+    clock.advance(timedelta(days=2))  # 2 October: nobody has October's minimum sample yet
+    login(client, "supervisor")  # the login of two days ago has expired
+    html = client.get("/assessment").text
+    assert "2024-10 尚无单位达到最低样本量，先显示上月排名" in html
+    assert f"<small class=\"muted\">{MONTH}</small>" in html and re.search(r"<td>1\s", html)
+    assert 'href="/assessment?level=district"' in html  # the other levels pick their own default month
+    asked = client.get("/assessment", params={"month": "2024-10"}).text  # a month asked for is shown as it is
+    assert "先显示上月排名" not in asked and "<small class=\"muted\">2024-10</small>" in asked
+
+
 def test_the_charts_are_plotly_served_from_here(client, city):
     login(client, "supervisor")
     html = client.get("/assessment", params={"month": MONTH}).text
