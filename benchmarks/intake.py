@@ -492,6 +492,8 @@ def run_engine(db: Database, args: argparse.Namespace, tmp: Path) -> dict:
                 profile.send_signal(signal.SIGINT)
                 profile.wait(timeout=60)
                 out["profile"] = tmp / f"pyspy-{db.engine_name}.txt"
+            if args.http_only:
+                return out
             out["drain"] = drain_run(engine, settings)
             out["http_now"] = http_run(server.port, token, n_now, args.clients, f"now-{uuid.uuid4().hex[:6]}", texts,
                                        "/api/v1/requests?suggest=now")
@@ -523,6 +525,12 @@ def run_engine(db: Database, args: argparse.Namespace, tmp: Path) -> dict:
 
 def report(r: dict, args: argparse.Namespace) -> None:
     n, h = args.n, r["http"]
+    if args.http_only:
+        print(f"\n== {r['engine']}: {r['database']}")
+        print(f"   HTTP POST /api/v1/requests ({args.clients} clients, {args.workers} workers), suggestion later "
+              f"{h.ok / h.seconds:8.0f} /s (--http-only: nothing else measured)")
+        report_http(r, h)
+        return
     n_now = max(1, n // 4)
     raw_rate = n / r["raw_1"]
     hn, hw = r["http_now"], r["http_worker"]
@@ -548,6 +556,10 @@ def report(r: dict, args: argparse.Namespace) -> None:
           + (f", not 201: { {k: v for k, v in hw.statuses.items() if k != '201'} }" if hw.ok != hw.n else ""))
     print(f"   suggest=now latency p50 {percentile(hn.latencies, 50) * 1000:.1f} ms, "
           f"p99 {percentile(hn.latencies, 99) * 1000:.1f} ms; {hn.ok} x 201")
+    report_http(r, h)
+
+
+def report_http(r: dict, h: HttpResult) -> None:
     lat = h.latencies
     others = {k: v for k, v in h.statuses.items() if k != "201"}
     print(f"   HTTP (suggestion later) latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
@@ -579,6 +591,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="py-spy the uvicorn workers during the HTTP run")
     parser.add_argument("--same-text", action="store_true", help="send BODY every time instead of the corpus's "
                         "messages (the duplicate search's worst case)")
+    parser.add_argument("--http-only", action="store_true", help="measure the HTTP intake only (suggestion later, "
+                        "no worker): the quick loop while working on it")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, profiles)")
     args = parser.parse_args()
 

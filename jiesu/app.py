@@ -85,7 +85,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     errors.install(app)
 
     v1 = APIRouter(prefix="/api/v1")
-    for router in (auth.router, places.router, units.router, taxonomy.router, calendar.router, tickets.router,
+    # Routes are matched in turn: the busiest (intake and tickets) first.
+    for router in (tickets.router, auth.router, places.router, units.router, taxonomy.router, calendar.router,
                    attachments.router, routing.router, assessment.router, callback.router, knowledge.router):
         v1.include_router(router)
 

@@ -179,7 +179,9 @@ class ReferenceCache:
         bind = session.get_bind()
         if not isinstance(bind, Engine):
             return load()
-        k = (bind.url, key)
+        # By the engine's pool: one per database, shared by the engines execution_options() derives (a writing
+        # session's), and hashed by identity (hashing the URL took longer than the lookup).
+        k = (bind.pool, key)
         hit = self._rows.get(k)
         now = time.monotonic()
         if hit is not None and now - hit[1] < self.ttl:

@@ -307,19 +307,23 @@ def get_cached(session: Session, actor: Actor, code: str) -> Area:
     session as loaded (merge without load, SQLAlchemy's recipe for cached objects), with no query."""
     require(actor, Action.places_read)
 
-    def load() -> dict | None:
+    def load() -> tuple[tuple, dict] | None:
         row = session.connection().execute(select(Area.__table__).where(Area.code == code)).mappings().first()
-        return dict(row) if row is not None else None
+        if row is None:
+            return None
+        return identity_key(Area, row["id"]), {Area.__table__.c[name].key: v for name, v in row.items()}
 
-    values = _AREAS.get(session, code, load)
-    if values is None:
+    cached = _AREAS.get(session, code, load)
+    if cached is None:
         raise PlaceNotFound(f"no place with code {code}", field="code")
-    loaded = session.identity_map.get(identity_key(Area, values["id"]))
+    key, values = cached
+    loaded = session.identity_map.get(key)
     if loaded is not None:  # the session's own copy is as fresh as the cache's, or fresher
         return loaded
-    area = Area(**{Area.__table__.c[name].key: v for name, v in values.items()})
+    area = Area(**values)
     make_transient_to_detached(area)
-    return session.merge(area, load=False)
+    session.add(area)  # detached, with its identity: now persistent, as if loaded (no query)
+    return area
 
 
 def children(session: Session, actor: Actor, code: str | None = None) -> list[Area]:

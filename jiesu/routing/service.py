@@ -279,15 +279,17 @@ class SuggestedIntake:
 
 
 def create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: tickets.NewRequest,
-                   idempotency_key: str | None = None, *, now: bool = True) -> SuggestedIntake:
+                   idempotency_key: str | None = None, *, now: bool = True, commit: bool = False) -> SuggestedIntake:
     """Intake with smart dispatch: the ticket is created with the suggestion on it (and on its create
     event); an inquiry answered at once gets none. A replayed Idempotency-Key returns the first ticket
     with the suggestion it got then.
 
     `now=False` acknowledges the ticket first and leaves the suggestion to the worker (suggest_pending),
-    which makes it within a second or so: intake then costs its INSERTs only, a few times less CPU."""
+    which makes it within a second or so: intake then costs its INSERTs only, a few times less CPU. `commit`:
+    as tickets.create_request (the intake is the caller's whole unit of work)."""
     if not now:
-        intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key, suggest_later=True)
+        intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key, suggest_later=True,
+                                        commit=commit)
         return SuggestedIntake(intake, stored_suggestion(intake.ticket) if intake.replayed else None)
     made: list[Suggestion] = []
 
@@ -304,7 +306,8 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
             new = replace(new, area_code=resolved)
         return replace(new, terms=s.terms), s.to_dict(), s.brief()
 
-    intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key, propose=propose)
+    intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key, propose=propose,
+                                    commit=commit)
     if intake.replayed:
         return SuggestedIntake(intake, stored_suggestion(intake.ticket))
     return SuggestedIntake(intake, made[0] if made else None)

@@ -196,22 +196,22 @@ def _day_sequence(session: Session, day: str) -> str:
 
 
 def _insert_intake(session: Session, settings: Settings, contact: Contact | None, request: Request,
-                   ticket: Ticket | None, event: TicketEvent | None) -> bool:
+                   ticket: Ticket | None, event: TicketEvent | None, commit: bool) -> bool:
     """Write one intake's rows (no unit of work to compute), then attach the objects to the session as loaded,
     so that the caller and later steps use them as if they had been flushed. PostgreSQL: one statement for
-    all of them (_PG_INTAKE); SQLite (no network between Python and the file): one INSERT each.
+    all of them (_PG_INTAKE), in autocommit when `commit` says the intake is the whole unit of work; SQLite
+    (no network between Python and the file): one INSERT each.
 
     The request goes in with ON CONFLICT DO NOTHING on its Idempotency-Key: when a twin with the same key got
-    in first, nothing is written (the contact, written before, is deleted in the same transaction, so it is
-    never stored) and False is returned. No savepoint, no aborted transaction."""
-    conn = session.connection()
+    in first, nothing is written (SQLite: the contact, written before, is deleted in the same transaction, so
+    it is never stored) and False is returned. No savepoint, no aborted transaction."""
     request.area_id = request.area.id if request.area is not None else None
     request.category_id = request.category.id if request.category is not None else None
     if ticket is not None:
         ticket.area_id = ticket.area.id if ticket.area is not None else None
         ticket.category_id = ticket.category.id if ticket.category is not None else None
-    if conn.dialect.name == "postgresql":
-        inserted = _insert_intake_pg(session, settings, contact, request, ticket, event)
+    if session.get_bind().dialect.name == "postgresql":
+        inserted = _insert_intake_pg(session, settings, contact, request, ticket, event, commit)
     else:
         inserted = _insert_intake_sqlite(session, settings, contact, request, ticket, event)
     if not inserted:
@@ -250,34 +250,44 @@ def _insert_intake_sqlite(session: Session, settings: Settings, contact: Contact
     return True
 
 
-def _pg_intake_sql() -> str:
-    """The intake as one PostgreSQL statement: the contact, the request (ON CONFLICT on its key), the ticket
+def _pg_intake_sql() -> tuple[str, tuple[str, ...]]:
+    """The intake as one PostgreSQL statement: the request (ON CONFLICT on its key), the contact, the ticket
     numbered from the day's sequence, its create event; each INSERT feeds the next through a CTE, so that one
-    round trip writes them all. Built once from the tables' columns."""
+    round trip writes them all. The request takes its contact's id from the contacts' sequence before the
+    contact is written (foreign keys are checked at the end of the statement), so that a twin's key writes
+    nothing at all: the statement is the whole intake, atomic on its own, and may run in autocommit.
+
+    Built once from the tables' columns, with positional parameters: (the SQL, the parameters' names in
+    order). Positional and under psycopg's 4 KB limit, the statement's conversion is cached by psycopg (named
+    parameters made it 5 KB, converted anew at every intake) and it is prepared on the server after a few uses."""
+    order: list[str] = []
+
+    def p(name: str) -> str:
+        order.append(name)
+        return "%s"
+
     def columns(table, *skip: str) -> list[str]:
         return [c.name for c in table.columns if c.name not in ("id", *skip)]
 
-    def p(prefix: str, name: str) -> str:
-        return f"%({prefix}_{name})s"
-
     cc, rc = columns(Contact.__table__), columns(Request.__table__)
     tc, ec = columns(Ticket.__table__), columns(TicketEvent.__table__)
-    number = "%(t_day)s || '-' || lpad(n.v::text, greatest(6, length(n.v::text)), '0')"
-    rv = ["(SELECT id FROM c)" if n == "contact_id" else p("r", n) for n in rc]
-    tv = [number if n == "number" else "r.id" if n == "request_id" else p("t", n) for n in tc]
-    ev = ["t.id" if n == "ticket_id" else p("e", n) for n in ec]
-    return (f"WITH c AS (INSERT INTO contacts ({', '.join(cc)}) SELECT {', '.join(p('c', n) for n in cc)} "
-            f"WHERE %(has_contact)s RETURNING id), "
-            f"r AS (INSERT INTO requests ({', '.join(rc)}) VALUES ({', '.join(rv)}) "
-            f"ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
-            f"t AS (INSERT INTO tickets ({', '.join(tc)}) SELECT {', '.join(tv)} "
-            f"FROM r, (SELECT nextval(%(t_seq)s::regclass) AS v) n WHERE %(has_ticket)s RETURNING id, number), "
-            f"e AS (INSERT INTO ticket_events ({', '.join(ec)}) SELECT {', '.join(ev)} FROM t RETURNING id) "
-            f"SELECT (SELECT id FROM c), (SELECT id FROM r), (SELECT id FROM t), (SELECT number FROM t), "
-            f"(SELECT id FROM e)")
+    rv = [f"CASE WHEN {p('has_contact')} THEN nextval(pg_get_serial_sequence('contacts', 'id')) END"
+          if n == "contact_id" else p(f"r_{n}") for n in rc]
+    r = (f"r AS (INSERT INTO requests ({', '.join(rc)}) VALUES ({', '.join(rv)}) "
+         f"ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, contact_id)")
+    c = (f"c AS (INSERT INTO contacts (id, {', '.join(cc)}) SELECT r.contact_id, "
+         f"{', '.join(p(f'c_{n}') for n in cc)} FROM r WHERE r.contact_id IS NOT NULL RETURNING id)")
+    tv = [f"{p('t_day')} || '-' || lpad(n.v::text, greatest(6, length(n.v::text)), '0')" if n == "number"
+          else "r.id" if n == "request_id" else p(f"t_{n}") for n in tc]
+    t = (f"t AS (INSERT INTO tickets ({', '.join(tc)}) SELECT {', '.join(tv)} "
+         f"FROM r, (SELECT nextval({p('t_seq')}::regclass) AS v) n WHERE {p('has_ticket')} RETURNING id, number)")
+    e = (f"e AS (INSERT INTO ticket_events ({', '.join(ec)}) "
+         f"SELECT {', '.join('t.id' if n == 'ticket_id' else p(f'e_{n}') for n in ec)} FROM t RETURNING id)")
+    return (f"WITH {r}, {c}, {t}, {e} SELECT (SELECT id FROM c), (SELECT id FROM r), (SELECT id FROM t), "
+            f"(SELECT number FROM t), (SELECT id FROM e)"), tuple(order)
 
 
-_PG_INTAKE: list[str] = []  # _pg_intake_sql(), made at first use (the models must be complete)
+_PG_INTAKE: list[tuple[str, tuple[str, ...]]] = []  # _pg_intake_sql(), made at first use (the models must be complete)
 
 
 def _driver_values(prefix: str, obj: Base | None, *skip: str) -> dict:
@@ -292,7 +302,7 @@ def _driver_values(prefix: str, obj: Base | None, *skip: str) -> dict:
 
 
 def _insert_intake_pg(session: Session, settings: Settings, contact: Contact | None, request: Request,
-                      ticket: Ticket | None, event: TicketEvent | None) -> bool:
+                      ticket: Ticket | None, event: TicketEvent | None, commit: bool) -> bool:
     if not _PG_INTAKE:
         _PG_INTAKE.append(_pg_intake_sql())
     day = (ticket.created_at if ticket is not None else request.created_at).astimezone(settings.tz).strftime("%Y%m%d")
@@ -309,11 +319,19 @@ def _insert_intake_pg(session: Session, settings: Settings, contact: Contact | N
                                                                                                "request_id")})
         params.update({f"e_{c.name}": None for c in TicketEvent.__table__.columns if c.name not in ("id",
                                                                                                    "ticket_id")})
-    contact_id, request_id, ticket_id, number, event_id = \
-        session.connection().exec_driver_sql(_PG_INTAKE[0], params).one()
-    if request_id is None:
-        if contact_id is not None:
-            session.connection().execute(delete(Contact.__table__).where(Contact.__table__.c.id == contact_id))
+    sql, order = _PG_INTAKE[0]
+    values = tuple(params[name] for name in order)
+    bind = session.get_bind()
+    if commit and isinstance(bind, Engine):
+        # The intake is the whole unit of work (commit=True) and one statement: in autocommit it is its own
+        # transaction, one round trip where BEGIN, the statement and COMMIT took three. Durable as any commit
+        # (synchronous_commit applies), and the session's own transaction, if any, has nothing to write.
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+            row = own.exec_driver_sql(sql, values).one()
+    else:
+        row = session.connection().exec_driver_sql(sql, values).one()
+    contact_id, request_id, ticket_id, number, event_id = row
+    if request_id is None:  # a twin with this Idempotency-Key got in first: nothing was written
         return False
     if contact is not None:
         contact.id = request.contact_id = contact_id
@@ -331,7 +349,7 @@ def _row(obj: Base) -> dict:
 
 def create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
                    idempotency_key: str | None = None, propose: Proposer | None = None,
-                   suggest_later: bool = False) -> Intake:
+                   suggest_later: bool = False, commit: bool = False) -> Intake:
     """A request from any channel. An inquiry with a direct answer is closed at once; anything else
     becomes a ticket in state `new`, with its dispatch deadline, waiting for the dispatcher.
 
@@ -339,7 +357,20 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
     known to be new and valid: it may complete the request (its area, its words) and returns its proposal,
     kept in full on the ticket and in brief on its create event; when it says so, the ticket waits in the
     manual queue. `suggest_later` instead marks the ticket for smart dispatch's worker, which makes the
-    suggestion after the intake is acknowledged (routing.service.suggest_pending)."""
+    suggestion after the intake is acknowledged (routing.service.suggest_pending).
+
+    `commit=True`: the intake is the caller's whole unit of work (POST /api/v1/requests), so it is committed
+    here, before the answer is made; on PostgreSQL its one statement then runs in autocommit, a round trip
+    instead of three. Otherwise the caller's boundary commits, with whatever else it writes."""
+    intake = _create_request(session, actor, clock, settings, new, idempotency_key, propose, suggest_later, commit)
+    if commit:
+        session.commit()
+    return intake
+
+
+def _create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
+                    idempotency_key: str | None, propose: Proposer | None, suggest_later: bool,
+                    commit: bool) -> Intake:
     require(actor, Action.requests_create)
     if idempotency_key is not None:
         if not (1 <= len(idempotency_key) <= 128):
@@ -350,7 +381,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
         if seen is not None:
             return seen
     try:
-        return _create(session, actor, clock, settings, new, idempotency_key, propose, suggest_later)
+        return _create(session, actor, clock, settings, new, idempotency_key, propose, suggest_later, commit)
     except (InvalidInput, NotFound):
         # The retry of an acknowledged request gets the first answer, even if its body would not pass today.
         seen = find_by_key(session, actor, idempotency_key) if idempotency_key is not None else None
@@ -360,7 +391,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
 
 
 def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
-            idempotency_key: str | None, propose: Proposer | None, suggest_later: bool) -> Intake:
+            idempotency_key: str | None, propose: Proposer | None, suggest_later: bool, commit: bool) -> Intake:
     _validate(new)
     suggestion = None
     if propose is not None and new.direct_answer is None:
@@ -402,7 +433,7 @@ def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, ne
             ticket.manual_review = bool(brief.get("manual"))
             created["suggestion"] = brief
         event = _new_event(ticket, actor, now, Step.create, None, TicketState.new, "", created, seq=1)
-    if not _insert_intake(session, settings, contact, request, ticket, event):
+    if not _insert_intake(session, settings, contact, request, ticket, event, commit):
         seen = find_by_key(session, actor, idempotency_key) if idempotency_key is not None else None
         if seen is None:  # cannot be: the INSERT found it
             raise ConcurrentChange("the request with this Idempotency-Key vanished: send it again",

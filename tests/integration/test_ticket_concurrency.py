@@ -18,7 +18,7 @@ from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.errors import ConcurrentChange, DomainError, TransitionNotAllowed
 from jiesu.taxonomy.models import RequestType
 from jiesu.tickets import rules, service
-from jiesu.tickets.models import Channel, Request, Ticket, TicketEvent
+from jiesu.tickets.models import Channel, Contact, Request, Ticket, TicketEvent
 from jiesu.tickets.rules import Action as Step
 from jiesu.units import users
 from jiesu.units.models import Role
@@ -182,32 +182,45 @@ def test_concurrent_steps_over_http_answer_409(pg):
     assert_whole(*log_of(factory, number))
 
 
-def test_fifty_tickets_from_eight_threads_get_consecutive_numbers(pg):
+# commit=True: the intake is its own unit of work, one autocommit statement (POST /api/v1/requests)
+@pytest.mark.parametrize("commit", [False, True], ids=["in-transaction", "autocommit"])
+def test_fifty_tickets_from_eight_threads_get_consecutive_numbers(pg, commit):
     factory, cast, settings = pg
-    clock = FixedClock(datetime(2023, 3, 11, 15, 30, tzinfo=UTC))  # 23:30 on 11 March in Beijing
+    day = 11 if not commit else 12
+    clock = FixedClock(datetime(2023, 3, day, 15, 30, tzinfo=UTC))  # 23:30 in Beijing
 
     def work(i: int) -> list[str]:
         numbers = []
         for k in range(i, 50, THREADS):
             with unit_of_work(factory) as s:
                 numbers.append(service.create_request(s, cast["operator"], clock, settings, service.NewRequest(
-                    text=f"第{k}个诉求", request_type=RequestType.help, channel=Channel.app)).ticket.number)
+                    text=f"第{k}个诉求", request_type=RequestType.help, channel=Channel.app,
+                    contact_phone=f"1390000{k:04d}"), commit=commit).ticket.number)
         return numbers
 
     results = together(THREADS, work)
     assert not [r for r in results if isinstance(r, BaseException)], results
     numbers = sorted(n for r in results for n in r)
-    assert numbers == [f"20230311-{k:06d}" for k in range(1, 51)]
+    assert numbers == [f"202303{day}-{k:06d}" for k in range(1, 51)]
+    with unit_of_work(factory) as s:  # each ticket with its request, its contact and its create event
+        rows = s.execute(select(Ticket.number, Contact.phone, func.count(TicketEvent.id))
+                         .join(Request, Request.id == Ticket.request_id).join(Contact, Contact.id == Request.contact_id)
+                         .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+                         .where(Ticket.number.in_(numbers)).group_by(Ticket.number, Contact.phone)).all()
+    assert len(rows) == 50 and {n for _, _, n in rows} == {1}
 
 
-def test_the_same_idempotency_key_from_eight_threads_makes_one_request(pg):
+@pytest.mark.parametrize("commit", [False, True], ids=["in-transaction", "autocommit"])
+def test_the_same_idempotency_key_from_eight_threads_makes_one_request(pg, commit):
     factory, cast, settings = pg
     clock = FixedClock(START)
+    key, phone = f"open311-req-{commit}", f"1370000000{int(commit)}"
 
     def work(i: int):
         with unit_of_work(factory) as s:
             intake = service.create_request(s, cast["operator"], clock, settings, service.NewRequest(
-                text=f"重试{i}", request_type=RequestType.help, channel=Channel.open311), "open311-req-7")
+                text=f"重试{i}", request_type=RequestType.help, channel=Channel.open311, contact_name="王女士",
+                contact_phone=phone), key, commit=commit)
             return intake.ticket.number, intake.replayed
 
     results = together(THREADS, work)
@@ -215,7 +228,8 @@ def test_the_same_idempotency_key_from_eight_threads_makes_one_request(pg):
     assert len({number for number, _ in results}) == 1
     assert [replayed for _, replayed in results].count(False) == 1
     with unit_of_work(factory) as s:
-        assert s.scalar(select(func.count()).select_from(Request)
-                        .where(Request.idempotency_key == "open311-req-7")) == 1
-        [ticket] = s.scalars(select(Ticket).join(Request).where(Request.idempotency_key == "open311-req-7"))
+        assert s.scalar(select(func.count()).select_from(Request).where(Request.idempotency_key == key)) == 1
+        [ticket] = s.scalars(select(Ticket).join(Request).where(Request.idempotency_key == key))
         assert len(list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)))) == 1
+        # the losers' personal data was never stored: one contact, the winner's
+        assert s.scalar(select(func.count()).select_from(Contact).where(Contact.phone == phone)) == 1

@@ -48,7 +48,11 @@ def create_request(body: RequestIn, session: SessionDep, actor: UserDep, clock: 
     anything else becomes a ticket waiting for dispatch. Send an `Idempotency-Key` header to make a
     retry safe: the same key returns the first answer (with `replayed: true`), never a second ticket."""
     now = suggest == "now" if suggest is not None else settings.suggest_at_intake
-    made = routing.create_request(session, actor, clock, settings, body.to_new(), idempotency_key, now=now)
+    # The request boundary: the intake is this request's whole work, so the service commits it (on PostgreSQL
+    # in one autocommit statement) before the answer is made: a failed commit is an error, never a 201 the
+    # database did not keep.
+    made = routing.create_request(session, actor, clock, settings, body.to_new(), idempotency_key, now=now,
+                                  commit=True)
     intake = made.intake
     shown = made.suggestion is not None and can(actor.role, Action.routing_suggest)
     ticket = intake.ticket
@@ -59,9 +63,6 @@ def create_request(body: RequestIn, session: SessionDep, actor: UserDep, clock: 
                     else _detail(session, ticket) if intake.replayed else TicketDetailOut.of(ticket),
                     suggestion=SuggestionOut.model_validate(made.suggestion.to_dict()) if shown else None,
                     suggestion_pending=ticket is not None and ticket.suggest_pending)
-    # The request boundary, here rather than in get_session's teardown: the busiest route saves a thread hop.
-    # Before the answer is made, so that a failed commit is an error, never a 201 the database did not keep.
-    session.commit()
     # Sent as it is: FastAPI would turn the model into a dict, validate that against IntakeOut again and
     # serialise it; the model is IntakeOut already (response_model still documents it).
     headers = {"Idempotent-Replayed": "true"} if intake.replayed else None
