@@ -14,12 +14,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy import and_, case, or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from jiesu.clock import Clock
 from jiesu.config import Settings
-from jiesu.db import unit_of_work
+from jiesu.db import ReferenceCache, unit_of_work
 from jiesu.errors import ConcurrentChange, InvalidInput, NotFound, TransitionNotAllowed
 from jiesu.places.models import Area, AreaLevel
 from jiesu.routing import rules
@@ -43,7 +43,7 @@ class RuleNotFound(NotFound):
     code = "rule_not_found"
 
 
-@dataclass
+@dataclass(frozen=True)
 class UnitPick:
     code: str
     name: str
@@ -102,13 +102,42 @@ def _segment(text: str) -> list[str]:
     return segment(text)
 
 
-def _area_chain(session: Session, area: Area | None) -> list[Area]:
+# Reference rows every suggestion reads (an area's chain, the routing rules, units by code, first-level
+# categories by name), kept per process for a few seconds (db.ReferenceCache): smart dispatch's worker makes
+# suggestions one after another, and these lookups were a third of each. A rule changed in another process
+# applies within the ttl; one changed in this process, at once (set_rule, delete_rule and seed clear it).
+_REFERENCE = ReferenceCache(ttl=10)
+
+
+@dataclass(frozen=True)
+class AreaView:
+    id: int
+    code: str
+    level: AreaLevel
+
+
+def _area_chain(session: Session, area: Area | None) -> list[AreaView]:
     """The area and the areas above it, most specific first (community, street, district)."""
-    chain = []
-    while area is not None and area.level != AreaLevel.city:
-        chain.append(area)
-        area = session.get(Area, area.parent_id) if area.parent_id else None
-    return chain
+    if area is None:
+        return []
+
+    def load() -> list[AreaView]:
+        chain, at = [], area
+        while at is not None and at.level != AreaLevel.city:
+            chain.append(AreaView(at.id, at.code, at.level))
+            at = session.get(Area, at.parent_id) if at.parent_id else None
+        return chain
+
+    return _REFERENCE.get(session, ("chain", area.id), load)
+
+
+def _area_by_code(session: Session, code: str) -> Area | None:
+    from jiesu.places import service as places
+
+    try:
+        return places.get_cached(session, SYSTEM, code)
+    except NotFound:
+        return None
 
 
 def _place(session: Session, actor: Actor, text: str, address: str, area_code: str | None,
@@ -117,7 +146,7 @@ def _place(session: Session, actor: Actor, text: str, address: str, area_code: s
     from jiesu.places import service as places
 
     if area_code:
-        area = session.scalar(select(Area).where(Area.code == area_code))
+        area = _area_by_code(session, area_code)
         if area is not None:
             return {"code": area.code, "path": area.path, "confidence": 1.0, "ambiguous": False,
                     "alternatives": [], "reasons": ["受理时已选定地点"]}, area
@@ -134,11 +163,11 @@ def _place(session: Session, actor: Actor, text: str, address: str, area_code: s
            "reasons": [f"{x.text} → {x.path}" for x in r.reasons if x.used]}
     # What every reading agrees on is safe to route by, even when the place below it is ambiguous.
     code = r.community_code or r.street_code or r.district_code
-    area = session.scalar(select(Area).where(Area.code == code)) if code else None
+    area = _area_by_code(session, code) if code else None
     return out, area
 
 
-def _target(session: Session, token: str, chain: list[Area]) -> tuple[Unit | None, str]:
+def _target(session: Session, token: str, chain: list[AreaView]) -> tuple[UnitPick | None, str]:
     by_level = {a.level: a for a in chain}
     code: str | None = None
     if token == rules.STREET:
@@ -154,16 +183,24 @@ def _target(session: Session, token: str, chain: list[Area]) -> tuple[Unit | Non
         code = token
     if code is None:
         return None, f"{token}: 地点不够具体"
-    unit = session.scalar(select(Unit).where(Unit.code == code, Unit.active.is_(True)))
+    def load() -> UnitPick | None:
+        row = session.execute(select(Unit.code, Unit.name).where(Unit.code == code, Unit.active.is_(True))).first()
+        return UnitPick(row.code, row.name) if row else None
+
+    unit = _REFERENCE.get(session, ("unit", code), load)
     return unit, (f"{token} → {unit.name}" if unit else f"{token}: 没有单位 {code}")
 
 
 def _rule_views(session: Session) -> list[rules.RuleView]:
-    return [rules.RuleView(r.id, r.category_scope, r.area_code, r.main, tuple(json.loads(r.co_units)))
-            for r in session.scalars(select(RoutingRule).where(RoutingRule.active.is_(True)))]
+    def load() -> list[rules.RuleView]:
+        return [rules.RuleView(r.id, r.category_scope, r.area_code, r.main, tuple(json.loads(r.co_units)))
+                for r in session.scalars(select(RoutingRule).where(RoutingRule.active.is_(True)))]
+
+    return _REFERENCE.get(session, "rules", load)
 
 
-def _units(session: Session, category_code: str | None, chain: list[Area]) -> tuple[Unit | None, list[Unit], list[str]]:
+def _units(session: Session, category_code: str | None,
+           chain: list[AreaView]) -> tuple[UnitPick | None, list[UnitPick], list[str]]:
     rule = rules.best_rule(_rule_views(session), category_code, [a.code for a in chain])
     if rule is None:
         if not any(a.level == AreaLevel.street for a in chain):
@@ -180,7 +217,7 @@ def _units(session: Session, category_code: str | None, chain: list[Area]) -> tu
     return main, co, why
 
 
-def _duplicates(session: Session, now: datetime, tokens, chain: list[Area], category_code: str | None,
+def _duplicates(session: Session, now: datetime, tokens, chain: list[AreaView], category_code: str | None,
                 phone: str | None, before_id: int | None = None) -> list[dict]:
     street = next((a for a in chain if a.level == AreaLevel.street), None)
     community = next((a for a in chain if a.level == AreaLevel.community), None)
@@ -192,8 +229,10 @@ def _duplicates(session: Session, now: datetime, tokens, chain: list[Area], cate
         conditions.append(Contact.phone == phone)
     if not conditions:
         return []
+    # The text only where no words were kept (tickets older than Request.terms): the rest need not cross.
+    said = case((Request.terms.is_(None), Request.title + " " + Request.text), else_=None)
     rows = session.execute(
-        select(Ticket.number, Request.title, Request.text, Request.terms, Area.code, Category.code, Contact.phone)
+        select(Ticket.number, said, Request.terms, Area.code, Category.code, Contact.phone)
         .join(Request, Request.id == Ticket.request_id)
         .outerjoin(Area, Area.id == Ticket.area_id).outerjoin(Category, Category.id == Ticket.category_id)
         .outerjoin(Contact, Contact.id == Request.contact_id)
@@ -207,11 +246,11 @@ def _duplicates(session: Session, now: datetime, tokens, chain: list[Area], cate
 
     top = category_code.split(".")[0] if category_code else None
     candidates = [rules.Candidate(number=number, tokens=Counter(terms.split()) if terms is not None
-                                  else rules.tokens_of(_segment(f"{title} {text}")),
+                                  else rules.tokens_of(_segment(said or "")),
                                   same_area=same_place(code),
                                   same_category=bool(top and cat and cat.split(".")[0] == top),
                                   same_phone=bool(phone and other_phone == phone))
-                  for number, title, text, terms, code, cat, other_phone in rows]
+                  for number, said, terms, code, cat, other_phone in rows]
     return [asdict(f) for f in rules.duplicates(tokens, candidates)]
 
 
@@ -240,9 +279,8 @@ def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
         if prediction is None:
             manual.append(missing or "no model")
         else:
-            category = session.scalar(select(Category).where(Category.level == 1,
-                                                              Category.name == prediction.category))
-            s.category_code = category.code if category else None
+            s.category_code = _REFERENCE.get(session, ("category", prediction.category), lambda: session.scalar(
+                select(Category.code).where(Category.level == 1, Category.name == prediction.category)))
             s.category_name = prediction.category
             s.category_confidence = round(float(prediction.confidence), 3)
             s.category_alternatives = [{"category": c, "confidence": round(float(p), 3)}
@@ -482,6 +520,7 @@ def set_rule(session: Session, actor: Actor, clock: Clock, *, category_scope: st
     rule.note, rule.active = note, active
     rule.updated_by, rule.updated_at = actor.username, clock.now()
     session.flush()
+    _REFERENCE.clear()  # this process's next suggestion reads the rules again
     return rule
 
 
@@ -492,6 +531,7 @@ def delete_rule(session: Session, actor: Actor, rule_id: int) -> None:
         raise RuleNotFound(f"no routing rule #{rule_id}", field="rule_id")
     session.delete(rule)
     session.flush()
+    _REFERENCE.clear()
 
 
 # Water, power, gas and heating go to their company, copied to the street that answers for the place.

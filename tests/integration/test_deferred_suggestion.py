@@ -198,3 +198,37 @@ def test_a_retry_gets_the_first_answer_even_if_its_body_would_fail_now(hotline, 
     fresh = hotline.client.post("/api/v1/requests", json=GROUP_RENTAL | {"area_code": "999999999999"},
                                 headers=desk["op"] | {"Idempotency-Key": "retry-2"})
     assert fresh.status_code == 422 and fresh.json()["error"]["field"] == "area_code"
+
+
+def test_the_worker_reads_its_reference_rows_from_the_cache_and_a_new_rule_at_once(fresh_url, trained_var):  # noqa: F811
+    """With sessions bound to an engine (the app's, the worker's), the area chain, the rules, the units and the
+    categories come from routing's per-process cache: the same suggestion as read from the database, with no
+    query for them the second time; a rule set in this process applies to the very next suggestion."""
+    from sqlalchemy import event
+
+    settings = Settings(var_dir=trained_var, secret_key="test-secret", database_url=fresh_url)
+    engine = make_engine(fresh_url, pool_size=4)
+    clock = FixedClock(datetime(2024, 9, 30, 2, 0, tzinfo=UTC))
+    sessions = make_sessionmaker(engine)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: statements.append(sql))
+    ask = {"text": GROUP_RENTAL["text"], "address": GROUP_RENTAL["address"], "area_code": COMMUNITY}
+    try:
+        routing._REFERENCE.clear()
+        with unit_of_work(sessions) as s:
+            first = routing.suggest(s, SYSTEM, clock, settings, **ask)
+        read = len(statements)
+        with unit_of_work(sessions) as s:
+            again = routing.suggest(s, SYSTEM, clock, settings, **ask)
+        assert again.to_dict() == first.to_dict()
+        assert first.main_unit.code == STREET
+        cached = len(statements) - read
+        assert cached < read and not any("routing_rules" in q or "FROM units" in q for q in statements[read:])
+        with unit_of_work(sessions, write=True) as s:
+            routing.set_rule(s, SYSTEM, clock, category_scope="*", area_code=STREET, main="@community")
+        with unit_of_work(sessions) as s:
+            after = routing.suggest(s, SYSTEM, clock, settings, **ask)
+        assert after.main_unit.code == COMMUNITY  # the new rule, not the cached rules of a moment ago
+    finally:
+        routing._REFERENCE.clear()
+        engine.dispose()
