@@ -51,8 +51,8 @@ from jiesu.assessment.models import RateCell, RateFact  # noqa: E402
 from jiesu.clock import FixedClock  # noqa: E402
 from jiesu.config import Settings  # noqa: E402
 from jiesu.db import make_sessionmaker, unit_of_work  # noqa: E402
+from jiesu.permissions import SYSTEM  # noqa: E402
 from jiesu.tickets import importer  # noqa: E402
-from jiesu.units.permissions import SYSTEM  # noqa: E402
 
 
 def _bench_import():

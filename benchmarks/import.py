@@ -50,11 +50,11 @@ from sqlalchemy.orm import Session  # noqa: E402
 from jiesu.clock import SystemClock  # noqa: E402
 from jiesu.config import Settings  # noqa: E402
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
+from jiesu.permissions import SYSTEM  # noqa: E402
 from jiesu.places.models import Area, AreaLevel  # noqa: E402
 from jiesu.taxonomy.models import Category  # noqa: E402
 from jiesu.tickets import importer  # noqa: E402
 from jiesu.units.models import Unit, UnitKind  # noqa: E402
-from jiesu.units.permissions import SYSTEM  # noqa: E402
 
 YEAR = 2023
 DISTRICT_WEIGHTS = {  # resident population by district (2020 census, 10,000 people), as the demo uses

@@ -52,6 +52,7 @@ from sqlalchemy import Engine, func, insert, select, text  # noqa: E402
 from jiesu.clock import SystemClock  # noqa: E402
 from jiesu.config import Settings  # noqa: E402
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
+from jiesu.permissions import SYSTEM  # noqa: E402
 from jiesu.places.models import Area  # noqa: E402
 from jiesu.routing import service as routing  # noqa: E402
 from jiesu.taxonomy.models import RequestType  # noqa: E402
@@ -59,7 +60,6 @@ from jiesu.tickets import service  # noqa: E402
 from jiesu.tickets.models import Channel, Request, Ticket, TicketCounter  # noqa: E402
 from jiesu.units import users  # noqa: E402
 from jiesu.units.models import Role  # noqa: E402
-from jiesu.units.permissions import SYSTEM  # noqa: E402
 
 AREA = "110115009000"  # 大兴区观音寺街道
 BODY = {"text": "首座御园小区有群租房，一套房住了二十多人，楼道堆满杂物，存在消防隐患，希望有关部门尽快处理。",

@@ -50,10 +50,10 @@ from jiesu.knowledge import rules  # noqa: E402
 from jiesu.knowledge import service as kb  # noqa: E402
 from jiesu.knowledge.models import Article  # noqa: E402
 from jiesu.knowledge.rules import ArticleStatus  # noqa: E402
+from jiesu.permissions import ANONYMOUS, SYSTEM, Actor  # noqa: E402
 from jiesu.places.models import Area, AreaLevel  # noqa: E402
 from jiesu.routing.text import segment_many  # noqa: E402
 from jiesu.units.models import Role  # noqa: E402
-from jiesu.units.permissions import ANONYMOUS, SYSTEM, Actor  # noqa: E402
 
 OPERATOR = Actor(username="bench-operator", role=Role.operator)
 

@@ -58,11 +58,11 @@ def seed(url: str) -> None:
     from jiesu import migrate
     from jiesu.clock import FixedClock
     from jiesu.db import make_engine, make_sessionmaker, unit_of_work
+    from jiesu.permissions import SYSTEM
     from jiesu.places import service as places
     from jiesu.routing import service as routing
     from jiesu.taxonomy import service as taxonomy
     from jiesu.units import service as units
-    from jiesu.units.permissions import SYSTEM
 
     engine = make_engine(url)
     migrate.upgrade(engine)
@@ -143,9 +143,9 @@ def main() -> int:
     from jiesu.config import Settings
     from jiesu.db import make_engine, make_sessionmaker, unit_of_work
     from jiesu.open311 import service as open311
+    from jiesu.permissions import SYSTEM
     from jiesu.taxonomy.models import Category
     from jiesu.tickets.models import Ticket
-    from jiesu.units.permissions import SYSTEM
 
     engine = make_engine(url)
     with unit_of_work(make_sessionmaker(engine)) as s:

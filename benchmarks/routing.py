@@ -41,9 +41,9 @@ def place_rate() -> list[str]:
     fresh SQLite database with Beijing imported."""
     from jiesu import migrate
     from jiesu.db import make_engine, make_sessionmaker, unit_of_work
+    from jiesu.permissions import SYSTEM
     from jiesu.places import service as places
     from jiesu.places.addresses import place_report
-    from jiesu.units.permissions import SYSTEM
 
     with tempfile.TemporaryDirectory(prefix="jiesu-bench-") as var:
         engine = make_engine(f"sqlite:///{var}/places.db")

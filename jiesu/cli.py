@@ -32,17 +32,18 @@ from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.errors import DomainError
 from jiesu.knowledge.cli import knowledge_app
 from jiesu.open311.cli import apikeys_app
+from jiesu.permissions import SYSTEM, Role
 from jiesu.places import service as places_service
 from jiesu.places.models import AreaLevel
 from jiesu.places.resolve import MAX_TEXT_LENGTH
 from jiesu.routing.cli import routing_app
 from jiesu.taxonomy import service as taxonomy_service
-from jiesu.taxonomy.models import ReplyUnit, Urgency
+from jiesu.taxonomy.models import Urgency
+from jiesu.taxonomy.rules import ReplyUnit
 from jiesu.tickets.cli import tickets_app
 from jiesu.units import service as units_service
 from jiesu.units import users as users_service
-from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, Role, UnitKind
-from jiesu.units.permissions import SYSTEM
+from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, UnitKind
 
 app = typer.Typer(help="Jiesu 接诉即办: the 12345 citizen hotline platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)

@@ -17,11 +17,11 @@ from jiesu import migrate
 from jiesu.clock import FixedClock
 from jiesu.config import Settings
 from jiesu.db import make_engine, unit_of_work
+from jiesu.permissions import SYSTEM
 from jiesu.places import service as places
 from jiesu.routing import service as routing
 from jiesu.taxonomy import service as taxonomy
 from jiesu.units import service as units
-from jiesu.units.permissions import SYSTEM
 from tests import pg
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

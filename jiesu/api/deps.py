@@ -17,8 +17,8 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.db import finish, open_session
 from jiesu.errors import AuthenticationFailed
+from jiesu.permissions import ANONYMOUS, Actor
 from jiesu.units import users
-from jiesu.units.permissions import ANONYMOUS, Actor
 
 SESSION_TOKEN_KEY = "token"  # the page login's token, kept in the signed cookie
 

@@ -22,7 +22,7 @@ from jiesu.assessment import service as assessment
 from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolution, Satisfaction
 from jiesu.clock import Clock, SystemClock
 from jiesu.config import get_settings
-from jiesu.units.permissions import SYSTEM
+from jiesu.permissions import SYSTEM
 
 assess_app = typer.Typer(help="The assessment (考核): monthly rankings and reports, supervision, drill-down.",
                          no_args_is_help=True)

@@ -26,11 +26,11 @@ from jiesu.callback.models import Callback, Resolution, Satisfaction
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import InvalidInput, check_page
+from jiesu.permissions import Actor, Permission, require
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy.models import Category
 from jiesu.tickets.models import Ticket, TicketEvent
 from jiesu.units.models import Unit, UnitKind
-from jiesu.units.permissions import Action, Actor, require
 
 LEVELS = ("street", "district", "department")
 LEVEL_LABELS = {"street": "街乡镇", "district": "区", "department": "市级部门及公共服务企业"}
@@ -381,7 +381,7 @@ def _aggregate(directory: _Directory, level: str, cell_list: list[Cell], exclude
 def ranking(session: Session, actor: Actor, settings: Settings, clock: Clock, period: str, level: str = "street",
             *, prefer_rollup: bool = True) -> Ranking:
     """One period's ranking at one level, with last period's composite beside each row."""
-    require(actor, Action.assessment_read)
+    require(actor, Permission.assessment_read)
     _check(period, level)
     formula = Formula.from_settings(settings)
     excluded, codes = _excluded_ids(session, settings)
@@ -443,7 +443,7 @@ def _rank(rows: list[Row], min_sample: int, bottom: int) -> None:
 def trend(session: Session, actor: Actor, settings: Settings, clock: Clock, period: str, months: int = 6,
           level: str = "district") -> list[tuple[str, Rates, dict[str, tuple[str, Rates]]]]:
     """The city's rates and each key's composite over the last `months` periods up to `period`."""
-    require(actor, Action.assessment_read)
+    require(actor, Permission.assessment_read)
     if not 1 <= months <= 36:
         raise InvalidInput("months is 1 to 36", field="months")
     _check(period, level)
@@ -479,7 +479,7 @@ def _measure_filter(measure: str):
 def behind(session: Session, actor: Actor, settings: Settings, period: str, level: str, key: str | None,
            measure: str = "valid", limit: int = 100, offset: int = 0) -> tuple[list[tuple[RateFact, Ticket]], int]:
     """The tickets behind one figure of a ranking: (fact, ticket) pairs, and how many there are."""
-    require(actor, Action.assessment_read)
+    require(actor, Permission.assessment_read)
     check_page(limit, offset)
     _check(period, level)
     if measure not in MEASURES:
@@ -524,7 +524,7 @@ def supervision(session: Session, actor: Actor, settings: Settings, period: str,
                 district_code: str | None = None) -> Supervision:
     """Everything a supervisor chases: the tickets open now past a deadline or escalated (whatever the
     month: they are today's work), and the units whose tickets came back (重办) in the period."""
-    require(actor, Action.assessment_read)
+    require(actor, Permission.assessment_read)
     check_page(limit, 0)
     try:
         start, end = rules.window(period, settings.tz, settings.assess_month_start_day)

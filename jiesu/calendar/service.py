@@ -16,7 +16,7 @@ from jiesu.calendar.rules import BusinessCalendar
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import DataSourceError, InvalidInput
-from jiesu.units.permissions import Action, Actor, require
+from jiesu.permissions import Actor, Permission, require
 
 # Words an administrator may type for the two kinds of day, in either language.
 KIND_WORDS = {"holiday": DayKind.holiday, "休": DayKind.holiday, "off": DayKind.holiday, "假": DayKind.holiday,
@@ -48,7 +48,7 @@ def _check_name(name: str) -> str:
 
 def set_day(session: Session, actor: Actor, clock: Clock, day: date, kind: DayKind, name: str = "",
             calendar: str = "default") -> CalendarOverride:
-    require(actor, Action.calendar_edit)
+    require(actor, Permission.calendar_edit)
     check_new_name(calendar)
     _check_name(name)
     row = session.scalar(select(CalendarOverride).where(CalendarOverride.calendar == calendar,
@@ -65,7 +65,7 @@ def set_day(session: Session, actor: Actor, clock: Clock, day: date, kind: DayKi
 
 
 def clear_day(session: Session, actor: Actor, day: date, calendar: str = "default") -> bool:
-    require(actor, Action.calendar_edit)
+    require(actor, Permission.calendar_edit)
     row = session.scalar(select(CalendarOverride).where(CalendarOverride.calendar == calendar,
                                                         CalendarOverride.day == day))
     if row is None:
@@ -78,7 +78,7 @@ def clear_day(session: Session, actor: Actor, day: date, calendar: str = "defaul
 def import_days(session: Session, actor: Actor, clock: Clock, path: Path, calendar: str = "default") -> int:
     """A CSV of date,kind[,name] rows, e.g. the State Council's holiday notice for a year. All rows are
     checked before any is written, so a typo on line 9 does not leave half a year entered."""
-    require(actor, Action.calendar_edit)
+    require(actor, Permission.calendar_edit)
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)
@@ -107,7 +107,7 @@ def import_days(session: Session, actor: Actor, clock: Clock, path: Path, calend
 
 def list_days(session: Session, actor: Actor, year: int | None = None,
               calendar: str = "default") -> list[CalendarOverride]:
-    require(actor, Action.calendar_read)
+    require(actor, Permission.calendar_read)
     stmt = select(CalendarOverride).where(CalendarOverride.calendar == calendar)
     if year is not None:
         stmt = stmt.where(CalendarOverride.day >= date(year, 1, 1), CalendarOverride.day <= date(year, 12, 31))
@@ -147,7 +147,7 @@ def business_calendar(session: Session, actor: Actor, settings: Settings,
                       calendar: str = "default") -> BusinessCalendar:
     """load_calendar for a user who asks to see it: checks their permission, and that the calendar
     exists, so that a typo is not silently answered from the default."""
-    require(actor, Action.calendar_read)
+    require(actor, Permission.calendar_read)
     check_known(session, calendar)
     return load_calendar(session, settings, calendar)
 

@@ -23,12 +23,10 @@ from jiesu.callback.models import Callback, CallbackChannel, Resolution, Satisfa
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed, check_page
+from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Request, Ticket
-from jiesu.tickets.rules import Action as Step
-from jiesu.tickets.rules import TicketState
-from jiesu.units.models import Role
-from jiesu.units.permissions import Action, Actor, require
+from jiesu.tickets.rules import Step, TicketState
 
 
 class SurveyNotFound(NotFound):
@@ -77,7 +75,7 @@ def _attempts(session: Session, ticket: Ticket) -> int:
 
 def record(session: Session, actor: Actor, clock: Clock, settings: Settings, number: str, answer: Answer, *,
            channel: CallbackChannel = CallbackChannel.phone) -> Outcome:
-    require(actor, Action.callback_work)
+    require(actor, Permission.callback_work)
     return _record(session, actor, clock, settings, tickets.get(session, actor, number), answer, channel)
 
 
@@ -122,7 +120,7 @@ def _record(session: Session, actor: Actor, clock: Clock, settings: Settings, ti
 def queue(session: Session, actor: Actor, limit: int = 50, offset: int = 0,
           district_code: str | None = None) -> tuple[list[QueueItem], int]:
     """Replied tickets waiting for their callback, the longest-waiting first."""
-    require(actor, Action.callback_work)
+    require(actor, Permission.callback_work)
     check_page(limit, offset)
     where = [Ticket.state == TicketState.replied, Ticket.callback_due.is_(True)]
     if district_code:

@@ -35,14 +35,13 @@ from jiesu.config import Settings
 from jiesu.data import read_csv
 from jiesu.db import unit_of_work
 from jiesu.errors import DataSourceError, InvalidInput
+from jiesu.permissions import Actor, Role
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy.models import Category, RequestType, Urgency
 from jiesu.tickets import service as svc
 from jiesu.tickets.models import Channel, Request, Ticket
-from jiesu.tickets.rules import FINAL_STATES, TicketState
-from jiesu.tickets.rules import Action as Step
-from jiesu.units.models import Role, Unit, UnitKind
-from jiesu.units.permissions import Actor
+from jiesu.tickets.rules import FINAL_STATES, Step, TicketState
+from jiesu.units.models import Unit, UnitKind
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 SessionFactory = Callable[[], Session]

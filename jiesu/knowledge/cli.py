@@ -20,7 +20,7 @@ from jiesu.clock import Clock, SystemClock
 from jiesu.config import get_settings
 from jiesu.errors import DataSourceError
 from jiesu.knowledge import service as kb
-from jiesu.units.permissions import SYSTEM
+from jiesu.permissions import SYSTEM
 
 knowledge_app = typer.Typer(help="The knowledge base (知识库): search, import, proposals from replies, demo articles.",
                             no_args_is_help=True)
@@ -45,7 +45,7 @@ def search(text: Annotated[str, typer.Argument(help="the question, in any words"
            public: Annotated[bool, typer.Option("--public", help="as a citizen: public articles only")] = False,
            as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """The live articles that best answer TEXT, best first."""
-    from jiesu.units.permissions import ANONYMOUS
+    from jiesu.permissions import ANONYMOUS
 
     settings = get_settings()
     with _root().session_scope(settings) as session:

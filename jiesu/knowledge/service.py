@@ -36,6 +36,7 @@ from jiesu.errors import (
 from jiesu.knowledge import rules
 from jiesu.knowledge.models import FTS_TABLE, SEARCH_VECTOR, Article, DirectAnswer, Term
 from jiesu.knowledge.rules import ArticleStatus, Step, Who
+from jiesu.permissions import STAFF, SYSTEM, Actor, Permission, Role, can, require
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
 from jiesu.routing.text import segment, segment_many
@@ -43,8 +44,7 @@ from jiesu.taxonomy import service as taxonomy
 from jiesu.taxonomy.models import Category, RequestType
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel, Outcome, Request, Ticket, TicketEvent
-from jiesu.units.models import Role, Unit
-from jiesu.units.permissions import STAFF, SYSTEM, Action, Actor, can, require
+from jiesu.units.models import Unit
 
 MAX_QUESTION = 500
 MAX_ANSWER = 10_000
@@ -97,7 +97,7 @@ def rebuild_index(session: Session, actor: Actor, *, resegment: bool = False) ->
     """Count every article's words again (after a bulk load, or with `resegment` after the segmentation
     dictionary changed: then the words are cut again too) and rebuild SQLite's FTS5 index from the articles.
     Returns the number of articles."""
-    require(actor, Action.knowledge_review)
+    require(actor, Permission.knowledge_review)
     if resegment:
         articles = list(session.scalars(select(Article)))
         for a, (qt, at) in zip(articles, _terms_many([(a.question, a.answer) for a in articles]), strict=True):
@@ -189,11 +189,11 @@ def _source_unit(session: Session, actor: Actor, code: str | None) -> Unit | Non
 
 
 def _is_reviewer(actor: Actor) -> bool:
-    return can(actor.role, Action.knowledge_review)
+    return can(actor.role, Permission.knowledge_review)
 
 
 def _may_edit(actor: Actor, article: Article) -> bool:
-    if not can(actor.role, Action.knowledge_edit):
+    if not can(actor.role, Permission.knowledge_edit):
         return False
     return _is_reviewer(actor) or (actor.unit_id is not None and article.unit_id == actor.unit_id)
 
@@ -201,9 +201,9 @@ def _may_edit(actor: Actor, article: Article) -> bool:
 def create(session: Session, actor: Actor, clock: Clock, data: ArticleInput, *, publish: bool = False,
            source: str | None = None, source_ref: str | None = None) -> Article:
     """A new article, as a draft; a reviewer may publish it at once (`publish`)."""
-    require(actor, Action.knowledge_edit)
+    require(actor, Permission.knowledge_edit)
     if publish:
-        require(actor, Action.knowledge_review)
+        require(actor, Permission.knowledge_review)
     _validate(data)
     now = clock.now()
     question, answer = data.question.strip(), data.answer.strip()
@@ -233,7 +233,7 @@ def _load(session: Session, article_id: int) -> Article | None:
 def get(session: Session, actor: Actor, clock: Clock, settings: Settings, article_id: int) -> Article:
     """One article, for whom may see it: its editors and reviewers whatever its status; other staff while
     it is live; citizens and anonymous visitors while it is live and public. Else: not found."""
-    require(actor, Action.knowledge_read)
+    require(actor, Permission.knowledge_read)
     article = _load(session, article_id)
     if article is None or not visible(actor, article, today(clock, settings)):
         raise ArticleNotFound(f"no article {article_id}", field="id")
@@ -252,7 +252,7 @@ def today(clock: Clock, settings: Settings) -> date:
 
 
 def _editable(session: Session, actor: Actor, article_id: int) -> Article:
-    require(actor, Action.knowledge_edit)
+    require(actor, Permission.knowledge_edit)
     article = _load(session, article_id)
     if article is None or not _may_edit(actor, article):
         # another unit's article is none of this editor's business: not found, as for a reader
@@ -305,7 +305,7 @@ def act(session: Session, actor: Actor, clock: Clock, article_id: int, step: Ste
     revise."""
     sources, target, who = rules.TRANSITIONS[step]
     if who == Who.reviewer:
-        require(actor, Action.knowledge_review)
+        require(actor, Permission.knowledge_review)
     article = _editable(session, actor, article_id)
     _check_version(article, expected_version)
     if rules.next_status(article.status, step) is None:
@@ -351,7 +351,7 @@ class ArticleFilter:
 def list_articles(session: Session, actor: Actor, f: ArticleFilter, limit: int = 50,
                   offset: int = 0) -> tuple[list[Article], int]:
     """The articles an editor maintains (a reviewer: all; a unit: its own), newest change first."""
-    require(actor, Action.knowledge_edit)
+    require(actor, Permission.knowledge_edit)
     check_page(limit, offset)
     stmt = select(Article)
     if not _is_reviewer(actor):
@@ -397,7 +397,7 @@ def search(session: Session, actor: Actor, clock: Clock, settings: Settings, tex
     """The live articles that best answer `text_`, best first. Staff find internal articles too; citizens and
     anonymous visitors the public ones. `area_code` keeps the articles for that area (or above it, or for
     the whole city); `category_code` those of that category or under it."""
-    require(actor, Action.knowledge_read)
+    require(actor, Permission.knowledge_read)
     if len(text_) > MAX_QUERY:
         raise InvalidInput(f"the text has at most {MAX_QUERY} characters", field="q")
     if not 1 <= limit <= MAX_RESULTS:
@@ -515,7 +515,7 @@ def answer(session: Session, actor: Actor, clock: Clock, settings: Settings, dat
            idempotency_key: str | None = None) -> Answered:
     """Close an inquiry with a direct answer (直接答复): a request with outcome direct_answer and no ticket,
     and which article answered it. The article must be live; the operator may adapt its answer."""
-    require(actor, Action.knowledge_answer)
+    require(actor, Permission.knowledge_answer)
     article = None
     if data.article_id is not None:
         article = _load(session, data.article_id)
@@ -582,7 +582,7 @@ def _next_month(start: datetime) -> datetime:
 def stats(session: Session, actor: Actor, clock: Clock, settings: Settings, month: str | None = None, *,
           months: int = 1, top: int = 10) -> Stats:
     """Direct answers counted apart from tickets, for `months` months up to `month` (default: this month)."""
-    require(actor, Action.knowledge_stats)
+    require(actor, Permission.knowledge_stats)
     if not 1 <= months <= 36:
         raise InvalidInput("months must be between 1 and 36", field="months")
     month = month or clock.now().astimezone(settings.tz).strftime("%Y-%m")
@@ -637,7 +637,7 @@ def propose(session: Session, actor: Actor, clock: Clock, *, days: int = 365, mi
     one unit and category over the last `days` days, as articles to write: the typical question and the
     typical reply, without its salutation, thanks and date. Groups whose tickets an article was already built
     from are left out."""
-    require(actor, Action.knowledge_review)
+    require(actor, Permission.knowledge_review)
     if not 1 <= days <= 3650:
         raise InvalidInput("days must be between 1 and 3650", field="days")
     if not 2 <= min_count <= 1000:
@@ -689,7 +689,7 @@ def propose(session: Session, actor: Actor, clock: Clock, *, days: int = 365, mi
 
 def accept_proposals(session: Session, actor: Actor, clock: Clock, proposals: Iterable[Proposal]) -> list[Article]:
     """Drafts from proposals, for their departments to check and send to review."""
-    require(actor, Action.knowledge_review)
+    require(actor, Permission.knowledge_review)
     return [create(session, actor, clock, ArticleInput(p.question, p.answer, category_code=p.category_code,
                                                        unit_code=p.unit_code, from_tickets=p.tickets))
             for p in proposals]
@@ -699,7 +699,7 @@ def accept_proposals(session: Session, actor: Actor, clock: Clock, proposals: It
 
 def expire_due(session: Session, actor: Actor, clock: Clock, settings: Settings) -> int:
     """Mark expired the published articles whose validity has ended (searches skip them already)."""
-    require(actor, Action.knowledge_review)
+    require(actor, Permission.knowledge_review)
     on = today(clock, settings)
     now = clock.now()
     due = list(session.scalars(select(Article).where(Article.status == ArticleStatus.published,
@@ -725,7 +725,7 @@ def bulk_create(session: Session, actor: Actor, clock: Clock, items: Sequence[Ar
                 batch: int = 2000) -> ImportReport:
     """Many articles at once (an import, the demo): segmented together, inserted in batches, the word counts
     rebuilt once at the end. Articles with the question and answer of an existing one are skipped."""
-    require(actor, Action.knowledge_review)
+    require(actor, Permission.knowledge_review)
     import time
 
     started = time.perf_counter()
@@ -832,7 +832,7 @@ def demo_articles(session: Session, limit: int | None = None) -> tuple[list[Arti
 
 def seed_demo(session: Session, actor: Actor, clock: Clock, limit: int | None = None) -> ImportReport:
     """The demo's knowledge base, from the corpus's replied messages; nothing when it is there already."""
-    require(actor, Action.knowledge_review)
+    require(actor, Permission.knowledge_review)
     there = session.scalar(select(func.count()).select_from(Article).where(Article.source == DEMO_SOURCE)) or 0
     if there:
         return ImportReport(0, there)

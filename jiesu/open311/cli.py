@@ -21,7 +21,7 @@ def create(name: Annotated[str, typer.Argument(help="the client system, e.g. cit
     from jiesu.cli import session_scope
     from jiesu.clock import SystemClock
     from jiesu.open311 import service
-    from jiesu.units.permissions import SYSTEM
+    from jiesu.permissions import SYSTEM
 
     with session_scope() as session:
         row, key = service.create_key(session, SYSTEM, SystemClock(), name, note)
@@ -36,7 +36,7 @@ def list_keys() -> None:
     from jiesu.cli import session_scope
     from jiesu.config import get_settings
     from jiesu.open311 import service
-    from jiesu.units.permissions import SYSTEM
+    from jiesu.permissions import SYSTEM
 
     tz = get_settings().tz
 
@@ -60,7 +60,7 @@ def revoke(name: Annotated[str, typer.Argument(help="the client system whose key
     from jiesu.cli import session_scope
     from jiesu.clock import SystemClock
     from jiesu.open311 import service
-    from jiesu.units.permissions import SYSTEM
+    from jiesu.permissions import SYSTEM
 
     with session_scope() as session:
         row = service.revoke_key(session, SYSTEM, SystemClock(), name)

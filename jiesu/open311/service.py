@@ -37,17 +37,16 @@ from jiesu.errors import Conflict, DomainError, InvalidInput, NotFound, Permissi
 from jiesu.open311 import catalog
 from jiesu.open311.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from jiesu.open311.models import ApiKey, Open311Submission
+from jiesu.permissions import SYSTEM, Actor, Permission, Role, require
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaBoundary
 from jiesu.taxonomy import service as taxonomy
 from jiesu.taxonomy.models import Category, RequestType, Urgency
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel, Request, Ticket, TicketEvent
-from jiesu.tickets.rules import ACTION_LABELS, FINAL_STATES, OPEN_STATES, TicketState
-from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import ACTION_LABELS, FINAL_STATES, OPEN_STATES, Step, TicketState
 from jiesu.units.catalogue import CENTRE_NAME
-from jiesu.units.models import Role, Unit
-from jiesu.units.permissions import SYSTEM, Action, Actor, require
+from jiesu.units.models import Unit
 
 JURISDICTION_ID = "beijing.gov.cn"
 CITY = "北京市"
@@ -133,7 +132,7 @@ def _hash(key: str) -> str:
 
 def create_key(session: Session, actor: Actor, clock: Clock, name: str, note: str = "") -> tuple[ApiKey, str]:
     """A new key for a client system. Returns the row and the key itself, which is shown this once."""
-    require(actor, Action.apikeys_edit)
+    require(actor, Permission.apikeys_edit)
     name = name.strip()
     if not KEY_NAME.match(name):
         raise InvalidInput("a key's name is 1 to 48 letters, digits, '.', '_' or '-', e.g. city-app", field="name")
@@ -151,12 +150,12 @@ def create_key(session: Session, actor: Actor, clock: Clock, name: str, note: st
 
 
 def list_keys(session: Session, actor: Actor) -> list[ApiKey]:
-    require(actor, Action.apikeys_edit)
+    require(actor, Permission.apikeys_edit)
     return list(session.scalars(select(ApiKey).order_by(ApiKey.name)))
 
 
 def revoke_key(session: Session, actor: Actor, clock: Clock, name: str) -> ApiKey:
-    require(actor, Action.apikeys_edit)
+    require(actor, Permission.apikeys_edit)
     row = session.scalar(select(ApiKey).where(ApiKey.name == name.strip()))
     if row is None:
         raise NotFound(f"no API key named {name.strip()[:48]}", field="name")

@@ -15,10 +15,10 @@ from jiesu.data import DATA_DIR, open_text, read_csv
 from jiesu.data import resolve as data_file
 from jiesu.db import ReferenceCache
 from jiesu.errors import DataSourceError, InvalidInput, PlaceNotFound
+from jiesu.permissions import Actor, Permission, require
 from jiesu.places import resolve as resolving
 from jiesu.places import rules
 from jiesu.places.models import LEVEL_ORDER, Area, AreaAlias, AreaBoundary, AreaLevel
-from jiesu.units.permissions import Action, Actor, require
 
 DEFAULT_SOURCE = DATA_DIR / "places"
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -53,7 +53,7 @@ def import_gazetteer(session: Session, actor: Actor, source: Path | None = None,
     """Load (or refresh) a city's tree from districts.csv, streets.csv, communities.csv and an
     optional districts.geojson. Keyed by code: running it twice changes nothing; manual aliases
     and residential complexes registered by administrators are kept."""
-    require(actor, Action.places_edit)
+    require(actor, Permission.places_edit)
     source = Path(source) if source else DEFAULT_SOURCE
     if not source.is_dir():
         raise DataSourceError(f"{source} is not a folder with districts.csv, streets.csv, communities.csv")
@@ -228,7 +228,7 @@ def find(session: Session, actor: Actor, query: str, *, level: AreaLevel | None 
          district_code: str | None = None, limit: int = 50) -> PlaceSearch:
     """Every place whose name, short name or alias contains `query`, exact matches first, then by
     level (district, street, community) and code. Ambiguity is shown, never resolved silently."""
-    require(actor, Action.places_read)
+    require(actor, Permission.places_read)
     q = rules.normalise(query)
     if not q:
         raise InvalidInput("query must not be empty", field="q")
@@ -292,7 +292,7 @@ def _escape_like(s: str) -> str:
 
 
 def get(session: Session, actor: Actor, code: str) -> Area:
-    require(actor, Action.places_read)
+    require(actor, Permission.places_read)
     area = session.scalar(select(Area).where(Area.code == code))
     if area is None:
         raise PlaceNotFound(f"no place with code {code}", field="code")
@@ -305,7 +305,7 @@ _AREAS = ReferenceCache(ttl=300)
 def get_cached(session: Session, actor: Actor, code: str) -> Area:
     """get, for intake: the place's columns kept five minutes per process (db.ReferenceCache) and put into the
     session as loaded (merge without load, SQLAlchemy's recipe for cached objects), with no query."""
-    require(actor, Action.places_read)
+    require(actor, Permission.places_read)
 
     def load() -> tuple[tuple, dict] | None:
         row = session.connection().execute(select(Area.__table__).where(Area.code == code)).mappings().first()
@@ -328,7 +328,7 @@ def get_cached(session: Session, actor: Actor, code: str) -> Area:
 
 def children(session: Session, actor: Actor, code: str | None = None) -> list[Area]:
     """The places directly below `code`, or the city level when no code is given."""
-    require(actor, Action.places_read)
+    require(actor, Permission.places_read)
     if code is None:
         return list(session.scalars(select(Area).where(Area.parent_id.is_(None)).order_by(Area.code)))
     parent = get(session, actor, code)
@@ -341,7 +341,7 @@ def aliases_of(session: Session, actor: Actor, code: str) -> list[AreaAlias]:
 
 
 def add_alias(session: Session, actor: Actor, code: str, alias: str) -> AreaAlias:
-    require(actor, Action.places_edit)
+    require(actor, Permission.places_edit)
     alias = alias.strip()
     if len(alias) < rules.MIN_ALIAS_LENGTH:
         raise InvalidInput(f"an alias needs at least {rules.MIN_ALIAS_LENGTH} characters", field="alias")
@@ -359,7 +359,7 @@ def add_alias(session: Session, actor: Actor, code: str, alias: str) -> AreaAlia
 
 def add_complex(session: Session, actor: Actor, community_code: str, name: str) -> Area:
     """Register a residential complex (小区) under a community, e.g. 首座御园 under its 社区."""
-    require(actor, Action.places_edit)
+    require(actor, Permission.places_edit)
     name = name.strip()
     if not name:
         raise InvalidInput("a complex needs a name", field="name")
@@ -381,7 +381,7 @@ def add_complex(session: Session, actor: Actor, community_code: str, name: str) 
 
 
 def counts(session: Session, actor: Actor) -> dict[str, int]:
-    require(actor, Action.places_read)
+    require(actor, Permission.places_read)
     rows = session.execute(select(Area.level, func.count()).group_by(Area.level)).all()
     out = {lvl.value: 0 for lvl in AreaLevel}
     out.update({lvl.value if isinstance(lvl, AreaLevel) else lvl: n for lvl, n in rows})
@@ -390,7 +390,7 @@ def counts(session: Session, actor: Actor) -> dict[str, int]:
 
 def locate(session: Session, actor: Actor, lng: float, lat: float) -> Area | None:
     """The district whose polygon holds the point (coordinates in the boundaries' CRS, GCJ-02 here)."""
-    require(actor, Action.places_read)
+    require(actor, Permission.places_read)
     if not (-180 <= lng <= 180):
         raise InvalidInput("longitude must be between -180 and 180", field="lng")
     if not (-90 <= lat <= 90):
@@ -409,7 +409,7 @@ def resolve(session: Session, actor: Actor, text: str, lng: float | None = None,
     """Read a citizen's address or message as district -> street/township -> community, with a
     confidence; a name several places carry comes back `ambiguous` with all of them. Coordinates
     (GCJ-02, both or neither) add the district that holds the point."""
-    require(actor, Action.places_read)
+    require(actor, Permission.places_read)
     if text is None or not text.strip():
         raise InvalidInput("text must not be empty", field="text")
     if len(text) > resolving.MAX_TEXT_LENGTH:

@@ -92,8 +92,8 @@ def _corrections(settings) -> list[tuple[str, str, str]]:
     """The corrections recorded in the database, when there is a current one; none otherwise."""
     from jiesu import migrate
     from jiesu.db import make_engine, make_sessionmaker, unit_of_work
+    from jiesu.permissions import SYSTEM
     from jiesu.routing import service as routing
-    from jiesu.units.permissions import SYSTEM
 
     engine = make_engine(settings.effective_database_url)
     try:

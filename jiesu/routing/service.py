@@ -21,16 +21,15 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.db import ReferenceCache, unit_of_work
 from jiesu.errors import ConcurrentChange, InvalidInput, NotFound, TransitionNotAllowed
+from jiesu.permissions import SYSTEM, Actor, Permission, require
 from jiesu.places.models import Area, AreaLevel
 from jiesu.routing import rules
 from jiesu.routing.models import RoutingRule
 from jiesu.taxonomy.models import Category, Urgency
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Contact, Request, Ticket, TicketEvent
-from jiesu.tickets.rules import OPEN_STATES, TicketState
-from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import OPEN_STATES, Step, TicketState
 from jiesu.units.models import Unit, UnitKind
-from jiesu.units.permissions import SYSTEM, Action, Actor, require
 
 log = logging.getLogger("jiesu.routing")
 
@@ -261,7 +260,7 @@ def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
             phone: str | None = None, category_code: str | None = None, before_id: int | None = None) -> Suggestion:
     """Category, place, unit(s), urgency and duplicates for a request, each with its reasons. `before_id`: the
     request is that ticket already (a deferred suggestion), whose duplicates are the tickets before it."""
-    require(actor, Action.routing_suggest)
+    require(actor, Permission.routing_suggest)
     if not text.strip():
         raise InvalidInput("a suggestion needs the request's text", field="text")
     now = clock.now()
@@ -479,14 +478,14 @@ def stored_suggestion(ticket: Ticket | None) -> Suggestion | None:
 # --- the rules table -----------------------------------------------------------------------------------
 
 def list_rules(session: Session, actor: Actor) -> list[RoutingRule]:
-    require(actor, Action.routing_suggest)
+    require(actor, Permission.routing_suggest)
     return list(session.scalars(select(RoutingRule).order_by(RoutingRule.category_scope, RoutingRule.area_code)))
 
 
 def set_rule(session: Session, actor: Actor, clock: Clock, *, category_scope: str, area_code: str | None,
              main: str, co_units: list[str] | None = None, note: str = "", active: bool = True) -> RoutingRule:
     """Add or replace the rule for (category scope, area)."""
-    require(actor, Action.routing_edit)
+    require(actor, Permission.routing_edit)
     category_scope = category_scope.strip() or rules.ANY
     if category_scope != rules.ANY and session.scalar(select(Category.id).where(Category.code == category_scope)) \
             is None:
@@ -525,7 +524,7 @@ def set_rule(session: Session, actor: Actor, clock: Clock, *, category_scope: st
 
 
 def delete_rule(session: Session, actor: Actor, rule_id: int) -> None:
-    require(actor, Action.routing_edit)
+    require(actor, Permission.routing_edit)
     rule = session.get(RoutingRule, rule_id)
     if rule is None:
         raise RuleNotFound(f"no routing rule #{rule_id}", field="rule_id")
@@ -584,7 +583,7 @@ def _month_bounds(month: str, settings: Settings) -> tuple[datetime, datetime]:
 
 def accuracy(session: Session, actor: Actor, settings: Settings, month: str) -> Accuracy:
     """How often the first dispatch of a ticket followed its suggestion, from the event log."""
-    require(actor, Action.routing_suggest)
+    require(actor, Permission.routing_suggest)
     start, end = _month_bounds(month, settings)
     events = session.execute(select(TicketEvent.ticket_id, TicketEvent.payload)
                              .where(TicketEvent.action == Step.dispatch.value, TicketEvent.at >= start,
@@ -616,7 +615,7 @@ def _same_top(a: str, b: str) -> bool:
 def corrections(session: Session, actor: Actor) -> list[tuple[str, str, str]]:
     """(title, text, first-level category name) of every ticket whose dispatcher chose another category
     than the one suggested: what `jiesu routing train` learns from besides the corpus."""
-    require(actor, Action.routing_suggest)
+    require(actor, Permission.routing_suggest)
     rows = session.execute(select(TicketEvent.payload, Request.title, Request.text)
                            .join(Ticket, Ticket.id == TicketEvent.ticket_id)
                            .join(Request, Request.id == Ticket.request_id)

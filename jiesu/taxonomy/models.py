@@ -7,6 +7,7 @@ from sqlalchemy import Boolean, Enum, Float, ForeignKey, Integer, String, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from jiesu.db import Base, UTCDateTime
+from jiesu.taxonomy.rules import ReplyUnit
 
 
 class RequestType(StrEnum):
@@ -35,11 +36,6 @@ class Urgency(StrEnum):
 
 
 URGENCY_LABELS = {Urgency.emergency: "紧急", Urgency.normal: "一般", Urgency.complex: "疑难"}
-
-
-class ReplyUnit(StrEnum):
-    hours = "hours"  # clock hours, around the clock
-    business_days = "business_days"  # business days of the unit's calendar
 
 
 class Category(Base):

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from jiesu.calendar.rules import BusinessCalendar
-from jiesu.taxonomy.models import ReplyUnit
+
+
+class ReplyUnit(StrEnum):
+    hours = "hours"  # clock hours, around the clock
+    business_days = "business_days"  # business days of the unit's calendar
 
 
 class PolicyLike(Protocol):

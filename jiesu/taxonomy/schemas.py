@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from jiesu.taxonomy.models import ReplyUnit, RequestType, Urgency
+from jiesu.taxonomy.models import RequestType, Urgency
+from jiesu.taxonomy.rules import ReplyUnit
 
 
 class CategoryOut(BaseModel):

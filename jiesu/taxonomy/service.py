@@ -14,8 +14,9 @@ from jiesu.clock import Clock
 from jiesu.data import DATA_DIR, read_csv
 from jiesu.db import ReferenceCache
 from jiesu.errors import CategoryNotFound, DataSourceError, InvalidInput, NotFound
-from jiesu.taxonomy.models import DEFAULT_SCOPE, Category, DeadlinePolicy, ReplyUnit, Urgency
-from jiesu.units.permissions import Action, Actor, require
+from jiesu.permissions import Actor, Permission, require
+from jiesu.taxonomy.models import DEFAULT_SCOPE, Category, DeadlinePolicy, Urgency
+from jiesu.taxonomy.rules import ReplyUnit
 
 DEFAULT_SOURCE = DATA_DIR / "teddy2020" / "categories.csv"
 LEVEL_COLUMNS = ("一级分类", "二级分类", "三级分类")
@@ -32,7 +33,7 @@ class TaxonomyImportReport:
 def import_tree(session: Session, actor: Actor, source: Path | None = None) -> TaxonomyImportReport:
     """Load a 3-level tree from a CSV with columns 一级分类, 二级分类, 三级分类. Nodes are keyed by path,
     so a re-import adds what is new and keeps every code that was handed out."""
-    require(actor, Action.taxonomy_edit)
+    require(actor, Permission.taxonomy_edit)
     source = Path(source) if source else DEFAULT_SOURCE
     rows = read_csv(source, required=LEVEL_COLUMNS)
     by_path = {c.path: c for c in session.scalars(select(Category))}
@@ -67,7 +68,7 @@ def import_tree(session: Session, actor: Actor, source: Path | None = None) -> T
 
 
 def get(session: Session, actor: Actor, code: str) -> Category:
-    require(actor, Action.taxonomy_read)
+    require(actor, Permission.taxonomy_read)
     cat = session.scalar(select(Category).where(Category.code == code))
     if cat is None:
         raise CategoryNotFound(f"no category with code {code}", field="code")
@@ -76,7 +77,7 @@ def get(session: Session, actor: Actor, code: str) -> Category:
 
 def list_categories(session: Session, actor: Actor, *, parent_code: str | None = None, level: int | None = None,
                     q: str | None = None) -> list[Category]:
-    require(actor, Action.taxonomy_read)
+    require(actor, Permission.taxonomy_read)
     stmt = select(Category).where(Category.active.is_(True))
     if parent_code:
         try:
@@ -93,7 +94,7 @@ def list_categories(session: Session, actor: Actor, *, parent_code: str | None =
 
 
 def counts(session: Session, actor: Actor) -> dict[int, int]:
-    require(actor, Action.taxonomy_read)
+    require(actor, Permission.taxonomy_read)
     out = {1: 0, 2: 0, 3: 0}
     out.update(dict(session.execute(select(Category.level, func.count()).group_by(Category.level)).all()))
     return out
@@ -141,7 +142,7 @@ def _validate(spec: PolicySpec) -> None:
 
 def set_policy(session: Session, actor: Actor, clock: Clock, scope: str, urgency: Urgency,
                spec: PolicySpec) -> DeadlinePolicy:
-    require(actor, Action.taxonomy_edit)
+    require(actor, Permission.taxonomy_edit)
     _validate(spec)
     if scope != DEFAULT_SCOPE:
         try:
@@ -166,7 +167,7 @@ def set_policy(session: Session, actor: Actor, clock: Clock, scope: str, urgency
 
 def seed_default_policies(session: Session, actor: Actor, clock: Clock) -> int:
     """Write the default policies where none is set yet; an administrator's edits are kept."""
-    require(actor, Action.taxonomy_edit)
+    require(actor, Permission.taxonomy_edit)
     have = set(session.execute(select(DeadlinePolicy.scope, DeadlinePolicy.urgency)))
     written = 0
     wanted: list[tuple[str, Urgency, PolicySpec]] = [(DEFAULT_SCOPE, u, s) for u, s in DEFAULT_POLICIES.items()]
@@ -180,7 +181,7 @@ def seed_default_policies(session: Session, actor: Actor, clock: Clock) -> int:
 
 
 def list_policies(session: Session, actor: Actor) -> list[DeadlinePolicy]:
-    require(actor, Action.taxonomy_read)
+    require(actor, Permission.taxonomy_read)
     return list(session.scalars(select(DeadlinePolicy).order_by(DeadlinePolicy.scope, DeadlinePolicy.urgency)))
 
 
@@ -216,7 +217,7 @@ def dispatch_within_hours(session: Session, category_code: str | None, urgency: 
 
 def resolve_policy(session: Session, actor: Actor, category_code: str | None, urgency: Urgency) -> DeadlinePolicy:
     """The policy that governs a ticket of this category and urgency."""
-    require(actor, Action.taxonomy_read)
+    require(actor, Permission.taxonomy_read)
     if category_code:
         get(session, actor, category_code)
     scopes = list(_scopes(category_code))

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import InvalidInput, NotFound, PermissionDenied
+from jiesu.permissions import Actor
 from jiesu.tickets import service
 from jiesu.tickets.models import Attachment, Ticket
-from jiesu.units.permissions import Actor
 
 # What a file says it is at its first bytes; a name or a header is only a claim.
 SIGNATURES: tuple[tuple[bytes, str], ...] = (

@@ -66,7 +66,7 @@ def import_command(
     from jiesu.cli import fail, session_scope
     from jiesu.clock import SystemClock
     from jiesu.config import get_settings
-    from jiesu.units.permissions import SYSTEM
+    from jiesu.permissions import SYSTEM
 
     if not file.exists():
         raise fail(f"no such file: {file}")

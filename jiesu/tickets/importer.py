@@ -76,12 +76,12 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.db import WRITE
 from jiesu.errors import DataSourceError, InvalidInput
+from jiesu.permissions import Actor, Permission, require
 from jiesu.places.models import Area
 from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, URGENCY_LABELS, Category, RequestType, Urgency
 from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, TicketState
-from jiesu.tickets.rules import Action as TicketAction
+from jiesu.tickets.rules import Step as TicketAction
 from jiesu.units.models import Unit
-from jiesu.units.permissions import Action, Actor, require
 
 ACTOR = "import"  # created_by, the event's actor, the callback's agent
 EVENT_ACTION = TicketAction.import_.value  # one event per imported ticket, from nothing to its final state
@@ -996,7 +996,7 @@ def import_tickets(session: Session, actor: Actor, clock: Clock, settings: Setti
     a thread of its own on the caller's session while the next batch is read; 2 or more (PostgreSQL, with
     `commit` given and the session bound to an engine) add sessions of their own on the same engine, each
     batch committed in its own transaction. Default: 2 where allowed, else 1 (PostgreSQL) or 0 (SQLite)."""
-    require(actor, Action.tickets_import)
+    require(actor, Permission.tickets_import)
     if not 1 <= batch <= 100_000:
         raise InvalidInput("batch is 1 to 100,000 tickets", field="batch")
     t0 = time.perf_counter()

@@ -31,13 +31,11 @@ from jiesu.config import Settings
 from jiesu.db import unit_of_work
 from jiesu.errors import ConcurrentChange, DomainError, TransitionNotAllowed
 from jiesu.knowledge import service as knowledge
+from jiesu.permissions import Actor, Role
 from jiesu.routing import service as routing
 from jiesu.tickets import service
 from jiesu.tickets.models import Request, Ticket
-from jiesu.tickets.rules import OPEN_WORK, TicketState
-from jiesu.tickets.rules import Action as Step
-from jiesu.units.models import Role
-from jiesu.units.permissions import Actor
+from jiesu.tickets.rules import OPEN_WORK, Step, TicketState
 
 log = logging.getLogger("jiesu.clock")
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from jiesu.units.models import Role
+from jiesu.permissions import Role
 
 
 class TicketState(StrEnum):
@@ -34,7 +34,7 @@ OPEN_STATES = frozenset({TicketState.new, TicketState.dispatched, TicketState.ha
 FINAL_STATES = frozenset(TicketState) - OPEN_STATES
 
 
-class Action(StrEnum):
+class Step(StrEnum):
     create = "create"
     import_ = "import"  # a historical ticket brought from an older system, in its final state
     dispatch = "dispatch"  # 派单
@@ -61,14 +61,14 @@ class Action(StrEnum):
 
 
 ACTION_LABELS = {
-    Action.create: "受理", Action.import_: "历史导入", Action.dispatch: "派单", Action.sign: "签收",
-    Action.return_: "退单",
-    Action.uphold_return: "退单审核通过，改派", Action.reject_return: "退单驳回", Action.note: "办理进展",
-    Action.request_extension: "申请延期", Action.approve_extension: "延期批准", Action.reject_extension: "延期驳回",
-    Action.whistle: "吹哨报到", Action.summons_sign: "报到", Action.summons_report: "报到单位反馈",
-    Action.reply: "答复", Action.close: "办结", Action.reopen: "重办", Action.merge: "并单",
-    Action.escalate: "督办", Action.withdraw: "撤回", Action.mark_overdue: "超期",
-    Action.queue_callback: "进入回访队列", Action.suggest: "智能派单建议",
+    Step.create: "受理", Step.import_: "历史导入", Step.dispatch: "派单", Step.sign: "签收",
+    Step.return_: "退单",
+    Step.uphold_return: "退单审核通过，改派", Step.reject_return: "退单驳回", Step.note: "办理进展",
+    Step.request_extension: "申请延期", Step.approve_extension: "延期批准", Step.reject_extension: "延期驳回",
+    Step.whistle: "吹哨报到", Step.summons_sign: "报到", Step.summons_report: "报到单位反馈",
+    Step.reply: "答复", Step.close: "办结", Step.reopen: "重办", Step.merge: "并单",
+    Step.escalate: "督办", Step.withdraw: "撤回", Step.mark_overdue: "超期",
+    Step.queue_callback: "进入回访队列", Step.suggest: "智能派单建议",
 }
 
 
@@ -90,7 +90,7 @@ OPEN_WORK = frozenset({S.new, S.dispatched, S.handling, S.returned})
 
 @dataclass(frozen=True)
 class Transition:
-    action: Action
+    action: Step
     sources: frozenset[TicketState]
     target: TicketState | None  # None: the state stays as it is (notes, flags, summons)
     roles: frozenset[Role]
@@ -98,36 +98,36 @@ class Transition:
     needs: tuple[str, ...] = ()  # payload fields that must be present and non-empty
 
 
-def _t(action: Action, sources: Iterable[TicketState], target: TicketState | None, roles: Iterable[Role],
+def _t(action: Step, sources: Iterable[TicketState], target: TicketState | None, roles: Iterable[Role],
        party: Party = Party.anyone, needs: tuple[str, ...] = ()) -> Transition:
     return Transition(action, frozenset(sources), target, frozenset(roles), party, needs)
 
 
 # The table. Reading one row tells the whole rule for one step.
-TRANSITIONS: dict[Action, Transition] = {t.action: t for t in [
-    _t(Action.dispatch, {S.new}, S.dispatched, CENTRE, needs=("unit",)),
-    _t(Action.sign, {S.dispatched}, S.handling, UNIT_MEMBERS, Party.main_unit),
-    _t(Action.return_, {S.dispatched, S.handling}, S.returned, UNIT_MEMBERS, Party.main_unit, ("reason",)),
-    _t(Action.uphold_return, {S.returned}, S.dispatched, CENTRE, needs=("unit", "reason")),
-    _t(Action.reject_return, {S.returned}, S.dispatched, CENTRE, needs=("reason",)),
-    _t(Action.note, {S.handling}, None, UNIT_MEMBERS, Party.main_unit, ("text",)),
-    _t(Action.request_extension, {S.handling}, None, UNIT_MEMBERS, Party.main_unit, ("reason", "days")),
-    _t(Action.approve_extension, {S.handling}, None, CENTRE),
-    _t(Action.reject_extension, {S.handling}, None, CENTRE, needs=("reason",)),
-    _t(Action.whistle, {S.handling}, None, UNIT_MEMBERS, Party.main_unit, ("units", "reason")),
-    _t(Action.summons_sign, {S.handling}, None, UNIT_MEMBERS, Party.summoned_unit),
-    _t(Action.summons_report, {S.handling}, None, UNIT_MEMBERS, Party.summoned_unit, ("text",)),
-    _t(Action.reply, {S.handling}, S.replied, UNIT_MEMBERS, Party.main_unit, ("text",)),
-    _t(Action.close, {S.replied}, S.closed, frozenset({R.callback_agent, R.dispatcher, R.admin})),
-    _t(Action.reopen, {S.replied, S.closed}, S.handling, frozenset({R.callback_agent, R.dispatcher, R.admin}),
+TRANSITIONS: dict[Step, Transition] = {t.action: t for t in [
+    _t(Step.dispatch, {S.new}, S.dispatched, CENTRE, needs=("unit",)),
+    _t(Step.sign, {S.dispatched}, S.handling, UNIT_MEMBERS, Party.main_unit),
+    _t(Step.return_, {S.dispatched, S.handling}, S.returned, UNIT_MEMBERS, Party.main_unit, ("reason",)),
+    _t(Step.uphold_return, {S.returned}, S.dispatched, CENTRE, needs=("unit", "reason")),
+    _t(Step.reject_return, {S.returned}, S.dispatched, CENTRE, needs=("reason",)),
+    _t(Step.note, {S.handling}, None, UNIT_MEMBERS, Party.main_unit, ("text",)),
+    _t(Step.request_extension, {S.handling}, None, UNIT_MEMBERS, Party.main_unit, ("reason", "days")),
+    _t(Step.approve_extension, {S.handling}, None, CENTRE),
+    _t(Step.reject_extension, {S.handling}, None, CENTRE, needs=("reason",)),
+    _t(Step.whistle, {S.handling}, None, UNIT_MEMBERS, Party.main_unit, ("units", "reason")),
+    _t(Step.summons_sign, {S.handling}, None, UNIT_MEMBERS, Party.summoned_unit),
+    _t(Step.summons_report, {S.handling}, None, UNIT_MEMBERS, Party.summoned_unit, ("text",)),
+    _t(Step.reply, {S.handling}, S.replied, UNIT_MEMBERS, Party.main_unit, ("text",)),
+    _t(Step.close, {S.replied}, S.closed, frozenset({R.callback_agent, R.dispatcher, R.admin})),
+    _t(Step.reopen, {S.replied, S.closed}, S.handling, frozenset({R.callback_agent, R.dispatcher, R.admin}),
        needs=("reason",)),
-    _t(Action.merge, {S.new, S.dispatched}, S.merged, CENTRE, needs=("parent",)),
-    _t(Action.escalate, OPEN_WORK, None, frozenset({R.supervisor, R.dispatcher, R.admin}), needs=("reason",)),
-    _t(Action.withdraw, OPEN_WORK, S.withdrawn, frozenset({R.citizen, R.operator, R.admin}), Party.creator,
+    _t(Step.merge, {S.new, S.dispatched}, S.merged, CENTRE, needs=("parent",)),
+    _t(Step.escalate, OPEN_WORK, None, frozenset({R.supervisor, R.dispatcher, R.admin}), needs=("reason",)),
+    _t(Step.withdraw, OPEN_WORK, S.withdrawn, frozenset({R.citizen, R.operator, R.admin}), Party.creator,
        ("reason",)),
-    _t(Action.mark_overdue, OPEN_WORK | {S.replied}, None, frozenset({R.admin}), needs=("deadline",)),
-    _t(Action.queue_callback, {S.replied}, None, frozenset({R.admin})),
-    _t(Action.suggest, {S.new}, None, frozenset({R.admin}), needs=("suggestion",)),
+    _t(Step.mark_overdue, OPEN_WORK | {S.replied}, None, frozenset({R.admin}), needs=("deadline",)),
+    _t(Step.queue_callback, {S.replied}, None, frozenset({R.admin})),
+    _t(Step.suggest, {S.new}, None, frozenset({R.admin}), needs=("suggestion",)),
 ]}
 
 
@@ -150,7 +150,7 @@ class MissingInput(WorkflowError):
     """A field the step needs is absent."""
 
 
-def check(action: Action, state: TicketState, role: Role | None, *, is_party: bool,
+def check(action: Step, state: TicketState, role: Role | None, *, is_party: bool,
           payload: dict | None = None) -> Transition:
     """The transition for `action` from `state`, or the reason it may not happen."""
     t = TRANSITIONS.get(action)
@@ -174,7 +174,7 @@ def check(action: Action, state: TicketState, role: Role | None, *, is_party: bo
     return t
 
 
-def next_state(state: TicketState, action: Action) -> TicketState:
+def next_state(state: TicketState, action: Step) -> TicketState:
     t = TRANSITIONS[action]
     return t.target if t.target is not None else state
 

@@ -9,7 +9,7 @@ from jiesu.routing.schemas import SuggestionOut
 from jiesu.taxonomy.models import RequestType, Urgency
 from jiesu.tickets import service
 from jiesu.tickets.models import Channel, Outcome, Ticket
-from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, Action, TicketState
+from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, Step, TicketState
 
 
 class RequestIn(BaseModel):
@@ -155,7 +155,7 @@ class TicketDetailOut(TicketOut):
     @classmethod
     def of(cls, t: Ticket, parent_number: str | None = None, merged: list[str] | None = None) -> TicketDetailOut:
         timeline = [EventOut(seq=e.seq, at=e.at, actor=e.actor, role=e.role, action=e.action,
-                             action_label=ACTION_LABELS.get(Action._value2member_map_.get(e.action), e.action),
+                             action_label=ACTION_LABELS.get(Step._value2member_map_.get(e.action), e.action),
                              from_state=e.from_state,
                              to_state=e.to_state, reason=e.reason, payload=json.loads(e.payload or "{}"))
                     for e in sorted(t.events, key=lambda e: e.seq)]

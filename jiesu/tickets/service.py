@@ -38,6 +38,7 @@ from jiesu.errors import (
     UnitNotFound,
     check_page,
 )
+from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.places import service as places
 from jiesu.places.models import Area
 from jiesu.taxonomy import service as taxonomy
@@ -57,11 +58,9 @@ from jiesu.tickets.models import (
     TicketUnit,
     UnitRole,
 )
-from jiesu.tickets.rules import Action as Step
-from jiesu.tickets.rules import TicketState
+from jiesu.tickets.rules import Step, TicketState
 from jiesu.units import service as units
-from jiesu.units.models import Role, Unit, UnitKind
-from jiesu.units.permissions import Action, Actor, require
+from jiesu.units.models import Unit, UnitKind
 
 MAX_TEXT = 4000
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
@@ -371,7 +370,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
 def _create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
                     idempotency_key: str | None, propose: Proposer | None, suggest_later: bool,
                     commit: bool) -> Intake:
-    require(actor, Action.requests_create)
+    require(actor, Permission.requests_create)
     if idempotency_key is not None:
         if not (1 <= len(idempotency_key) <= 128):
             raise InvalidInput("Idempotency-Key has 1 to 128 characters", field="Idempotency-Key")
@@ -493,7 +492,7 @@ class StepInput:
 
 
 def get(session: Session, actor: Actor, number: str) -> Ticket:
-    require(actor, Action.tickets_read)
+    require(actor, Permission.tickets_read)
     ticket = session.scalar(select(Ticket).where(Ticket.number == number)
                             .options(selectinload(Ticket.units), selectinload(Ticket.events)))
     if ticket is None or not can_see(session, actor, ticket):
@@ -864,7 +863,7 @@ class TicketFilter:
 
 def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 50,
                  offset: int = 0) -> tuple[list[Ticket], int]:
-    require(actor, Action.tickets_read)
+    require(actor, Permission.tickets_read)
     check_page(limit, offset)
     stmt = select(Ticket).join(Request, Ticket.request_id == Request.id)
     if actor.role == Role.citizen:
@@ -906,7 +905,7 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 5
 
 def contact_of(session: Session, actor: Actor, clock: Clock, number: str, purpose: str) -> Contact | None:
     """The citizen's name and phone, unmasked, for a role that needs them; the read is logged."""
-    require(actor, Action.personal_data_read)
+    require(actor, Permission.personal_data_read)
     if not purpose.strip():
         raise InvalidInput("say why you need the citizen's contact", field="purpose")
     ticket = get(session, actor, number)
@@ -920,7 +919,7 @@ def contact_of(session: Session, actor: Actor, clock: Clock, number: str, purpos
 
 
 def access_log(session: Session, actor: Actor, limit: int = 100, offset: int = 0) -> list[PersonalDataAccess]:
-    require(actor, Action.personal_data_audit)
+    require(actor, Permission.personal_data_audit)
     check_page(limit, offset)
     return list(session.scalars(select(PersonalDataAccess).order_by(PersonalDataAccess.id.desc())
                                 .limit(limit).offset(offset)))

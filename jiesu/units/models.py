@@ -7,6 +7,7 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from jiesu.db import Base, UTCDateTime
+from jiesu.permissions import Role
 from jiesu.places.models import Area
 
 
@@ -55,17 +56,6 @@ class Unit(Base):
 
     def __repr__(self) -> str:
         return f"<Unit {self.code} {self.name}>"
-
-
-class Role(StrEnum):
-    operator = "operator"  # 话务员
-    dispatcher = "dispatcher"  # 派单员
-    unit_handler = "unit_handler"  # 承办人
-    callback_agent = "callback_agent"  # 回访员
-    supervisor = "supervisor"  # 考核/督办
-    community_worker = "community_worker"  # 社区工作者
-    admin = "admin"  # 管理员
-    citizen = "citizen"  # 市民
 
 
 ROLE_LABELS = {

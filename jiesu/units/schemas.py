@@ -4,7 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jiesu.units.models import Role, UnitKind
+from jiesu.permissions import Role
+from jiesu.units.models import UnitKind
 
 
 class UnitOut(BaseModel):

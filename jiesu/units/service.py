@@ -8,11 +8,11 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from jiesu.errors import Conflict, InvalidInput, PlaceNotFound, UnitNotFound, check_page
+from jiesu.permissions import Actor, Permission, require
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
 from jiesu.units import catalogue
 from jiesu.units.models import Unit, UnitKind
-from jiesu.units.permissions import Action, Actor, require
 
 # What a unit's area of responsibility must be, by kind.
 AREA_LEVEL_FOR_KIND: dict[UnitKind, set[AreaLevel]] = {
@@ -48,7 +48,7 @@ def bootstrap(session: Session, actor: Actor) -> BootstrapReport:
     """Create every unit the places and the catalogue imply and that does not exist yet: the centre,
     a government per district, an office per street/township, a committee per community/village,
     the departments with a branch per district, and the utilities. Existing units are left as edited."""
-    require(actor, Action.units_edit)
+    require(actor, Permission.units_edit)
     city = session.scalar(select(Area).where(Area.level == AreaLevel.city).order_by(Area.code))
     if city is None:
         raise InvalidInput("no places yet: run `jiesu places import` first", field="places")
@@ -103,7 +103,7 @@ def _street_office_name(name: str) -> str:
 
 
 def get(session: Session, actor: Actor, code: str) -> Unit:
-    require(actor, Action.units_read)
+    require(actor, Permission.units_read)
     unit = session.scalar(select(Unit).where(Unit.code == code))
     if unit is None:
         raise UnitNotFound(f"no unit with code {code}", field="code")
@@ -113,7 +113,7 @@ def get(session: Session, actor: Actor, code: str) -> Unit:
 def list_units(session: Session, actor: Actor, *, kind: UnitKind | None = None, district_code: str | None = None,
                parent_code: str | None = None, q: str | None = None, active: bool | None = None,
                limit: int = 50, offset: int = 0) -> tuple[list[Unit], int]:
-    require(actor, Action.units_read)
+    require(actor, Permission.units_read)
     check_page(limit, offset)
     stmt = select(Unit)
     if kind:
@@ -168,7 +168,7 @@ def _parent(session: Session, actor: Actor, code: str | None, child_code: str | 
 def create(session: Session, actor: Actor, *, code: str, name: str, kind: UnitKind,
            parent_code: str | None = None, area_code: str | None = None, department_key: str | None = None,
            phone: str | None = None) -> Unit:
-    require(actor, Action.units_edit)
+    require(actor, Permission.units_edit)
     code, name = code.strip(), name.strip()
     if not code:
         raise InvalidInput("a unit needs a code", field="code")
@@ -203,7 +203,7 @@ def create(session: Session, actor: Actor, *, code: str, name: str, kind: UnitKi
 def update(session: Session, actor: Actor, code: str, *, name: str | None = None, parent_code: str | None = None,
            area_code: str | None = None, phone: str | None = None, active: bool | None = None,
            calendar: str | None = None) -> Unit:
-    require(actor, Action.units_edit)
+    require(actor, Permission.units_edit)
     unit = get(session, actor, code)
     if name is not None:
         if not name.strip():
@@ -230,7 +230,7 @@ def register_property_company(session: Session, actor: Actor, *, name: str, comm
                               complex_name: str, code: str | None = None, phone: str | None = None) -> Unit:
     """A property company for one residential complex: the complex is registered under its community
     (if new) and the company answers for it, below the community's committee."""
-    require(actor, Action.units_edit)
+    require(actor, Permission.units_edit)
     try:
         places.get(session, actor, community_code)
     except PlaceNotFound as exc:
@@ -247,7 +247,7 @@ def register_property_company(session: Session, actor: Actor, *, name: str, comm
 
 
 def counts(session: Session, actor: Actor) -> dict[str, int]:
-    require(actor, Action.units_read)
+    require(actor, Permission.units_read)
     out = {k.value: 0 for k in UnitKind}
     for kind, n in session.execute(select(Unit.kind, func.count()).group_by(Unit.kind)).all():
         out[kind.value if isinstance(kind, UnitKind) else kind] = n

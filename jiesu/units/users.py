@@ -21,10 +21,10 @@ from jiesu.errors import (
     UserNotFound,
     check_page,
 )
+from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.units import auth
 from jiesu.units import service as units
-from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, Role, UnitKind, User
-from jiesu.units.permissions import Action, Actor, require
+from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, UnitKind, User
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 
@@ -52,7 +52,7 @@ UNIT_KINDS_FOR_ROLE: dict[Role, frozenset[UnitKind]] = {
     Role.citizen: frozenset(),
 }
 
-# Names of the built-in actors (jiesu.units.permissions, jiesu.tickets.jobs): no account may take them.
+# Names of the built-in actors (jiesu.permissions, jiesu.tickets.jobs): no account may take them.
 RESERVED_USERNAMES = frozenset({"system", "anonymous", "clock"})  # "clock" writes the clock's events
 
 
@@ -64,7 +64,7 @@ def _is_self(actor: Actor, user: User) -> bool:
 def get(session: Session, actor: Actor, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not _is_self(actor, user):  # anyone may read their own account
-        require(actor, Action.users_read)
+        require(actor, Permission.users_read)
     if user is None:
         raise UserNotFound(f"no user {username}", field="username")
     return user
@@ -72,7 +72,7 @@ def get(session: Session, actor: Actor, username: str) -> User:
 
 def create(session: Session, actor: Actor, clock: Clock, *, username: str, password: str, role: Role,
            display_name: str | None = None, unit_code: str | None = None) -> User:
-    require(actor, Action.users_edit)
+    require(actor, Permission.users_edit)
     if not USERNAME.fullmatch(username):
         raise InvalidInput("a username is 2-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
                            field="username")
@@ -104,7 +104,7 @@ def create(session: Session, actor: Actor, clock: Clock, *, username: str, passw
 
 def list_users(session: Session, actor: Actor, *, role: Role | None = None, unit_code: str | None = None,
                limit: int = 100, offset: int = 0) -> tuple[list[User], int]:
-    require(actor, Action.users_read)
+    require(actor, Permission.users_read)
     check_page(limit, offset)
     stmt = select(User)
     if role:
@@ -122,7 +122,7 @@ def set_password(session: Session, actor: Actor, clock: Clock, username: str, pa
     _check_password(password)
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not _is_self(actor, user):
-        require(actor, Action.users_edit)
+        require(actor, Permission.users_edit)
     if user is None:
         raise UserNotFound(f"no user {username}", field="username")
     user.password_hash = auth.hash_password(password)
@@ -140,7 +140,7 @@ def _revoke_all(session: Session, user: User, now: datetime) -> None:
 
 def set_active(session: Session, actor: Actor, username: str, active: bool, clock: Clock) -> User:
     """Deactivating a user also revokes every token they hold."""
-    require(actor, Action.users_edit)
+    require(actor, Permission.users_edit)
     user = get(session, actor, username)
     user.active = active
     forget_tokens(session)
@@ -273,7 +273,7 @@ def revoke_token(session: Session, actor: Actor, clock: Clock, token: str) -> No
     if row is None:
         raise AuthenticationFailed("unknown token", field="token")
     if row.user_id != actor.user_id:
-        require(actor, Action.users_edit)
+        require(actor, Permission.users_edit)
     if row.revoked_at is None:
         row.revoked_at = clock.now()
         forget_tokens(session)

@@ -27,13 +27,13 @@ from jiesu.callback import service as callback
 from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolution, Satisfaction
 from jiesu.callback.schemas import reply_text
 from jiesu.errors import DomainError, InvalidInput, TransitionNotAllowed
+from jiesu.permissions import Actor, Permission, can
 from jiesu.places.models import Area
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Request as TicketRequest
 from jiesu.tickets.models import Ticket, TicketEvent
 from jiesu.tickets.rules import STATE_LABELS, TicketState
 from jiesu.units.models import Unit
-from jiesu.units.permissions import Action, Actor, can
 from jiesu.web import pages
 from jiesu.web.i18n import PLACE_KIND, context_translator, pick_language, translator
 
@@ -218,7 +218,7 @@ def callbacks_page(request: Request, session: SessionDep, actor: ActorDep, setti
                    district: str = "", page: int = 1) -> Response:
     if actor.role is None:
         return RedirectResponse(pages.login_url(pages.here(request)), status_code=303)
-    if not can(actor.role, Action.callback_work):
+    if not can(actor.role, Permission.callback_work):
         return pages.error_page(request, actor, 403, session=session, message="无权使用回访工作台")
     return _queue_page(request, session, actor, settings, district[:32], page)
 
@@ -236,7 +236,7 @@ def record_callback(request: Request, session: SessionDep, actor: ActorDep, cloc
     number = number[:32]
     if actor.role is None:
         return RedirectResponse(pages.login_url("/callbacks"), status_code=303)
-    if not can(actor.role, Action.callback_work):
+    if not can(actor.role, Permission.callback_work):
         return pages.error_page(request, actor, 403, session=session, message="无权使用回访工作台")
     try:
         if reached not in ("1", "0"):
@@ -335,7 +335,7 @@ SURVEY_QUESTIONS = {"contacted": "请回答：承办单位是否联系了您", "
 def _guard(request: Request, session: Session, actor: Actor) -> Response | None:
     if actor.role is None:
         return RedirectResponse(pages.login_url(pages.here(request)), status_code=303)
-    if not can(actor.role, Action.assessment_read):
+    if not can(actor.role, Permission.assessment_read):
         return pages.error_page(request, actor, 403, session=session, message="无权查看考核与督办")
     return None
 

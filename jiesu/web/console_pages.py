@@ -20,12 +20,12 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import DomainError, InvalidInput
 from jiesu.knowledge import service as knowledge
+from jiesu.permissions import Actor, Permission, can
 from jiesu.routing import service as routing
 from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, RequestType
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel
 from jiesu.tickets.models import Request as TicketRequest
-from jiesu.units.permissions import Action, Actor, can
 from jiesu.web import pages
 
 router = APIRouter(include_in_schema=False)
@@ -41,7 +41,7 @@ FIELD_MESSAGES = {"text": "请填写来电内容", "answer": "请填写答复内
 
 
 def _allowed(actor: Actor) -> bool:
-    return can(actor.role, Action.knowledge_answer)
+    return can(actor.role, Permission.knowledge_answer)
 
 
 def _page(request: Request, session: Session, actor: Actor, clock: Clock, settings: Settings, *,
@@ -49,7 +49,7 @@ def _page(request: Request, session: Session, actor: Actor, clock: Clock, settin
           status_code: int = 200) -> Response:
     form = form or {}
     stats = None
-    if can(actor.role, Action.knowledge_stats):
+    if can(actor.role, Permission.knowledge_stats):
         stats = knowledge.stats(session, actor, clock, settings, months=STATS_MONTHS).months
     answered = _request(session, request.query_params.get("answered"))
     return pages.render(request, "console.html", actor, status_code=status_code, session=session, form=form,

@@ -28,6 +28,7 @@ from jiesu.errors import (
     TooManyAttempts,
     UnitNotFound,
 )
+from jiesu.permissions import ANONYMOUS, Actor, Permission, Role, can
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy import service as taxonomy
@@ -35,12 +36,10 @@ from jiesu.taxonomy.models import DEFAULT_SCOPE, REQUEST_TYPE_LABELS, URGENCY_LA
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import CHANNEL_LABELS, SummonsState, Ticket, UnitRole
 from jiesu.tickets.models import Request as TicketRequest
-from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, TicketState
-from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, Step, TicketState
 from jiesu.units import catalogue, users
 from jiesu.units import service as units
-from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, Role, Unit, UnitKind
-from jiesu.units.permissions import ANONYMOUS, Action, Actor, can
+from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, Unit, UnitKind
 from jiesu.web.i18n import LANGUAGES, PLACE_KIND, context_translator, pick_language, translator
 
 log = logging.getLogger("jiesu.web")
@@ -112,7 +111,7 @@ def render(request: Request, name: str, actor: Actor, status_code: int = 200, *,
         "_": _, "kind_label": context_translator(lang, PLACE_KIND), "lang": lang, "languages": LANGUAGES,
         "lang_links": lang_links, "actor": actor, "who": who, "role_labels": ROLE_LABELS,
         "login_url": login_url("/" if request.url.path == "/login" else here(request)),
-        "can": lambda action: can(actor.role, Action(action)), **context}, status_code=status_code)
+        "can": lambda action: can(actor.role, Permission(action)), **context}, status_code=status_code)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
     return response
@@ -154,7 +153,7 @@ def home(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
     cal = calendar.load_calendar(session, settings)
     return render(request, "home.html", actor, session=session, places=places.counts(session, actor),
                   categories=taxonomy.counts(session, actor),
-                  units=units.counts(session, actor) if can(actor.role, Action.units_read) else None,
+                  units=units.counts(session, actor) if can(actor.role, Permission.units_read) else None,
                   now=now_local, today=calendar.describe_day(cal, now_local.date()))
 
 
@@ -220,7 +219,7 @@ def place_page(request: Request, session: SessionDep, actor: ActorDep, code: str
         node = node.parent
     aliases = sorted({a.alias for a in places.aliases_of(session, actor, area.code)} - {area.name})
     answering: list[Unit] = []
-    if can(actor.role, Action.units_read):
+    if can(actor.role, Permission.units_read):
         # The unit of the place itself (a street's office, a community's committee, a district's
         # government), then those of the street and district it lies in.
         codes = [catalogue.CENTRE_CODE if area.level == AreaLevel.city else area.code,
@@ -267,7 +266,7 @@ def units_page(request: Request, session: SessionDep, actor: ActorDep, kind: str
                q: str = "", page: int = 1) -> Response:
     if actor.role is None:
         return RedirectResponse(login_url(here(request)), status_code=303)
-    if not can(actor.role, Action.units_read):
+    if not can(actor.role, Permission.units_read):
         return error_page(request, actor, 403, session=session, message="无权查看单位")
     kind_value = UnitKind(kind) if kind in UnitKind._value2member_map_ else None
     districts = district_list(session, actor)
@@ -428,7 +427,7 @@ def ticket_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
                   urgency_label=URGENCY_LABELS.get(t.urgency, t.urgency.value),
                   type_label=REQUEST_TYPE_LABELS.get(r.request_type, r.request_type.value),
                   channel_label=CHANNEL_LABELS.get(r.channel, r.channel.value), local=local_time(settings.tz),
-                  suggestion=json.loads(t.suggestion) if t.suggestion and can(actor.role, Action.routing_suggest)
+                  suggestion=json.loads(t.suggestion) if t.suggestion and can(actor.role, Permission.routing_suggest)
                   else None)
 
 

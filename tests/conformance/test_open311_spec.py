@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import select
 
 from jiesu.open311 import service as open311
+from jiesu.permissions import SYSTEM, Actor, Role
 from jiesu.taxonomy.models import Category, RequestType
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel
-from jiesu.tickets.rules import Action as Step
-from jiesu.units.models import Role, Unit
-from jiesu.units.permissions import SYSTEM, Actor
+from jiesu.tickets.rules import Step
+from jiesu.units.models import Unit
 
 jsonschema_rs = pytest.importorskip("jsonschema_rs", reason="jsonschema_rs is not installed (pip install -e '.[dev]')")
 

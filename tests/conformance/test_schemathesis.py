@@ -41,12 +41,12 @@ from jiesu.app import create_app
 from jiesu.clock import SystemClock
 from jiesu.config import Settings
 from jiesu.db import make_engine, unit_of_work
+from jiesu.permissions import SYSTEM, Role
 from jiesu.places.models import Area
 from jiesu.taxonomy.models import Category, RequestType
 from jiesu.tickets import service as tickets
 from jiesu.units import users
-from jiesu.units.models import Role, Unit, UnitKind
-from jiesu.units.permissions import SYSTEM
+from jiesu.units.models import Unit, UnitKind
 from tests.conftest import seed_reference_data
 
 MAX_EXAMPLES = 15  # fuzzed cases per operation and role, on top of the examples and the coverage phase

@@ -29,10 +29,9 @@ from sqlalchemy.orm import Session
 
 from jiesu.clock import FixedClock
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
+from jiesu.permissions import SYSTEM, Role
 from jiesu.tickets.models import Request, Ticket, TicketEvent
 from jiesu.units import users
-from jiesu.units.models import Role
-from jiesu.units.permissions import SYSTEM
 from tests.conftest import seed_reference_data
 from tests.pg import free_port
 

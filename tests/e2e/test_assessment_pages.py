@@ -27,13 +27,13 @@ def make_tickets(env: dict[str, str]) -> dict[str, str]:
     from jiesu.clock import SystemClock
     from jiesu.config import Settings
     from jiesu.db import make_engine, unit_of_work
+    from jiesu.permissions import SYSTEM
     from jiesu.taxonomy.models import RequestType
     from jiesu.tickets import jobs
     from jiesu.tickets import service as tickets
     from jiesu.tickets.models import Channel
-    from jiesu.tickets.rules import Action as Step
+    from jiesu.tickets.rules import Step
     from jiesu.units import users
-    from jiesu.units.permissions import SYSTEM
 
     settings = Settings(var_dir=Path(env["JIESU_VAR_DIR"]), database_url=env["JIESU_DATABASE_URL"])
     engine = make_engine(settings.effective_database_url)

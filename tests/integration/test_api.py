@@ -21,9 +21,8 @@ from jiesu.api.v1 import (
     tickets,
     units,
 )
+from jiesu.permissions import SYSTEM, Role
 from jiesu.units import users
-from jiesu.units.models import Role
-from jiesu.units.permissions import SYSTEM
 
 PASSWORD = "correct-horse-9"
 

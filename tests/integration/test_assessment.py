@@ -15,9 +15,9 @@ from jiesu.assessment import service as assessment
 from jiesu.callback import service as callback
 from jiesu.callback.models import Resolution as R
 from jiesu.callback.models import Satisfaction as Sat
+from jiesu.permissions import SYSTEM
 from jiesu.taxonomy.models import Category
-from jiesu.tickets.rules import Action as Step
-from jiesu.units.permissions import SYSTEM
+from jiesu.tickets.rules import Step
 from tests.integration.test_tickets import OTHER_STREET, STREET, handling, replied
 from tests.stories import bj
 

@@ -17,10 +17,10 @@ from jiesu.assessment import service as assessment
 from jiesu.callback import service as callback
 from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.config import Settings
+from jiesu.permissions import SYSTEM
 from jiesu.tickets import jobs
 from jiesu.tickets.models import Ticket
-from jiesu.tickets.rules import Action as Step
-from jiesu.units.permissions import SYSTEM
+from jiesu.tickets.rules import Step
 from tests.integration.test_tickets import Desk
 from tests.stories import PASSWORD
 

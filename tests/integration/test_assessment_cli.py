@@ -23,7 +23,7 @@ from jiesu import cli
 from jiesu.assessment import cli as assess_cli
 from jiesu.assessment import export
 from jiesu.assessment import service as assessment
-from jiesu.units.permissions import SYSTEM
+from jiesu.permissions import SYSTEM
 from tests.integration.test_assessment_api import OTHER, STREET, build_city
 from tests.integration.test_assessment_api import settings as settings  # noqa: F401  (min sample 2, bottom 1)
 from tests.settings_env import jiesu_env

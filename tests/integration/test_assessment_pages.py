@@ -17,7 +17,7 @@ from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.config import Settings
 from jiesu.tickets import jobs
 from jiesu.tickets.models import Ticket
-from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import Step
 from jiesu.tickets.rules import TicketState as S
 from jiesu.web import assessment_pages
 from tests.integration.test_tickets import OTHER_STREET, STREET, Cast, Desk

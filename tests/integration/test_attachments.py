@@ -1,11 +1,10 @@
 import pytest
 
 from jiesu.errors import InvalidInput, TicketNotFound
+from jiesu.permissions import Actor, Role
 from jiesu.taxonomy.models import RequestType
 from jiesu.tickets import attachments, service
 from jiesu.tickets.models import Channel
-from jiesu.units.models import Role
-from jiesu.units.permissions import Actor
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
@@ -65,8 +64,8 @@ def test_sniff():
 
 
 def test_upload_and_download_over_http(session, clock, client, number):
+    from jiesu.permissions import SYSTEM
     from jiesu.units import users
-    from jiesu.units.permissions import SYSTEM
 
     users.create(session, SYSTEM, clock, username="op7", password="password-7", role=Role.operator)
     token = client.post("/api/v1/auth/login", json={"username": "op7", "password": "password-7"}).json()["token"]

@@ -9,8 +9,7 @@ import pytest
 from jiesu.calendar import service
 from jiesu.calendar.models import DayKind
 from jiesu.errors import DataSourceError, InvalidInput, PermissionDenied
-from jiesu.units.models import Role
-from jiesu.units.permissions import ANONYMOUS, SYSTEM, Actor
+from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Role
 
 CST = timezone(timedelta(hours=8))
 OPERATOR = Actor("op", Role.operator)

@@ -64,9 +64,9 @@ def test_unresolved_reopens_to_the_same_unit_with_a_new_deadline(desk, cast, clo
 
 
 def desk_step(name: str):
-    from jiesu.tickets.rules import Action
+    from jiesu.tickets.rules import Step
 
-    return Action(name)
+    return Step(name)
 
 
 def test_unreached_three_times_ends_as_unreachable(desk, cast, clock):

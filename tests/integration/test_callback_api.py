@@ -10,7 +10,7 @@ import pytest
 
 from jiesu.callback import service as callback
 from jiesu.tickets import jobs
-from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import Step
 from tests.integration.test_tickets import STREET, Cast, Desk, handling, replied
 from tests.stories import PASSWORD, at
 

@@ -21,14 +21,12 @@ from jiesu.clock import FixedClock
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.errors import ConcurrentChange
+from jiesu.permissions import SYSTEM, Actor, Role
 from jiesu.taxonomy.models import RequestType, Urgency
 from jiesu.tickets import jobs, service
 from jiesu.tickets.models import Channel, Ticket, TicketEvent
-from jiesu.tickets.rules import Action as Step
-from jiesu.tickets.rules import TicketState
+from jiesu.tickets.rules import Step, TicketState
 from jiesu.units import users
-from jiesu.units.models import Role
-from jiesu.units.permissions import SYSTEM, Actor
 from tests.conftest import seed_reference_data
 from tests.settings_env import jiesu_env
 

@@ -15,13 +15,12 @@ from sqlalchemy.orm import sessionmaker
 
 from jiesu.config import Settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
+from jiesu.permissions import SYSTEM, Role
 from jiesu.routing import service as routing
 from jiesu.taxonomy.models import RequestType
 from jiesu.tickets import jobs
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel, Ticket
-from jiesu.units.models import Role
-from jiesu.units.permissions import SYSTEM
 from tests.conftest import FixedClock
 from tests.integration.test_clock import fresh_url, sqlite_template, sqlite_url  # noqa: F401 - fixtures
 from tests.integration.test_routing import COMMUNITY, GROUP_RENTAL, STREET

@@ -21,6 +21,7 @@ from jiesu.assessment.models import FactKind, RateFact, RateRollup
 from jiesu.callback.models import Callback, CallbackChannel, Resolution, Satisfaction
 from jiesu.clock import FixedClock
 from jiesu.errors import DataSourceError, PermissionDenied
+from jiesu.permissions import SYSTEM, Actor, Role
 from jiesu.places.models import Area
 from jiesu.taxonomy.models import Category, RequestType, Urgency
 from jiesu.tickets import importer, rules
@@ -28,8 +29,7 @@ from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel, Outcome, Request, Ticket, TicketEvent
 from jiesu.tickets.rules import TicketState
 from jiesu.tickets.schemas import TicketDetailOut
-from jiesu.units.models import Role, Unit
-from jiesu.units.permissions import SYSTEM, Actor
+from jiesu.units.models import Unit
 
 STREET = "110115009000"  # 大兴区观音寺街道 (area and street office share the code)
 COMMUNITY = "110115009006"  # 观音寺社区, in that street

@@ -16,11 +16,10 @@ from jiesu.knowledge import rules
 from jiesu.knowledge import service as kb
 from jiesu.knowledge.models import Article, DirectAnswer, Term
 from jiesu.knowledge.rules import ArticleStatus, Step
+from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Role
 from jiesu.taxonomy.models import Category
 from jiesu.tickets.models import Outcome, Request, Ticket
-from jiesu.tickets.rules import Action as TicketStep
-from jiesu.units.models import Role
-from jiesu.units.permissions import ANONYMOUS, SYSTEM, Actor
+from jiesu.tickets.rules import Step as TicketStep
 from tests.integration.test_tickets import STREET, handling
 from tests.stories import Hotline
 

@@ -18,12 +18,12 @@ from sqlalchemy import select
 from jiesu.errors import Conflict, InvalidInput, PermissionDenied
 from jiesu.open311 import service as open311
 from jiesu.open311.models import ApiKey, Open311Submission
+from jiesu.permissions import SYSTEM, Actor, Role
 from jiesu.taxonomy.models import Category, RequestType, Urgency
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel, Request, Ticket
-from jiesu.tickets.rules import Action as Step
-from jiesu.units.models import Role, Unit
-from jiesu.units.permissions import SYSTEM, Actor
+from jiesu.tickets.rules import Step
+from jiesu.units.models import Unit
 
 BASE = "/open311/v2"
 STREET = "110115009000"  # 大兴区观音寺街道

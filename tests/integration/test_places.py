@@ -5,10 +5,9 @@ import pytest
 from sqlalchemy import func, select
 
 from jiesu.errors import DataSourceError, InvalidInput, PermissionDenied, PlaceNotFound
+from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Role
 from jiesu.places import service
 from jiesu.places.models import Area, AreaAlias, AreaLevel
-from jiesu.units.models import Role
-from jiesu.units.permissions import ANONYMOUS, SYSTEM, Actor
 
 # From ../shared/data/places/SOURCES.md
 PER_DISTRICT = {"东城区": (17, 169), "西城区": (15, 263), "朝阳区": (43, 768), "丰台区": (26, 440),

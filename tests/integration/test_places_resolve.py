@@ -11,9 +11,8 @@ from typer.testing import CliRunner
 
 from jiesu.cli import app as cli_app
 from jiesu.errors import InvalidInput
+from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Role
 from jiesu.places import addresses, resolve, service
-from jiesu.units.models import Role
-from jiesu.units.permissions import ANONYMOUS, SYSTEM, Actor
 from tests.settings_env import jiesu_env
 
 CHANGPING_POINT = (116.235906, 40.218085)  # 昌平区's centre in GCJ-02, as shipped in districts.geojson

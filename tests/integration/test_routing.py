@@ -9,10 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from jiesu.config import Settings
+from jiesu.permissions import SYSTEM, Role
 from jiesu.routing import service as routing
 from jiesu.tickets.models import Ticket, TicketEvent
-from jiesu.units.models import Role
-from jiesu.units.permissions import SYSTEM
 from tests.stories import Hotline
 
 STREET = "110115009000"  # 大兴区观音寺街道

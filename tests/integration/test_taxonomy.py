@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from jiesu.errors import CategoryNotFound, DataSourceError, InvalidInput, PermissionDenied
+from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Role
 from jiesu.taxonomy import service
-from jiesu.taxonomy.models import Category, DeadlinePolicy, ReplyUnit, Urgency
+from jiesu.taxonomy.models import Category, DeadlinePolicy, Urgency
+from jiesu.taxonomy.rules import ReplyUnit
 from jiesu.taxonomy.service import PolicySpec
-from jiesu.units.models import Role
-from jiesu.units.permissions import ANONYMOUS, SYSTEM, Actor
 
 OPERATOR = Actor("op", Role.operator)
 CODE_PATTERN = {1: r"\d{2}", 2: r"\d{2}\.\d{2}", 3: r"\d{2}\.\d{2}\.\d{3}"}

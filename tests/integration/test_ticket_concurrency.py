@@ -16,13 +16,12 @@ from jiesu.clock import FixedClock
 from jiesu.config import Settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.errors import ConcurrentChange, DomainError, TransitionNotAllowed
+from jiesu.permissions import SYSTEM, Actor, Role
 from jiesu.taxonomy.models import RequestType
 from jiesu.tickets import rules, service
 from jiesu.tickets.models import Channel, Contact, Request, Ticket, TicketEvent
-from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import Step
 from jiesu.units import users
-from jiesu.units.models import Role
-from jiesu.units.permissions import SYSTEM, Actor
 from tests.conftest import seed_reference_data
 
 STREET = "110115009000"

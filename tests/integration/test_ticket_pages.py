@@ -7,13 +7,12 @@ from datetime import timedelta
 
 import pytest
 
+from jiesu.permissions import SYSTEM, Role
 from jiesu.taxonomy.models import RequestType, Urgency
 from jiesu.tickets import jobs, service
 from jiesu.tickets.models import Channel
-from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import Step
 from jiesu.units import users
-from jiesu.units.models import Role
-from jiesu.units.permissions import SYSTEM
 from jiesu.web import i18n, pages
 
 PASSWORD = "correct-horse-9"

@@ -24,6 +24,7 @@ from jiesu.errors import (
     TicketNotFound,
     TransitionNotAllowed,
 )
+from jiesu.permissions import SYSTEM, Actor, Role
 from jiesu.taxonomy.models import RequestType, Urgency
 from jiesu.tickets import rules, service
 from jiesu.tickets.models import (
@@ -36,11 +37,9 @@ from jiesu.tickets.models import (
     TicketEvent,
     UnitRole,
 )
-from jiesu.tickets.rules import Action as Step
+from jiesu.tickets.rules import Step
 from jiesu.tickets.rules import TicketState as S
 from jiesu.units import auth, users
-from jiesu.units.models import Role
-from jiesu.units.permissions import SYSTEM, Actor
 from tests.stories import PASSWORD, Hotline, at, bj
 
 STREET = "110115009000"  # 观音寺街道

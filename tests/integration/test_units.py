@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from jiesu.errors import Conflict, InvalidInput, PermissionDenied, UnitNotFound
+from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Role
 from jiesu.places.models import Area, AreaLevel
 from jiesu.units import catalogue, service
-from jiesu.units.models import Role, Unit, UnitKind
-from jiesu.units.permissions import ANONYMOUS, SYSTEM, Actor
+from jiesu.units.models import Unit, UnitKind
 
 EXPECTED_COUNTS = {"centre": 1, "district_government": 16, "street": 349, "community": 7535, "department": 18,
                    "department_branch": 288, "utility": 7, "property_company": 0}

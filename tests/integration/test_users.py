@@ -9,10 +9,10 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from jiesu.errors import AuthenticationFailed, Conflict, InvalidInput, PermissionDenied, UserNotFound
+from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Role
 from jiesu.units import auth, users
 from jiesu.units import service as units
-from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, Role, User
-from jiesu.units.permissions import ANONYMOUS, SYSTEM, Actor
+from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, User
 
 PASSWORD = "s3cret-pass"
 GUANYINSI = "110115009000"  # 观音寺街道办事处

@@ -9,11 +9,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from jiesu.permissions import SYSTEM, Role
 from jiesu.taxonomy import service as taxonomy_service
 from jiesu.units import service as units_service
 from jiesu.units import users
-from jiesu.units.models import Role, UnitKind
-from jiesu.units.permissions import SYSTEM
+from jiesu.units.models import UnitKind
 from jiesu.web import i18n
 
 PASSWORD = "correct-horse-9"

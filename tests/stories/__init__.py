@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from jiesu.permissions import SYSTEM, Role
 from jiesu.units import users
-from jiesu.units.models import Role
-from jiesu.units.permissions import SYSTEM
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 PASSWORD = "correct-horse-9"

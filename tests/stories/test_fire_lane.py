@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from jiesu.units.models import Role
+from jiesu.permissions import Role
 from tests.stories import actions, at, bj, event
 
 COMMUNITY = "110101013006"  # 广渠门外南里社区居委会

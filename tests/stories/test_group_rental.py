@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from jiesu.units.models import Role
+from jiesu.permissions import Role
 from tests.stories import actions, at, bj, event
 
 STREET = "110115009000"  # 观音寺街道办事处

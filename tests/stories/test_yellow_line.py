@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from jiesu.units.models import Role
+from jiesu.permissions import Role
 from tests.stories import BEIJING, actions, at, bj, event
 
 TOWN = "110114116000"  # 兴寿镇人民政府

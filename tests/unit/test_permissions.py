@@ -7,8 +7,7 @@ import itertools
 import pytest
 
 from jiesu.errors import PermissionDenied
-from jiesu.units.models import Role
-from jiesu.units.permissions import ANONYMOUS, SYSTEM, Action, Actor, can, require
+from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Permission, Role, can, require
 
 Y, N = True, False
 
@@ -52,7 +51,7 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
 ROLES_AND_ANONYMOUS: list[Role | None] = [*Role, None]
 
 
-def expected(action: Action, role: Role | None) -> bool:
+def expected(action: Permission, role: Role | None) -> bool:
     return EXPECTED[action.value][COLUMNS.index(role.value if role is not None else None)]
 
 
@@ -66,8 +65,8 @@ def test_every_row_has_a_cell_per_column():
 
 
 def test_matrix_covers_every_action():
-    # A new Action that nobody decided on fails here.
-    assert set(EXPECTED) == {a.value for a in Action}
+    # A new Permission that nobody decided on fails here.
+    assert set(EXPECTED) == {a.value for a in Permission}
 
 
 def test_matrix_covers_every_role_and_anonymous():
@@ -75,9 +74,9 @@ def test_matrix_covers_every_role_and_anonymous():
     assert set(COLUMNS) == {r.value for r in Role} | {None}
 
 
-@pytest.mark.parametrize(("action", "role"), list(itertools.product(Action, ROLES_AND_ANONYMOUS)),
-                         ids=[f"{a.value}-{role_id(r)}" for a, r in itertools.product(Action, ROLES_AND_ANONYMOUS)])
-def test_cell(action: Action, role: Role | None):
+@pytest.mark.parametrize(("action", "role"), list(itertools.product(Permission, ROLES_AND_ANONYMOUS)),
+                         ids=[f"{a.value}-{role_id(r)}" for a, r in itertools.product(Permission, ROLES_AND_ANONYMOUS)])
+def test_cell(action: Permission, role: Role | None):
     want = expected(action, role)
     assert can(role, action) is want
     actor = Actor("someone", role, user_id=1) if role is not None else ANONYMOUS
@@ -93,6 +92,6 @@ def test_cell(action: Action, role: Role | None):
 def test_system_is_an_administrator_and_anonymous_has_no_role():
     assert SYSTEM.role is Role.admin
     assert ANONYMOUS.role is None
-    assert all(can(SYSTEM.role, a) for a in Action)
-    assert {a for a in Action if can(ANONYMOUS.role, a)} == {Action.places_read, Action.taxonomy_read,
-                                                            Action.knowledge_read}
+    assert all(can(SYSTEM.role, a) for a in Permission)
+    assert {a for a in Permission if can(ANONYMOUS.role, a)} == {Permission.places_read, Permission.taxonomy_read,
+                                                            Permission.knowledge_read}

@@ -9,7 +9,7 @@ import chinese_calendar
 import pytest
 
 from jiesu.calendar.rules import BusinessCalendar
-from jiesu.taxonomy.models import ReplyUnit
+from jiesu.taxonomy.rules import ReplyUnit
 from jiesu.taxonomy.rules import Deadlines, deadlines
 
 CST = timezone(timedelta(hours=8))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from jiesu.tickets import rules
-from jiesu.tickets.rules import Action as A
 from jiesu.tickets.rules import Party as P
+from jiesu.tickets.rules import Step as A
 from jiesu.tickets.rules import TicketState as S
 from jiesu.units.models import Role as R
 

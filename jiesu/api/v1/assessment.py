@@ -21,7 +21,7 @@ from jiesu.assessment.schemas import (
     trend_out,
 )
 from jiesu.errors import MAX_PAGE, InvalidInput
-from jiesu.units.permissions import Action, require
+from jiesu.permissions import Permission, require
 
 router = APIRouter(prefix="/assessment", tags=["assessment"])
 
@@ -100,5 +100,5 @@ def supervision(session: SessionDep, actor: UserDep, settings: SettingsDep, mont
 def rollup(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: ClockDep, month: Month) -> RollupOut:
     """Keep a closed month's cells, so that its ranking reads them instead of every fact. Administrators only;
     refused for a month still running."""
-    require(actor, Action.assessment_edit)
+    require(actor, Permission.assessment_edit)
     return RollupOut(period=month, cells=service.rollup(session, settings, clock, _period(month)))

@@ -7,12 +7,12 @@ from fastapi import APIRouter, Header, Query, Response
 from jiesu.api.deps import ClockDep, IsoDateTime, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.errors import CategoryNotFound, InvalidInput
+from jiesu.permissions import Permission, can
 from jiesu.routing import service as routing
 from jiesu.routing.schemas import SuggestionOut
 from jiesu.tickets import service
 from jiesu.tickets.models import Ticket
-from jiesu.tickets.rules import Action as Step
-from jiesu.tickets.rules import TicketState
+from jiesu.tickets.rules import Step, TicketState
 from jiesu.tickets.schemas import (
     AccessOut,
     ContactOut,
@@ -23,7 +23,6 @@ from jiesu.tickets.schemas import (
     TicketOut,
     TicketPage,
 )
-from jiesu.units.permissions import Action, can
 
 router = APIRouter(tags=["tickets"])
 
@@ -54,7 +53,7 @@ def create_request(body: RequestIn, session: SessionDep, actor: UserDep, clock: 
     made = routing.create_request(session, actor, clock, settings, body.to_new(), idempotency_key, now=now,
                                   commit=True)
     intake = made.intake
-    shown = made.suggestion is not None and can(actor.role, Action.routing_suggest)
+    shown = made.suggestion is not None and can(actor.role, Permission.routing_suggest)
     ticket = intake.ticket
     out = IntakeOut(request_id=intake.request.id, outcome=intake.request.outcome,
                     direct_answer=intake.request.answer, replayed=intake.replayed,

@@ -6,10 +6,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from jiesu.errors import PermissionDenied
-from jiesu.units.models import Role
 
 
-class Action(StrEnum):
+class Role(StrEnum):
+    operator = "operator"  # 话务员
+    dispatcher = "dispatcher"  # 派单员
+    unit_handler = "unit_handler"  # 承办人
+    callback_agent = "callback_agent"  # 回访员
+    supervisor = "supervisor"  # 考核/督办
+    community_worker = "community_worker"  # 社区工作者
+    admin = "admin"  # 管理员
+    citizen = "citizen"  # 市民
+
+
+class Permission(StrEnum):
     places_read = "places.read"
     places_edit = "places.edit"
     units_read = "units.read"
@@ -44,44 +54,44 @@ STAFF = frozenset({R.operator, R.dispatcher, R.unit_handler, R.callback_agent, R
 EVERYONE = STAFF | {R.citizen}
 
 # Reference data a citizen's app shows (where, what kind) is public; who works where is staff-only.
-PERMISSIONS: dict[Action, frozenset[Role]] = {
-    Action.places_read: EVERYONE,
-    Action.places_edit: frozenset({R.admin}),
-    Action.units_read: STAFF,
-    Action.units_edit: frozenset({R.admin}),
-    Action.users_read: frozenset({R.admin, R.supervisor}),
-    Action.users_edit: frozenset({R.admin}),
-    Action.taxonomy_read: EVERYONE,
-    Action.taxonomy_edit: frozenset({R.admin}),
-    Action.calendar_read: STAFF,
-    Action.calendar_edit: frozenset({R.admin}),
+PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    Permission.places_read: EVERYONE,
+    Permission.places_edit: frozenset({R.admin}),
+    Permission.units_read: STAFF,
+    Permission.units_edit: frozenset({R.admin}),
+    Permission.users_read: frozenset({R.admin, R.supervisor}),
+    Permission.users_edit: frozenset({R.admin}),
+    Permission.taxonomy_read: EVERYONE,
+    Permission.taxonomy_edit: frozenset({R.admin}),
+    Permission.calendar_read: STAFF,
+    Permission.calendar_edit: frozenset({R.admin}),
     # A citizen files their own requests; operators type the calls; the centre files on others' behalf.
-    Action.requests_create: frozenset({R.operator, R.dispatcher, R.citizen, R.admin}),
+    Permission.requests_create: frozenset({R.operator, R.dispatcher, R.citizen, R.admin}),
     # Units see the tickets that concern them (the service narrows the list); citizens their own.
-    Action.tickets_read: EVERYONE,
+    Permission.tickets_read: EVERYONE,
     # Who calls citizens back or took the call needs the real number; units work with it masked.
-    Action.personal_data_read: frozenset({R.operator, R.dispatcher, R.callback_agent, R.admin}),
-    Action.personal_data_audit: frozenset({R.admin, R.supervisor}),
+    Permission.personal_data_read: frozenset({R.operator, R.dispatcher, R.callback_agent, R.admin}),
+    Permission.personal_data_audit: frozenset({R.admin, R.supervisor}),
     # The centre's desk works with the suggestions; units get the dispatcher's decision, not the machine's.
-    Action.routing_suggest: frozenset({R.operator, R.dispatcher, R.supervisor, R.admin}),
-    Action.routing_edit: frozenset({R.admin}),
-    Action.callback_work: frozenset({R.callback_agent, R.dispatcher, R.admin}),
+    Permission.routing_suggest: frozenset({R.operator, R.dispatcher, R.supervisor, R.admin}),
+    Permission.routing_edit: frozenset({R.admin}),
+    Permission.callback_work: frozenset({R.callback_agent, R.dispatcher, R.admin}),
     # Rankings are published inside the government: every unit sees where it stands and why.
-    Action.assessment_read: STAFF,
-    Action.assessment_edit: frozenset({R.admin}),
-    Action.tickets_import: frozenset({R.admin}),
-    Action.apikeys_edit: frozenset({R.admin}),
+    Permission.assessment_read: STAFF,
+    Permission.assessment_edit: frozenset({R.admin}),
+    Permission.tickets_import: frozenset({R.admin}),
+    Permission.apikeys_edit: frozenset({R.admin}),
     # The public part of the knowledge base is for everyone, without a login (the app's search); the service
     # shows staff the internal articles too. Departments write the articles of their field; the centre reviews.
-    Action.knowledge_read: EVERYONE,
-    Action.knowledge_edit: frozenset({R.unit_handler, R.admin}),
-    Action.knowledge_review: frozenset({R.admin}),
-    Action.knowledge_answer: frozenset({R.operator, R.dispatcher, R.admin}),
-    Action.knowledge_stats: frozenset({R.operator, R.dispatcher, R.supervisor, R.admin}),
+    Permission.knowledge_read: EVERYONE,
+    Permission.knowledge_edit: frozenset({R.unit_handler, R.admin}),
+    Permission.knowledge_review: frozenset({R.admin}),
+    Permission.knowledge_answer: frozenset({R.operator, R.dispatcher, R.admin}),
+    Permission.knowledge_stats: frozenset({R.operator, R.dispatcher, R.supervisor, R.admin}),
 }
 
 # Actions an anonymous visitor (no login) may take.
-PUBLIC_ACTIONS = frozenset({Action.places_read, Action.taxonomy_read, Action.knowledge_read})
+PUBLIC_PERMISSIONS = frozenset({Permission.places_read, Permission.taxonomy_read, Permission.knowledge_read})
 
 
 @dataclass(frozen=True)
@@ -99,13 +109,13 @@ SYSTEM = Actor(username="system", role=Role.admin)
 ANONYMOUS = Actor(username="anonymous", role=None)
 
 
-def can(role: Role | None, action: Action) -> bool:
+def can(role: Role | None, action: Permission) -> bool:
     if role is None:
-        return action in PUBLIC_ACTIONS
+        return action in PUBLIC_PERMISSIONS
     return role in PERMISSIONS[action]
 
 
-def require(actor: Actor, action: Action) -> None:
+def require(actor: Actor, action: Permission) -> None:
     if not can(actor.role, action):
         who = actor.role.value if actor.role else "anonymous"
         raise PermissionDenied(f"role {who} may not {action.value}")
