@@ -52,6 +52,7 @@ from sqlalchemy import Engine, func, insert, select, text  # noqa: E402
 from jiesu.clock import SystemClock  # noqa: E402
 from jiesu.config import Settings  # noqa: E402
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
+from jiesu.intake import service as intake  # noqa: E402
 from jiesu.permissions import SYSTEM  # noqa: E402
 from jiesu.places.models import Area  # noqa: E402
 from jiesu.routing import service as routing  # noqa: E402
@@ -317,7 +318,7 @@ class PgActivity:
 
 def service_run(engine: Engine, user: users.User, settings: Settings, n: int, batch: int, texts: list[bytes],
                 now: bool) -> float:
-    """Seconds to create n tickets with routing.create_request as the API does (the suggestion left to the
+    """Seconds to create n tickets with intake.create_request as the API does (the suggestion left to the
     worker, or with `now` made inside the intake), committing every `batch` tickets."""
     sessions = make_sessionmaker(engine)
     actor, clock = users.actor_of(user), SystemClock()
@@ -328,7 +329,7 @@ def service_run(engine: Engine, user: users.User, settings: Settings, n: int, ba
     while done < n:
         with unit_of_work(sessions, write=True) as s:
             for _ in range(min(batch, n - done)):
-                routing.create_request(s, actor, clock, settings, news[done % len(news)], now=now)
+                intake.create_request(s, actor, clock, settings, news[done % len(news)], now=now)
                 done += 1
     return time.perf_counter() - t0
 
@@ -541,9 +542,9 @@ def report(r: dict, args: argparse.Namespace) -> None:
         ("  the same while `jiesu clock` makes the suggestions beside it", hw.ok / hw.seconds),
         (f"HTTP POST /api/v1/requests?suggest=now ({n_now} tickets)", hn.ok / hn.seconds),
         ("smart dispatch's worker, in process (suggestions/s)", suggested / drain_s if drain_s else float("nan")),
-        ("routing.create_request, suggestion later, commit per ticket", n / r["service_1"]),
-        (f"routing.create_request, suggestion later, commit per {args.batch}", n / r["service_b"]),
-        (f"routing.create_request, suggestion now, commit per ticket ({n_now})", n_now / r["service_now"]),
+        ("intake.create_request, suggestion later, commit per ticket", n / r["service_1"]),
+        (f"intake.create_request, suggestion later, commit per {args.batch}", n / r["service_b"]),
+        (f"intake.create_request, suggestion now, commit per ticket ({n_now})", n_now / r["service_now"]),
         ("raw INSERT of the same rows, commit per ticket", raw_rate),
         (f"raw INSERT of the same rows, commit per {args.batch}", n / r["raw_b"]),
     ]

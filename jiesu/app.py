@@ -16,28 +16,14 @@ from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
-from jiesu import __version__
+from jiesu import __version__, wiring
 from jiesu.api import errors
-from jiesu.api import open311 as open311_api
 from jiesu.api.deps import SessionDep
-from jiesu.api.v1 import (
-    assessment,
-    attachments,
-    auth,
-    calendar,
-    callback,
-    knowledge,
-    places,
-    routing,
-    taxonomy,
-    tickets,
-    units,
-)
 from jiesu.clock import Clock, SystemClock
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker
-from jiesu.tickets import jobs
-from jiesu.web import assessment_pages, console_pages, pages
+from jiesu.registry import resolve
+from jiesu.scheduler import JobRunner
 
 DESCRIPTION = """接诉即办 (Jiesu): a city's 12345 citizen hotline.
 
@@ -48,29 +34,30 @@ Times are ISO 8601 with an offset, stored in UTC."""
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the in-process clock (jobs.ClockThread) when the app was made with a clock_interval, and stop
+    """Start the scheduler in-process (a JobRunner) when the app was made with a clock_interval, and stop
     it at shutdown. It reads app.state at start, so a test may swap the sessions after create_app."""
     # Handlers and every dependency that does I/O run in this thread pool.
     anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.settings.threads
     runner = None
     if app.state.clock_interval:
-        runner = jobs.ClockThread(app.state.sessions, app.state.clock, app.state.settings,
-                                  interval=app.state.clock_interval)
+        runner = JobRunner(wiring.scheduler(), app.state.sessions, app.state.clock, app.state.settings,
+                           interval=app.state.clock_interval)
         runner.start()
-    app.state.clock_runner = runner
+    app.state.job_runner = runner
     try:
         yield
     finally:
         if runner is not None:
             await run_in_threadpool(runner.stop)  # lets a tick under way finish and commit
-            app.state.clock_runner = None
+            app.state.job_runner = None
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
                clock: Clock | None = None, clock_interval: float | None = None) -> FastAPI:
-    """The app. With `clock_interval` (seconds), it also runs the ticket clock in a background thread
+    """The app. With `clock_interval` (seconds), it also runs the scheduler in a background thread
     while it is up, as `jiesu serve` does unless told --no-clock; without, it never ticks by itself."""
     settings = settings or get_settings()
+    registry = wiring.load()
     engine = engine or make_engine(settings.effective_database_url)
     app = FastAPI(title="Jiesu 接诉即办", version=__version__, description=DESCRIPTION,
                   openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan)
@@ -79,16 +66,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.sessions = make_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
     app.state.clock_interval = clock_interval
-    app.state.clock_runner = None
+    app.state.job_runner = None
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key(), session_cookie="jiesu_session",
                        same_site="lax", max_age=12 * 3600)
     errors.install(app)
 
     v1 = APIRouter(prefix="/api/v1")
-    # Routes are matched in turn: the busiest (intake and tickets) first.
-    for router in (tickets.router, auth.router, places.router, units.router, taxonomy.router, calendar.router,
-                   attachments.router, routing.router, assessment.router, callback.router, knowledge.router):
-        v1.include_router(router)
+    # Routes are matched in turn, in the registry's order: the busiest (intake and tickets) first.
+    for ref in registry.api:
+        v1.include_router(resolve(ref))
 
     @v1.get("/health", tags=["meta"])
     def health(session: SessionDep) -> dict[str, str]:
@@ -96,10 +82,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return {"status": "ok", "version": __version__, "database": engine.dialect.name}
 
     app.include_router(v1)
-    app.include_router(open311_api.router)  # /open311/v2: GeoReport v2, JSON and XML, its own error shape
-    app.include_router(pages.router)
-    app.include_router(console_pages.router)  # /console: the operator's calls and direct answers
-    app.include_router(assessment_pages.router)  # before the /static mount: it serves /static/vendor/plotly.min.js
+    for ref in registry.routers:  # pages and Open311; before the /static mount (plotly.min.js is a route)
+        app.include_router(resolve(ref))
     # Swagger UI from an installed wheel (fastapi-offline ships 5.x, which reads OpenAPI 3.1), never a CDN.
     app.mount("/static/docs", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs")
 

@@ -815,10 +815,11 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     # ticks once, in this supervising process.
     runner = None
     if run_clock:
-        from jiesu.clock import SystemClock
-        from jiesu.tickets.jobs import ClockThread
+        from jiesu import wiring
+        from jiesu.scheduler import JobRunner
 
-        runner = ClockThread(make_sessionmaker(engine), SystemClock(), settings, interval=clock_interval)
+        runner = JobRunner(wiring.scheduler(), make_sessionmaker(engine), SystemClock(), settings,
+                           interval=clock_interval)
         runner.start()
     try:
         uvicorn.run("jiesu.app:create_worker_app", factory=True, workers=workers, host=host, port=port,
@@ -842,9 +843,11 @@ def clock_command(
     import signal
     import threading
 
-    from jiesu.tickets import jobs
+    from jiesu import wiring
+    from jiesu.scheduler import RunReport
 
     settings = get_settings()
+    scheduler = wiring.scheduler()
     engine = make_engine(settings.effective_database_url)
     try:
         status = migrate.check(engine)
@@ -853,12 +856,12 @@ def clock_command(
         sessions = make_sessionmaker(engine)
         tz = settings.tz
 
-        def say(report: jobs.TickReport) -> None:
+        def say(report: RunReport) -> None:
             at = report.at.astimezone(tz).isoformat(timespec="seconds") if report.at else "-"
             console.print(f"{at} tick: {report.line()}", highlight=False, soft_wrap=True)
 
         if once:
-            say(jobs.run_once(sessions, SystemClock(), settings, batch=batch))
+            say(scheduler.run_once(sessions, SystemClock(), settings, batch=batch))
             return
         stop = threading.Event()
         previous = {}
@@ -867,15 +870,16 @@ def clock_command(
                 previous[sig] = signal.signal(sig, lambda *_: stop.set())
         console.print(f"clock started: a tick every {interval:g} s on "
                       f"{engine.url.render_as_string(hide_password=True)}", highlight=False, soft_wrap=True)
-        worker = threading.Thread(target=jobs.suggestion_loop, name="jiesu-suggest", daemon=True,
-                                  args=(sessions, SystemClock(), settings),
-                                  kwargs={"interval": settings.suggest_interval, "stop": stop})
-        worker.start()
+        workers = scheduler.worker_threads(sessions, SystemClock(), settings, stop)
+        for worker in workers:
+            worker.start()
         try:
-            jobs.run_loop(sessions, SystemClock(), settings, interval=interval, stop=stop, on_tick=say, batch=batch)
+            scheduler.run_loop(sessions, SystemClock(), settings, interval=interval, stop=stop, on_tick=say,
+                               batch=batch)
         finally:
             stop.set()
-            worker.join(30)
+            for worker in workers:
+                worker.join(30)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         console.print("clock stopped")
@@ -887,6 +891,10 @@ def main() -> None:
     """Settings and database failures are a one-line message, not a traceback."""
     from pydantic import ValidationError
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+    from jiesu import wiring
+
+    wiring.load()  # the listeners: a callback recorded from the shell writes its assessment fact too
 
     logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
     # the calendar commands print their own coverage warnings

@@ -107,6 +107,8 @@ class Actor:
 # The CLI runs as the administrator: whoever holds the shell holds the database anyway.
 SYSTEM = Actor(username="system", role=Role.admin)
 ANONYMOUS = Actor(username="anonymous", role=None)
+# The scheduler's steps (overdue, escalation, callback queue, expiry) are taken as "clock".
+CLOCK = Actor(username="clock", role=Role.admin)
 
 
 def can(role: Role | None, action: Permission) -> bool:

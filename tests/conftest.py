@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from jiesu import migrate
+from jiesu import migrate, wiring
 from jiesu.clock import FixedClock
 from jiesu.config import Settings
 from jiesu.db import make_engine, unit_of_work
@@ -26,6 +26,10 @@ from tests import pg
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 _pg_skip_reason: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:  # noqa: ARG001
+    wiring.load()  # as every jiesu process does: the listeners (the assessment's facts) subscribed
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -2,9 +2,9 @@
 
 `record` is the one rule: a reached citizen's answers close the ticket, or reopen it to the same unit when
 it is not resolved; an unreached citizen is tried again until `callback_attempts`, then the round ends as
-未联系上 and the ticket is closed. Each attempt is a Callback row, each answer updates the assessment's
-facts, and the ticket moves only through tickets.service.act (which writes the event), all in the caller's
-transaction.
+未联系上 and the ticket is closed. Each attempt is a Callback row; each answer is published
+(CALLBACK_REACHED, CALLBACK_UNREACHABLE) for the assessment's facts; the ticket moves only through
+tickets.service.act (which writes the event); all in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from jiesu.assessment import service as assessment
+from jiesu import events
 from jiesu.callback.models import Callback, CallbackChannel, Resolution, Satisfaction
 from jiesu.clock import Clock
 from jiesu.config import Settings
@@ -27,6 +27,11 @@ from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Request, Ticket
 from jiesu.tickets.rules import Step, TicketState
+
+# Published in the callback's transaction: the citizen answered (the three rates count it), or a round of
+# attempts ended without reaching them.
+CALLBACK_REACHED = "callback.reached"
+CALLBACK_UNREACHABLE = "callback.unreachable"
 
 
 class SurveyNotFound(NotFound):
@@ -102,12 +107,12 @@ def _record(session: Session, actor: Actor, clock: Clock, settings: Settings, ti
             return Outcome(cb, ticket, "retry")
         data = tickets.StepInput(reason=f"回访{attempt}次未联系上市民，办结")
         ticket = tickets.act(session, desk, clock, settings, ticket.number, Step.close, data)
-        assessment.record_unreachable(session, settings, ticket, cb)
+        events.publish(CALLBACK_UNREACHABLE, session=session, settings=settings, ticket=ticket, callback=cb)
         return Outcome(cb, ticket, "unreachable")
     reason = answer.comment.strip()
     payload = dict(contacted=answer.contacted, resolved=answer.resolution == Resolution.resolved,
                    resolution=answer.resolution.value, satisfied=answer.satisfaction.value)
-    assessment.record_callback(session, settings, ticket, cb)
+    events.publish(CALLBACK_REACHED, session=session, settings=settings, ticket=ticket, callback=cb)
     if answer.resolution == Resolution.unresolved:
         data = tickets.StepInput(reason=reason or "回访市民表示问题未解决，重办", **payload)
         ticket = tickets.act(session, desk, clock, settings, ticket.number, Step.reopen, data)

@@ -11,7 +11,6 @@ from pydantic import BaseModel, BeforeValidator, Field, StrictBool, StrictInt
 from jiesu.knowledge import service
 from jiesu.knowledge.models import Article
 from jiesu.knowledge.rules import STATUS_LABELS, ArticleStatus
-from jiesu.tickets.models import Channel, Outcome
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -136,42 +135,6 @@ class SearchOut(BaseModel):
     @classmethod
     def of(cls, q: str, r: service.SearchResult) -> SearchOut:
         return cls(q=q, terms=r.terms, ignored=r.ignored, hits=[HitOut.of(h) for h in r.hits])
-
-
-class AnswerIn(BaseModel):
-    """An inquiry (咨询) answered at once from the knowledge base: closed without a ticket."""
-
-    text: str = Field(min_length=1, max_length=4000, description="what the caller asked")
-    article_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1,
-                                         description="the article the answer comes from")
-    answer: str | None = Field(default=None, max_length=4000, description="the answer given; none: the article's")
-    title: str = Field(default="", max_length=200)
-    address: str = Field(default="", max_length=256)
-    area_code: str | None = Field(default=None, max_length=32)
-    category_code: str | None = Field(default=None, max_length=32, description="none: the article's")
-    contact_name: str | None = Field(default=None, max_length=64)
-    contact_phone: str | None = Field(default=None, max_length=32)
-    anonymous: StrictBool = False
-    channel: Channel = Channel.hotline
-
-    def to_input(self) -> service.AnswerInput:
-        return service.AnswerInput(**self.model_dump())
-
-
-class AnswerOut(BaseModel):
-    request_id: int
-    outcome: Outcome
-    direct_answer: str | None
-    article_id: int | None
-    edited: bool = Field(description="the operator adapted the article's answer")
-    replayed: bool
-    created_at: datetime
-
-    @classmethod
-    def of(cls, done: service.Answered) -> AnswerOut:
-        r = done.intake.request
-        return cls(request_id=r.id, outcome=r.outcome, direct_answer=r.answer, article_id=done.record.article_id,
-                   edited=done.record.edited, replayed=done.intake.replayed, created_at=r.created_at)
 
 
 class MonthOut(BaseModel):

@@ -42,8 +42,7 @@ from jiesu.places.models import Area, AreaLevel
 from jiesu.routing.text import segment, segment_many
 from jiesu.taxonomy import service as taxonomy
 from jiesu.taxonomy.models import Category, RequestType
-from jiesu.tickets import service as tickets
-from jiesu.tickets.models import Channel, Outcome, Request, Ticket, TicketEvent
+from jiesu.tickets.models import Outcome, Request, Ticket, TicketEvent
 from jiesu.units.models import Unit
 
 MAX_QUESTION = 500
@@ -486,62 +485,15 @@ def _postgresql_query(query: rules.Query, filters: list, limit: int) -> Select:
             .order_by(score.desc(), Article.id).limit(limit))
 
 
-# --- direct answers --------------------------------------------------------------------------------
+# --- direct answers (jiesu.intake closes the call) -------------------------------------------------
 
-@dataclass
-class AnswerInput:
-    """An inquiry (咨询) the operator answers at once: the caller's text and the answer given."""
-
-    text: str
-    answer: str | None = None  # none: the article's answer as it stands
-    article_id: int | None = None
-    title: str = ""
-    address: str = ""
-    area_code: str | None = None
-    category_code: str | None = None
-    contact_name: str | None = None
-    contact_phone: str | None = None
-    anonymous: bool = False
-    channel: Channel = Channel.hotline
-
-
-@dataclass
-class Answered:
-    intake: tickets.Intake
-    record: DirectAnswer
-
-
-def answer(session: Session, actor: Actor, clock: Clock, settings: Settings, data: AnswerInput,
-           idempotency_key: str | None = None) -> Answered:
-    """Close an inquiry with a direct answer (直接答复): a request with outcome direct_answer and no ticket,
-    and which article answered it. The article must be live; the operator may adapt its answer."""
-    require(actor, Permission.knowledge_answer)
-    article = None
-    if data.article_id is not None:
-        article = _load(session, data.article_id)
-        if article is None or not rules.is_live(article.status, article.valid_from, article.valid_to,
-                                                today(clock, settings)):
-            raise InvalidInput(f"article {data.article_id} is not published or no longer valid",
-                               field="article_id")
-    given = (data.answer or "").strip() or (article.answer if article else "")
-    if not given:
-        raise InvalidInput("give the answer, or the article it comes from", field="answer")
-    category = data.category_code or (article.category.code if article and article.category else None)
-    new = tickets.NewRequest(text=data.text, request_type=RequestType.inquiry, channel=data.channel,
-                             title=data.title, address=data.address, area_code=data.area_code,
-                             contact_name=data.contact_name, contact_phone=data.contact_phone,
-                             anonymous=data.anonymous, category_code=category, direct_answer=given)
-    intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key)
-    if intake.replayed:
-        record = session.scalar(select(DirectAnswer).where(DirectAnswer.request_id == intake.request.id))
-        if record is not None:
-            return Answered(intake, record)
-    record = DirectAnswer(request_id=intake.request.id, article=article,
-                          edited=article is not None and given != article.answer.strip(), at=clock.now(),
-                          by=actor.username)
-    session.add(record)
-    session.flush()
-    return Answered(intake, record)
+def live_article(session: Session, clock: Clock, settings: Settings, article_id: int) -> Article:
+    """The article a direct answer comes from: it must be published and valid today."""
+    article = _load(session, article_id)
+    if article is None or not rules.is_live(article.status, article.valid_from, article.valid_to,
+                                            today(clock, settings)):
+        raise InvalidInput(f"article {article_id} is not published or no longer valid", field="article_id")
+    return article
 
 
 # --- statistics -------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from jiesu.intake import service as intake_service
 from jiesu.open311 import catalog
 from jiesu.open311.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from jiesu.open311.models import ApiKey, Open311Submission
@@ -385,7 +386,6 @@ def create(session: Session, key: ApiKey, clock: Clock, settings: Settings, sub:
            idempotency_key: str | None = None) -> Created:
     """File a request through the common intake (smart dispatch's, with its suggestion, deadlines and
     idempotency), with the Open311 channel. Every problem found is reported at once (Rejected)."""
-    from jiesu.routing import service as routing
 
     problems: list[Problem] = []
     service = None
@@ -427,7 +427,7 @@ def create(session: Session, key: ApiKey, clock: Clock, settings: Settings, sub:
     try:
         # The suggestion inside the request: a GeoReport client reads the request back at once and expects its
         # address_id, which the suggestion's place resolution gives.
-        made = routing.create_request(session, actor_for(key), clock, settings, new, idempotency_key)
+        made = intake_service.create_request(session, actor_for(key), clock, settings, new, idempotency_key)
     except (InvalidInput, Conflict) as exc:
         where = _FIELDS.get(exc.field or "", exc.field)
         raise BadRequest(f"{where}: {exc.message}" if where else exc.message) from None

@@ -4,40 +4,6 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictFloat
 
-from jiesu.taxonomy.models import Urgency
-
-
-class UnitPickOut(BaseModel):
-    code: str
-    name: str
-
-
-class DuplicateOut(BaseModel):
-    number: str
-    score: float
-    reasons: list[str]
-
-
-class SuggestionOut(BaseModel):
-    """Smart dispatch's proposal for a request; every part says why."""
-
-    category_code: str | None
-    category_name: str | None
-    category_confidence: float
-    category_alternatives: list[dict]
-    category_reasons: list[str]
-    place: dict | None = Field(description="the place resolution: codes, path, confidence, ambiguous, alternatives")
-    main_unit: UnitPickOut | None
-    co_units: list[UnitPickOut]
-    unit_reasons: list[str]
-    urgency: Urgency
-    urgency_reasons: list[str]
-    duplicates: list[DuplicateOut]
-    confidence: float = Field(description="the lower of the category's and the place's confidence")
-    manual: bool = Field(description="true: the ticket waits in the manual queue, a dispatcher decides")
-    manual_reasons: list[str]
-    model_version: str | None
-
 
 class SuggestIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000)

@@ -1,4 +1,4 @@
-"""Smart dispatch use cases: the suggestion for a new request, intake with it, the routing rules table,
+"""Smart dispatch use cases: the suggestion for a new request (jiesu.intake asks for it), the routing rules table,
 and how often dispatchers followed the suggestions.
 
 The suggestion is advice: it is stored on the ticket and on its create event, the dispatcher confirms or
@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, or_, select, true, update
@@ -307,47 +307,6 @@ def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
     s.confidence = round(min(s.category_confidence, place_confidence), 3)
     s.manual, s.manual_reasons = bool(manual), manual
     return s
-
-
-@dataclass
-class SuggestedIntake:
-    intake: tickets.Intake
-    suggestion: Suggestion | None
-
-
-def create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: tickets.NewRequest,
-                   idempotency_key: str | None = None, *, now: bool = True, commit: bool = False) -> SuggestedIntake:
-    """Intake with smart dispatch: the ticket is created with the suggestion on it (and on its create
-    event); an inquiry answered at once gets none. A replayed Idempotency-Key returns the first ticket
-    with the suggestion it got then.
-
-    `now=False` acknowledges the ticket first and leaves the suggestion to the worker (suggest_pending),
-    which makes it within a second or so: intake then costs its INSERTs only, a few times less CPU. `commit`:
-    as tickets.create_request (the intake is the caller's whole unit of work)."""
-    if not now:
-        intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key, suggest_later=True,
-                                        commit=commit)
-        return SuggestedIntake(intake, stored_suggestion(intake.ticket) if intake.replayed else None)
-    made: list[Suggestion] = []
-
-    def propose(new: tickets.NewRequest) -> tuple[tickets.NewRequest, dict, dict]:
-        # Made for the dispatcher, whoever files the request (a citizen may not see suggestions).
-        s = suggest(session, SYSTEM, clock, settings, text=new.text, title=new.title, address=new.address,
-                    area_code=new.area_code, lng=new.lng, lat=new.lat, phone=new.contact_phone,
-                    category_code=new.category_code)
-        made.append(s)
-        place = s.place or {}
-        resolved = place.get("community_code") or place.get("street_code")
-        if new.area_code is None and new.lng is None and resolved and not place.get("ambiguous"):
-            # The request's area is the place its address names, when that is certain; else the dispatcher's.
-            new = replace(new, area_code=resolved)
-        return replace(new, terms=s.terms), s.to_dict(), s.brief()
-
-    intake = tickets.create_request(session, actor, clock, settings, new, idempotency_key, propose=propose,
-                                    commit=commit)
-    if intake.replayed:
-        return SuggestedIntake(intake, stored_suggestion(intake.ticket))
-    return SuggestedIntake(intake, made[0] if made else None)
 
 
 # --- the deferred suggestions ------------------------------------------------------------------------------

@@ -1,22 +1,19 @@
-"""The clock: the workflow steps nobody clicks. It marks overdue signs and replies, escalates per policy,
-queues replied tickets for the callback, and closes those whose citizen asked not to be called back.
+"""The ticket's periodic work, the workflow steps nobody clicks. It marks overdue signs and replies, escalates
+per policy, queues replied tickets for the callback, and closes those whose citizen asked not to be called back.
 
 Every change goes through service.act as the system actor "clock", so each one is an event like any
 other. `tick` is safe to run from two processes at once: each ticket is handled in its own savepoint,
 its condition is checked again on the row just before the step, and the version column turns a
 racing writer into a skipped ConcurrentChange; on PostgreSQL the candidates are also claimed with
-FOR UPDATE SKIP LOCKED, and on SQLite run_once begins the tick with the write lock (unit_of_work(write=True)).
+FOR UPDATE SKIP LOCKED, and on SQLite drain begins the tick with the write lock (unit_of_work(write=True)).
 
-`tick` works in one transaction, the caller's, on at most `batch` tickets; `run_once` ticks
-in fresh transactions until the backlog is drained, and `run_loop` does that every `interval` seconds.
+`tick` works in one transaction, the caller's, on at most `batch` tickets; `drain` ticks in fresh
+transactions until the backlog is drained. The scheduler (jiesu.scheduler) runs `drain` at every pass.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,24 +22,19 @@ from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from jiesu.assessment import service as assessment
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.db import unit_of_work
 from jiesu.errors import ConcurrentChange, DomainError, TransitionNotAllowed
-from jiesu.knowledge import service as knowledge
-from jiesu.permissions import Actor, Role
-from jiesu.routing import service as routing
+from jiesu.permissions import CLOCK
 from jiesu.tickets import service
 from jiesu.tickets.models import Request, Ticket
 from jiesu.tickets.rules import OPEN_WORK, Step, TicketState
 
 log = logging.getLogger("jiesu.clock")
 
-CLOCK_ACTOR = Actor(username="clock", role=Role.admin)
 BATCH = 500  # tickets per transaction
 SQLITE_BATCH = 200  # ~1-2 s of SQLite's write lock: web requests wait for it (busy_timeout 10 s), not fail
-DEFAULT_INTERVAL = 60.0
 NO_CALLBACK_REASON = "市民不需回访"
 S = TicketState
 REPLY_WATCHED = (S.handling, S.dispatched)  # whose reply deadline runs
@@ -94,20 +86,15 @@ class TickReport:
     escalated: int = 0
     callbacks_queued: int = 0
     closed: int = 0
-    rollups: int = 0  # assessment periods whose cells were kept (once a month)
-    expired_articles: int = 0  # knowledge articles past their validity, marked expired
-    suggested: int = 0  # tickets whose deferred suggestion was made (routing.service.suggest_pending)
     skipped: int = 0  # another clock or a user got there first, or the step was refused
     more: bool = False  # a batch was full: there may be more to do
     at: datetime | None = None
 
-    COUNTS = ("sign_overdue", "reply_overdue", "escalated", "callbacks_queued", "closed", "rollups",
-              "expired_articles", "suggested", "skipped")
+    COUNTS = ("sign_overdue", "reply_overdue", "escalated", "callbacks_queued", "closed", "skipped")
 
     @property
     def done(self) -> int:
-        return (self.sign_overdue + self.reply_overdue + self.escalated + self.callbacks_queued + self.closed
-                + self.rollups + self.expired_articles + self.suggested)
+        return self.sign_overdue + self.reply_overdue + self.escalated + self.callbacks_queued + self.closed
 
     def add(self, other: TickReport) -> None:
         for name in self.COUNTS:
@@ -191,13 +178,13 @@ def _step(session: Session, clock: Clock, settings: Settings, number: str,
     no longer due, or if another writer got there first."""
     try:
         with session.begin_nested():
-            ticket = service.get(session, CLOCK_ACTOR, number)
+            ticket = service.get(session, CLOCK, number)
             session.refresh(ticket)  # the row as it is now, not as this session may have seen it before
             data = make(ticket)
             if data is None:
                 return False
             data.expected_version = ticket.version
-            service.act(session, CLOCK_ACTOR, clock, settings, number, step, data)
+            service.act(session, CLOCK, clock, settings, number, step, data)
             return True
     except (ConcurrentChange, TransitionNotAllowed, StaleDataError) as exc:
         # StaleDataError: the version check fired at an autoflush inside act, before act's own flush
@@ -210,8 +197,8 @@ def _step(session: Session, clock: Clock, settings: Settings, number: str,
 
 # --- running it ------------------------------------------------------------------------------------
 
-def run_once(sessions: sessionmaker[Session], clock: Clock, settings: Settings, *, batch: int | None = None,
-             max_rounds: int = 1000) -> TickReport:
+def drain(sessions: sessionmaker[Session], clock: Clock, settings: Settings, *, batch: int | None = None,
+          max_rounds: int = 1000) -> TickReport:
     """Tick in fresh transactions until nothing is left (or a round makes no progress)."""
     total = TickReport()
     for _ in range(max_rounds):
@@ -222,91 +209,4 @@ def run_once(sessions: sessionmaker[Session], clock: Clock, settings: Settings, 
         total.add(report)
         if not report.more or report.done == 0:
             break
-    with unit_of_work(sessions, write=True) as session:
-        total.rollups += assessment.keep_last_period(session, settings, clock)
-        total.expired_articles += knowledge.expire_due(session, CLOCK_ACTOR, clock, settings)
-    total.suggested += routing.run_suggestions(sessions, clock, settings)
     return total
-
-
-SUGGEST_NICE = 10
-
-
-def _lower_priority(nice: int) -> None:
-    """Nice this thread (on Linux, setpriority on a thread id applies to that thread only); best effort."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except (AttributeError, OSError, PermissionError) as exc:
-        log.debug("smart dispatch worker keeps its priority: %s", exc)
-
-
-def suggestion_loop(sessions: sessionmaker[Session], clock: Clock, settings: Settings, *, interval: float,
-                    stop: threading.Event) -> None:
-    """Smart dispatch's worker: the suggestions intake left for later, every `interval` seconds (a second by
-    default, so that a dispatcher rarely sees a new ticket without its suggestion). Errors are logged and
-    tried again; they never end the loop.
-
-    The thread runs at a lower CPU priority (Linux lets one thread be niced): when the machine is busy,
-    acknowledging new tickets comes first and the suggestions catch up after."""
-    _lower_priority(SUGGEST_NICE)
-    while not stop.is_set():
-        try:
-            n = routing.run_suggestions(sessions, clock, settings, stop=stop)
-        except Exception:
-            log.exception("smart dispatch worker failed; next try in %g s", interval)
-        else:
-            if n:
-                log.info("smart dispatch: %d suggestions made", n)
-        stop.wait(interval)
-
-
-def run_loop(sessions: sessionmaker[Session], clock: Clock, settings: Settings, *, interval: float,
-             stop: threading.Event, on_tick: Callable[[TickReport], None] | None = None,
-             batch: int | None = None) -> None:
-    """run_once every `interval` seconds until `stop` is set. A failed tick (the database away) is logged
-    and tried again at the next interval; it never ends the loop."""
-    while not stop.is_set():
-        started = time.monotonic()
-        try:
-            report = run_once(sessions, clock, settings, batch=batch)
-        except Exception:
-            log.exception("clock tick failed; next try in %g s", interval)
-        else:
-            if on_tick is not None:
-                on_tick(report)
-        stop.wait(max(0.0, interval - (time.monotonic() - started)))
-
-
-def log_tick(report: TickReport) -> None:
-    level = logging.INFO if report.done or report.skipped else logging.DEBUG
-    log.log(level, "clock tick at %s: %s", report.at.isoformat() if report.at else "-", report.line())
-
-
-class ClockThread:
-    """The clock inside `jiesu serve`: run_loop in a daemon thread, and smart dispatch's worker
-    (suggestion_loop) in another, started and stopped with the app."""
-
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, settings: Settings, *,
-                 interval: float = DEFAULT_INTERVAL, batch: int | None = None,
-                 on_tick: Callable[[TickReport], None] | None = log_tick) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=run_loop, name="jiesu-clock", daemon=True, args=(sessions, clock, settings),
-            kwargs={"interval": interval, "stop": self._stop, "on_tick": on_tick, "batch": batch})
-        self._suggest = threading.Thread(
-            target=suggestion_loop, name="jiesu-suggest", daemon=True, args=(sessions, clock, settings),
-            kwargs={"interval": settings.suggest_interval, "stop": self._stop})
-
-    def start(self) -> None:
-        self._thread.start()
-        self._suggest.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        for thread in (self._thread, self._suggest):
-            if thread.is_alive():
-                thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()

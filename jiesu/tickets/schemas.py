@@ -5,11 +5,43 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictFloat
 
-from jiesu.routing.schemas import SuggestionOut
 from jiesu.taxonomy.models import RequestType, Urgency
 from jiesu.tickets import service
 from jiesu.tickets.models import Channel, Outcome, Ticket
 from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, Step, TicketState
+
+
+# Smart dispatch's suggestion as the ticket keeps it (routing makes it; the ticket carries it).
+class UnitPickOut(BaseModel):
+    code: str
+    name: str
+
+
+class DuplicateOut(BaseModel):
+    number: str
+    score: float
+    reasons: list[str]
+
+
+class SuggestionOut(BaseModel):
+    """Smart dispatch's proposal for a request; every part says why."""
+
+    category_code: str | None
+    category_name: str | None
+    category_confidence: float
+    category_alternatives: list[dict]
+    category_reasons: list[str]
+    place: dict | None = Field(description="the place resolution: codes, path, confidence, ambiguous, alternatives")
+    main_unit: UnitPickOut | None
+    co_units: list[UnitPickOut]
+    unit_reasons: list[str]
+    urgency: Urgency
+    urgency_reasons: list[str]
+    duplicates: list[DuplicateOut]
+    confidence: float = Field(description="the lower of the category's and the place's confidence")
+    manual: bool = Field(description="true: the ticket waits in the manual queue, a dispatcher decides")
+    manual_reasons: list[str]
+    model_version: str | None
 
 
 class RequestIn(BaseModel):

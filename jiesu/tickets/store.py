@@ -8,7 +8,6 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,8 +66,8 @@ class NewRequest:
     terms: str | None = None  # the segmented words, when smart dispatch has them (see Request.terms)
 
 
-# Smart dispatch's hook into intake: the request (maybe completed), the full proposal, its brief.
-Proposer = Callable[[NewRequest], tuple[NewRequest, dict, dict]]
+# Smart dispatch's proposal for a new ticket: in full (kept on the ticket) and in brief (on its create event).
+Proposal = tuple[dict, dict]
 
 
 @dataclass
@@ -325,40 +324,53 @@ def _row(obj: Base) -> dict:
 
 
 def create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
-                   idempotency_key: str | None = None, propose: Proposer | None = None,
+                   idempotency_key: str | None = None, suggestion: Proposal | None = None,
                    suggest_later: bool = False, commit: bool = False) -> Intake:
     """A request from any channel. An inquiry with a direct answer is closed at once; anything else
     becomes a ticket in state `new`, with its dispatch deadline, waiting for the dispatcher.
 
-    `propose` is smart dispatch (routing.service.create_request passes it), asked once the request is
-    known to be new and valid: it may complete the request (its area, its words) and returns its proposal,
-    kept in full on the ticket and in brief on its create event; when it says so, the ticket waits in the
-    manual queue. `suggest_later` instead marks the ticket for smart dispatch's worker, which makes the
-    suggestion after the intake is acknowledged (routing.service.suggest_pending).
+    `suggestion` is smart dispatch's proposal (jiesu.intake asks for it once `check` passed), kept in full on
+    the ticket and in brief on its create event; when it says so, the ticket waits in the manual queue.
+    `suggest_later` instead marks the ticket for smart dispatch's worker, which makes the suggestion after
+    the intake is acknowledged (routing.service.suggest_pending).
 
     `commit=True`: the intake is the caller's whole unit of work (POST /api/v1/requests), so it is committed
     here, before the answer is made; on PostgreSQL its one statement then runs in autocommit, a round trip
     instead of three. Otherwise the caller's boundary commits, with whatever else it writes."""
-    intake = _create_request(session, actor, clock, settings, new, idempotency_key, propose, suggest_later, commit)
+    intake = _create_request(session, actor, clock, settings, new, idempotency_key, suggestion, suggest_later,
+                             commit)
     if commit:
         session.commit()
     return intake
 
 
-def _create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
-                    idempotency_key: str | None, propose: Proposer | None, suggest_later: bool,
-                    commit: bool) -> Intake:
+def _check_key(actor: Actor, idempotency_key: str | None) -> None:
     require(actor, Permission.requests_create)
+    if idempotency_key is not None and not (1 <= len(idempotency_key) <= 128):
+        raise InvalidInput("Idempotency-Key has 1 to 128 characters", field="Idempotency-Key")
+
+
+def check(session: Session, actor: Actor, new: NewRequest, idempotency_key: str | None) -> Intake | None:
+    """What intake checks before it asks smart dispatch for a suggestion: the permission, the key, and the
+    request's fields. Returns the first answer when the Idempotency-Key was seen before (a retry should not
+    pay for a suggestion again), else None: go on."""
+    _check_key(actor, idempotency_key)
     if idempotency_key is not None:
-        if not (1 <= len(idempotency_key) <= 128):
-            raise InvalidInput("Idempotency-Key has 1 to 128 characters", field="Idempotency-Key")
-        # Without a suggestion to make, no lookup first: the request's INSERT finds a twin (_insert_intake), and
-        # a retry is rare. With one, a retry should not pay for it again.
-        seen = find_by_key(session, actor, idempotency_key) if propose is not None else None
+        seen = find_by_key(session, actor, idempotency_key)
         if seen is not None:
             return seen
+    _validate(new)
+    return None
+
+
+def _create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
+                    idempotency_key: str | None, suggestion: Proposal | None, suggest_later: bool,
+                    commit: bool) -> Intake:
+    # No lookup of the Idempotency-Key first: the request's INSERT finds a twin (_insert_intake), and a retry
+    # is rare (intake's `check` looks first when a suggestion is to be made).
+    _check_key(actor, idempotency_key)
     try:
-        return _create(session, actor, clock, settings, new, idempotency_key, propose, suggest_later, commit)
+        return _create(session, actor, clock, settings, new, idempotency_key, suggestion, suggest_later, commit)
     except (InvalidInput, NotFound):
         # The retry of an acknowledged request gets the first answer, even if its body would not pass today.
         seen = find_by_key(session, actor, idempotency_key) if idempotency_key is not None else None
@@ -368,11 +380,10 @@ def _create_request(session: Session, actor: Actor, clock: Clock, settings: Sett
 
 
 def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
-            idempotency_key: str | None, propose: Proposer | None, suggest_later: bool, commit: bool) -> Intake:
+            idempotency_key: str | None, suggestion: Proposal | None, suggest_later: bool, commit: bool) -> Intake:
     _validate(new)
-    suggestion = None
-    if propose is not None and new.direct_answer is None:
-        new, *suggestion = propose(new)
+    if new.direct_answer is not None:
+        suggestion = None
     area = _area(session, actor, new)
     category = None
     if new.category_code:
@@ -402,7 +413,7 @@ def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, ne
                         closed_at=None, dispatch_by=now + timedelta(hours=hours), sign_by=None, reply_by=None,
                         sign_overdue=False, reply_overdue=False, escalated=False, extension_days_requested=None,
                         extensions=0, reopened=0, callback_due=False, suggestion=None, manual_review=False,
-                        suggest_pending=suggest_later and propose is None, version=1, units=[], events=[])
+                        suggest_pending=suggest_later and suggestion is None, version=1, units=[], events=[])
         created = {"channel": new.channel.value, "type": new.request_type.value}
         if suggestion:
             full, brief = suggestion

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from jiesu.assessment import service as assessment
+from jiesu import events
 from jiesu.calendar.service import load_calendar
 from jiesu.clock import Clock
 from jiesu.config import Settings
@@ -45,6 +45,9 @@ from jiesu.tickets.rules import Step, TicketState
 from jiesu.tickets.store import new_event
 from jiesu.units import service as units
 from jiesu.units.models import Unit, UnitKind
+
+# Published when the centre upholds a return: the ticket was never this unit's (the assessment forgets it there).
+RETURN_UPHELD = "ticket.return_upheld"
 
 
 @dataclass
@@ -215,7 +218,8 @@ def _uphold_return(session, actor, now, settings, ticket, data, payload) -> None
                            field="unit")
     if ticket.main_unit_id is not None:  # ruled not its ticket: left out of that unit's rates
         payload["from_unit"] = ticket.main_unit.code
-        assessment.record_upheld_return(session, settings, ticket, ticket.main_unit_id, now)
+        events.publish(RETURN_UPHELD, session=session, settings=settings, ticket=ticket,
+                       unit_id=ticket.main_unit_id, at=now)
     ticket.main_unit = unit
     ticket.dispatched_at = now
     ticket.signed_at = None

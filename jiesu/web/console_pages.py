@@ -19,9 +19,9 @@ from jiesu.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import DomainError, InvalidInput
+from jiesu.intake import service as intake
 from jiesu.knowledge import service as knowledge
 from jiesu.permissions import Actor, Permission, can
-from jiesu.routing import service as routing
 from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, RequestType
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel
@@ -95,7 +95,7 @@ def console_post(request: Request, session: SessionDep, actor: ActorDep, clock: 
     hits: list = []
     try:
         if action == "answer":
-            data = knowledge.AnswerInput(text=text, answer=answer or None,
+            data = intake.AnswerInput(text=text, answer=answer or None,
                                          article_id=int(article_id) if article_id.isdigit() else None,
                                          address=address, contact_name=contact_name or None,
                                          contact_phone=contact_phone or None)
@@ -104,13 +104,13 @@ def console_post(request: Request, session: SessionDep, actor: ActorDep, clock: 
             if not text.strip():
                 raise InvalidInput("a request needs its text", field="text")
             with session.begin_nested():
-                done = knowledge.answer(session, actor, clock, settings, data)
+                done = intake.answer_directly(session, actor, clock, settings, data)
             return RedirectResponse(pages.url_with("/console", {"answered": done.intake.request.id}), status_code=303)
         if action == "ticket":
             new = tickets.NewRequest(text=text, request_type=kind, channel=Channel.hotline, address=address,
                                      contact_name=contact_name or None, contact_phone=contact_phone or None)
             with session.begin_nested():
-                made = routing.create_request(session, actor, clock, settings, new)
+                made = intake.create_request(session, actor, clock, settings, new)
             return RedirectResponse(pages.url_with("/console", {"ticket": made.intake.ticket.number}),
                                     status_code=303)
         if text.strip():

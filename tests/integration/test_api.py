@@ -14,6 +14,7 @@ from jiesu.api.v1 import (
     auth,
     calendar,
     callback,
+    intake,
     knowledge,
     places,
     routing,
@@ -410,7 +411,7 @@ def test_openapi_declares_every_response(client):
     paths = {p: ops for p, ops in doc["paths"].items() if p.startswith("/api/v1")}
     assert "/api/v1/places" in paths and "/api/v1/calendar/add-business-days" in paths
     # the routers' own routes (the app holds included routers, not copies of their routes)
-    modules = (assessment, attachments, auth, calendar, callback, knowledge, places, routing, taxonomy, tickets,
+    modules = (assessment, attachments, auth, calendar, callback, intake, knowledge, places, routing, taxonomy, tickets,
                units)
     routes = {("/api/v1" + route.path, m.lower()): route for module in modules
               for route in module.router.routes if isinstance(route, APIRoute) for m in route.methods}

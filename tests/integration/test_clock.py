@@ -16,12 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from jiesu import wiring
 from jiesu.cli import app as cli
 from jiesu.clock import FixedClock
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.errors import ConcurrentChange
 from jiesu.permissions import SYSTEM, Actor, Role
+from jiesu.scheduler import RunReport
 from jiesu.taxonomy.models import RequestType, Urgency
 from jiesu.tickets import jobs, service
 from jiesu.tickets.models import Channel, Ticket, TicketEvent
@@ -130,8 +132,8 @@ def test_escalation_reason():
 
 
 def test_report_line():
-    report = jobs.TickReport(sign_overdue=2, escalated=1)
-    report.add(jobs.TickReport(sign_overdue=1, closed=4))
+    report = wiring.scheduler().report(sign_overdue=2, escalated=1)
+    report.add(wiring.scheduler().report(sign_overdue=1, closed=4))
     assert report.done == 8
     assert report.line() == ("sign overdue 3, reply overdue 0, escalated 1, callbacks queued 0, closed 4, "
                              "rollups 0, expired articles 0, suggested 0, skipped 0")
@@ -261,7 +263,7 @@ def test_batches(desk, session):
     assert report.sign_overdue == 2 and report.more
     sessions = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
                             expire_on_commit=False)
-    rest = jobs.run_once(sessions, desk.clock, desk.settings, batch=2)
+    rest = wiring.scheduler().run_once(sessions, desk.clock, desk.settings, batch=2)
     assert rest.sign_overdue == 3 and not rest.more
     for number in numbers:
         assert clock_events(desk, number) == [("mark_overdue", "sign", "")]
@@ -299,13 +301,13 @@ def test_run_loop_stops_when_told(desk, session):
     sessions = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
                             expire_on_commit=False)
     stop = threading.Event()
-    seen: list[jobs.TickReport] = []
+    seen: list[RunReport] = []
 
     def on_tick(report):
         seen.append(report)
         stop.set()
 
-    jobs.run_loop(sessions, desk.clock, desk.settings, interval=3600, stop=stop, on_tick=on_tick)
+    wiring.scheduler().run_loop(sessions, desk.clock, desk.settings, interval=3600, stop=stop, on_tick=on_tick)
     assert [r.sign_overdue for r in seen] == [1]
 
 
@@ -356,13 +358,13 @@ def test_two_clocks_at_once_act_once(fresh_url, settings):
         clock.advance(timedelta(hours=3))  # every reply is late; every ticket was signed in time
         sessions = make_sessionmaker(engine)
         start = threading.Barrier(2)
-        reports: list[jobs.TickReport] = []
+        reports: list[RunReport] = []
         errors: list[BaseException] = []
 
         def one_clock() -> None:
             try:
                 start.wait()
-                reports.append(jobs.run_once(sessions, clock, settings, batch=4))
+                reports.append(wiring.scheduler().run_once(sessions, clock, settings, batch=4))
             except BaseException as exc:  # noqa: BLE001 - the test reports it below
                 errors.append(exc)
 
@@ -456,7 +458,7 @@ def test_the_app_runs_the_clock_while_it_is_up(sqlite_url, tmp_path):
     clock.advance(timedelta(hours=1))
     app = create_app(settings, engine=engine, clock=clock, clock_interval=0.05)
     with TestClient(app):
-        runner = app.state.clock_runner
+        runner = app.state.job_runner
         assert runner is not None and runner.running
         for _ in range(200):
             with unit_of_work(sessions) as s:
@@ -465,7 +467,7 @@ def test_the_app_runs_the_clock_while_it_is_up(sqlite_url, tmp_path):
             threading.Event().wait(0.05)
         else:
             pytest.fail("the in-process clock did not mark the ticket")
-    assert not runner.running and app.state.clock_runner is None
+    assert not runner.running and app.state.job_runner is None
     # without an interval the app never ticks by itself
     assert create_app(settings, engine=engine, clock=clock).state.clock_interval is None
     engine.dispose()
@@ -478,9 +480,9 @@ def test_the_clock_keeps_last_months_rollup_once(session, settings, clock):
 
     sessions = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
                             expire_on_commit=False)
-    assert jobs.run_once(sessions, clock, settings).rollups == 1  # 30 Sep 2024: August is kept
+    assert wiring.scheduler().run_once(sessions, clock, settings).rollups == 1  # 30 Sep 2024: August is kept
     assert session.get(RateRollup, "2024-08") is not None
-    assert jobs.run_once(sessions, clock, settings).rollups == 0
+    assert wiring.scheduler().run_once(sessions, clock, settings).rollups == 0
 
 
 def test_the_clock_expires_knowledge_articles_past_their_validity(session, settings, clock):
@@ -498,7 +500,7 @@ def test_the_clock_expires_knowledge_articles_past_their_validity(session, setti
                     for q, until in (("旧政策", date(2024, 9, 1)), ("新政策", date(2024, 12, 31))))
     session.add_all([due, current])
     session.flush()  # the clock stands at 30 September 2024
-    assert jobs.run_once(sessions, clock, settings).expired_articles >= 1
+    assert wiring.scheduler().run_once(sessions, clock, settings).expired_articles >= 1
     session.refresh(due)
     session.refresh(current)
     assert (due.status, current.status) == (ArticleStatus.expired, ArticleStatus.published)

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from jiesu import wiring
 from jiesu.config import Settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.permissions import SYSTEM, Role
 from jiesu.routing import service as routing
 from jiesu.taxonomy.models import RequestType
-from jiesu.tickets import jobs
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel, Ticket
 from tests.conftest import FixedClock
@@ -129,7 +129,7 @@ def test_the_clock_runs_the_worker(hotline, desk, session, clock, settings):
     hotline.create(desk["op"], **GROUP_RENTAL)
     sessions = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
                             expire_on_commit=False)
-    report = jobs.run_once(sessions, clock, settings)
+    report = wiring.scheduler().run_once(sessions, clock, settings)
     assert report.suggested == 1 and "suggested 1" in report.line()
 
 

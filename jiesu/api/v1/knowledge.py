@@ -9,11 +9,11 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from jiesu.api.deps import LOGIN_OPTIONAL, ActorDep, ClockDep, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
+from jiesu.intake import service as intake
+from jiesu.intake.schemas import AnswerIn, AnswerOut
 from jiesu.knowledge import service
 from jiesu.knowledge.rules import ArticleStatus, Step
 from jiesu.knowledge.schemas import (
-    AnswerIn,
-    AnswerOut,
     ArticleEditIn,
     ArticleIn,
     ArticleOut,
@@ -108,7 +108,7 @@ def direct_answer(body: AnswerIn, response: Response, session: SessionDep, actor
                   idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> AnswerOut:
     """Close an inquiry (咨询) with a direct answer (直接答复): a request answered at once, never dispatched as a
     ticket, with the article it was answered from (its answer, or the operator's adaptation of it)."""
-    done = service.answer(session, actor, clock, settings, body.to_input(), idempotency_key)
+    done = intake.answer_directly(session, actor, clock, settings, body.to_input(), idempotency_key)
     if done.intake.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return AnswerOut.of(done)

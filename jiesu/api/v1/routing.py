@@ -9,7 +9,8 @@ from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.routing import service
 from jiesu.routing.models import RoutingRule
-from jiesu.routing.schemas import AccuracyOut, RuleIn, RuleOut, SuggestIn, SuggestionOut
+from jiesu.routing.schemas import AccuracyOut, RuleIn, RuleOut, SuggestIn
+from jiesu.tickets.schemas import SuggestionOut
 
 router = APIRouter(prefix="/routing", tags=["routing"])
 

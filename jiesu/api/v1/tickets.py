@@ -1,23 +1,18 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query
 
 from jiesu.api.deps import ClockDep, IsoDateTime, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.errors import CategoryNotFound, InvalidInput
-from jiesu.permissions import Permission, can
-from jiesu.routing import service as routing
-from jiesu.routing.schemas import SuggestionOut
 from jiesu.tickets import service
 from jiesu.tickets.models import Ticket
 from jiesu.tickets.rules import Step, TicketState
 from jiesu.tickets.schemas import (
     AccessOut,
     ContactOut,
-    IntakeOut,
-    RequestIn,
     StepIn,
     TicketDetailOut,
     TicketOut,
@@ -27,45 +22,9 @@ from jiesu.tickets.schemas import (
 router = APIRouter(tags=["tickets"])
 
 
-def _detail(session, ticket: Ticket) -> TicketDetailOut:
+def detail(session, ticket: Ticket) -> TicketDetailOut:
     parent, merged = service.related(session, ticket)
     return TicketDetailOut.of(ticket, parent, merged)
-
-
-@router.post("/requests", status_code=201, response_model=IntakeOut,
-             responses=responses(401, 403, 409, 422, notes={409: "this Idempotency-Key was used by another sender"}))
-def create_request(body: RequestIn, session: SessionDep, actor: UserDep, clock: ClockDep,
-                   settings: SettingsDep,
-                   idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-                   suggest: Annotated[Literal["now", "later"] | None, Query(
-                       description="smart dispatch's suggestion: `now`, inside this request, answered in "
-                                   "`suggestion` (for the centre's staff); `later`, by the worker right after the "
-                                   "ticket is acknowledged (`suggestion_pending: true`; it shows on the ticket "
-                                   "within a second or so). Default: JIESU_SUGGEST_AT_INTAKE (later)")] = None,
-                   ) -> Response:
-    """A citizen's request from any channel. An inquiry with `direct_answer` is closed at once;
-    anything else becomes a ticket waiting for dispatch. Send an `Idempotency-Key` header to make a
-    retry safe: the same key returns the first answer (with `replayed: true`), never a second ticket."""
-    now = suggest == "now" if suggest is not None else settings.suggest_at_intake
-    # The request boundary: the intake is this request's whole work, so the service commits it (on PostgreSQL
-    # in one autocommit statement) before the answer is made: a failed commit is an error, never a 201 the
-    # database did not keep.
-    made = routing.create_request(session, actor, clock, settings, body.to_new(), idempotency_key, now=now,
-                                  commit=True)
-    intake = made.intake
-    shown = made.suggestion is not None and can(actor.role, Permission.routing_suggest)
-    ticket = intake.ticket
-    out = IntakeOut(request_id=intake.request.id, outcome=intake.request.outcome,
-                    direct_answer=intake.request.answer, replayed=intake.replayed,
-                    ticket=None if ticket is None
-                    # a new ticket has no parent and no duplicates yet: no need to ask the database
-                    else _detail(session, ticket) if intake.replayed else TicketDetailOut.of(ticket),
-                    suggestion=SuggestionOut.model_validate(made.suggestion.to_dict()) if shown else None,
-                    suggestion_pending=ticket is not None and ticket.suggest_pending)
-    # Sent as it is: FastAPI would turn the model into a dict, validate that against IntakeOut again and
-    # serialise it; the model is IntakeOut already (response_model still documents it).
-    headers = {"Idempotent-Replayed": "true"} if intake.replayed else None
-    return Response(out.model_dump_json(), status_code=201, media_type="application/json", headers=headers)
 
 
 @router.get("/tickets", response_model=TicketPage, responses=responses(401, 403, 422))
@@ -94,7 +53,7 @@ def list_tickets(session: SessionDep, actor: UserDep,
 @router.get("/tickets/{number}", response_model=TicketDetailOut, responses=responses(401, 403, 404, 422))
 def get_ticket(number: str, session: SessionDep, actor: UserDep) -> TicketDetailOut:
     """One ticket with its deadlines, its units and its timeline (every event, in order)."""
-    return _detail(session, service.get(session, actor, number))
+    return detail(session, service.get(session, actor, number))
 
 
 @router.get("/tickets/{number}/contact", response_model=ContactOut | None, responses=responses(401, 403, 404, 422))
@@ -123,7 +82,7 @@ def _make_step_route(step: Step):
     def take_step(number: str, body: StepIn, session: SessionDep, actor: UserDep, clock: ClockDep,
                   settings: SettingsDep) -> TicketDetailOut:
         ticket = service.act(session, actor, clock, settings, number, step, body.to_input())
-        return _detail(session, ticket)
+        return detail(session, ticket)
 
     take_step.__name__ = f"ticket_{step.name.rstrip('_')}"
     take_step.__doc__ = f"Workflow step `{step.value}` (see GET /api/v1/workflow for who may take it and when)."

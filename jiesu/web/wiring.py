@@ -1,0 +1,6 @@
+from jiesu.registry import Registry
+
+
+def include(r: Registry) -> None:
+    # The pages every role shares: login, home, places, categories, units, the ticket list and the ticket page.
+    r.add_router("jiesu.web.pages:router")
