@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 import chinese_calendar
-from sqlalchemy import select
+from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session
 
 from jiesu.calendar.models import CalendarOverride, DayKind
@@ -153,15 +153,16 @@ def business_calendar(session: Session, actor: Actor, settings: Settings,
 
 
 DEFAULT_CALENDAR = "default"
+# Units name the calendar they work by (units.calendar); the calendar sits below units and reads that column
+# without importing their model.
+UNIT_CALENDARS = table("units", column("calendar"))
 CALENDAR_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
 def known_calendars(session: Session) -> set[str]:
     """A calendar exists once it has an override or a unit works by it; 'default' always does."""
-    from jiesu.units.models import Unit
-
     names = set(session.scalars(select(CalendarOverride.calendar).distinct()))
-    names |= set(session.scalars(select(Unit.calendar).distinct()))
+    names |= set(session.scalars(select(UNIT_CALENDARS.c.calendar).distinct()))
     return names | {DEFAULT_CALENDAR}
 
 
