@@ -44,7 +44,7 @@ from jiesu.taxonomy import service as taxonomy
 from jiesu.taxonomy.models import Category, RequestType, Urgency
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel, Request, Ticket, TicketEvent
-from jiesu.tickets.rules import ACTION_LABELS, FINAL_STATES, OPEN_STATES, Step, TicketState
+from jiesu.tickets.rules import ACTION_LABELS, FINAL_STATES, OPEN_STATES, STATE_LABELS, Step, TicketState
 from jiesu.units.catalogue import CENTRE_NAME
 from jiesu.units.models import Unit
 
@@ -586,7 +586,7 @@ def _status_notes(t: Ticket, events: list[TicketEvent], parent_numbers: dict[int
         return f"与工单 {parent_numbers.get(t.parent_id, '')} 合并办理 (duplicate: merged)"
     if t.state == TicketState.withdrawn:
         return "市民已撤回 (withdrawn by the citizen)"
-    label = "已答复" if t.state == TicketState.replied else "已办结"
+    label = STATE_LABELS[t.state]  # 已答复 or 已办结
     return f"{label}：{mask(reply)}" if reply else label
 
 

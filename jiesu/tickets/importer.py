@@ -129,7 +129,7 @@ def _names(enum: type, labels: Mapping, extra: Mapping[str, Any] | None = None) 
 
 
 STATES = _names(TicketState, STATE_LABELS, {"办结": TicketState.closed, "撤回": TicketState.withdrawn,
-                                            "并单": TicketState.merged})
+                                            "并单": TicketState.merged, "待回访": TicketState.replied})
 STATE_VALUES = {s.name: s.value for s in TicketState}
 NEEDS_UNIT = frozenset(s.name for s in (TicketState.dispatched, TicketState.handling, TicketState.returned,
                                         TicketState.replied))

@@ -19,10 +19,11 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jiesu import glossary
 from jiesu.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
 from jiesu.assessment import rules as periods
 from jiesu.assessment import service as assessment
-from jiesu.assessment.models import FactKind
+from jiesu.assessment.schemas import KIND_LABELS, RESOLUTION_NAMES, SATISFACTION_NAMES
 from jiesu.callback import service as callback
 from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolution, Satisfaction
 from jiesu.callback.schemas import reply_text
@@ -46,15 +47,12 @@ TREND_MONTHS = 6
 REOPENED_SHOWN = 10  # ticket links per unit in the list of units with reopened tickets
 CHART_BARS = 50  # the ranking chart shows at most this many bars: the best and the worst halves
 
-RESULT_LABELS = {"closed": "回访完成，工单已办结", "reopened": "市民表示未解决，已转回承办单位重办",
-                 "retry": "未联系上市民，稍后再次回访", "unreachable": "多次未联系上市民，工单已办结（未联系上）"}
-MEASURE_LABELS = {"valid": "有效回访", "contacted": "已联系市民", "not_contacted": "未联系市民", "resolved": "已解决",
-                  "partly": "部分解决", "unresolved": "未解决", "satisfied": "满意", "basically": "基本满意",
-                  "unsatisfied": "不满意", "unreachable": "未联系上", "upheld_return": "退单核准",
-                  "excluded_category": "不纳入考核的类别"}
-KIND_LABELS = {FactKind.callback: "有效回访", FactKind.unreachable: "未联系上", FactKind.upheld_return: "退单核准"}
-SCORE_RESOLUTION = {2: "已解决", 1: "部分解决", 0: "未解决"}
-SCORE_SATISFACTION = {2: "满意", 1: "基本满意", 0: "不满意"}
+# What the desk says after a callback is recorded (sentences: the catalogue translates them).
+RESULT_NOTICES = {"closed": "回访完成，工单已办结", "reopened": "市民表示未解决，已转回承办单位重办",
+                  "retry": "未联系上市民，稍后再次回访", "unreachable": "多次未联系上市民，工单已办结（未联系上）"}
+MEASURE_LABELS = glossary.labels("measure", assessment.MEASURES)
+SCORE_RESOLUTION = {score: RESOLUTION_LABELS[name] for score, name in RESOLUTION_NAMES.items()}
+SCORE_SATISFACTION = {score: SATISFACTION_LABELS[name] for score, name in SATISFACTION_NAMES.items()}
 
 
 # --- plotly.js, from the installed wheel ---------------------------------------------------------
@@ -193,7 +191,7 @@ def _queue_page(request: Request, session: Session, actor: Actor, settings, dist
         items, total = callback.queue(session, actor, PAGE_SIZE, (page - 1) * PAGE_SIZE, district_code or None)
     done, result = request.query_params.get("done", "")[:32], request.query_params.get("result", "")
     done_state = None
-    if done and result in RESULT_LABELS:
+    if done and result in RESULT_NOTICES:
         try:
             done_state = STATE_LABELS[tickets.get(session, actor, done).state]
         except DomainError:
@@ -208,7 +206,8 @@ def _queue_page(request: Request, session: Session, actor: Actor, settings, dist
                         page=page, pages=pages_n, district=district_code, districts=districts,
                         max_attempts=settings.callback_attempts, local=pages.local_time(settings.tz),
                         done=done if done_state else "", done_state=done_state,
-                        result_label=RESULT_LABELS.get(result), result=result, errors=errors or {}, elsewhere=elsewhere,
+                        result_label=RESULT_NOTICES.get(result), result=result, errors=errors or {},
+                        elsewhere=elsewhere,
                         posted=posted or {}, resolutions=RESOLUTION_LABELS, satisfactions=SATISFACTION_LABELS,
                         page_url=lambda n: pages.url_with("/callbacks", {**params, "page": n if n > 1 else ""}))
 
@@ -440,7 +439,7 @@ def assessment_page(request: Request, session: SessionDep, actor: ActorDep, cloc
     params = {"month": month if asked else "", "level": level, "district": district_code}
     charts = {"chart-ranking": _ranking_chart(ranking, _, group_label), "chart-trend": _trend_chart(trend, _)}
     return pages.render(
-        request, "assessment.html", actor, session=session, month=month, level=level, levels=assessment.LEVEL_LABELS,
+        request, "assessment.html", actor, session=session, month=month, level=level, levels=assessment.LEVELS,
         district=district_code, districts=districts, ranking=ranking, sup=sup, charts=charts,
         formulas=ranking.formula.describe("en" if lang == "en" else "zh"), start=start, end=end,
         previous_month=periods.shift(month, -1), next_month=periods.shift(month, 1),
@@ -479,7 +478,7 @@ def behind_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
     return pages.render(
         request, "behind.html", actor, session=session, rows=rows, total=total, page=page, pages=pages_n,
         month=month, level=level, key=key, measure=measure, key_name=name, measure_label=MEASURE_LABELS[measure],
-        level_label=assessment.LEVEL_LABELS[level], kinds=KIND_LABELS, unit_names=unit_names,
+        kinds=KIND_LABELS, unit_names=unit_names,
         resolution_labels=SCORE_RESOLUTION, satisfaction_labels=SCORE_SATISFACTION, states=STATE_LABELS,
         local=pages.local_time(settings.tz), summary=pages.summary,
         back=pages.url_with("/assessment", {"month": month, "level": level}),
