@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Query, Response
 from jiesu.api.deps import ClockDep, IsoDateTime, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.errors import CategoryNotFound, InvalidInput
+from jiesu.limits import MAX_CODE, MAX_IDEMPOTENCY_KEY, MAX_OFFSET, MAX_PAGE_SIZE, MAX_SEARCH, MAX_UNIT_CODE
 from jiesu.permissions import Permission, can
 from jiesu.routing import service as routing
 from jiesu.routing.schemas import SuggestionOut
@@ -36,7 +37,7 @@ def _detail(session, ticket: Ticket) -> TicketDetailOut:
              responses=responses(401, 403, 409, 422, notes={409: "this Idempotency-Key was used by another sender"}))
 def create_request(body: RequestIn, session: SessionDep, actor: UserDep, clock: ClockDep,
                    settings: SettingsDep,
-                   idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+                   idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY)] = None,
                    suggest: Annotated[Literal["now", "later"] | None, Query(
                        description="smart dispatch's suggestion: `now`, inside this request, answered in "
                                    "`suggestion` (for the centre's staff); `later`, by the worker right after the "
@@ -71,16 +72,16 @@ def create_request(body: RequestIn, session: SessionDep, actor: UserDep, clock: 
 @router.get("/tickets", response_model=TicketPage, responses=responses(401, 403, 422))
 def list_tickets(session: SessionDep, actor: UserDep,
                  state: TicketState | None = None,
-                 unit: Annotated[str | None, Query(max_length=64)] = None,
-                 district_code: Annotated[str | None, Query(max_length=32)] = None,
-                 category_code: Annotated[str | None, Query(max_length=32)] = None,
+                 unit: Annotated[str | None, Query(max_length=MAX_UNIT_CODE)] = None,
+                 district_code: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
+                 category_code: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
                  overdue: bool | None = None,
                  manual: Annotated[bool | None, Query(description="true: the manual queue (smart dispatch was "
                                                               "not sure enough)")] = None,
                  created_from: IsoDateTime | None = None, created_to: IsoDateTime | None = None,
-                 q: Annotated[str | None, Query(max_length=100)] = None,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                 offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> TicketPage:
+                 q: Annotated[str | None, Query(max_length=MAX_SEARCH)] = None,
+                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+                 offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> TicketPage:
     """Tickets the caller may see, newest first: the centre sees all, a unit its own, a citizen theirs."""
     f = service.TicketFilter(state=state, unit_code=unit, district_code=district_code, category_code=category_code,
                              overdue=overdue, manual=manual, created_from=created_from, created_to=created_to, q=q)
@@ -107,8 +108,9 @@ def get_contact(number: str, session: SessionDep, actor: UserDep, clock: ClockDe
 
 
 @router.get("/personal-data-access", response_model=list[AccessOut], responses=responses(401, 403, 422))
-def personal_data_access(session: SessionDep, actor: UserDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                         offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> list[AccessOut]:
+def personal_data_access(session: SessionDep, actor: UserDep,
+                         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+                         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> list[AccessOut]:
     """Who read which citizen's contact unmasked, when, and why."""
     return [AccessOut(at=a.at, actor=a.actor, role=a.role, ticket_id=a.ticket_id, purpose=a.purpose)
             for a in service.access_log(session, actor, limit, offset)]
