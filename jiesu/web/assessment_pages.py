@@ -28,6 +28,7 @@ from jiesu.callback import service as callback
 from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolution, Satisfaction
 from jiesu.callback.schemas import reply_text
 from jiesu.errors import DomainError, InvalidInput, TransitionNotAllowed
+from jiesu.limits import MAX_CODE, MAX_PAGE_NUMBER, MAX_REASON, MAX_TOKEN, MAX_UNIT_CODE
 from jiesu.permissions import Actor, Permission, can
 from jiesu.places.models import Area
 from jiesu.tickets import service as tickets
@@ -41,7 +42,6 @@ from jiesu.web.i18n import PLACE_KIND, context_translator, pick_language, transl
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
-MAX_PAGE_NUMBER = 10**6
 SUPERVISION_LIMIT = 50
 TREND_MONTHS = 6
 REOPENED_SHOWN = 10  # ticket links per unit in the list of units with reopened tickets
@@ -189,7 +189,7 @@ def _queue_page(request: Request, session: Session, actor: Actor, settings, dist
     if page > pages_n:
         page = pages_n
         items, total = callback.queue(session, actor, PAGE_SIZE, (page - 1) * PAGE_SIZE, district_code or None)
-    done, result = request.query_params.get("done", "")[:32], request.query_params.get("result", "")
+    done, result = request.query_params.get("done", "")[:MAX_CODE], request.query_params.get("result", "")
     done_state = None
     if done and result in RESULT_NOTICES:
         try:
@@ -219,7 +219,7 @@ def callbacks_page(request: Request, session: SessionDep, actor: ActorDep, setti
         return RedirectResponse(pages.login_url(pages.here(request)), status_code=303)
     if not can(actor.role, Permission.callback_work):
         return pages.error_page(request, actor, 403, session=session, message="无权使用回访工作台")
-    return _queue_page(request, session, actor, settings, district[:32], page)
+    return _queue_page(request, session, actor, settings, district[:MAX_CODE], page)
 
 
 @router.post("/callbacks/{number}", response_class=HTMLResponse)
@@ -229,10 +229,10 @@ def record_callback(request: Request, session: SessionDep, actor: ActorDep, cloc
                     contacted: Annotated[str, Form(max_length=1)] = "",
                     resolution: Annotated[str, Form(max_length=16)] = "",
                     satisfaction: Annotated[str, Form(max_length=16)] = "",
-                    comment: Annotated[str, Form(max_length=2000)] = "",
-                    district: Annotated[str, Form(max_length=32)] = "",
+                    comment: Annotated[str, Form(max_length=MAX_REASON)] = "",
+                    district: Annotated[str, Form(max_length=MAX_CODE)] = "",
                     page: Annotated[int, Form(ge=1, le=MAX_PAGE_NUMBER)] = 1) -> Response:
-    number = number[:32]
+    number = number[:MAX_CODE]
     if actor.role is None:
         return RedirectResponse(pages.login_url("/callbacks"), status_code=303)
     if not can(actor.role, Permission.callback_work):
@@ -257,7 +257,7 @@ def record_callback(request: Request, session: SessionDep, actor: ActorDep, cloc
 
 FIELD_QUESTIONS = {"reached": "请选择是否联系上市民", "contacted": "请选择承办单位是否联系了市民",
                    "resolution": "请选择问题是否解决", "satisfaction": "请选择市民是否满意",
-                   "comment": "备注最多 2000 字"}
+                   "comment": "备注最多 {n} 字"}  # n: MAX_REASON
 
 
 def _callback_error(exc: DomainError) -> str:
@@ -273,7 +273,7 @@ def _callback_error(exc: DomainError) -> str:
 def _survey_ticket(session: Session, settings, token: str) -> tuple[Ticket | None, str | None, int]:
     """The ticket behind a link, or why there is none: (ticket, problem, status)."""
     try:
-        return callback.survey_ticket(session, settings, token[:100]), None, 200
+        return callback.survey_ticket(session, settings, token[:MAX_TOKEN]), None, 200
     except callback.SurveyNotFound:
         return None, "invalid", 404
     except TransitionNotAllowed:
@@ -292,7 +292,7 @@ def _survey_page(request: Request, session: Session, actor: Actor, t: Ticket | N
 @router.get("/survey/{token}", response_class=HTMLResponse)
 def survey_page(request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep, token: str) -> Response:
     t, problem, status = _survey_ticket(session, settings, token)
-    return _survey_page(request, session, actor, t, problem, status, token[:100])
+    return _survey_page(request, session, actor, t, problem, status, token[:MAX_TOKEN])
 
 
 @router.post("/survey/{token}", response_class=HTMLResponse)
@@ -301,8 +301,8 @@ def answer_survey(request: Request, session: SessionDep, actor: ActorDep, clock:
                   contacted: Annotated[str, Form(max_length=1)] = "",
                   resolution: Annotated[str, Form(max_length=16)] = "",
                   satisfaction: Annotated[str, Form(max_length=16)] = "",
-                  comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
-    token = token[:100]
+                  comment: Annotated[str, Form(max_length=MAX_REASON)] = "") -> Response:
+    token = token[:MAX_TOKEN]
     t, problem, status = _survey_ticket(session, settings, token)
     if t is None:
         return _survey_page(request, session, actor, t, problem, status, token)
@@ -326,7 +326,7 @@ def answer_survey(request: Request, session: SessionDep, actor: ActorDep, clock:
 
 
 SURVEY_QUESTIONS = {"contacted": "请回答：承办单位是否联系了您", "resolution": "请回答：您反映的问题是否解决",
-                    "satisfaction": "请回答：您对办理结果是否满意", "comment": "意见最多 2000 字"}
+                    "satisfaction": "请回答：您对办理结果是否满意", "comment": "意见最多 {n} 字"}  # n: MAX_REASON
 
 
 # --- the assessment ------------------------------------------------------------------------------
@@ -458,7 +458,7 @@ def behind_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
     refused = _guard(request, session, actor)
     if refused is not None:
         return refused
-    month, key, page = month[:16], key[:64], min(max(page, 1), MAX_PAGE_NUMBER)
+    month, key, page = month[:16], key[:MAX_UNIT_CODE], min(max(page, 1), MAX_PAGE_NUMBER)
     month = month or periods.period_of(clock.now(), settings.tz, settings.assess_month_start_day)  # this month
     try:
         rows, total = assessment.behind(session, actor, settings, month, level, key or None, measure,

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jiesu import glossary
+from jiesu import glossary, limits
 from jiesu.api.deps import SESSION_TOKEN_KEY, ActorDep, ClockDep, SessionDep, SettingsDep, actor_of_request
 from jiesu.calendar import service as calendar
 from jiesu.db import unit_of_work
@@ -29,6 +29,7 @@ from jiesu.errors import (
     TooManyAttempts,
     UnitNotFound,
 )
+from jiesu.limits import MAX_NAME, MAX_PAGE_NUMBER, MAX_PASSWORD
 from jiesu.permissions import ANONYMOUS, Actor, Permission, Role, can
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
@@ -65,6 +66,7 @@ def number(value: float | int) -> str:
 
 
 templates.env.filters["num"] = number
+templates.env.globals["limits"] = limits  # maxlength="{{ limits.MAX_TEXT }}"
 
 
 def url_with(path: str, params: list[tuple[str, str]] | dict[str, object]) -> str:
@@ -166,8 +168,8 @@ def login_form(request: Request, session: SessionDep, actor: ActorDep,
 
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, session: SessionDep, clock: ClockDep,
-          username: Annotated[str, Form(max_length=64)] = "",
-          password: Annotated[str, Form(max_length=256)] = "",
+          username: Annotated[str, Form(max_length=MAX_NAME)] = "",
+          password: Annotated[str, Form(max_length=MAX_PASSWORD)] = "",
           next_: Annotated[str, Form(alias="next")] = "/") -> Response:
     target = local_path(next_)
     try:
@@ -302,7 +304,6 @@ def units_page(request: Request, session: SessionDep, actor: ActorDep, kind: str
 UNIT_ROLE_LABELS = glossary.labels("unit_role", ["main", *UnitRole])  # main: the ticket's main unit
 SUMMONS_LABELS = glossary.labels("summons_state", SummonsState)
 DEADLINE_MARKS = glossary.labels("deadline")
-MAX_PAGE_NUMBER = 10**6
 
 
 @dataclass
