@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from jiesu.limits import MAX_OFFSET, MAX_PAGE_SIZE
+
 
 class DomainError(Exception):
     """Base of every error a service raises on purpose."""
@@ -68,14 +70,10 @@ class DataSourceError(DomainError):
     status = 422
 
 
-MAX_PAGE = 1000
-MAX_OFFSET = 10**9  # past any real table, and inside every database's integer
-
-
 def check_page(limit: int, offset: int) -> None:
     """The paging bounds every list use case shares."""
-    if limit < 1 or limit > MAX_PAGE:
-        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    if limit < 1 or limit > MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}", field="limit")
     if offset < 0 or offset > MAX_OFFSET:
         raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}", field="offset")
 

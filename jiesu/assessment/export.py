@@ -15,13 +15,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from jiesu import glossary
 from jiesu.assessment import rules
 from jiesu.assessment.formulas import Counts, Rates
 from jiesu.assessment.service import LEVEL_LABELS, MEASURES, Ranking, Row
 
 DASH = "—"
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
-TITLE_LEVELS = {"street": "街乡镇", "district": "各区", "department": "市级部门及公共服务企业"}
+TITLE_LEVELS = LEVEL_LABELS | {"district": "各区"}  # 2023年3月 各区接诉即办考核排名
+RATE, MEASURE = glossary.labels("rate"), glossary.labels("measure")
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -41,14 +43,14 @@ COLUMNS = (
     Column("district", "所属区", 11, "text"),
     Column("group", "类别", 12, "text"),
     Column("valid", "有效回访量", 11, "int"),
-    Column("response", "响应率", 9, "rate"),
-    Column("resolution", "解决率", 9, "rate"),
-    Column("satisfaction", "满意率", 9, "rate"),
-    Column("composite", "综合得分", 10, "score"),
+    Column("response", RATE["response"], 9, "rate"),
+    Column("resolution", RATE["resolution"], 9, "rate"),
+    Column("satisfaction", RATE["satisfaction"], 9, "rate"),
+    Column("composite", RATE["composite"], 10, "score"),
     Column("previous", "上月得分", 10, "score"),
     Column("change", "环比", 8, "change"),
-    Column("unreachable", "未联系上", 9, "int"),
-    Column("upheld_returns", "退单审核通过", 13, "int"),
+    Column("unreachable", MEASURE["unreachable"], 9, "int"),
+    Column("upheld_returns", MEASURE["upheld_return"], 13, "int"),
     Column("excluded_category", "不纳入考核", 11, "int"),
     Column("bottom", "末位", 7, "text"),
 )
@@ -308,10 +310,11 @@ def _counts_sheet(wb, ranking: Ranking, border, header_fill, center) -> None:
 
     ws = wb.create_sheet("回访计数")
     headers = [("name", "单位", 26), ("key", "代码", 14), ("group", "类别", 12), ("valid", "有效回访量", 11),
-               ("contacted", "联系市民", 10), ("resolved", "已解决", 9), ("partly", "部分解决", 10),
-               ("unresolved", "未解决", 9), ("satisfied", "满意", 8), ("basically", "基本满意", 10),
-               ("unsatisfied", "不满意", 9), ("unreachable", "未联系上", 10), ("upheld_returns", "退单审核通过", 13),
-               ("excluded_category", "不纳入考核", 11)]
+               ("contacted", "联系市民", 10), ("resolved", MEASURE["resolved"], 9),
+               ("partly", MEASURE["partly"], 10), ("unresolved", MEASURE["unresolved"], 9),
+               ("satisfied", MEASURE["satisfied"], 8), ("basically", MEASURE["basically"], 10),
+               ("unsatisfied", MEASURE["unsatisfied"], 9), ("unreachable", MEASURE["unreachable"], 10),
+               ("upheld_returns", MEASURE["upheld_return"], 13), ("excluded_category", "不纳入考核", 11)]
     ws.append([f"{title(ranking)}：回访计数"])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
     ws["A1"].font = Font(size=14, bold=True)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jiesu import glossary
 from jiesu.assessment.formulas import Rates
 from jiesu.assessment.models import FactKind, RateFact
 from jiesu.tickets.models import Ticket
@@ -21,7 +22,7 @@ from jiesu.units.models import Unit
 
 RESOLUTION_NAMES = {2: "resolved", 1: "partly", 0: "unresolved"}
 SATISFACTION_NAMES = {2: "satisfied", 1: "basically", 0: "unsatisfied"}
-KIND_LABELS = {FactKind.callback: "有效回访", FactKind.unreachable: "未联系上", FactKind.upheld_return: "退单审核通过"}
+KIND_LABELS = glossary.labels("fact_kind", FactKind)
 
 
 class CountsOut(BaseModel):

@@ -19,6 +19,7 @@ from sqlalchemy import Integer, case, delete, func, insert, null, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from jiesu import glossary
 from jiesu.assessment import rules
 from jiesu.assessment.formulas import Counts, Formula, Rates
 from jiesu.assessment.models import FactKind, RateCell, RateFact, RateRollup
@@ -31,10 +32,10 @@ from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy.models import Category
 from jiesu.tickets.models import Ticket, TicketEvent
 from jiesu.tickets.rules import OPEN_WORK, TicketState
-from jiesu.units.models import Unit, UnitKind
+from jiesu.units.models import UNIT_KIND_LABELS, Unit, UnitKind
 
 LEVELS = ("street", "district", "department")
-LEVEL_LABELS = {"street": "街乡镇", "district": "区", "department": "市级部门及公共服务企业"}
+LEVEL_LABELS = glossary.labels("assessment_level", LEVELS)
 RESOLUTION_SCORE = {Resolution.resolved: 2, Resolution.partly: 1, Resolution.unresolved: 0}
 SATISFACTION_SCORE = {Satisfaction.satisfied: 2, Satisfaction.basically: 1, Satisfaction.unsatisfied: 0}
 MEASURES = ("valid", "contacted", "not_contacted", "resolved", "partly", "unresolved", "satisfied", "basically",
@@ -306,10 +307,8 @@ class _Directory:
             return _Who(unit.code, unit.name, rules.street_kind(area.kind if area else None, unit.name), district)
         if unit.kind == UnitKind.department_branch and unit.parent_id in self.units:
             unit = self.units[unit.parent_id]  # a branch's tickets count for its department
-        if unit.kind == UnitKind.department:
-            return _Who(unit.code, unit.name, "市级部门", None)
-        if unit.kind == UnitKind.utility:
-            return _Who(unit.code, unit.name, "公共服务企业", None)
+        if unit.kind in (UnitKind.department, UnitKind.utility):  # grouped as 市级部门, 公共服务企业
+            return _Who(unit.code, unit.name, UNIT_KIND_LABELS[unit.kind], None)
         return None
 
 

@@ -6,6 +6,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from jiesu import glossary
 from jiesu.db import Base, UTCDateTime
 from jiesu.tickets.models import Ticket
 
@@ -28,11 +29,9 @@ class CallbackChannel(StrEnum):
     import_ = "import"  # brought with a historical ticket
 
 
-RESOLUTION_LABELS = {Resolution.resolved: "已解决", Resolution.partly: "部分解决", Resolution.unresolved: "未解决"}
-SATISFACTION_LABELS = {Satisfaction.satisfied: "满意", Satisfaction.basically: "基本满意",
-                       Satisfaction.unsatisfied: "不满意"}
-CHANNEL_LABELS = {CallbackChannel.phone: "电话回访", CallbackChannel.survey: "市民评价",
-                  CallbackChannel.import_: "历史导入"}
+RESOLUTION_LABELS = glossary.labels("resolution", Resolution)
+SATISFACTION_LABELS = glossary.labels("satisfaction", Satisfaction)
+CHANNEL_LABELS = glossary.labels("callback_channel", CallbackChannel)
 
 
 class Callback(Base):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StrictBool
 
 from jiesu.callback import service
 from jiesu.callback.models import Callback, CallbackChannel, Resolution, Satisfaction
+from jiesu.limits import MAX_REASON
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Ticket
 from jiesu.tickets.rules import STATE_LABELS, TicketState
@@ -36,7 +37,7 @@ class CallbackIn(BaseModel):
     contacted: StrictBool | None = Field(default=None, description="响应: the unit got in touch with the citizen")
     resolution: Resolution | None = Field(default=None, description="解决: resolved, partly, unresolved")
     satisfaction: Satisfaction | None = Field(default=None, description="满意: satisfied, basically, unsatisfied")
-    comment: str = Field(default="", max_length=2000)
+    comment: str = Field(default="", max_length=MAX_REASON)
 
     def to_answer(self) -> service.Answer:
         return service.Answer(reached=self.reached, contacted=self.contacted, resolution=self.resolution,
@@ -49,7 +50,7 @@ class SurveyIn(BaseModel):
     contacted: StrictBool = Field(description="响应: the unit got in touch with you")
     resolution: Resolution = Field(description="解决: resolved, partly, unresolved")
     satisfaction: Satisfaction = Field(description="满意: satisfied, basically, unsatisfied")
-    comment: str = Field(default="", max_length=2000)
+    comment: str = Field(default="", max_length=MAX_REASON)
 
     def to_answer(self) -> service.Answer:
         return service.Answer(reached=True, contacted=self.contacted, resolution=self.resolution,

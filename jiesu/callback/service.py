@@ -23,6 +23,7 @@ from jiesu.callback.models import Callback, CallbackChannel, Resolution, Satisfa
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed, check_page
+from jiesu.limits import MAX_REASON
 from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Request, Ticket
@@ -69,8 +70,8 @@ def _validate(answer: Answer) -> None:
     for name in ("contacted", "resolution", "satisfaction"):
         if getattr(answer, name) is None:
             raise InvalidInput(f"a reached citizen's callback needs {name}", field=name)
-    if len(answer.comment) > 2000:
-        raise InvalidInput("comment is at most 2000 characters", field="comment")
+    if len(answer.comment) > MAX_REASON:
+        raise InvalidInput(f"comment is at most {MAX_REASON} characters", field="comment")
 
 
 def _attempts(session: Session, ticket: Ticket) -> int:

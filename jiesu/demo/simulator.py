@@ -35,6 +35,7 @@ from jiesu.config import Settings
 from jiesu.data import read_csv
 from jiesu.db import unit_of_work
 from jiesu.errors import DataSourceError, InvalidInput
+from jiesu.limits import MAX_TITLE
 from jiesu.permissions import Actor, Role
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy.models import Category, RequestType, Urgency
@@ -170,17 +171,17 @@ def load_corpus() -> Corpus:
     if label_col is None:
         raise DataSourceError("messages_labelled.csv: no label column (一级标签 or 一级分类)", field="source")
     for r in rows:
-        text, title, label = _clean(r["留言详情"]), _clean(r.get("留言主题"))[:200], _clean(r[label_col])
+        text, title, label = _clean(r["留言详情"]), _clean(r.get("留言主题"))[:MAX_TITLE], _clean(r[label_col])
         if 10 <= len(text) <= MAX_TEXT and label and _usable(text, title):
             labelled[label].append(Message(text, title, label))
     hot = []
     for r in read_csv("teddy2020/messages_hot.csv", required=("留言详情",)):
-        text, title = _clean(r["留言详情"]), _clean(r.get("留言主题"))[:200]
+        text, title = _clean(r["留言详情"]), _clean(r.get("留言主题"))[:MAX_TITLE]
         if 10 <= len(text) <= MAX_TEXT and _usable(text, title):
             hot.append(Message(text, title, None))
     replied = []
     for r in read_csv("teddy2020/messages_replied.csv", required=("留言详情", "答复意见")):
-        text, title, answer = _clean(r["留言详情"]), _clean(r.get("留言主题"))[:200], _clean(r["答复意见"])
+        text, title, answer = _clean(r["留言详情"]), _clean(r.get("留言主题"))[:MAX_TITLE], _clean(r["答复意见"])
         if 10 <= len(text) <= MAX_TEXT and 10 <= len(answer) <= MAX_TEXT and _usable(text, title, answer):
             replied.append(Message(text, title, None, answer))
     return Corpus({k: tuple(v) for k, v in labelled.items()}, tuple(hot), tuple(replied), LabelGuesser(labelled))

@@ -7,22 +7,23 @@ from datetime import datetime
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from jiesu.intake import service
+from jiesu.limits import MAX_ADDRESS, MAX_CODE, MAX_NAME, MAX_PHONE, MAX_TEXT, MAX_TITLE
 from jiesu.tickets.models import Channel, Outcome
 
 
 class AnswerIn(BaseModel):
     """An inquiry (咨询) answered at once from the knowledge base: closed without a ticket."""
 
-    text: str = Field(min_length=1, max_length=4000, description="what the caller asked")
+    text: str = Field(min_length=1, max_length=MAX_TEXT, description="what the caller asked")
     article_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1,
                                          description="the article the answer comes from")
-    answer: str | None = Field(default=None, max_length=4000, description="the answer given; none: the article's")
-    title: str = Field(default="", max_length=200)
-    address: str = Field(default="", max_length=256)
-    area_code: str | None = Field(default=None, max_length=32)
-    category_code: str | None = Field(default=None, max_length=32, description="none: the article's")
-    contact_name: str | None = Field(default=None, max_length=64)
-    contact_phone: str | None = Field(default=None, max_length=32)
+    answer: str | None = Field(default=None, max_length=MAX_TEXT, description="the answer given; none: the article's")
+    title: str = Field(default="", max_length=MAX_TITLE)
+    address: str = Field(default="", max_length=MAX_ADDRESS)
+    area_code: str | None = Field(default=None, max_length=MAX_CODE)
+    category_code: str | None = Field(default=None, max_length=MAX_CODE, description="none: the article's")
+    contact_name: str | None = Field(default=None, max_length=MAX_NAME)
+    contact_phone: str | None = Field(default=None, max_length=MAX_PHONE)
     anonymous: StrictBool = False
     channel: Channel = Channel.hotline
 

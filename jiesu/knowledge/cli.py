@@ -110,9 +110,10 @@ def import_articles(path: Annotated[Path, typer.Argument(help="a UTF-8 CSV: ques
 
 
 @knowledge_app.command("propose")
-def propose(days: Annotated[int, typer.Option(min=1, max=3650)] = 365,
-            min_count: Annotated[int, typer.Option(min=2, max=1000, help="tickets answered alike, at least")] = 3,
-            limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+def propose(days: Annotated[int, typer.Option(min=1, max=kb.MAX_PROPOSAL_DAYS)] = 365,
+            min_count: Annotated[int, typer.Option(min=2, max=kb.MAX_PROPOSAL_MIN_COUNT,
+                                                   help="tickets answered alike, at least")] = 3,
+            limit: Annotated[int, typer.Option(min=1, max=kb.MAX_PROPOSALS)] = 20,
             create: Annotated[bool, typer.Option("--create", help="make each proposal a draft article")] = False,
             as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Replies that answer the same question the same way again and again, as articles to write."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from jiesu import glossary
+
 # --- the words ---------------------------------------------------------------------------------------
 
 # What a search term is made of: letters and digits only, so that SQLite's unicode61 tokenizer, PostgreSQL's
@@ -158,8 +160,7 @@ class ArticleStatus(StrEnum):
     expired = "expired"  # withdrawn or out of date: never found again
 
 
-STATUS_LABELS = {ArticleStatus.draft: "草稿", ArticleStatus.in_review: "待审核", ArticleStatus.published: "已发布",
-                 ArticleStatus.expired: "已失效"}
+STATUS_LABELS = glossary.labels("article_status", ArticleStatus)
 
 
 class Step(StrEnum):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, Field, StrictBool, StrictInt
 from jiesu.knowledge import service
 from jiesu.knowledge.models import Article
 from jiesu.knowledge.rules import STATUS_LABELS, ArticleStatus
+from jiesu.limits import MAX_CODE, MAX_REASON, MAX_UNIT_CODE
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -28,11 +29,12 @@ Day = Annotated[date, BeforeValidator(_day)]  # an ISO 8601 day
 class ArticleIn(BaseModel):
     question: str = Field(min_length=1, max_length=service.MAX_QUESTION, description="the question, as callers ask it")
     answer: str = Field(min_length=1, max_length=service.MAX_ANSWER)
-    category_code: str | None = Field(default=None, max_length=32)
-    area_code: str | None = Field(default=None, max_length=32, description="where it applies; none: the whole city")
+    category_code: str | None = Field(default=None, max_length=MAX_CODE)
+    area_code: str | None = Field(default=None, max_length=MAX_CODE,
+                                  description="where it applies; none: the whole city")
     valid_from: Day | None = None
     valid_to: Day | None = Field(default=None, description="after this day it is never found again")
-    unit_code: str | None = Field(default=None, max_length=64, description="the department it comes from (a "
+    unit_code: str | None = Field(default=None, max_length=MAX_UNIT_CODE, description="the department it comes from (a "
                                   "unit's own people: their unit)")
     public: StrictBool = Field(default=True, description="citizens may find it in the app; false: staff only")
     from_tickets: list[str] = Field(default_factory=list, max_length=50,
@@ -50,7 +52,7 @@ class ArticleEditIn(ArticleIn):
 
 
 class StepIn(BaseModel):
-    note: str = Field(default="", max_length=2000, description="why (needed to reject)")
+    note: str = Field(default="", max_length=MAX_REASON, description="why (needed to reject)")
     expected_version: StrictInt | None = Field(default=None, ge=1)
 
 

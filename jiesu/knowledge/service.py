@@ -36,6 +36,7 @@ from jiesu.errors import (
 from jiesu.knowledge import rules
 from jiesu.knowledge.models import FTS_TABLE, SEARCH_VECTOR, Article, DirectAnswer, Term
 from jiesu.knowledge.rules import ArticleStatus, Step, Who
+from jiesu.limits import MAX_REASON, MAX_TEXT
 from jiesu.permissions import STAFF, SYSTEM, Actor, Permission, Role, can, require
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
@@ -47,7 +48,7 @@ from jiesu.units.models import Unit
 
 MAX_QUESTION = 500
 MAX_ANSWER = 10_000
-MAX_QUERY = 4000
+MAX_QUERY = MAX_TEXT  # the caller's words, as long as a request's text
 MAX_RESULTS = 50
 ALL_DOCS = ""  # the knowledge_terms row that counts the articles
 
@@ -314,8 +315,8 @@ def act(session: Session, actor: Actor, clock: Clock, article_id: int, step: Ste
     note = note.strip()
     if step == Step.reject and not note:
         raise InvalidInput("say why the article goes back to its editor", field="note")
-    if len(note) > 2000:
-        raise InvalidInput("note has at most 2000 characters", field="note")
+    if len(note) > MAX_REASON:
+        raise InvalidInput(f"note has at most {MAX_REASON} characters", field="note")
     now = clock.now()
     article.status = target
     if who == Who.reviewer:
@@ -569,6 +570,7 @@ def stats(session: Session, actor: Actor, clock: Clock, settings: Settings, mont
 # --- proposals from units' replies -------------------------------------------------------------------
 
 MAX_REPLIES = 20_000  # the newest replies a proposal run reads
+MAX_PROPOSAL_DAYS, MAX_PROPOSAL_MIN_COUNT, MAX_PROPOSALS = 3650, 1000, 200  # a run's bounds (API, CLI, here)
 
 
 @dataclass
@@ -590,12 +592,12 @@ def propose(session: Session, actor: Actor, clock: Clock, *, days: int = 365, mi
     typical reply, without its salutation, thanks and date. Groups whose tickets an article was already built
     from are left out."""
     require(actor, Permission.knowledge_review)
-    if not 1 <= days <= 3650:
-        raise InvalidInput("days must be between 1 and 3650", field="days")
-    if not 2 <= min_count <= 1000:
-        raise InvalidInput("min_count must be between 2 and 1000", field="min_count")
-    if not 1 <= limit <= 200:
-        raise InvalidInput("limit must be between 1 and 200", field="limit")
+    if not 1 <= days <= MAX_PROPOSAL_DAYS:
+        raise InvalidInput(f"days must be between 1 and {MAX_PROPOSAL_DAYS}", field="days")
+    if not 2 <= min_count <= MAX_PROPOSAL_MIN_COUNT:
+        raise InvalidInput(f"min_count must be between 2 and {MAX_PROPOSAL_MIN_COUNT}", field="min_count")
+    if not 1 <= limit <= MAX_PROPOSALS:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PROPOSALS}", field="limit")
     since = clock.now() - timedelta(days=days)
     rows = session.execute(
         select(Ticket.number, TicketEvent.reason, TicketEvent.unit_id, Ticket.main_unit_id, Ticket.category_id,

@@ -35,6 +35,7 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from jiesu.intake import service as intake_service
+from jiesu.limits import MAX_ADDRESS, MAX_NOTE, MAX_PAGE_NUMBER, MAX_TEXT, MAX_TITLE
 from jiesu.open311 import catalog
 from jiesu.open311.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from jiesu.open311.models import ApiKey, Open311Submission
@@ -45,7 +46,7 @@ from jiesu.taxonomy import service as taxonomy
 from jiesu.taxonomy.models import Category, RequestType, Urgency
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel, Request, Ticket, TicketEvent
-from jiesu.tickets.rules import ACTION_LABELS, FINAL_STATES, OPEN_STATES, Step, TicketState
+from jiesu.tickets.rules import ACTION_LABELS, FINAL_STATES, OPEN_STATES, STATE_LABELS, Step, TicketState
 from jiesu.units.catalogue import CENTRE_NAME
 from jiesu.units.models import Unit
 
@@ -53,13 +54,12 @@ JURISDICTION_ID = "beijing.gov.cn"
 CITY = "北京市"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = ["text/xml", "application/json"]
-MAX_DESCRIPTION = 4000
-MAX_ADDRESS = 256
+MAX_DESCRIPTION = MAX_TEXT  # the description becomes the ticket's text
 MAX_IDS = 1000  # service_request_id=a,b,... at most
 DEFAULT_LIMIT = 1000  # the spec's default: the first 1000 requests ...
 WINDOW = timedelta(days=90)  # ... of the most recent 90 days; a date range may not span more
 MAX_PAGE_SIZE = 1000
-MAX_PAGE = 1_000_000
+MAX_PAGE = MAX_PAGE_NUMBER
 UNCLASSIFIED = "00"  # the service_code shown for a ticket the dispatcher has not classified yet
 DEFAULT_REQUEST_TYPE = RequestType.help  # 求助: "please fix this", what a 311 report is
 KEY_PREFIX = "o311_"
@@ -137,8 +137,8 @@ def create_key(session: Session, actor: Actor, clock: Clock, name: str, note: st
     name = name.strip()
     if not KEY_NAME.match(name):
         raise InvalidInput("a key's name is 1 to 48 letters, digits, '.', '_' or '-', e.g. city-app", field="name")
-    if len(note) > 200:
-        raise InvalidInput("note has at most 200 characters", field="note")
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"note has at most {MAX_NOTE} characters", field="note")
     if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
         raise Conflict(f"a key named {name} exists (a revoked key keeps its name: the requests it filed name it)",
                        field="name")
@@ -418,7 +418,7 @@ def create(session: Session, key: ApiKey, clock: Clock, settings: Settings, sub:
     body = description or f"（Open311 上报：{' / '.join(service.names)}，未附描述）"
     text = body[:tickets.MAX_TEXT - len(block)] + block
     new = tickets.NewRequest(
-        text=text, title=service.name[:200], channel=Channel.open311,
+        text=text, title=service.name[:MAX_TITLE], channel=Channel.open311,
         request_type=RequestType(sub.request_type) if sub.request_type else DEFAULT_REQUEST_TYPE,
         address=place.address, area_code=place.area_code, lng=place.lng, lat=place.lat, contact_name=name,
         contact_phone=(sub.phone or "").strip() or None,
@@ -586,7 +586,7 @@ def _status_notes(t: Ticket, events: list[TicketEvent], parent_numbers: dict[int
         return f"与工单 {parent_numbers.get(t.parent_id, '')} 合并办理 (duplicate: merged)"
     if t.state == TicketState.withdrawn:
         return "市民已撤回 (withdrawn by the citizen)"
-    label = "已答复" if t.state == TicketState.replied else "已办结"
+    label = STATE_LABELS[t.state]  # 已答复 or 已办结
     return f"{label}：{mask(reply)}" if reply else label
 
 

@@ -4,25 +4,28 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictFloat
 
+from jiesu.limits import MAX_ADDRESS, MAX_CODE, MAX_NOTE, MAX_PHONE, MAX_TEXT, MAX_TITLE, MAX_UNIT_CODE
+
 
 class SuggestIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
-    title: str = Field(default="", max_length=200)
-    address: str = Field(default="", max_length=256)
-    area_code: str | None = Field(default=None, max_length=32)
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    title: str = Field(default="", max_length=MAX_TITLE)
+    address: str = Field(default="", max_length=MAX_ADDRESS)
+    area_code: str | None = Field(default=None, max_length=MAX_CODE)
     lng: StrictFloat | None = Field(default=None, ge=-180, le=180)  # strict: false is not 0.0
     lat: StrictFloat | None = Field(default=None, ge=-90, le=90)
-    contact_phone: str | None = Field(default=None, max_length=32)
-    category_code: str | None = Field(default=None, max_length=32)
+    contact_phone: str | None = Field(default=None, max_length=MAX_PHONE)
+    category_code: str | None = Field(default=None, max_length=MAX_CODE)
 
 
 class RuleIn(BaseModel):
-    category_scope: str = Field(min_length=1, max_length=32, description="a category code (or prefix), or *")
-    area_code: str | None = Field(default=None, max_length=32, description="a district or street code; none: anywhere")
-    main: str = Field(min_length=1, max_length=64,
+    category_scope: str = Field(min_length=1, max_length=MAX_CODE, description="a category code (or prefix), or *")
+    area_code: str | None = Field(default=None, max_length=MAX_CODE,
+                                  description="a district or street code; none: anywhere")
+    main: str = Field(min_length=1, max_length=MAX_UNIT_CODE,
                       description="a unit code, or @street, @community, @district, @branch:<department key>")
     co_units: list[str] = Field(default_factory=list, max_length=10)
-    note: str = Field(default="", max_length=200)
+    note: str = Field(default="", max_length=MAX_NOTE)
     active: bool = True
 
 

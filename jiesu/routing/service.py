@@ -21,6 +21,7 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.db import ReferenceCache, unit_of_work
 from jiesu.errors import ConcurrentChange, InvalidInput, NotFound, TransitionNotAllowed
+from jiesu.limits import MAX_NOTE
 from jiesu.permissions import SYSTEM, Actor, Permission, require
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
@@ -461,8 +462,8 @@ def set_rule(session: Session, actor: Actor, clock: Clock, *, category_scope: st
                 Unit.kind == UnitKind.department, Unit.department_key == token[len(rules.BRANCH):])) is None:
             raise InvalidInput(f"no department with key {token[len(rules.BRANCH):]}",
                                field="main" if i == 0 else "co_units")
-    if len(note) > 200:
-        raise InvalidInput("note has at most 200 characters", field="note")
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"note has at most {MAX_NOTE} characters", field="note")
     rule = session.scalar(select(RoutingRule).where(RoutingRule.category_scope == category_scope,
                                                     RoutingRule.area_code.is_(None) if area_code is None
                                                     else RoutingRule.area_code == area_code))

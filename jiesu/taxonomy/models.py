@@ -6,6 +6,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Enum, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from jiesu import glossary
 from jiesu.db import Base, UTCDateTime
 from jiesu.taxonomy.rules import ReplyUnit
 
@@ -19,14 +20,7 @@ class RequestType(StrEnum):
     praise = "praise"  # 表扬
 
 
-REQUEST_TYPE_LABELS = {
-    RequestType.inquiry: "咨询",
-    RequestType.help: "求助",
-    RequestType.complaint: "投诉",
-    RequestType.report: "举报",
-    RequestType.suggestion: "建议",
-    RequestType.praise: "表扬",
-}
+REQUEST_TYPE_LABELS = glossary.labels("request_type", RequestType)
 
 
 class Urgency(StrEnum):
@@ -35,7 +29,7 @@ class Urgency(StrEnum):
     complex = "complex"  # 疑难复杂: needs several units or long works
 
 
-URGENCY_LABELS = {Urgency.emergency: "紧急", Urgency.normal: "一般", Urgency.complex: "疑难"}
+URGENCY_LABELS = glossary.labels("urgency", Urgency)
 
 
 class Category(Base):

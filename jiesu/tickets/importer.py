@@ -76,6 +76,7 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.db import WRITE
 from jiesu.errors import DataSourceError, InvalidInput
+from jiesu.limits import MAX_ADDRESS, MAX_CODE, MAX_REASON, MAX_TEXT, MAX_TITLE
 from jiesu.permissions import Actor, Permission, require
 from jiesu.places.models import Area
 from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, URGENCY_LABELS, Category, RequestType, Urgency
@@ -88,7 +89,7 @@ EVENT_ACTION = TicketAction.import_.value  # one event per imported ticket, from
 EVENT_REASON = ACTION_LABELS[TicketAction.import_]  # 历史导入
 KEY_PREFIX = "import:"  # Request.idempotency_key of an imported ticket: the old number after it
 DEFAULT_BATCH = 5000
-MAX_NUMBER, MAX_TEXT, MAX_TITLE, MAX_ADDRESS, MAX_COMMENT = 32, 4000, 200, 256, 2000
+MAX_NUMBER, MAX_COMMENT = MAX_CODE, MAX_REASON  # a ticket's number; a callback's comment
 
 # Every column (CSV header, JSON key) the importer knows; only the first three are required.
 COLUMNS = (
@@ -129,7 +130,7 @@ def _names(enum: type, labels: Mapping, extra: Mapping[str, Any] | None = None) 
 
 
 STATES = _names(TicketState, STATE_LABELS, {"办结": TicketState.closed, "撤回": TicketState.withdrawn,
-                                            "并单": TicketState.merged})
+                                            "并单": TicketState.merged, "待回访": TicketState.replied})
 STATE_VALUES = {s.name: s.value for s in TicketState}
 NEEDS_UNIT = frozenset(s.name for s in (TicketState.dispatched, TicketState.handling, TicketState.returned,
                                         TicketState.replied))

@@ -6,6 +6,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from jiesu import glossary
 from jiesu.db import Base, UTCDateTime
 from jiesu.places.models import Area
 from jiesu.taxonomy.models import Category, RequestType, Urgency
@@ -21,8 +22,7 @@ class Channel(StrEnum):
     import_ = "import"  # history brought from an older system
 
 
-CHANNEL_LABELS = {Channel.hotline: "12345热线", Channel.app: "移动应用", Channel.web: "网站",
-                  Channel.open311: "Open311", Channel.import_: "历史导入"}
+CHANNEL_LABELS = glossary.labels("channel", Channel)
 
 
 class Outcome(StrEnum):

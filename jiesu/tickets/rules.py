@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from jiesu import glossary
 from jiesu.permissions import Role
 
 
@@ -24,11 +25,7 @@ class TicketState(StrEnum):
     merged = "merged"  # 已并单: a duplicate, merged into a parent ticket
 
 
-STATE_LABELS = {
-    TicketState.new: "待派单", TicketState.dispatched: "待签收", TicketState.handling: "办理中",
-    TicketState.returned: "退单待审", TicketState.replied: "待回访", TicketState.closed: "已办结",
-    TicketState.withdrawn: "已撤回", TicketState.merged: "已并单",
-}
+STATE_LABELS = glossary.labels("ticket_state", TicketState)
 OPEN_STATES = frozenset({TicketState.new, TicketState.dispatched, TicketState.handling, TicketState.returned,
                          TicketState.replied})
 FINAL_STATES = frozenset(TicketState) - OPEN_STATES
@@ -60,16 +57,7 @@ class Step(StrEnum):
     suggest = "suggest"  # smart dispatch's worker: the suggestion made after intake (routing.service)
 
 
-ACTION_LABELS = {
-    Step.create: "受理", Step.import_: "历史导入", Step.dispatch: "派单", Step.sign: "签收",
-    Step.return_: "退单",
-    Step.uphold_return: "退单审核通过，改派", Step.reject_return: "退单驳回", Step.note: "办理进展",
-    Step.request_extension: "申请延期", Step.approve_extension: "延期批准", Step.reject_extension: "延期驳回",
-    Step.whistle: "吹哨报到", Step.summons_sign: "报到", Step.summons_report: "报到单位反馈",
-    Step.reply: "答复", Step.close: "办结", Step.reopen: "重办", Step.merge: "并单",
-    Step.escalate: "督办", Step.withdraw: "撤回", Step.mark_overdue: "超期",
-    Step.queue_callback: "进入回访队列", Step.suggest: "智能派单建议",
-}
+ACTION_LABELS = glossary.labels("step", Step)
 
 
 class Party(StrEnum):

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictFloat
 
+from jiesu.limits import MAX_ADDRESS, MAX_CODE, MAX_NAME, MAX_PHONE, MAX_REASON, MAX_TEXT, MAX_TITLE, MAX_UNIT_CODE
 from jiesu.taxonomy.models import RequestType, Urgency
 from jiesu.tickets import service
 from jiesu.tickets.models import Channel, Outcome, Ticket
@@ -45,21 +46,21 @@ class SuggestionOut(BaseModel):
 
 
 class RequestIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4000, description="what the citizen said")
+    text: str = Field(min_length=1, max_length=MAX_TEXT, description="what the citizen said")
     request_type: RequestType = Field(description="咨询 inquiry, 求助 help, 投诉 complaint, 举报 report, ...")
     channel: Channel = Channel.hotline
-    title: str = Field(default="", max_length=200)
-    address: str = Field(default="", max_length=256, description="the place as the citizen said it")
-    area_code: str | None = Field(default=None, max_length=32, description="the resolved area, if known")
+    title: str = Field(default="", max_length=MAX_TITLE)
+    address: str = Field(default="", max_length=MAX_ADDRESS, description="the place as the citizen said it")
+    area_code: str | None = Field(default=None, max_length=MAX_CODE, description="the resolved area, if known")
     lng: StrictFloat | None = Field(default=None, ge=-180, le=180)  # strict: false is not 0.0
     lat: StrictFloat | None = Field(default=None, ge=-90, le=90)
-    contact_name: str | None = Field(default=None, max_length=64)
-    contact_phone: str | None = Field(default=None, max_length=32)
+    contact_name: str | None = Field(default=None, max_length=MAX_NAME)
+    contact_phone: str | None = Field(default=None, max_length=MAX_PHONE)
     anonymous: bool = False
     no_callback: bool = False
     urgency: Urgency = Urgency.normal
-    category_code: str | None = Field(default=None, max_length=32)
-    direct_answer: str | None = Field(default=None, max_length=4000,
+    category_code: str | None = Field(default=None, max_length=MAX_CODE)
+    direct_answer: str | None = Field(default=None, max_length=MAX_TEXT,
                                       description="an inquiry answered at once: closed without a ticket")
 
     def to_new(self) -> service.NewRequest:
@@ -67,14 +68,15 @@ class RequestIn(BaseModel):
 
 
 class StepIn(BaseModel):
-    reason: str = Field(default="", max_length=2000)
-    text: str = Field(default="", max_length=4000)
-    unit: str | None = Field(default=None, max_length=64, description="dispatch or re-dispatch to this unit")
+    reason: str = Field(default="", max_length=MAX_REASON)
+    text: str = Field(default="", max_length=MAX_TEXT)
+    unit: str | None = Field(default=None, max_length=MAX_UNIT_CODE, description="dispatch or re-dispatch to this unit")
     co_units: list[str] = Field(default_factory=list, max_length=20)
     units: list[str] = Field(default_factory=list, max_length=20, description="whistle: the units summoned")
-    days: float | None = Field(default=None, gt=0, le=30, description="extension: business days asked for")
-    parent: str | None = Field(default=None, max_length=32, description="merge: the parent ticket's number")
-    category: str | None = Field(default=None, max_length=32,
+    days: float | None = Field(default=None, gt=0, le=service.MAX_EXTENSION_DAYS,
+                                description="extension: business days asked for")
+    parent: str | None = Field(default=None, max_length=MAX_CODE, description="merge: the parent ticket's number")
+    category: str | None = Field(default=None, max_length=MAX_CODE,
                                  description="dispatch: the category code the dispatcher confirms or corrects")
     resolved: bool | None = None
     satisfied: str | None = Field(default=None, max_length=16)

@@ -27,6 +27,7 @@ from jiesu.errors import (
     NotFound,
     PlaceNotFound,
 )
+from jiesu.limits import MAX_ADDRESS, MAX_REASON, MAX_TEXT, MAX_TITLE
 from jiesu.permissions import Actor, Permission, require
 from jiesu.places import service as places
 from jiesu.places.models import Area
@@ -43,7 +44,6 @@ from jiesu.tickets.models import (
 )
 from jiesu.tickets.rules import Step, TicketState
 
-MAX_TEXT = 4000
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
 
 @dataclass
@@ -99,10 +99,10 @@ def _validate(new: NewRequest) -> None:
         raise InvalidInput("a request needs its text", field="text")
     if len(text) > MAX_TEXT:
         raise InvalidInput(f"text has at most {MAX_TEXT} characters", field="text")
-    if len(new.title) > 200:
-        raise InvalidInput("title has at most 200 characters", field="title")
-    if len(new.address) > 256:
-        raise InvalidInput("address has at most 256 characters", field="address")
+    if len(new.title) > MAX_TITLE:
+        raise InvalidInput(f"title has at most {MAX_TITLE} characters", field="title")
+    if len(new.address) > MAX_ADDRESS:
+        raise InvalidInput(f"address has at most {MAX_ADDRESS} characters", field="address")
     if (new.lng is None) != (new.lat is None):
         raise InvalidInput("give both lng and lat, or neither", field="lat" if new.lng is not None else "lng")
     if new.lng is not None and not (-180 <= new.lng <= 180):
@@ -456,5 +456,5 @@ def new_event(ticket: Ticket, actor: Actor, now: datetime, step: Step, before: T
                after: TicketState, reason: str, payload: dict, seq: int) -> TicketEvent:
     return TicketEvent(ticket=ticket, seq=seq, at=now, actor=actor.username,
                        role=actor.role.value if actor.role else "anonymous", unit_id=actor.unit_id,
-                       action=step.value, from_state=before, to_state=after, reason=reason[:2000],
+                       action=step.value, from_state=before, to_state=after, reason=reason[:MAX_REASON],
                        payload=json.dumps(payload, ensure_ascii=False, default=str))

@@ -6,6 +6,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from jiesu import glossary
 from jiesu.db import Base, UTCDateTime
 from jiesu.permissions import Role
 from jiesu.places.models import Area
@@ -22,16 +23,7 @@ class UnitKind(StrEnum):
     property_company = "property_company"  # 物业公司 of a residential complex
 
 
-UNIT_KIND_LABELS = {
-    UnitKind.centre: "热线中心",
-    UnitKind.district_government: "区政府",
-    UnitKind.street: "街乡镇",
-    UnitKind.community: "社区/村",
-    UnitKind.department: "市级部门",
-    UnitKind.department_branch: "区级部门",
-    UnitKind.utility: "公共服务企业",
-    UnitKind.property_company: "物业公司",
-}
+UNIT_KIND_LABELS = glossary.labels("unit_kind", UnitKind)
 
 
 class Unit(Base):
@@ -58,16 +50,7 @@ class Unit(Base):
         return f"<Unit {self.code} {self.name}>"
 
 
-ROLE_LABELS = {
-    Role.operator: "话务员",
-    Role.dispatcher: "派单员",
-    Role.unit_handler: "承办人",
-    Role.callback_agent: "回访员",
-    Role.supervisor: "督办员",
-    Role.community_worker: "社区工作者",
-    Role.admin: "管理员",
-    Role.citizen: "市民",
-}
+ROLE_LABELS = glossary.labels("role", Role)
 
 # Roles that act for one unit and so must be bound to it.
 UNIT_BOUND_ROLES = frozenset({Role.unit_handler, Role.community_worker})

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jiesu.limits import MAX_NAME, MAX_PASSWORD
 from jiesu.permissions import Role
 from jiesu.units.models import UnitKind
 
@@ -37,8 +38,8 @@ class UnitPage(BaseModel):
 
 
 class LoginIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
+    username: str = Field(min_length=1, max_length=MAX_NAME)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD)
 
 
 class UserOut(BaseModel):

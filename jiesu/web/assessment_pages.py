@@ -19,14 +19,16 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jiesu import glossary
 from jiesu.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
 from jiesu.assessment import rules as periods
 from jiesu.assessment import service as assessment
-from jiesu.assessment.models import FactKind
+from jiesu.assessment.schemas import KIND_LABELS, RESOLUTION_NAMES, SATISFACTION_NAMES
 from jiesu.callback import service as callback
 from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolution, Satisfaction
 from jiesu.callback.schemas import reply_text
 from jiesu.errors import DomainError, InvalidInput, TransitionNotAllowed
+from jiesu.limits import MAX_CODE, MAX_PAGE_NUMBER, MAX_REASON, MAX_TOKEN, MAX_UNIT_CODE
 from jiesu.permissions import Actor, Permission, can
 from jiesu.places.models import Area
 from jiesu.tickets import service as tickets
@@ -40,21 +42,17 @@ from jiesu.web.i18n import PLACE_KIND, context_translator, pick_language, transl
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
-MAX_PAGE_NUMBER = 10**6
 SUPERVISION_LIMIT = 50
 TREND_MONTHS = 6
 REOPENED_SHOWN = 10  # ticket links per unit in the list of units with reopened tickets
 CHART_BARS = 50  # the ranking chart shows at most this many bars: the best and the worst halves
 
-RESULT_LABELS = {"closed": "回访完成，工单已办结", "reopened": "市民表示未解决，已转回承办单位重办",
-                 "retry": "未联系上市民，稍后再次回访", "unreachable": "多次未联系上市民，工单已办结（未联系上）"}
-MEASURE_LABELS = {"valid": "有效回访", "contacted": "已联系市民", "not_contacted": "未联系市民", "resolved": "已解决",
-                  "partly": "部分解决", "unresolved": "未解决", "satisfied": "满意", "basically": "基本满意",
-                  "unsatisfied": "不满意", "unreachable": "未联系上", "upheld_return": "退单核准",
-                  "excluded_category": "不纳入考核的类别"}
-KIND_LABELS = {FactKind.callback: "有效回访", FactKind.unreachable: "未联系上", FactKind.upheld_return: "退单核准"}
-SCORE_RESOLUTION = {2: "已解决", 1: "部分解决", 0: "未解决"}
-SCORE_SATISFACTION = {2: "满意", 1: "基本满意", 0: "不满意"}
+# What the desk says after a callback is recorded (sentences: the catalogue translates them).
+RESULT_NOTICES = {"closed": "回访完成，工单已办结", "reopened": "市民表示未解决，已转回承办单位重办",
+                  "retry": "未联系上市民，稍后再次回访", "unreachable": "多次未联系上市民，工单已办结（未联系上）"}
+MEASURE_LABELS = glossary.labels("measure", assessment.MEASURES)
+SCORE_RESOLUTION = {score: RESOLUTION_LABELS[name] for score, name in RESOLUTION_NAMES.items()}
+SCORE_SATISFACTION = {score: SATISFACTION_LABELS[name] for score, name in SATISFACTION_NAMES.items()}
 
 
 # --- plotly.js, from the installed wheel ---------------------------------------------------------
@@ -191,9 +189,9 @@ def _queue_page(request: Request, session: Session, actor: Actor, settings, dist
     if page > pages_n:
         page = pages_n
         items, total = callback.queue(session, actor, PAGE_SIZE, (page - 1) * PAGE_SIZE, district_code or None)
-    done, result = request.query_params.get("done", "")[:32], request.query_params.get("result", "")
+    done, result = request.query_params.get("done", "")[:MAX_CODE], request.query_params.get("result", "")
     done_state = None
-    if done and result in RESULT_LABELS:
+    if done and result in RESULT_NOTICES:
         try:
             done_state = STATE_LABELS[tickets.get(session, actor, done).state]
         except DomainError:
@@ -208,7 +206,8 @@ def _queue_page(request: Request, session: Session, actor: Actor, settings, dist
                         page=page, pages=pages_n, district=district_code, districts=districts,
                         max_attempts=settings.callback_attempts, local=pages.local_time(settings.tz),
                         done=done if done_state else "", done_state=done_state,
-                        result_label=RESULT_LABELS.get(result), result=result, errors=errors or {}, elsewhere=elsewhere,
+                        result_label=RESULT_NOTICES.get(result), result=result, errors=errors or {},
+                        elsewhere=elsewhere,
                         posted=posted or {}, resolutions=RESOLUTION_LABELS, satisfactions=SATISFACTION_LABELS,
                         page_url=lambda n: pages.url_with("/callbacks", {**params, "page": n if n > 1 else ""}))
 
@@ -220,7 +219,7 @@ def callbacks_page(request: Request, session: SessionDep, actor: ActorDep, setti
         return RedirectResponse(pages.login_url(pages.here(request)), status_code=303)
     if not can(actor.role, Permission.callback_work):
         return pages.error_page(request, actor, 403, session=session, message="无权使用回访工作台")
-    return _queue_page(request, session, actor, settings, district[:32], page)
+    return _queue_page(request, session, actor, settings, district[:MAX_CODE], page)
 
 
 @router.post("/callbacks/{number}", response_class=HTMLResponse)
@@ -230,10 +229,10 @@ def record_callback(request: Request, session: SessionDep, actor: ActorDep, cloc
                     contacted: Annotated[str, Form(max_length=1)] = "",
                     resolution: Annotated[str, Form(max_length=16)] = "",
                     satisfaction: Annotated[str, Form(max_length=16)] = "",
-                    comment: Annotated[str, Form(max_length=2000)] = "",
-                    district: Annotated[str, Form(max_length=32)] = "",
+                    comment: Annotated[str, Form(max_length=MAX_REASON)] = "",
+                    district: Annotated[str, Form(max_length=MAX_CODE)] = "",
                     page: Annotated[int, Form(ge=1, le=MAX_PAGE_NUMBER)] = 1) -> Response:
-    number = number[:32]
+    number = number[:MAX_CODE]
     if actor.role is None:
         return RedirectResponse(pages.login_url("/callbacks"), status_code=303)
     if not can(actor.role, Permission.callback_work):
@@ -258,7 +257,7 @@ def record_callback(request: Request, session: SessionDep, actor: ActorDep, cloc
 
 FIELD_QUESTIONS = {"reached": "请选择是否联系上市民", "contacted": "请选择承办单位是否联系了市民",
                    "resolution": "请选择问题是否解决", "satisfaction": "请选择市民是否满意",
-                   "comment": "备注最多 2000 字"}
+                   "comment": "备注最多 {n} 字"}  # n: MAX_REASON
 
 
 def _callback_error(exc: DomainError) -> str:
@@ -274,7 +273,7 @@ def _callback_error(exc: DomainError) -> str:
 def _survey_ticket(session: Session, settings, token: str) -> tuple[Ticket | None, str | None, int]:
     """The ticket behind a link, or why there is none: (ticket, problem, status)."""
     try:
-        return callback.survey_ticket(session, settings, token[:100]), None, 200
+        return callback.survey_ticket(session, settings, token[:MAX_TOKEN]), None, 200
     except callback.SurveyNotFound:
         return None, "invalid", 404
     except TransitionNotAllowed:
@@ -293,7 +292,7 @@ def _survey_page(request: Request, session: Session, actor: Actor, t: Ticket | N
 @router.get("/survey/{token}", response_class=HTMLResponse)
 def survey_page(request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep, token: str) -> Response:
     t, problem, status = _survey_ticket(session, settings, token)
-    return _survey_page(request, session, actor, t, problem, status, token[:100])
+    return _survey_page(request, session, actor, t, problem, status, token[:MAX_TOKEN])
 
 
 @router.post("/survey/{token}", response_class=HTMLResponse)
@@ -302,8 +301,8 @@ def answer_survey(request: Request, session: SessionDep, actor: ActorDep, clock:
                   contacted: Annotated[str, Form(max_length=1)] = "",
                   resolution: Annotated[str, Form(max_length=16)] = "",
                   satisfaction: Annotated[str, Form(max_length=16)] = "",
-                  comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
-    token = token[:100]
+                  comment: Annotated[str, Form(max_length=MAX_REASON)] = "") -> Response:
+    token = token[:MAX_TOKEN]
     t, problem, status = _survey_ticket(session, settings, token)
     if t is None:
         return _survey_page(request, session, actor, t, problem, status, token)
@@ -327,7 +326,7 @@ def answer_survey(request: Request, session: SessionDep, actor: ActorDep, clock:
 
 
 SURVEY_QUESTIONS = {"contacted": "请回答：承办单位是否联系了您", "resolution": "请回答：您反映的问题是否解决",
-                    "satisfaction": "请回答：您对办理结果是否满意", "comment": "意见最多 2000 字"}
+                    "satisfaction": "请回答：您对办理结果是否满意", "comment": "意见最多 {n} 字"}  # n: MAX_REASON
 
 
 # --- the assessment ------------------------------------------------------------------------------
@@ -440,7 +439,7 @@ def assessment_page(request: Request, session: SessionDep, actor: ActorDep, cloc
     params = {"month": month if asked else "", "level": level, "district": district_code}
     charts = {"chart-ranking": _ranking_chart(ranking, _, group_label), "chart-trend": _trend_chart(trend, _)}
     return pages.render(
-        request, "assessment.html", actor, session=session, month=month, level=level, levels=assessment.LEVEL_LABELS,
+        request, "assessment.html", actor, session=session, month=month, level=level, levels=assessment.LEVELS,
         district=district_code, districts=districts, ranking=ranking, sup=sup, charts=charts,
         formulas=ranking.formula.describe("en" if lang == "en" else "zh"), start=start, end=end,
         previous_month=periods.shift(month, -1), next_month=periods.shift(month, 1),
@@ -459,7 +458,7 @@ def behind_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
     refused = _guard(request, session, actor)
     if refused is not None:
         return refused
-    month, key, page = month[:16], key[:64], min(max(page, 1), MAX_PAGE_NUMBER)
+    month, key, page = month[:16], key[:MAX_UNIT_CODE], min(max(page, 1), MAX_PAGE_NUMBER)
     month = month or periods.period_of(clock.now(), settings.tz, settings.assess_month_start_day)  # this month
     try:
         rows, total = assessment.behind(session, actor, settings, month, level, key or None, measure,
@@ -479,7 +478,7 @@ def behind_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
     return pages.render(
         request, "behind.html", actor, session=session, rows=rows, total=total, page=page, pages=pages_n,
         month=month, level=level, key=key, measure=measure, key_name=name, measure_label=MEASURE_LABELS[measure],
-        level_label=assessment.LEVEL_LABELS[level], kinds=KIND_LABELS, unit_names=unit_names,
+        kinds=KIND_LABELS, unit_names=unit_names,
         resolution_labels=SCORE_RESOLUTION, satisfaction_labels=SCORE_SATISFACTION, states=STATE_LABELS,
         local=pages.local_time(settings.tz), summary=pages.summary,
         back=pages.url_with("/assessment", {"month": month, "level": level}),

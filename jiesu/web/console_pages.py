@@ -21,6 +21,7 @@ from jiesu.config import Settings
 from jiesu.errors import DomainError, InvalidInput
 from jiesu.intake import service as intake
 from jiesu.knowledge import service as knowledge
+from jiesu.limits import MAX_ADDRESS, MAX_CODE, MAX_NAME, MAX_PHONE, MAX_TEXT
 from jiesu.permissions import Actor, Permission, can
 from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, RequestType
 from jiesu.tickets import service as tickets
@@ -54,7 +55,7 @@ def _page(request: Request, session: Session, actor: Actor, clock: Clock, settin
     answered = _request(session, request.query_params.get("answered"))
     return pages.render(request, "console.html", actor, status_code=status_code, session=session, form=form,
                         hits=hits or [], searched=searched, error=error, stats=stats, answered=answered,
-                        ticket=request.query_params.get("ticket", "")[:32], types=TYPE_ORDER,
+                        ticket=request.query_params.get("ticket", "")[:MAX_CODE], types=TYPE_ORDER,
                         type_labels=REQUEST_TYPE_LABELS, inquiry=RequestType.inquiry.value, hits_limit=HITS,
                         pct=lambda v: "—" if v is None else f"{100 * v:.1f}%")
 
@@ -78,13 +79,13 @@ def console(request: Request, session: SessionDep, actor: ActorDep, clock: Clock
 @router.post("/console", response_class=HTMLResponse)
 def console_post(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
                  action: Annotated[str, Form(max_length=16)] = "search",
-                 text: Annotated[str, Form(max_length=4000)] = "",
+                 text: Annotated[str, Form(max_length=MAX_TEXT)] = "",
                  request_type: Annotated[str, Form(max_length=16)] = RequestType.inquiry.value,
-                 answer: Annotated[str, Form(max_length=4000)] = "",
+                 answer: Annotated[str, Form(max_length=MAX_TEXT)] = "",
                  article_id: Annotated[str, Form(max_length=12)] = "",
-                 contact_name: Annotated[str, Form(max_length=64)] = "",
-                 contact_phone: Annotated[str, Form(max_length=32)] = "",
-                 address: Annotated[str, Form(max_length=256)] = "") -> Response:
+                 contact_name: Annotated[str, Form(max_length=MAX_NAME)] = "",
+                 contact_phone: Annotated[str, Form(max_length=MAX_PHONE)] = "",
+                 address: Annotated[str, Form(max_length=MAX_ADDRESS)] = "") -> Response:
     if actor.role is None:
         return RedirectResponse(pages.login_url("/console"), status_code=303)
     if not _allowed(actor):

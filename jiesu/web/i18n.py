@@ -1,4 +1,5 @@
-"""Translations: zh_CN is the source language; other languages come from locales/<lang>/LC_MESSAGES/jiesu.po.
+"""Translations: zh_CN is the source language; other languages come from locales/<lang>/LC_MESSAGES/jiesu.po,
+and the domain's words (states, steps, kinds, roles, places' kinds ...) from jiesu.glossary.
 
 The .po files are read directly (Babel's reader), so no compile step stands between an edit and the page.
 A message with a `msgctxt` is keyed "context\\x04msgid", as gettext does: the same Chinese word may need two
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
+from jiesu import glossary
+
 LOCALES = Path(__file__).parent / "locales"
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 CONTEXT_SEP = "\x04"
@@ -21,13 +24,21 @@ PLACE_KIND = "地名类型"  # the context of places' kinds and levels (街道, 
 
 @lru_cache
 def catalogue(lang: str) -> dict[str, str]:
-    path = LOCALES / lang / "LC_MESSAGES" / "jiesu.po"
-    if lang == "zh_CN" or not path.exists():
+    """msgid (or "context\\x04msgid") -> text: the glossary's words, then the .po file's sentences. The .po
+    does not repeat a glossary word; where a word means something else in a sentence's place (区 counts
+    "districts" on the home page), the .po's entry is the one `_()` finds."""
+    if lang == "zh_CN":
         return {}
-    with open(path, "rb") as fh:
-        cat = read_po(fh, locale=lang)
-    return {(f"{m.context}{CONTEXT_SEP}{m.id}" if m.context else m.id): m.string
-            for m in cat if m.id and m.string and isinstance(m.id, str)}
+    entries = glossary.translations(lang)
+    entries |= {f"{PLACE_KIND}{CONTEXT_SEP}{zh}": word
+                for zh, word in glossary.translations(lang, glossary.PLACE_KINDS).items()}
+    path = LOCALES / lang / "LC_MESSAGES" / "jiesu.po"
+    if path.exists():
+        with open(path, "rb") as fh:
+            cat = read_po(fh, locale=lang)
+        entries |= {(f"{m.context}{CONTEXT_SEP}{m.id}" if m.context else m.id): m.string
+                    for m in cat if m.id and m.string and isinstance(m.id, str)}
+    return entries
 
 
 def translator(lang: str) -> Callable[..., str]:

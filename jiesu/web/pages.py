@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jiesu import glossary, limits
 from jiesu.api.deps import SESSION_TOKEN_KEY, ActorDep, ClockDep, SessionDep, SettingsDep, actor_of_request
 from jiesu.calendar import service as calendar
 from jiesu.db import unit_of_work
@@ -28,6 +29,7 @@ from jiesu.errors import (
     TooManyAttempts,
     UnitNotFound,
 )
+from jiesu.limits import MAX_NAME, MAX_PAGE_NUMBER, MAX_PASSWORD
 from jiesu.permissions import ANONYMOUS, Actor, Permission, Role, can
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
@@ -54,8 +56,7 @@ KIND_ORDER = [UnitKind.centre, UnitKind.district_government, UnitKind.street, Un
 KIND_ORDER += [k for k in UnitKind if k not in KIND_ORDER]
 URGENCY_ORDER = [Urgency.emergency, Urgency.normal, Urgency.complex]
 # Levels, named as the kinds are (translated in the place-kind context of the catalogue).
-LEVEL_LABELS = {AreaLevel.city: "市", AreaLevel.district: "区", AreaLevel.street: "街乡镇",
-                AreaLevel.community: "社区/村", AreaLevel.complex: "小区"}
+LEVEL_LABELS = glossary.labels("area_level", AreaLevel)
 MAX_NEXT = 2048
 
 
@@ -65,6 +66,7 @@ def number(value: float | int) -> str:
 
 
 templates.env.filters["num"] = number
+templates.env.globals["limits"] = limits  # maxlength="{{ limits.MAX_TEXT }}"
 
 
 def url_with(path: str, params: list[tuple[str, str]] | dict[str, object]) -> str:
@@ -109,6 +111,7 @@ def render(request: Request, name: str, actor: Actor, status_code: int = 200, *,
     lang_links = {code: url_with(request.url.path, [*others, ("lang", code)]) for code in LANGUAGES if code != lang}
     response = templates.TemplateResponse(request, name, {
         "_": _, "kind_label": context_translator(lang, PLACE_KIND), "lang": lang, "languages": LANGUAGES,
+        "term": lambda kind, value: glossary.label(kind, value, lang),
         "lang_links": lang_links, "actor": actor, "who": who, "role_labels": ROLE_LABELS,
         "login_url": login_url("/" if request.url.path == "/login" else here(request)),
         "can": lambda action: can(actor.role, Permission(action)), **context}, status_code=status_code)
@@ -165,8 +168,8 @@ def login_form(request: Request, session: SessionDep, actor: ActorDep,
 
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, session: SessionDep, clock: ClockDep,
-          username: Annotated[str, Form(max_length=64)] = "",
-          password: Annotated[str, Form(max_length=256)] = "",
+          username: Annotated[str, Form(max_length=MAX_NAME)] = "",
+          password: Annotated[str, Form(max_length=MAX_PASSWORD)] = "",
           next_: Annotated[str, Form(alias="next")] = "/") -> Response:
     target = local_path(next_)
     try:
@@ -298,10 +301,9 @@ def units_page(request: Request, session: SessionDep, actor: ActorDep, kind: str
 
 # --- tickets --------------------------------------------------------------------------------------
 
-UNIT_ROLE_LABELS = {UnitRole.co: "协办", UnitRole.copy: "抄送", UnitRole.summoned: "吹哨报到"}
-SUMMONS_LABELS = {SummonsState.summoned: "待报到", SummonsState.signed: "已报到", SummonsState.reported: "已反馈"}
-DEADLINE_MARKS = {"met": "按时", "late": "超期完成", "overdue": "已超期", "pending": "未到期", "none": "—"}
-MAX_PAGE_NUMBER = 10**6
+UNIT_ROLE_LABELS = glossary.labels("unit_role", ["main", *UnitRole])  # main: the ticket's main unit
+SUMMONS_LABELS = glossary.labels("summons_state", SummonsState)
+DEADLINE_MARKS = glossary.labels("deadline")
 
 
 @dataclass
@@ -329,9 +331,10 @@ def deadline(label: str, due: datetime | None, done_at: datetime | None, running
 
 def deadlines_of(t: Ticket, now: datetime) -> list[Deadline]:
     return [
-        deadline("派单", t.dispatch_by, t.dispatched_at, t.state == TicketState.new, False, now),
-        deadline("签收", t.sign_by, t.signed_at, t.state == TicketState.dispatched, t.sign_overdue, now),
-        deadline("答复", t.reply_by, t.replied_at,
+        deadline(ACTION_LABELS[Step.dispatch], t.dispatch_by, t.dispatched_at, t.state == TicketState.new, False, now),
+        deadline(ACTION_LABELS[Step.sign], t.sign_by, t.signed_at, t.state == TicketState.dispatched, t.sign_overdue,
+                 now),
+        deadline(ACTION_LABELS[Step.reply], t.reply_by, t.replied_at,
                  t.state in (TicketState.dispatched, TicketState.handling, TicketState.returned), t.reply_overdue, now),
     ]
 
@@ -411,7 +414,8 @@ def ticket_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
     parent = session.scalar(select(Ticket.number).where(Ticket.id == t.parent_id)) if t.parent_id else None
     units_rows: list[dict[str, object]] = []
     if t.main_unit is not None:
-        units_rows.append({"unit": t.main_unit, "role": "主办", "state": STATE_LABELS[t.state], "tu": None})
+        units_rows.append({"unit": t.main_unit, "role": UNIT_ROLE_LABELS["main"], "state": STATE_LABELS[t.state],
+                           "tu": None})
     order = {UnitRole.co: 0, UnitRole.copy: 1, UnitRole.summoned: 2}
     for tu in sorted(t.units, key=lambda tu: (order.get(tu.role, 9), tu.id)):
         units_rows.append({"unit": tu.unit, "role": UNIT_ROLE_LABELS.get(tu.role, tu.role.value),

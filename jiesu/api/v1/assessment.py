@@ -20,7 +20,8 @@ from jiesu.assessment.schemas import (
     supervision_out,
     trend_out,
 )
-from jiesu.errors import MAX_PAGE, InvalidInput
+from jiesu.errors import InvalidInput
+from jiesu.limits import MAX_CODE, MAX_OFFSET, MAX_PAGE_SIZE, MAX_UNIT_CODE
 from jiesu.permissions import Permission, require
 
 router = APIRouter(prefix="/assessment", tags=["assessment"])
@@ -75,9 +76,10 @@ def trend(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: Clo
 
 @router.get("/behind", response_model=BehindOut, responses=responses(401, 403, 422))
 def behind(session: SessionDep, actor: UserDep, settings: SettingsDep, month: Month, level: Level = "street",
-           key: Annotated[str | None, Query(max_length=64, description="a row's key; none: every unit")] = None,
-           measure: Measure = "valid", limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-           offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> BehindOut:
+           key: Annotated[str | None, Query(max_length=MAX_UNIT_CODE,
+                                            description="a row's key; none: every unit")] = None,
+           measure: Measure = "valid", limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+           offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> BehindOut:
     """The tickets behind one figure of a ranking: each with its state, the unit it counted for, and what it
     counted as (a reached callback and its answers, 未联系上, or 退单审核通过)."""
     pairs, total = service.behind(session, actor, settings, month, level, key, measure, limit, offset)
@@ -86,8 +88,8 @@ def behind(session: SessionDep, actor: UserDep, settings: SettingsDep, month: Mo
 
 @router.get("/supervision", response_model=SupervisionOut, responses=responses(401, 403, 422))
 def supervision(session: SessionDep, actor: UserDep, settings: SettingsDep, month: Month,
-                limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-                district: Annotated[str | None, Query(max_length=32, description="a district code")] = None
+                limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+                district: Annotated[str | None, Query(max_length=MAX_CODE, description="a district code")] = None
                 ) -> SupervisionOut:
     """督办: open tickets past their sign or reply deadline, escalated tickets, and the units whose tickets
     were reopened (重办) in the month, most first."""

@@ -10,21 +10,23 @@ from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.callback import service
 from jiesu.callback.schemas import CallbackIn, CallbackOut, OutcomeOut, QueueItemOut, QueuePage, SurveyIn, SurveyOut
+from jiesu.limits import MAX_CODE, MAX_OFFSET, MAX_PAGE_SIZE, MAX_TOKEN
 from jiesu.units.models import Unit
 
 router = APIRouter(tags=["callback"])
 
 # A survey link's token: "<number>.<round>.<signature>"; the service refuses any other.
-Token = Annotated[str, Path(min_length=1, max_length=100, description="the token of the link sent to the citizen")]
+Token = Annotated[str, Path(min_length=1, max_length=MAX_TOKEN,
+                            description="the token of the link sent to the citizen")]
 SURVEY_NOTES = {404: "no such survey link, or its ticket was handled again since",
                 409: "the survey was already answered, or the ticket closed meanwhile"}
 
 
 @router.get("/callbacks/queue", response_model=QueuePage, responses=responses(401, 403, 422))
 def callback_queue(session: SessionDep, actor: UserDep, settings: SettingsDep,
-                   district: Annotated[str | None, Query(max_length=32, description="a district's code")] = None,
-                   limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                   offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> QueuePage:
+                   district: Annotated[str | None, Query(max_length=MAX_CODE, description="a district's code")] = None,
+                   limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+                   offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> QueuePage:
     """Replied tickets waiting for their callback, the longest-waiting first, with the attempts made so far.
     The citizen's contact is masked here; the callback desk reads it unmasked (and logged) from
     GET /api/v1/tickets/{number}/contact."""

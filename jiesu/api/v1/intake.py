@@ -10,6 +10,7 @@ from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.api.v1 import tickets
 from jiesu.intake import service
+from jiesu.limits import MAX_IDEMPOTENCY_KEY
 from jiesu.permissions import Permission, can
 from jiesu.tickets.schemas import IntakeOut, RequestIn, SuggestionOut, TicketDetailOut
 
@@ -20,7 +21,7 @@ router = APIRouter(tags=["tickets"])
              responses=responses(401, 403, 409, 422, notes={409: "this Idempotency-Key was used by another sender"}))
 def create_request(body: RequestIn, session: SessionDep, actor: UserDep, clock: ClockDep,
                    settings: SettingsDep,
-                   idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+                   idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY)] = None,
                    suggest: Annotated[Literal["now", "later"] | None, Query(
                        description="smart dispatch's suggestion: `now`, inside this request, answered in "
                                    "`suggestion` (for the centre's staff); `later`, by the worker right after the "

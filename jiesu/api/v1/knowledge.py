@@ -23,6 +23,7 @@ from jiesu.knowledge.schemas import (
     StatsOut,
     StepIn,
 )
+from jiesu.limits import MAX_CODE, MAX_IDEMPOTENCY_KEY, MAX_OFFSET, MAX_PAGE_SIZE, MAX_SEARCH, MAX_UNIT_CODE
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
 NOT_FOUND = {404: "no such article (or not one this caller may see)"}
@@ -34,9 +35,10 @@ def search(session: SessionDep, actor: ActorDep, clock: ClockDep, settings: Sett
            q: Annotated[str, Query(min_length=1, max_length=service.MAX_QUERY, description="the question, in any "
                                                                                            "words")],
            limit: Annotated[int, Query(ge=1, le=service.MAX_RESULTS)] = 5,
-           category_code: Annotated[str | None, Query(max_length=32)] = None,
-           area_code: Annotated[str | None, Query(max_length=32, description="the caller's area: articles for it, "
-                                                                             "above it, or the whole city")] = None,
+           category_code: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
+           area_code: Annotated[str | None, Query(max_length=MAX_CODE,
+                                                  description="the caller's area: articles for it, above it, or the "
+                                                              "whole city")] = None,
            ) -> SearchOut:
     """The published, valid articles that best answer `q`, best first (Chinese word segmentation, BM25-style
     ranking). Without a login (the citizens' app): the public articles; staff find the internal ones too."""
@@ -46,11 +48,11 @@ def search(session: SessionDep, actor: ActorDep, clock: ClockDep, settings: Sett
 
 @router.get("/articles", response_model=ArticlePage, responses=responses(401, 403, 422))
 def list_articles(session: SessionDep, actor: UserDep, status: ArticleStatus | None = None,
-                  unit_code: Annotated[str | None, Query(max_length=64)] = None,
-                  category_code: Annotated[str | None, Query(max_length=32)] = None,
-                  q: Annotated[str | None, Query(max_length=100, description="in the question")] = None,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                  offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> ArticlePage:
+                  unit_code: Annotated[str | None, Query(max_length=MAX_UNIT_CODE)] = None,
+                  category_code: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
+                  q: Annotated[str | None, Query(max_length=MAX_SEARCH, description="in the question")] = None,
+                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+                  offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> ArticlePage:
     """The articles an editor maintains, last changed first: an administrator all, a department its own."""
     f = service.ArticleFilter(status=status, unit_code=unit_code, category_code=category_code, q=q)
     items, total = service.list_articles(session, actor, f, limit, offset)
@@ -105,7 +107,7 @@ def step_article(article_id: ArticleId, step: Step, session: SessionDep, actor: 
              responses=responses(401, 403, 409, 422, notes={409: "this Idempotency-Key was used by another sender"}))
 def direct_answer(body: AnswerIn, response: Response, session: SessionDep, actor: UserDep, clock: ClockDep,
                   settings: SettingsDep,
-                  idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> AnswerOut:
+                  idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY)] = None) -> AnswerOut:
     """Close an inquiry (咨询) with a direct answer (直接答复): a request answered at once, never dispatched as a
     ticket, with the article it was answered from (its answer, or the operator's adaptation of it)."""
     done = intake.answer_directly(session, actor, clock, settings, body.to_input(), idempotency_key)
@@ -126,9 +128,10 @@ def stats(session: SessionDep, actor: UserDep, clock: ClockDep, settings: Settin
 
 @router.get("/proposals", response_model=list[ProposalOut], responses=responses(401, 403, 422))
 def proposals(session: SessionDep, actor: UserDep, clock: ClockDep,
-              days: Annotated[int, Query(ge=1, le=3650)] = 365,
-              min_count: Annotated[int, Query(ge=2, le=1000, description="tickets answered alike, at least")] = 3,
-              limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[ProposalOut]:
+              days: Annotated[int, Query(ge=1, le=service.MAX_PROPOSAL_DAYS)] = 365,
+              min_count: Annotated[int, Query(ge=2, le=service.MAX_PROPOSAL_MIN_COUNT,
+                                              description="tickets answered alike, at least")] = 3,
+              limit: Annotated[int, Query(ge=1, le=service.MAX_PROPOSALS)] = 20) -> list[ProposalOut]:
     """Units' replies that answer the same question the same way again and again, as articles to write (POST
     them to /knowledge/articles with their `tickets` as `from_tickets`)."""
     return [ProposalOut.of(p) for p in service.propose(session, actor, clock, days=days, min_count=min_count,

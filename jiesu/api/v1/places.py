@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from jiesu.api.deps import LOGIN_OPTIONAL, ActorDep, SessionDep
 from jiesu.api.errors import responses
+from jiesu.limits import MAX_CODE, MAX_NAME
 from jiesu.places import service
 from jiesu.places.models import AreaLevel
 from jiesu.places.resolve import MAX_TEXT_LENGTH
@@ -17,9 +18,10 @@ NOT_FOUND = responses(401, 404, 422, notes={404: "no such place"})
 
 @router.get("", response_model=PlaceSearchOut, responses=responses(401, 422), openapi_extra=LOGIN_OPTIONAL)
 def search_places(session: SessionDep, actor: ActorDep,
-                  q: Annotated[str, Query(min_length=1, max_length=64, description="a name, short name or alias")],
+                  q: Annotated[str, Query(min_length=1, max_length=MAX_NAME,
+                                          description="a name, short name or alias")],
                   level: AreaLevel | None = None,
-                  district_code: Annotated[str | None, Query(max_length=32)] = None,
+                  district_code: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> PlaceSearchOut:
     """Every place whose name contains `q`, exact matches first. `ambiguous` is true when more than
     one place (over all matches, not only this page) carries exactly that name: 八里庄街道 is in 朝阳区 and

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from jiesu.api.deps import LOGIN_OPTIONAL, ActorDep, SessionDep
 from jiesu.api.errors import responses
+from jiesu.limits import MAX_CODE, MAX_NAME
 from jiesu.taxonomy import service
 from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, Urgency
 from jiesu.taxonomy.schemas import CategoryOut, DeadlinePolicyOut, RequestTypeOut
@@ -17,9 +18,9 @@ NOT_FOUND = responses(401, 404, 422, notes={404: "no such category"})
 @router.get("/categories", response_model=list[CategoryOut],
             responses=responses(401, 404, 422, notes={404: "no such parent category"}), openapi_extra=LOGIN_OPTIONAL)
 def list_categories(session: SessionDep, actor: ActorDep,
-                    parent_code: Annotated[str | None, Query(max_length=32)] = None,
+                    parent_code: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
                     level: Annotated[int | None, Query(ge=1, le=3)] = None,
-                    q: Annotated[str | None, Query(max_length=64)] = None) -> list[CategoryOut]:
+                    q: Annotated[str | None, Query(max_length=MAX_NAME)] = None) -> list[CategoryOut]:
     """The category tree, flat: filter by `level` (1-3), `parent_code` or a name fragment `q`."""
     return [CategoryOut.of(c) for c in service.list_categories(session, actor, parent_code=parent_code,
                                                                level=level, q=q)]

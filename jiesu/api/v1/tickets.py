@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from jiesu.api.deps import ClockDep, IsoDateTime, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.errors import CategoryNotFound, InvalidInput
+from jiesu.limits import MAX_CODE, MAX_OFFSET, MAX_PAGE_SIZE, MAX_SEARCH, MAX_UNIT_CODE
 from jiesu.tickets import service
 from jiesu.tickets.models import Ticket
 from jiesu.tickets.rules import ACTION_LABELS, TRANSITIONS, Step, TicketState
@@ -30,16 +31,16 @@ def detail(session, ticket: Ticket) -> TicketDetailOut:
 @router.get("/tickets", response_model=TicketPage, responses=responses(401, 403, 422))
 def list_tickets(session: SessionDep, actor: UserDep,
                  state: TicketState | None = None,
-                 unit: Annotated[str | None, Query(max_length=64)] = None,
-                 district_code: Annotated[str | None, Query(max_length=32)] = None,
-                 category_code: Annotated[str | None, Query(max_length=32)] = None,
+                 unit: Annotated[str | None, Query(max_length=MAX_UNIT_CODE)] = None,
+                 district_code: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
+                 category_code: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
                  overdue: bool | None = None,
                  manual: Annotated[bool | None, Query(description="true: the manual queue (smart dispatch was "
                                                               "not sure enough)")] = None,
                  created_from: IsoDateTime | None = None, created_to: IsoDateTime | None = None,
-                 q: Annotated[str | None, Query(max_length=100)] = None,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                 offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> TicketPage:
+                 q: Annotated[str | None, Query(max_length=MAX_SEARCH)] = None,
+                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+                 offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> TicketPage:
     """Tickets the caller may see, newest first: the centre sees all, a unit its own, a citizen theirs."""
     f = service.TicketFilter(state=state, unit_code=unit, district_code=district_code, category_code=category_code,
                              overdue=overdue, manual=manual, created_from=created_from, created_to=created_to, q=q)
@@ -66,8 +67,9 @@ def get_contact(number: str, session: SessionDep, actor: UserDep, clock: ClockDe
 
 
 @router.get("/personal-data-access", response_model=list[AccessOut], responses=responses(401, 403, 422))
-def personal_data_access(session: SessionDep, actor: UserDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                         offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> list[AccessOut]:
+def personal_data_access(session: SessionDep, actor: UserDep,
+                         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+                         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> list[AccessOut]:
     """Who read which citizen's contact unmasked, when, and why."""
     return [AccessOut(at=a.at, actor=a.actor, role=a.role, ticket_id=a.ticket_id, purpose=a.purpose)
             for a in service.access_log(session, actor, limit, offset)]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from jiesu.api.deps import SessionDep, UserDep
 from jiesu.api.errors import responses
+from jiesu.limits import MAX_CODE, MAX_NAME, MAX_OFFSET, MAX_PAGE_SIZE, MAX_UNIT_CODE
 from jiesu.units import service
 from jiesu.units.models import UnitKind
 from jiesu.units.schemas import UnitOut, UnitPage
@@ -16,12 +17,12 @@ AUTH = responses(401, 403, 422, notes={403: "role may not read units"})
 
 @router.get("", response_model=UnitPage, responses=AUTH)
 def list_units(session: SessionDep, actor: UserDep, kind: UnitKind | None = None,
-               district_code: Annotated[str | None, Query(max_length=32)] = None,
-               parent_code: Annotated[str | None, Query(max_length=64)] = None,
-               q: Annotated[str | None, Query(max_length=64)] = None,
+               district_code: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
+               parent_code: Annotated[str | None, Query(max_length=MAX_UNIT_CODE)] = None,
+               q: Annotated[str | None, Query(max_length=MAX_NAME)] = None,
                active: bool | None = None,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-               offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> UnitPage:
+               limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+               offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> UnitPage:
     units, total = service.list_units(session, actor, kind=kind, district_code=district_code,
                                       parent_code=parent_code, q=q, active=active, limit=limit, offset=offset)
     return UnitPage(total=total, limit=limit, offset=offset, items=[UnitOut.of(u) for u in units])
