@@ -117,7 +117,7 @@ def reference(session: Session):
 
 def _texts(streets: list[Street], rng: Random) -> list[tuple[str, str, str, Street]]:
     """POOL (text, title, label, street) with the corpus's places replaced by the street's."""
-    from jiesu.demo.simulator import load_corpus, localise
+    from jiesu.data.teddy import load_corpus, localise
 
     corpus = load_corpus()
     messages = [m for label in LABEL_DEPARTMENTS for m in corpus.labelled.get(label, ())]
