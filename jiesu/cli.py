@@ -30,6 +30,7 @@ from jiesu.clock import SystemClock
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.errors import DomainError
+from jiesu.intake.cli import tickets_app
 from jiesu.knowledge.cli import knowledge_app
 from jiesu.open311.cli import apikeys_app
 from jiesu.permissions import SYSTEM, Role
@@ -40,7 +41,6 @@ from jiesu.routing.cli import routing_app
 from jiesu.taxonomy import service as taxonomy_service
 from jiesu.taxonomy.models import Urgency
 from jiesu.taxonomy.rules import ReplyUnit
-from jiesu.tickets.cli import tickets_app
 from jiesu.units import service as units_service
 from jiesu.units import users as users_service
 from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, UnitKind

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from jiesu.tickets import importer
+from jiesu.intake.history import importer
 
 tickets_app = typer.Typer(help="Tickets: bring history over from an older system.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -46,7 +46,7 @@ IMPORT_HELP = (
     "to the report with their reason and the rest is loaded; each batch is committed as it is written, so an "
     "interrupted import is finished by running it again.\n\n"
     "Columns (only number, created_at and text are required): " + ", ".join(importer.COLUMNS) + ". Naive times "
-    "are local (JIESU_TIMEZONE). See jiesu/tickets/importer.py for what each holds.\n\n"
+    "are local (JIESU_TIMEZONE). See jiesu/intake/history/read.py for what each holds.\n\n"
     "Exit code 0: every row loaded or imported before; 3: some rows rejected (see the report); 1: the import "
     "could not run (no file, not UTF-8, unknown columns ...).")
 
