@@ -1,7 +1,7 @@
 """`jiesu tickets ...`: bring a city's historical tickets over from its older system.
 
-Errors are one red line on stderr and exit code 1 (2 for a bad option), as everywhere in jiesu/cli.py; never a
-traceback. `jiesu.cli` imports this module, so its helpers are imported inside the command.
+Errors are one red line on stderr and exit code 1 (2 for a bad option), as everywhere in `jiesu`; never a
+traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from jiesu.cli.support import fail, session_scope
+from jiesu.clock import SystemClock
+from jiesu.config import get_settings
 from jiesu.intake.history import importer
+from jiesu.permissions import SYSTEM
 
 tickets_app = typer.Typer(help="Tickets: bring history over from an older system.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -63,11 +67,6 @@ def import_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="check every row and write the report; load "
                                                             "nothing")] = False,
 ) -> None:
-    from jiesu.cli import fail, session_scope
-    from jiesu.clock import SystemClock
-    from jiesu.config import get_settings
-    from jiesu.permissions import SYSTEM
-
     if not file.exists():
         raise fail(f"no such file: {file}")
     if file.is_dir():
