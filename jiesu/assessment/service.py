@@ -30,6 +30,7 @@ from jiesu.permissions import Actor, Permission, require
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy.models import Category
 from jiesu.tickets.models import Ticket, TicketEvent
+from jiesu.tickets.rules import OPEN_WORK, TicketState
 from jiesu.units.models import Unit, UnitKind
 
 LEVELS = ("street", "district", "department")
@@ -530,8 +531,6 @@ def supervision(session: Session, actor: Actor, settings: Settings, period: str,
         start, end = rules.window(period, settings.tz, settings.assess_month_start_day)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="month") from None
-    from jiesu.tickets.rules import OPEN_WORK, TicketState
-
     open_states = list(OPEN_WORK | {TicketState.replied})
     base = [Ticket.state.in_(open_states)]
     if district_code:

@@ -17,6 +17,7 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import DataSourceError, InvalidInput
 from jiesu.permissions import Actor, Permission, require
+from jiesu.units.models import Unit
 
 # Words an administrator may type for the two kinds of day, in either language.
 KIND_WORDS = {"holiday": DayKind.holiday, "休": DayKind.holiday, "off": DayKind.holiday, "假": DayKind.holiday,
@@ -158,8 +159,6 @@ CALENDAR_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 def known_calendars(session: Session) -> set[str]:
     """A calendar exists once it has an override or a unit works by it; 'default' always does."""
-    from jiesu.units.models import Unit
-
     names = set(session.scalars(select(CalendarOverride.calendar).distinct()))
     names |= set(session.scalars(select(Unit.calendar).distinct()))
     return names | {DEFAULT_CALENDAR}

@@ -34,8 +34,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from jiesu.config import Settings
+from jiesu.data import open_text, read_csv, resolve
 from jiesu.errors import DataSourceError, DomainError
-from jiesu.routing.text import normalize
+from jiesu.routing.text import normalize, segment
 
 CATEGORIES = ("城乡建设", "环境保护", "交通运输", "教育文体", "劳动和社会保障", "商贸旅游", "卫生计生")
 LABEL_COLUMNS = ("一级标签", "一级分类")  # the full set, the official sample
@@ -270,8 +271,6 @@ class Model:
         shares of the n-grams (two characters or more) inside them, so the reasons read as words, not as
         fragments like "圾清".
         """
-        from jiesu.routing.text import segment
-
         coef = self.clf.coef_[cls] if len(self.clf.coef_) > 1 else self.clf.coef_[0] * (1 if cls else -1)
         share = {self.features.gram(j): v * coef[j] for j, v in zip(x.indices, x.data, strict=True)}
         scored: dict[str, float] = {}
@@ -318,8 +317,6 @@ def _new_svm(c: float = SVM_C):
 
 def unlabelled_texts() -> list[str]:
     """The shipped messages without labels (附件3, 附件4): they only widen the vocabulary and its idf."""
-    from jiesu.data import read_csv
-
     out = []
     for name in UNLABELLED:
         out += [document(r.get(TITLE_COLUMN, ""), r.get(TEXT_COLUMN, "")) for r in read_csv(name)]
@@ -364,8 +361,6 @@ class LabelledRows:
 def read_labelled(path: str | Path | None = None) -> LabelledRows:
     """A labelled CSV (default: the shipped corpus): 留言详情, 留言主题 (may be empty or absent), 一级标签 or
     一级分类. Rows without text or label are skipped."""
-    from jiesu.data import open_text, read_csv, resolve
-
     name = str(path) if path is not None else CORPUS
     try:
         with open_text(name) as fh:

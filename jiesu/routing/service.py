@@ -22,9 +22,12 @@ from jiesu.config import Settings
 from jiesu.db import ReferenceCache, unit_of_work
 from jiesu.errors import ConcurrentChange, InvalidInput, NotFound, TransitionNotAllowed
 from jiesu.permissions import SYSTEM, Actor, Permission, require
+from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
+from jiesu.places.resolve import MAX_TEXT_LENGTH
 from jiesu.routing import rules
 from jiesu.routing.models import RoutingRule
+from jiesu.routing.text import segment
 from jiesu.taxonomy.models import Category, Urgency
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Contact, Request, Ticket, TicketEvent
@@ -86,7 +89,7 @@ class Suggestion:
 def _classify(settings: Settings, title: str, text: str,
               words: list[str]) -> tuple[object | None, str | None, str | None]:
     """(prediction, model version, why there is none)."""
-    from jiesu.routing import classifier
+    from jiesu.routing import classifier  # numpy and scipy: loaded by the first suggestion, not by every process
 
     try:
         model = classifier.load(settings)
@@ -96,8 +99,6 @@ def _classify(settings: Settings, title: str, text: str,
 
 
 def _segment(text: str) -> list[str]:
-    from jiesu.routing.text import segment
-
     return segment(text)
 
 
@@ -131,8 +132,6 @@ def _area_chain(session: Session, area: Area | None) -> list[AreaView]:
 
 
 def _area_by_code(session: Session, code: str) -> Area | None:
-    from jiesu.places import service as places
-
     try:
         return places.get_cached(session, SYSTEM, code)
     except NotFound:
@@ -142,15 +141,11 @@ def _area_by_code(session: Session, code: str) -> Area | None:
 def _place(session: Session, actor: Actor, text: str, address: str, area_code: str | None,
            lng: float | None, lat: float | None) -> tuple[dict | None, Area | None]:
     """The request's own area when it has one; else the place resolved from its address and text."""
-    from jiesu.places import service as places
-
     if area_code:
         area = _area_by_code(session, area_code)
         if area is not None:
             return {"code": area.code, "path": area.path, "confidence": 1.0, "ambiguous": False,
                     "alternatives": [], "reasons": ["受理时已选定地点"]}, area
-    from jiesu.places.resolve import MAX_TEXT_LENGTH
-
     # The address first: when the text is long, the end of it is what is cut.
     said = " ".join(p for p in (address.strip(), text.strip()) if p)[:MAX_TEXT_LENGTH]
     r = places.resolve(session, actor, said, lng=lng, lat=lat)

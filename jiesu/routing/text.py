@@ -16,6 +16,9 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+from jiesu.config import get_settings
+from jiesu.data import read_csv
+
 _WS = re.compile(r"\s+")
 _lock = threading.Lock()
 _tokenizer = None  # jieba.Tokenizer once initialised
@@ -44,8 +47,6 @@ def _default_cache_dir() -> Path:
     if _cache_dir is not None:
         return _cache_dir
     try:
-        from jiesu.config import get_settings
-
         return get_settings().var_dir / "cache" / "jieba"
     except Exception:  # noqa: BLE001 - a bad setting must not stop segmentation; a private temp dir does
         return Path(tempfile.mkdtemp(prefix="jiesu-jieba-"))
@@ -53,8 +54,6 @@ def _default_cache_dir() -> Path:
 
 def dictionary_terms() -> dict[str, int]:
     """The user dictionary: category-tree terms and place names (word -> frequency)."""
-    from jiesu.data import read_csv
-
     terms: dict[str, int] = {}
     for row in read_csv("teddy2020/categories.csv", required=("一级分类", "二级分类", "三级分类")):
         for col in ("一级分类", "二级分类", "三级分类"):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from jiesu.calendar.service import check_known
 from jiesu.errors import Conflict, InvalidInput, PlaceNotFound, UnitNotFound, check_page
 from jiesu.permissions import Actor, Permission, require
 from jiesu.places import service as places
@@ -218,8 +219,6 @@ def update(session: Session, actor: Actor, code: str, *, name: str | None = None
     if active is not None:
         unit.active = active
     if calendar is not None:
-        from jiesu.calendar.service import check_known
-
         check_known(session, calendar or "default")  # a unit cannot work by a calendar nobody has made
         unit.calendar = calendar or "default"
     session.flush()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
-from jiesu.assessment import export, service
+from jiesu.assessment import export, rules, service
 from jiesu.assessment.schemas import (
     BehindOut,
     RankingOut,
@@ -33,8 +33,6 @@ LIVE = Query(description="read the facts even when the month was rolled up")
 
 
 def _period(month: str) -> str:
-    from jiesu.assessment import rules
-
     try:
         rules.parse_period(month)
     except ValueError as exc:

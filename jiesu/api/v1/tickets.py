@@ -9,7 +9,7 @@ from jiesu.api.errors import responses
 from jiesu.errors import CategoryNotFound, InvalidInput
 from jiesu.tickets import service
 from jiesu.tickets.models import Ticket
-from jiesu.tickets.rules import Step, TicketState
+from jiesu.tickets.rules import ACTION_LABELS, TRANSITIONS, Step, TicketState
 from jiesu.tickets.schemas import (
     AccessOut,
     ContactOut,
@@ -98,8 +98,6 @@ for _step in PERSON_STEPS:
 @router.get("/workflow")
 def workflow() -> list[dict]:
     """The transition table: every step, the states it may start from, where it leads, who may take it."""
-    from jiesu.tickets.rules import ACTION_LABELS, TRANSITIONS
-
     return [{"action": t.action.value, "label": ACTION_LABELS[t.action], "from": sorted(s.value for s in t.sources),
              "to": t.target.value if t.target else None, "roles": sorted(r.value for r in t.roles),
              "party": t.party.value, "needs": list(t.needs)} for t in TRANSITIONS.values()]
