@@ -5,7 +5,7 @@
 
 For each database (a fresh SQLite file, or a throwaway PostgreSQL from tests/pg.py with PostgreSQL's durable
 defaults unless --pg-fast) it seeds the reference data and generates `--n` tickets of 2023 with their
-callbacks (about 90 % have one) THROUGH THE HISTORY IMPORTER (jiesu.tickets.importer, rows made in memory by
+callbacks (about 90 % have one) THROUGH THE HISTORY IMPORTER (jiesu.intake.history, rows made in memory by
 benchmarks/import.py's generator, a commit per batch): so the facts the ranking reads are the ones the
 importer writes. It prints how long that took. Then, for `--month` (default 2023-06):
 
@@ -51,8 +51,8 @@ from jiesu.assessment.models import RateCell, RateFact  # noqa: E402
 from jiesu.clock import FixedClock  # noqa: E402
 from jiesu.config import Settings  # noqa: E402
 from jiesu.db import make_sessionmaker, unit_of_work  # noqa: E402
+from jiesu.intake.history import importer  # noqa: E402
 from jiesu.permissions import SYSTEM  # noqa: E402
-from jiesu.tickets import importer  # noqa: E402
 
 
 def _bench_import():

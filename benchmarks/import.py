@@ -1,4 +1,4 @@
-"""How fast history comes in: `jiesu tickets import`'s bulk path (jiesu.tickets.importer) on SQLite and PostgreSQL.
+"""How fast history comes in: `jiesu tickets import`'s bulk path (jiesu.intake.history) on SQLite and PostgreSQL.
 
     .venv/bin/python benchmarks/import.py [--n 200000] [--engine sqlite|postgresql|both] [--batch 5000] [--repeat 3]
 
@@ -50,10 +50,10 @@ from sqlalchemy.orm import Session  # noqa: E402
 from jiesu.clock import SystemClock  # noqa: E402
 from jiesu.config import Settings  # noqa: E402
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
+from jiesu.intake.history import importer  # noqa: E402
 from jiesu.permissions import SYSTEM  # noqa: E402
 from jiesu.places.models import Area, AreaLevel  # noqa: E402
 from jiesu.taxonomy.models import Category  # noqa: E402
-from jiesu.tickets import importer  # noqa: E402
 from jiesu.units.models import Unit, UnitKind  # noqa: E402
 
 YEAR = 2023
@@ -117,7 +117,7 @@ def reference(session: Session):
 
 def _texts(streets: list[Street], rng: Random) -> list[tuple[str, str, str, Street]]:
     """POOL (text, title, label, street) with the corpus's places replaced by the street's."""
-    from jiesu.demo.simulator import load_corpus, localise
+    from jiesu.data.teddy import load_corpus, localise
 
     corpus = load_corpus()
     messages = [m for label in LABEL_DEPARTMENTS for m in corpus.labelled.get(label, ())]

@@ -74,7 +74,7 @@ def bodies(same_text: bool) -> list[bytes]:
     in one busy street; with --same-text, BODY every time (the worst case for the duplicate search)."""
     if same_text:
         return [json.dumps(BODY, ensure_ascii=False).encode()]
-    from jiesu.demo.simulator import load_corpus, localise
+    from jiesu.data.teddy import load_corpus, localise
 
     out = []
     for i, m in enumerate(load_corpus().hot[:1000]):

@@ -7,7 +7,7 @@ reference data and fills the knowledge base with `--n` published articles made f
 package: the questions are the titles (or first sentences) of the replied, labelled and hot messages, the
 answers the official replies without their formulas (rules.answer_from_reply), each question paired with
 several answers and placed in several of Beijing's districts (the corpus's anonymised places made that
-district's, jiesu.demo.simulator.localise): about 13,000 distinct questions and 2,400 distinct answers.
+district's, jiesu.data.teddy.localise): about 13,000 distinct questions and 2,400 distinct answers.
 Each distinct text is segmented once; an article's words are its question's and answer's words plus its
 district's and street's names.
 
@@ -44,8 +44,8 @@ from sqlalchemy import Engine, func, select, text  # noqa: E402
 from jiesu.clock import SystemClock  # noqa: E402
 from jiesu.config import Settings  # noqa: E402
 from jiesu.data import read_csv  # noqa: E402
+from jiesu.data.teddy import clean, localise, usable  # noqa: E402
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
-from jiesu.demo.simulator import _clean, _usable, localise  # noqa: E402
 from jiesu.knowledge import rules  # noqa: E402
 from jiesu.knowledge import service as kb  # noqa: E402
 from jiesu.knowledge.models import Article  # noqa: E402
@@ -78,15 +78,15 @@ def load_corpus(seed: int) -> Corpus:
                        ("messages_labelled.csv", ("留言主题", "留言详情", None)),
                        ("messages_hot.csv", ("留言主题", "留言详情", None))):
         for r in read_csv(f"teddy2020/{name}"):
-            title, body = _clean(r.get(cols[0])), _clean(r.get(cols[1]))
-            if not body or not _usable(title, body):
+            title, body = clean(r.get(cols[0])), clean(r.get(cols[1]))
+            if not body or not usable(title, body):
                 continue
             q = rules.question_from(title, body)
             if len(q) >= 6:
                 questions.setdefault(q, None)
             if cols[2]:
-                a = rules.answer_from_reply(_clean(r[cols[2]]))
-                if rules.substantive(a) and _usable(a) and len(a) <= kb.MAX_ANSWER:
+                a = rules.answer_from_reply(clean(r[cols[2]]))
+                if rules.substantive(a) and usable(a) and len(a) <= kb.MAX_ANSWER:
                     answers.setdefault(a, None)
             first = re.split(r"(?<=[。！？!?])", body, maxsplit=1)[0][:120]
             if len(first) >= 10:

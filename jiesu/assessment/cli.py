@@ -1,8 +1,8 @@
 """`jiesu assess ...`: the monthly ranking (a table, CSV, Excel, JSON), rollup and rebuild of a month, the
 supervision lists, and the tickets behind any figure.
 
-As everywhere in jiesu/cli.py the shell acts as the administrator; errors are one red line and exit code 1
-(2 for a bad option), never a traceback.
+As everywhere in `jiesu` (jiesu/cli/support.py) the shell acts as the administrator; errors are one red line
+and exit code 1 (2 for a bad option), never a traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rich.table import Table
 from jiesu.assessment import export, rules
 from jiesu.assessment import service as assessment
 from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolution, Satisfaction
+from jiesu.cli.support import console, err, fail, session_scope
 from jiesu.clock import Clock, SystemClock
 from jiesu.config import get_settings
 from jiesu.permissions import SYSTEM
@@ -47,17 +48,11 @@ def clock() -> Clock:
     return SystemClock()
 
 
-def _root():
-    from jiesu import cli  # the root command imports this module: import it late
-
-    return cli
-
-
 def _month(text: str) -> str:
     try:
         rules.parse_period(text)
     except ValueError as exc:
-        raise _root().fail(f"--month: {exc}") from None
+        raise fail(f"--month: {exc}") from None
     return text.strip()
 
 
@@ -69,8 +64,8 @@ def _write(path: Path, write, what: str) -> None:
     try:
         write(path)
     except OSError as exc:
-        raise _root().fail(f"cannot write {what} to {path}: {exc.strerror or exc}") from None
-    _root().err.print(f"{what} written to {path}", highlight=False, soft_wrap=True)
+        raise fail(f"cannot write {what} to {path}: {exc.strerror or exc}") from None
+    err.print(f"{what} written to {path}", highlight=False, soft_wrap=True)
 
 
 TERMINAL_COLUMNS = {"rank", "rank_in_district", "name", "group", "valid", "response", "resolution", "satisfaction",
@@ -79,7 +74,6 @@ NARROW_COLUMNS = {"rank", "name", "valid", "resolution", "satisfaction", "compos
 
 
 def print_ranking(ranking: assessment.Ranking, tz) -> None:
-    console = _root().console
     cols = export.columns(ranking.level)
     narrow = console.width < 200
     if narrow:  # a terminal shows what is read first; the files and --json carry every column
@@ -126,10 +120,9 @@ def rates(
 ) -> None:
     """The month's ranking: ranked within 街道/乡镇 (and within each district), districts, or departments; the
     bottom named 末位, last month's score and the change, the formulas and what was left out."""
-    root = _root()
     month = _month(month)
     settings = get_settings()
-    with root.session_scope(settings) as session:
+    with session_scope(settings) as session:
         ranking = assessment.ranking(session, SYSTEM, settings, clock(), month, level.value,
                                      prefer_rollup=not live)
     now = clock().now()
@@ -147,25 +140,23 @@ def rates(
 def rollup(month: Annotated[str, MONTH]) -> None:
     """Keep a closed month's cells: its rankings then read a few thousand rows, however many tickets it had.
     Refused for a month still running."""
-    root = _root()
     month = _month(month)
     settings = get_settings()
-    with root.session_scope(settings) as session:
+    with session_scope(settings) as session:
         cells = assessment.rollup(session, settings, clock(), month)
-    root.console.print(f"{month}: {cells} cells kept", highlight=False)
+    console.print(f"{month}: {cells} cells kept", highlight=False)
 
 
 @assess_app.command("rebuild")
 def rebuild(month: Annotated[str, MONTH]) -> None:
     """Write the month's facts anew from the callbacks and the event log (after the month's start day or the
     callback attempts changed). A rolled-up month is read live until rolled up again."""
-    root = _root()
     month = _month(month)
     settings = get_settings()
-    with root.session_scope(settings) as session:
+    with session_scope(settings) as session:
         written = assessment.rebuild(session, settings, [month])
-    root.console.print(f"{month}: {written} facts written; run `jiesu assess rollup --month {month}` to keep a "
-                       "closed month's cells again", highlight=False, soft_wrap=True)
+    console.print(f"{month}: {written} facts written; run `jiesu assess rollup --month {month}` to keep a "
+                  "closed month's cells again", highlight=False, soft_wrap=True)
 
 
 def _tickets_table(title: str, tickets, total: int, tz) -> Table:
@@ -190,26 +181,25 @@ def supervise(
     as_json: Annotated[bool, JSON] = False,
 ) -> None:
     """督办: open tickets past their sign or reply deadline, escalated tickets, units with repeated reopenings."""
-    from jiesu.assessment.schemas import supervision_out
+    from jiesu.assessment.schemas import supervision_out  # pydantic models: built by the commands that use them
 
-    root = _root()
     month = _month(month)
     settings = get_settings()
-    with root.session_scope(settings) as session:
+    with session_scope(settings) as session:
         out = supervision_out(month, assessment.supervision(session, SYSTEM, settings, month, limit, district))
     if as_json:
         _echo_json(out.model_dump(mode="json"))
         return
     c = out.counts
-    root.console.print(_tickets_table("超期未签收 sign overdue", out.sign_overdue, c["sign_overdue"], settings.tz))
-    root.console.print(_tickets_table("超期未答复 reply overdue", out.reply_overdue, c["reply_overdue"], settings.tz))
-    root.console.print(_tickets_table("督办 escalated", out.escalated, c["escalated"], settings.tz))
+    console.print(_tickets_table("超期未签收 sign overdue", out.sign_overdue, c["sign_overdue"], settings.tz))
+    console.print(_tickets_table("超期未答复 reply overdue", out.reply_overdue, c["reply_overdue"], settings.tz))
+    console.print(_tickets_table("督办 escalated", out.escalated, c["escalated"], settings.tz))
     table = Table(title=f"{month} 重办 reopened, by unit")
     for col in ("单位", "代码", "重办次数", "重办两次以上的工单"):
         table.add_column(col)
     for u in out.reopened_units:
         table.add_row(u.name, u.code, str(u.reopen_events), str(u.reopened_twice))
-    root.console.print(table)
+    console.print(table)
 
 
 @assess_app.command("behind")
@@ -223,12 +213,11 @@ def behind(
     as_json: Annotated[bool, JSON] = False,
 ) -> None:
     """The tickets behind one figure of a ranking (e.g. --measure unsatisfied --key 110115009000)."""
-    from jiesu.assessment.schemas import behind_out
+    from jiesu.assessment.schemas import behind_out  # pydantic models: built by the commands that use them
 
-    root = _root()
     month = _month(month)
     settings = get_settings()
-    with root.session_scope(settings) as session:
+    with session_scope(settings) as session:
         pairs, total = assessment.behind(session, SYSTEM, settings, month, level.value, key, measure.value, limit,
                                          offset)
         out = behind_out(session, month, level.value, key, measure.value, limit, offset, pairs, total)
@@ -244,4 +233,4 @@ def behind(
                       "-" if i.contacted is None else ("是" if i.contacted else "否"),
                       RESOLUTION_LABELS[Resolution(i.resolution)] if i.resolution else "-",
                       SATISFACTION_LABELS[Satisfaction(i.satisfaction)] if i.satisfaction else "-")
-    root.console.print(table)
+    console.print(table)

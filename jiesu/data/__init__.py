@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from jiesu.errors import DataSourceError
+
 DATA_DIR = Path(__file__).parent
 
 
@@ -37,8 +39,6 @@ def read_csv(path: str | Path, *, required: Iterable[str] = (), base: Path = DAT
              field: str = "source") -> list[dict[str, str]]:
     """Every row of a UTF-8 CSV (or its .gz) as a dict. A missing file, a missing column or another
     encoding (Excel in China saves GBK) is a DataSourceError that names the file, never a traceback."""
-    from jiesu.errors import DataSourceError
-
     name = Path(path).name
     try:
         with open_text(path, base=base) as fh:

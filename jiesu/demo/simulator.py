@@ -3,8 +3,8 @@
 Every request is made with `tickets.service.create_request` and every later step with `tickets.service.act`,
 under a FixedClock set to the moment the step happens, so the event log, the deadlines and the overdue flags
 are what the real system would have written. The texts are real citizens' messages (the Teddy Cup 2020
-corpus shipped in jiesu/data/teddy2020/), their anonymised places (A市, A3区) replaced by the ticket's own
-Beijing district and street.
+corpus shipped in jiesu/data/teddy2020/, read by jiesu.data.teddy), their anonymised places (A市, A3区)
+replaced by the ticket's own Beijing district and street.
 
 Deterministic: the same seed, present moment, window and reference data give the same tickets, numbers and
 timelines. Safe to call twice: when the database already holds demo requests it does nothing.
@@ -16,11 +16,10 @@ import heapq
 import math
 import re
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from random import Random
 from zoneinfo import ZoneInfo
 
@@ -32,10 +31,9 @@ from jiesu.callback import service as callback
 from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.clock import FixedClock
 from jiesu.config import Settings
-from jiesu.data import read_csv
+from jiesu.data.teddy import Corpus, Message, char_pairs, load_corpus, localise
 from jiesu.db import unit_of_work
-from jiesu.errors import DataSourceError, InvalidInput
-from jiesu.limits import MAX_TITLE
+from jiesu.errors import InvalidInput
 from jiesu.permissions import Actor, Role
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy.models import Category, RequestType, Urgency
@@ -84,7 +82,6 @@ LABEL_DEPARTMENTS = {"城乡建设": ("zj", "cgzf", "cgw", "gz"), "环境保护"
 WHISTLE_CHANCE = {"城乡建设": 0.07, "环境保护": 0.06}  # others: 0.02
 
 HOT_SHARE = 0.25  # of tickets whose text comes from 附件3 (categorised by keyword) rather than 附件2
-MAX_TEXT = 1500  # longer corpus messages are left out: nobody reads a 12,000-character call note
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何林高罗郑梁谢宋唐韩冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
 RETURN_REASONS = ("经现场核实，诉求地点不在本街道辖区", "该事项属于行业部门职责，非属地职责",
@@ -108,122 +105,7 @@ ACTIONS = {
 }
 
 
-# --- the corpus ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Message:
-    text: str
-    title: str
-    label: str | None  # 一级标签, when the corpus has one
-    answer: str = ""  # 答复意见, for 附件4
-
-
-@dataclass(frozen=True)
-class Corpus:
-    labelled: dict[str, tuple[Message, ...]]  # by label
-    hot: tuple[Message, ...]  # 附件3, unlabelled
-    replied: tuple[Message, ...]  # 附件4, with the official answer
-    guesser: LabelGuesser  # a label for an unlabelled text, learnt from the labelled ones
-
-
-def _clean(s: str | None) -> str:
-    return re.sub(r"\s+", " ", (s or "").replace("\u3000", " ").replace("_x000D_", " ")).strip()
-
-
-_PROVINCE = re.compile(r"西地省")
-_DISTRICT_STREET = re.compile(r"(?<![A-Za-z])[A-Z]\d{1,2}[区县市]([\u4e00-\u9fff]{2,5}?(?:街道|镇))")
-_DISTRICT = re.compile(r"(?<![A-Za-z])[A-Z]\d{1,2}[区县市]")
-_CITY = re.compile(r"(?<![A-Za-z])[A-Z]市")
-_CITY_REPEATED = re.compile(r"(?:北京市){2,}")
-_NOT_A_STREET = set("各和的及等在与、乡")
-# What must not be left after localise: a text where one survives (PICCA市, IT市场) is not used.
-PLACEHOLDER = re.compile(r"[A-Z]\d{0,2}[市县]|[A-Z]\d{1,2}区")
-
-
-def localise(text: str, district: str, street: str) -> str:
-    """The corpus's anonymised places made Beijing's: 西地省/A市 -> 北京市, A3区 -> the ticket's district, and
-    a street named right after a district (A2区桂花坪街道) -> the ticket's street."""
-    def district_street(m: re.Match) -> str:
-        if _NOT_A_STREET & set(m.group(1)):
-            return district + m.group(1)
-        return district + street
-
-    text = _PROVINCE.sub("北京市", text.replace("西地省会", "首都"))
-    text = _DISTRICT_STREET.sub(district_street, text)
-    text = _DISTRICT.sub(district, text)
-    text = _CITY.sub("北京市", text)
-    text = _CITY_REPEATED.sub("北京市", text)
-    return text.replace("0731-", "010-")
-
-
-def _usable(*texts: str) -> bool:
-    return all(not PLACEHOLDER.search(t) or not PLACEHOLDER.search(localise(t, "朝阳区", "八里庄街道"))
-               for t in texts)
-
-
-@lru_cache(maxsize=1)
-def load_corpus() -> Corpus:
-    """The three message files shipped in jiesu/data/teddy2020/, in file order. Empty titles stay empty;
-    over-long texts, and texts whose anonymised places cannot be replaced cleanly, are left out."""
-    labelled: dict[str, list[Message]] = defaultdict(list)
-    rows = read_csv("teddy2020/messages_labelled.csv", required=("留言详情",))
-    label_col = next((c for c in ("一级标签", "一级分类") if rows and c in rows[0]), None)
-    if label_col is None:
-        raise DataSourceError("messages_labelled.csv: no label column (一级标签 or 一级分类)", field="source")
-    for r in rows:
-        text, title, label = _clean(r["留言详情"]), _clean(r.get("留言主题"))[:MAX_TITLE], _clean(r[label_col])
-        if 10 <= len(text) <= MAX_TEXT and label and _usable(text, title):
-            labelled[label].append(Message(text, title, label))
-    hot = []
-    for r in read_csv("teddy2020/messages_hot.csv", required=("留言详情",)):
-        text, title = _clean(r["留言详情"]), _clean(r.get("留言主题"))[:MAX_TITLE]
-        if 10 <= len(text) <= MAX_TEXT and _usable(text, title):
-            hot.append(Message(text, title, None))
-    replied = []
-    for r in read_csv("teddy2020/messages_replied.csv", required=("留言详情", "答复意见")):
-        text, title, answer = _clean(r["留言详情"]), _clean(r.get("留言主题"))[:MAX_TITLE], _clean(r["答复意见"])
-        if 10 <= len(text) <= MAX_TEXT and 10 <= len(answer) <= MAX_TEXT and _usable(text, title, answer):
-            replied.append(Message(text, title, None, answer))
-    return Corpus({k: tuple(v) for k, v in labelled.items()}, tuple(hot), tuple(replied), LabelGuesser(labelled))
-
-
-def _pairs(text: str) -> set[str]:
-    return {text[i:i + 2] for i in range(len(text) - 1)}
-
-
-class LabelGuesser:
-    """Naive Bayes over character pairs, trained on the labelled messages: the likeliest 一级标签 of a text."""
-
-    PREFIX = 200  # characters of each text that count: the gist is at the start
-
-    def __init__(self, labelled: dict[str, list[Message]]) -> None:
-        counts: dict[str, Counter] = {}
-        for label, messages in labelled.items():
-            c: Counter = Counter()
-            for m in messages:
-                t = m.title + m.text[:self.PREFIX]
-                c.update(t[i:i + 2] for i in range(len(t) - 1))
-            counts[label] = c
-        vocab = len(set().union(*counts.values())) if counts else 1
-        total_docs = sum(len(v) for v in labelled.values()) or 1
-        self.labels = sorted(counts)
-        self.prior = {lb: math.log(len(labelled[lb]) / total_docs) for lb in self.labels}
-        norm = {lb: math.log(sum(c.values()) + vocab) for lb, c in counts.items()}
-        self.logp = {lb: {b: math.log(n + 1) - norm[lb] for b, n in c.items()} for lb, c in counts.items()}
-        self.unseen = {lb: -norm[lb] for lb in counts}
-
-    def guess(self, text: str, among: list[str] | None = None) -> str | None:
-        pairs = _pairs(text[:self.PREFIX * 2])
-        best, best_label = -math.inf, None
-        for lb in among or self.labels:
-            if lb not in self.logp:
-                continue
-            logp, unseen = self.logp[lb], self.unseen[lb]
-            score = self.prior[lb] + sum(logp.get(b, unseen) for b in pairs)
-            if score > best:
-                best, best_label = score, lb
-        return best_label
-
+# --- the categories a corpus message gets -----------------------------------------------------
 
 # Words that point at one level-3 category inside a level-1 one: {level-1: {level-3 name: pattern}}.
 KEYWORDS: dict[str, dict[str, str]] = {
@@ -291,14 +173,14 @@ class Categoriser:
 
     @staticmethod
     def _name_pairs(name: str) -> frozenset[str]:
-        return frozenset(_pairs(name)) - {"其他"}
+        return frozenset(char_pairs(name)) - {"其他"}
 
     def pick(self, text: str, label: str, rng: Random) -> str | None:
         """A level-3 code under the level-1 category named `label`, or None if the tree has no such name."""
         l1 = self.level1.get(label)
         if l1 is None or not self.nodes.get(l1):
             return None
-        pairs, w = _pairs(text), self.weight
+        pairs, w = char_pairs(text), self.weight
         scored = [(3.0 * len(set(kw.findall(text))) if kw else 0.0)
                   + 2 * sum(w[b] for b in b3 if b in pairs) + sum(w[b] for b in b2 if b in pairs)
                   for _, b3, b2, kw in self.nodes[l1]]
@@ -972,4 +854,4 @@ def seed_demo(session_factory: SessionFactory, clock_start: datetime, settings: 
                      time.perf_counter() - started)
 
 
-__all__ = ["DEMO_USER", "SimReport", "load_corpus", "localise", "seed_demo"]
+__all__ = ["DEMO_USER", "SimReport", "seed_demo"]

@@ -22,6 +22,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from jiesu.clock import Clock
 from jiesu.config import Settings
+from jiesu.data import read_csv
+from jiesu.data.teddy import clean, load_corpus, localise, usable
 from jiesu.errors import (
     CategoryNotFound,
     ConcurrentChange,
@@ -745,9 +747,6 @@ def demo_articles(session: Session, limit: int | None = None) -> tuple[list[Arti
     the package): the message's title as the question, the reply without its formulas as the answer, the
     anonymised places made one Beijing district's (each message its own, picked by its number), the
     category the corpus's label guesser names. One in ten is internal (staff only)."""
-    from jiesu.data import read_csv
-    from jiesu.demo.simulator import _clean, _usable, load_corpus, localise
-
     districts = list(session.scalars(select(Area).where(Area.level == AreaLevel.district).order_by(Area.code)))
     streets: dict[str, list[Area]] = {}
     for s in session.scalars(select(Area).where(Area.level == AreaLevel.street).order_by(Area.code)):
@@ -758,8 +757,8 @@ def demo_articles(session: Session, limit: int | None = None) -> tuple[list[Arti
     guesser = load_corpus().guesser
     items, refs = [], []
     for r in read_csv("teddy2020/messages_replied.csv", required=("留言编号", "留言主题", "留言详情", "答复意见")):
-        title, body, reply = _clean(r["留言主题"]), _clean(r["留言详情"]), _clean(r["答复意见"])
-        if not (title or body) or len(reply) < 20 or not _usable(title, body, reply):
+        title, body, reply = clean(r["留言主题"]), clean(r["留言详情"]), clean(r["答复意见"])
+        if not (title or body) or len(reply) < 20 or not usable(title, body, reply):
             continue
         h = int(hashlib.sha256(r["留言编号"].encode()).hexdigest(), 16)
         district = districts[h % len(districts)]

@@ -1,5 +1,4 @@
-"""`jiesu apikeys ...`: the Open311 client systems' API keys. `jiesu.cli` imports this module, so its helpers
-are imported inside the commands."""
+"""`jiesu apikeys ...`: the Open311 client systems' API keys."""
 
 from __future__ import annotations
 
@@ -8,6 +7,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from jiesu.cli.support import session_scope
+from jiesu.clock import SystemClock
+from jiesu.config import get_settings
+from jiesu.open311 import service
+from jiesu.permissions import SYSTEM
 
 apikeys_app = typer.Typer(help="Open311 API keys: one per client system, shown once, revocable.",
                           no_args_is_help=True)
@@ -18,11 +23,6 @@ console = Console(highlight=False)
 def create(name: Annotated[str, typer.Argument(help="the client system, e.g. city-app (letters, digits, . _ -)")],
            note: Annotated[str, typer.Option(help="who runs it, whom to call")] = "") -> None:
     """Issue a key for a client system. The key is printed once: only its hash is kept."""
-    from jiesu.cli import session_scope
-    from jiesu.clock import SystemClock
-    from jiesu.open311 import service
-    from jiesu.permissions import SYSTEM
-
     with session_scope() as session:
         row, key = service.create_key(session, SYSTEM, SystemClock(), name, note)
         name = row.name
@@ -33,11 +33,6 @@ def create(name: Annotated[str, typer.Argument(help="the client system, e.g. cit
 @apikeys_app.command("list")
 def list_keys() -> None:
     """Every key: its client system, its first characters, when it was made and last used, whether revoked."""
-    from jiesu.cli import session_scope
-    from jiesu.config import get_settings
-    from jiesu.open311 import service
-    from jiesu.permissions import SYSTEM
-
     tz = get_settings().tz
 
     def when(value) -> str:
@@ -57,11 +52,6 @@ def list_keys() -> None:
 @apikeys_app.command("revoke")
 def revoke(name: Annotated[str, typer.Argument(help="the client system whose key stops working")]) -> None:
     """Revoke a client system's key: its next POST is refused (403). Its requests stay as they are."""
-    from jiesu.cli import session_scope
-    from jiesu.clock import SystemClock
-    from jiesu.open311 import service
-    from jiesu.permissions import SYSTEM
-
     with session_scope() as session:
         row = service.revoke_key(session, SYSTEM, SystemClock(), name)
         name = row.name

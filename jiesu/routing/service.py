@@ -90,7 +90,7 @@ class Suggestion:
 def _classify(settings: Settings, title: str, text: str,
               words: list[str]) -> tuple[object | None, str | None, str | None]:
     """(prediction, model version, why there is none)."""
-    from jiesu.routing import classifier  # numpy and scipy: loaded when the first suggestion is made
+    from jiesu.routing import classifier  # numpy and scipy: loaded by the first suggestion, not by every process
 
     try:
         model = classifier.load(settings)

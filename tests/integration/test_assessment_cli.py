@@ -23,6 +23,7 @@ from jiesu import cli
 from jiesu.assessment import cli as assess_cli
 from jiesu.assessment import export
 from jiesu.assessment import service as assessment
+from jiesu.cli import support
 from jiesu.permissions import SYSTEM
 from tests.integration.test_assessment_api import OTHER, STREET, build_city
 from tests.integration.test_assessment_api import settings as settings  # noqa: F401  (min sample 2, bottom 1)
@@ -38,7 +39,7 @@ def jiesu(engine, session, settings, clock, tmp_path, monkeypatch):
         yield session
         session.flush()
 
-    monkeypatch.setattr(cli, "unit_of_work", the_tests_session)
+    monkeypatch.setattr(support, "unit_of_work", the_tests_session)
     monkeypatch.setattr(assess_cli, "clock", lambda: clock)
     env = {"JIESU_DATABASE_URL": engine.url.render_as_string(hide_password=False), "JIESU_VAR_DIR": str(tmp_path),
            "JIESU_ASSESS_MIN_SAMPLE": str(settings.assess_min_sample),

@@ -1,4 +1,4 @@
-"""History import (jiesu.tickets.importer, `jiesu tickets import`) on SQLite and PostgreSQL: good rows load
+"""History import (jiesu.intake.history, `jiesu tickets import`) on SQLite and PostgreSQL: good rows load
 with everything they carry, each kind of bad row is rejected with its field and the rest loads, a second run
 adds nothing, and the imported callbacks count in the assessment exactly as direct_cells reads them."""
 
@@ -21,10 +21,12 @@ from jiesu.assessment.models import FactKind, RateFact, RateRollup
 from jiesu.callback.models import Callback, CallbackChannel, Resolution, Satisfaction
 from jiesu.clock import FixedClock
 from jiesu.errors import DataSourceError, PermissionDenied
+from jiesu.intake.history import importer
+from jiesu.intake.history import write as writing
 from jiesu.permissions import SYSTEM, Actor, Role
 from jiesu.places.models import Area
 from jiesu.taxonomy.models import Category, RequestType, Urgency
-from jiesu.tickets import importer, rules
+from jiesu.tickets import rules
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Channel, Outcome, Request, Ticket, TicketEvent
 from jiesu.tickets.rules import TicketState
@@ -306,7 +308,7 @@ def test_the_bulk_path_writes_every_column_that_needs_a_value():
     import jiesu.models  # noqa: F401 - every table
     from jiesu.db import Base
 
-    for table, cols in importer.TABLES:
+    for table, cols in writing.TABLES:
         written = {name for name, _ in cols}
         for column in Base.metadata.tables[table].columns:
             if not column.nullable and column.server_default is None:
@@ -335,7 +337,7 @@ def test_gzip_and_a_crash_between_batches(session, settings, tmp_path, monkeypat
         w = csv.DictWriter(fh, fieldnames=importer.COLUMNS)
         w.writeheader()
         w.writerows(GOOD[:2] + [good(f"H-03{i:02d}") for i in range(6)])
-    real, calls = importer._Writer.write, []
+    real, calls = writing.Writer.write, []
 
     def failing(self, goods):
         calls.append(len(goods))
@@ -343,7 +345,7 @@ def test_gzip_and_a_crash_between_batches(session, settings, tmp_path, monkeypat
             raise RuntimeError("the power went out")
         return real(self, goods)
 
-    monkeypatch.setattr(importer._Writer, "write", failing)
+    monkeypatch.setattr(writing.Writer, "write", failing)
     with pytest.raises(RuntimeError, match="power"):
         run(session, settings, path, batch=3, commit=session.commit)
     session.rollback()
@@ -351,7 +353,7 @@ def test_gzip_and_a_crash_between_batches(session, settings, tmp_path, monkeypat
     assert whole == {"H-0001", "H-0002", "H-0300"}  # the first batch, whole
     assert session.scalar(select(func.count()).select_from(TicketEvent).join(Ticket).where(
         Ticket.number.like("H-0%"))) == 3
-    monkeypatch.setattr(importer._Writer, "write", real)
+    monkeypatch.setattr(writing.Writer, "write", real)
     again = run(session, settings, path, batch=3, commit=session.commit)
     assert (again.loaded, again.skipped_existing) == (5, 3)
     for t in session.scalars(select(Ticket).where(Ticket.number.like("H-0%"))):

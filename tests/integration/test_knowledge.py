@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from jiesu.demo.simulator import PLACEHOLDER
+from jiesu.data.teddy import PLACEHOLDER
 from jiesu.errors import InvalidInput, PermissionDenied, TransitionNotAllowed
 from jiesu.knowledge import rules
 from jiesu.knowledge import service as kb

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from jiesu.data.teddy import PLACEHOLDER, localise
 from jiesu.demo import DEMO_USER, seed_demo
-from jiesu.demo.simulator import PLACEHOLDER, localise
 from jiesu.errors import InvalidInput
 from jiesu.places.models import Area
 from jiesu.taxonomy.models import Category

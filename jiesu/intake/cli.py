@@ -1,7 +1,7 @@
 """`jiesu tickets ...`: bring a city's historical tickets over from its older system.
 
-Errors are one red line on stderr and exit code 1 (2 for a bad option), as everywhere in jiesu/cli.py; never a
-traceback. `jiesu.cli` imports this module, so its helpers are imported inside the command.
+Errors are one red line on stderr and exit code 1 (2 for a bad option), as everywhere in `jiesu`; never a
+traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from jiesu.tickets import importer
+from jiesu.cli.support import fail, session_scope
+from jiesu.clock import SystemClock
+from jiesu.config import get_settings
+from jiesu.intake.history import importer
+from jiesu.permissions import SYSTEM
 
 tickets_app = typer.Typer(help="Tickets: bring history over from an older system.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -46,7 +50,7 @@ IMPORT_HELP = (
     "to the report with their reason and the rest is loaded; each batch is committed as it is written, so an "
     "interrupted import is finished by running it again.\n\n"
     "Columns (only number, created_at and text are required): " + ", ".join(importer.COLUMNS) + ". Naive times "
-    "are local (JIESU_TIMEZONE). See jiesu/tickets/importer.py for what each holds.\n\n"
+    "are local (JIESU_TIMEZONE). See jiesu/intake/history/read.py for what each holds.\n\n"
     "Exit code 0: every row loaded or imported before; 3: some rows rejected (see the report); 1: the import "
     "could not run (no file, not UTF-8, unknown columns ...).")
 
@@ -63,11 +67,6 @@ def import_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="check every row and write the report; load "
                                                             "nothing")] = False,
 ) -> None:
-    from jiesu.cli import fail, session_scope
-    from jiesu.clock import SystemClock
-    from jiesu.config import get_settings
-    from jiesu.permissions import SYSTEM
-
     if not file.exists():
         raise fail(f"no such file: {file}")
     if file.is_dir():
