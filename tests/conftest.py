@@ -1,5 +1,10 @@
 """Fixtures: every integration test runs on SQLite and on a throwaway PostgreSQL 15, each test
-inside a transaction that is rolled back, on a schema built by the migrations and seeded once."""
+inside a transaction that is rolled back, on a schema built by the migrations and seeded once.
+
+The slow things happen once per run: the category classifier is trained once (`trained_var`), and the demo
+city is seeded once (`demo_var`, with that classifier); a test that needs the demo takes a copy of it
+(tests/served.py `demo_env`).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from jiesu.units import service as units
 from tests import pg
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEMO_TICKETS, DEMO_DAYS = 500, 10  # enough for two Open311 pages of 200 in the last 6 days, and for rankings
 _pg_skip_reason: str | None = None
 
 
@@ -153,10 +159,36 @@ def tmp_root() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def trained_var(tmp_root: Path) -> Path:
-    """A var folder with the category classifier trained once per test session on the shipped corpus."""
-    from jiesu.routing import classifier
+def trained_routing(tmp_root: Path) -> tuple[Path, str]:
+    """The category classifier, trained once per test session by the real `jiesu routing train` on the shipped
+    corpus: its var folder and the command's output. Every test that needs a model reads this one, and the demo
+    seed copies it in; nothing writes to it."""
+    from typer.testing import CliRunner
+
+    from jiesu.cli import app
+    from tests.settings_env import jiesu_env
 
     var = tmp_root / "trained-var"
-    classifier.train(Settings(var_dir=var, secret_key="test-secret", database_url="sqlite://"))
+    with jiesu_env({"JIESU_VAR_DIR": str(var), "COLUMNS": "200"}):
+        result = CliRunner().invoke(app, ["routing", "train"])
+    assert result.exit_code == 0, f"jiesu routing train -> {result.exit_code}\n{result.output}"
+    return var, result.output
+
+
+@pytest.fixture(scope="session")
+def trained_var(trained_routing: tuple[Path, str]) -> Path:
+    """A var folder with the category classifier trained once per test session on the shipped corpus."""
+    return trained_routing[0]
+
+
+@pytest.fixture(scope="session")
+def demo_var(tmp_root: Path, trained_var: Path) -> Path:
+    """The demo city, seeded once per test session by the real `jiesu demo seed` in a subprocess, as `make demo`
+    does, on a SQLite file (DEMO_DB), with the session's classifier copied in (--model) instead of trained again.
+    Nobody serves or writes this folder: a test takes its own copy (tests/served.py demo_env)."""
+    from tests.served import DEMO_DB, app_env, jiesu
+
+    var = tmp_root / "demo-var"
+    jiesu(app_env(var, DEMO_DB, COLUMNS="200"), "demo", "seed", "--tickets", str(DEMO_TICKETS), "--days",
+          str(DEMO_DAYS), "--model", str(trained_var), timeout=600)
     return var

@@ -1,5 +1,6 @@
-"""The category classifier end to end: `jiesu routing train` on the shipped corpus (once per session), then
-classify and evaluate through the CLI, reload from disk, and the errors a user can run into."""
+"""The category classifier end to end: `jiesu routing train` on the shipped corpus (once per session, in
+tests/conftest.py, shared with every test that needs a model), then classify and evaluate through the CLI,
+reload from disk, and the errors a user can run into."""
 
 from __future__ import annotations
 
@@ -22,11 +23,10 @@ MACRO = re.compile(r"^macro-F1 (\d\.\d{4})$", re.MULTILINE)
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory):
+def trained(trained_routing):
     """A var dir holding a model trained by the real command on the shipped corpus, and its output."""
-    var = tmp_path_factory.mktemp("routing-var")
+    var, out = trained_routing
     text.set_cache_dir(var / "cache")
-    out = cli(var, "routing", "train")
     return var, out
 
 
