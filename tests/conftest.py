@@ -3,7 +3,8 @@ inside a transaction that is rolled back, on a schema built by the migrations an
 
 The slow things happen once per run: the category classifier is trained once (`trained_var`), and the demo
 city is seeded once (`demo_var`, with that classifier); a test that needs the demo takes a copy of it
-(tests/served.py `demo_env`).
+(tests/served.py `demo_env`). Every test is marked with its tier, its folder's name (TIERS), so that
+`pytest -m "unit or integration"` and the Makefile's test-fast and test-e2e run one tier.
 """
 
 from __future__ import annotations
@@ -30,8 +31,22 @@ from jiesu.units import service as units
 from tests import pg
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+TIERS = ("unit", "integration", "e2e", "conformance", "durability", "stories")  # folders of tests/, and markers
 DEMO_TICKETS, DEMO_DAYS = 500, 10  # enough for two Open311 pages of 200 in the last 6 days, and for rankings
 _pg_skip_reason: str | None = None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m reads the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:  # noqa: ARG001
+    """Each test gets its tier's marker from its folder: tests/e2e/... is `e2e`, and so on."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            tier = item.path.resolve().relative_to(here).parts[0]
+        except ValueError:
+            continue
+        if tier in TIERS:
+            item.add_marker(tier)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
