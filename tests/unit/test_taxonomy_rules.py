@@ -9,8 +9,7 @@ import chinese_calendar
 import pytest
 
 from jiesu.calendar.rules import BusinessCalendar
-from jiesu.taxonomy.rules import ReplyUnit
-from jiesu.taxonomy.rules import Deadlines, deadlines
+from jiesu.taxonomy.rules import Deadlines, ReplyUnit, deadlines
 
 CST = timezone(timedelta(hours=8))
 CAL = BusinessCalendar()
