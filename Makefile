@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo serve test test-fast lint format migration clean
+.PHONY: install demo serve test test-fast test-e2e lint format migration clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,8 +26,13 @@ serve: install
 test: install
 	$(BIN)/pytest
 
+## make test-fast: the unit and integration tiers on SQLite only (no browser, no PostgreSQL server)
 test-fast: install
-	$(BIN)/pytest -x -q tests/unit
+	$(BIN)/pytest -x -q -m "unit or integration" -k "not postgresql"
+
+## make test-e2e: the slow tiers: browser, conformance, durability, stories (SQLite and PostgreSQL)
+test-e2e: install
+	$(BIN)/pytest -q -m "e2e or conformance or durability or stories"
 
 lint: install
 	$(BIN)/ruff check jiesu tests $(wildcard benchmarks)

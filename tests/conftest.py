@@ -1,5 +1,11 @@
 """Fixtures: every integration test runs on SQLite and on a throwaway PostgreSQL 15, each test
-inside a transaction that is rolled back, on a schema built by the migrations and seeded once."""
+inside a transaction that is rolled back, on a schema built by the migrations and seeded once.
+
+The slow things happen once per run: the category classifier is trained once (`trained_var`), and the demo
+city is seeded once (`demo_var`, with that classifier); a test that needs the demo takes a copy of it
+(tests/served.py `demo_env`). Every test is marked with its tier, its folder's name (TIERS), so that
+`pytest -m "unit or integration"` and the Makefile's test-fast and test-e2e run one tier.
+"""
 
 from __future__ import annotations
 
@@ -25,11 +31,26 @@ from jiesu.units import service as units
 from tests import pg
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+TIERS = ("unit", "integration", "e2e", "conformance", "durability", "stories")  # folders of tests/, and markers
+DEMO_TICKETS, DEMO_DAYS = 500, 10  # enough for two Open311 pages of 200 in the last 6 days, and for rankings
 _pg_skip_reason: str | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:  # noqa: ARG001
     wiring.load()  # as every jiesu process does: the listeners (the assessment's facts) subscribed
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m reads the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:  # noqa: ARG001
+    """Each test gets its tier's marker from its folder: tests/e2e/... is `e2e`, and so on."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            tier = item.path.resolve().relative_to(here).parts[0]
+        except ValueError:
+            continue
+        if tier in TIERS:
+            item.add_marker(tier)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -157,10 +178,36 @@ def tmp_root() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def trained_var(tmp_root: Path) -> Path:
-    """A var folder with the category classifier trained once per test session on the shipped corpus."""
-    from jiesu.routing import classifier
+def trained_routing(tmp_root: Path) -> tuple[Path, str]:
+    """The category classifier, trained once per test session by the real `jiesu routing train` on the shipped
+    corpus: its var folder and the command's output. Every test that needs a model reads this one, and the demo
+    seed copies it in; nothing writes to it."""
+    from typer.testing import CliRunner
+
+    from jiesu.cli import app
+    from tests.settings_env import jiesu_env
 
     var = tmp_root / "trained-var"
-    classifier.train(Settings(var_dir=var, secret_key="test-secret", database_url="sqlite://"))
+    with jiesu_env({"JIESU_VAR_DIR": str(var), "COLUMNS": "200"}):
+        result = CliRunner().invoke(app, ["routing", "train"])
+    assert result.exit_code == 0, f"jiesu routing train -> {result.exit_code}\n{result.output}"
+    return var, result.output
+
+
+@pytest.fixture(scope="session")
+def trained_var(trained_routing: tuple[Path, str]) -> Path:
+    """A var folder with the category classifier trained once per test session on the shipped corpus."""
+    return trained_routing[0]
+
+
+@pytest.fixture(scope="session")
+def demo_var(tmp_root: Path, trained_var: Path) -> Path:
+    """The demo city, seeded once per test session by the real `jiesu demo seed` in a subprocess, as `make demo`
+    does, on a SQLite file (DEMO_DB), with the session's classifier copied in (--model) instead of trained again.
+    Nobody serves or writes this folder: a test takes its own copy (tests/served.py demo_env)."""
+    from tests.served import DEMO_DB, app_env, jiesu
+
+    var = tmp_root / "demo-var"
+    jiesu(app_env(var, DEMO_DB, COLUMNS="200"), "demo", "seed", "--tickets", str(DEMO_TICKETS), "--days",
+          str(DEMO_DAYS), "--model", str(trained_var), timeout=600)
     return var

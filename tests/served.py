@@ -4,6 +4,7 @@ subprocess on a SQLite file, `jiesu serve` on a free port, Debian's Chromium thr
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 
 from tests.pg import free_port
 
+DEMO_DB = "demo.db"  # the SQLite file of the session's seeded demo (tests/conftest.py demo_var)
 CHROMIUM = os.environ.get("JIESU_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -33,6 +35,22 @@ def app_env(var: Path, db: str = "e2e.db", **extra: str) -> dict[str, str]:
     """The environment of a Jiesu on its own var folder, SQLite file and free port."""
     return {**os.environ, "JIESU_VAR_DIR": str(var), "JIESU_DATABASE_URL": f"sqlite:///{var / db}",
             "JIESU_PORT": str(free_port()), **extra}
+
+
+def copy_demo(seeded: Path, var: Path, db: str = "e2e.db") -> Path:
+    """A private copy of a seeded var folder in `var`: its SQLite file (renamed `db`, with any -wal/-shm beside
+    it), models and caches, so that a test that changes the demo changes nobody else's."""
+    shutil.copytree(seeded, var, dirs_exist_ok=True, ignore=shutil.ignore_patterns(f"{DEMO_DB}*"))
+    for f in seeded.glob(f"{DEMO_DB}*"):
+        shutil.copy2(f, var / (db + f.name[len(DEMO_DB):]))
+    return var
+
+
+def demo_env(request: pytest.FixtureRequest, name: str, db: str = "e2e.db", **extra: str) -> dict[str, str]:
+    """app_env on a fresh copy of the demo city seeded once per session (conftest's demo_var), in a new folder
+    `name`-N; the demo is seeded only when the first test that needs it asks."""
+    var = request.getfixturevalue("tmp_path_factory").mktemp(name)
+    return app_env(copy_demo(request.getfixturevalue("demo_var"), var, db), db, **extra)
 
 
 def jiesu(env: dict[str, str], *args: str, timeout: float = 600) -> str:

@@ -5,6 +5,7 @@ knowledge base, then the simulator."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,11 +17,11 @@ from jiesu.clock import SystemClock
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker
 from jiesu.demo import seed_demo
+from jiesu.demo.classifier import ensure_classifier
 from jiesu.errors import DomainError
 from jiesu.knowledge import service as knowledge
 from jiesu.permissions import SYSTEM, Role
 from jiesu.places import service as places_service
-from jiesu.routing import classifier
 from jiesu.routing import service as routing_service
 from jiesu.taxonomy import service as taxonomy_service
 from jiesu.units import service as units_service
@@ -53,11 +54,14 @@ DEMO_PASSWORD = "jiesu12345"
 TICKETS_OPT = typer.Option(min=0, max=200_000, help="tickets the simulator creates (0: none)")
 DAYS_OPT = typer.Option(min=1, max=3650, help="spread over this many days before now")
 SEED_OPT = typer.Option(help="random seed: the same seed gives the same city")
+MODEL_OPT = typer.Option("--model", help="a trained classifier to copy in instead of training one: another var "
+                                         "folder, or its models/ folder (default: the one in this var folder, "
+                                         "else trained once)")
 
 
 @demo_app.command("seed")
 def demo_seed(tickets: Annotated[int, TICKETS_OPT] = 3000, days: Annotated[int, DAYS_OPT] = 90,
-              seed: Annotated[int, SEED_OPT] = 12345) -> None:
+              seed: Annotated[int, SEED_OPT] = 12345, model: Annotated[Path | None, MODEL_OPT] = None) -> None:
     """Migrate, import Beijing's places and categories, create the units and the demo users, then let
     the simulator run a few thousand tickets through the workflow (idempotent: run it again at will)."""
     settings = get_settings()
@@ -89,7 +93,7 @@ def demo_seed(tickets: Annotated[int, TICKETS_OPT] = 3000, days: Annotated[int, 
     for username, role, _unit, display in DEMO_USERS:
         table.add_row(username, f"{role.value} {ROLE_LABELS[role]}", display)
     console.print(table)
-    _train_if_missing(settings)
+    _train_if_missing(settings, model)
     _seed_knowledge(settings)
     if tickets:
         _simulate(settings, tickets, days, seed)
@@ -105,17 +109,12 @@ def _seed_knowledge(settings: Settings) -> None:
         console.print(f"knowledge base: {report.skipped} demo articles there already")
 
 
-def _train_if_missing(settings: Settings) -> None:
-    """Smart dispatch needs its classifier: trained here, once, from the corpus shipped in the package."""
+def _train_if_missing(settings: Settings, model: Path | None = None) -> None:
+    """Smart dispatch needs its classifier: copied from --model, or trained here once (jiesu/demo/classifier.py)."""
     try:
-        classifier.load(settings)
-        return
-    except classifier.ModelNotTrained:
-        pass
-    console.print("training the category classifier (once; `jiesu routing train` retrains it) ...")
-    result = classifier.train(settings)
-    console.print(f"classifier: macro-F1 {result.report.macro_f1:.4f} on {result.holdout_rows} held-out messages, "
-                  f"saved to {result.path}")
+        ensure_classifier(settings, model, say=console.print)
+    except DomainError as exc:
+        raise fail(exc.message) from None
 
 
 def _simulate(settings: Settings, tickets: int, days: int, seed: int) -> None:

@@ -493,13 +493,54 @@ def save_model(settings: Settings, model: Model) -> Path:
     path = folder / f"classifier-{model.version}.joblib"
     joblib.dump({"format": FORMAT, "meta": model.meta, "features": model.features, "clf": model.clf,
                  "temperature": model.temperature}, path, compress=3)
+    _point_at(folder, {**model.meta, "file": path.name}, model)
+    return path
+
+
+def _point_at(folder: Path, meta: dict, model: Model) -> None:
+    """Make meta["file"] the current model of `folder`: current.json written whole, then renamed."""
     pointer = folder / "current.json"
     tmp = pointer.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({**model.meta, "file": path.name}, ensure_ascii=False, indent=2))
+    tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2))
     tmp.replace(pointer)
     with _cache_lock:
-        _cache[folder.resolve()] = (path.name, model)
-    return path
+        _cache[folder.resolve()] = (meta["file"], model)
+
+
+def install(settings: Settings, source: str | Path) -> tuple[Path, bool]:
+    """Use a model trained elsewhere instead of training one: copy the current model of `source` (a models
+    folder holding current.json, or a var folder holding models/) into this var folder's models/ and make it
+    the current one here. It is read first, so a model this scikit-learn cannot use is refused
+    (ModelNotTrained), never copied. Returns the model's path here and whether anything was copied (False:
+    it was the current model here already)."""
+    import shutil
+
+    folder = Path(source)
+    if not (folder / "current.json").is_file() and (folder / "models" / "current.json").is_file():
+        folder = folder / "models"
+    pointer = folder / "current.json"
+    if not pointer.is_file():
+        raise ModelNotTrained(f"no trained model in {source} (it has no current.json, nor models/current.json)")
+    try:
+        meta = json.loads(pointer.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelNotTrained(f"{pointer} is unreadable ({exc})") from exc
+    name = str(meta.get("file", ""))
+    model = _read(folder / name, meta)
+    here = models_dir(settings)
+    target = here / name
+    try:
+        current = current_meta(settings)
+    except ModelNotTrained:
+        current = {}
+    if current.get("file") == name and target.is_file():
+        return target, False
+    here.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(folder / name, tmp)
+    tmp.replace(target)
+    _point_at(here, meta, model)
+    return target, True
 
 
 def current_meta(settings: Settings) -> dict:

@@ -1,7 +1,8 @@
 """Third-party Open311 clients from PyPI, unmodified, against a running server, as an integrator would meet it.
 
 The server is `make demo` in small: `jiesu demo seed` (places, units, categories, users, the classifier and
-demo tickets) on a SQLite file, an API key issued with `jiesu apikeys create`, and `jiesu serve` on a free port.
+demo tickets; a copy of the session's seed, tests/conftest.py demo_var) on a SQLite file, an API key issued
+with `jiesu apikeys create`, and `jiesu serve` on a free port.
 - civicbot 0.4 (JSON) drives every endpoint: services, a definition, validated POSTs with attributes (single and
   multi-valued lists), a request by id, lists by ids, code, status, dates and page size, a token, and the
   403/404 errors in the spec's shape.
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.served import app_env, jiesu, serving
+from tests.served import demo_env, jiesu, serving
 
 civicbot_http = pytest.importorskip("civicbot.http", reason="civicbot is not installed (pip install -e '.[dev]')")
 georeport = pytest.importorskip("georeport", reason="georeport is not installed (pip install -e '.[dev]')")
@@ -43,9 +44,8 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    env = app_env(tmp_path_factory.mktemp("open311-clients"), "demo.db", COLUMNS="200")
-    jiesu(env, "demo", "seed", "--tickets", "260", "--days", "5")  # more than one page of 200
+def server(request):
+    env = demo_env(request, "open311-clients", "demo.db", COLUMNS="200")  # more than one page of 200 in 6 days
     key = jiesu(env, "apikeys", "create", "civicbot", "--note", "conformance test").strip().splitlines()[-1]
     assert key.startswith("o311_")
     with serving(env, "--no-clock") as url:

@@ -35,8 +35,6 @@ from jiesu.units import users
 from tests.conftest import seed_reference_data
 from tests.pg import free_port
 
-pytestmark = pytest.mark.integration
-
 CLIENTS = 6  # concurrent client threads
 ACKED_BEFORE_KILL = 120  # SIGKILL once the server has acknowledged this many requests...
 MAX_PER_CLIENT = 200  # ...and never send more than this per client, nor for longer than LOAD_SECONDS

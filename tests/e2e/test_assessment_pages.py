@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_pages import browser, login, page  # noqa: F401  (fixtures, with this module's server)
-from tests.served import app_env, jiesu, need_chromium, serving
+from tests.served import demo_env, need_chromium, serving
 
 pytestmark = pytest.mark.e2e
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
@@ -61,11 +61,11 @@ def make_tickets(env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The demo city served by `jiesu serve`, with two tickets waiting for their callback."""
+def demo(request):
+    """The demo city (a copy of the session's) served by `jiesu serve`, with two tickets waiting for their
+    callback."""
     need_chromium()
-    env = app_env(tmp_path_factory.mktemp("e2e-assessment"))
-    jiesu(env, "demo", "seed", "--tickets", "200", "--days", "20", timeout=300)
+    env = demo_env(request, "e2e-assessment")
     made = make_tickets(env)
     with serving(env) as url:
         yield {"url": url, **made}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.served import app_env, chromium, jiesu, need_chromium, serving
+from tests.served import chromium, demo_env, need_chromium, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -19,13 +19,12 @@ INQUIRY = "你好，我想咨询一下在北京落户需要准备什么证明材
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory):
-    """`jiesu serve` on a small demo city (its knowledge base seeded from the replied messages): its URL and
-    its database file."""
+def city(request):
+    """`jiesu serve` on a copy of the session's demo city (its knowledge base seeded from the replied messages):
+    its URL and its database file."""
     need_chromium()
-    var = tmp_path_factory.mktemp("e2e-console")
-    env = app_env(var)
-    jiesu(env, "demo", "seed", "--tickets", "50", "--days", "10")
+    env = demo_env(request, "e2e-console")
+    var = Path(env["JIESU_VAR_DIR"])
     with serving(env) as url:
         yield url, var / "e2e.db"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.served import CHROMIUM, app_env, chromium, jiesu, need_chromium, serving
+from tests.served import CHROMIUM, chromium, demo_env, need_chromium, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -16,10 +16,9 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright is no
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(request):
     need_chromium()
-    env = app_env(tmp_path_factory.mktemp("e2e"))
-    jiesu(env, "demo", "seed", "--tickets", "200", "--days", "20", timeout=300)
+    env = demo_env(request, "e2e")  # the session's demo city, a copy of its own
     with serving(env) as url:
         yield url
 

@@ -45,12 +45,12 @@ def jiesu(database_url, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def seeded(jiesu):
+def seeded(jiesu, trained_var):
     out = jiesu("db", "check", code=1)
     assert "jiesu db upgrade" in out
     out = jiesu("places", "find", "观音寺", code=1)
     assert "not current" in out
-    out = jiesu("demo", "seed", "--tickets", "60", "--days", "10")
+    out = jiesu("demo", "seed", "--tickets", "60", "--days", "10", "--model", str(trained_var))  # not trained again
     assert "16 districts, 349 streets/townships, 7535 communities/villages" in out
     assert "dispatcher" in out and "jiesu12345" in out
     assert "demo tickets: 60 tickets" in out

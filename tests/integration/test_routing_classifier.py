@@ -1,5 +1,6 @@
-"""The category classifier end to end: `jiesu routing train` on the shipped corpus (once per session), then
-classify and evaluate through the CLI, reload from disk, and the errors a user can run into."""
+"""The category classifier end to end: `jiesu routing train` on the shipped corpus (once per session, in
+tests/conftest.py, shared with every test that needs a model), then classify and evaluate through the CLI,
+reload from disk, and the errors a user can run into."""
 
 from __future__ import annotations
 
@@ -22,11 +23,10 @@ MACRO = re.compile(r"^macro-F1 (\d\.\d{4})$", re.MULTILINE)
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory):
+def trained(trained_routing):
     """A var dir holding a model trained by the real command on the shipped corpus, and its output."""
-    var = tmp_path_factory.mktemp("routing-var")
+    var, out = trained_routing
     text.set_cache_dir(var / "cache")
-    out = cli(var, "routing", "train")
     return var, out
 
 
@@ -168,6 +168,54 @@ def test_a_model_from_another_scikit_learn_asks_for_retraining(trained, tmp_path
     (models / "current.json").write_text(json.dumps(meta))
     with pytest.raises(classifier.ModelNotTrained, match="cannot be read"):
         classifier.load(Settings(var_dir=tmp_path))
+
+
+def test_install_copies_a_trained_model_and_refuses_one_it_cannot_read(trained, tmp_path):
+    var, _ = trained
+    settings = Settings(var_dir=tmp_path / "var")
+    path, copied = classifier.install(settings, var)  # a var folder
+    source = classifier.current_meta(Settings(var_dir=var))
+    assert copied and path == tmp_path / "var" / "models" / source["file"]
+    assert path.read_bytes() == (var / "models" / source["file"]).read_bytes()
+    assert classifier.current_meta(settings) == source and classifier.load(settings).version == source["version"]
+    assert classifier.install(settings, var / "models") == (path, False)  # a models folder; it is there already
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / source["file"]).write_bytes(path.read_bytes())
+    (old / "current.json").write_text(json.dumps({**source, "sklearn": "0.24.2"}))
+    elsewhere = Settings(var_dir=tmp_path / "elsewhere")
+    with pytest.raises(classifier.ModelNotTrained, match=r"scikit-learn 0\.24\.2"):
+        classifier.install(elsewhere, old)
+    with pytest.raises(classifier.ModelNotTrained, match="no trained model"):
+        classifier.install(elsewhere, tmp_path / "nothing")
+    assert not classifier.models_dir(elsewhere).exists()
+
+
+def test_the_demo_seed_trains_only_when_it_has_no_model(trained, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from jiesu.demo.classifier import ensure_classifier
+
+    var, _ = trained
+    trainings, said = [], []
+
+    def train(settings):  # as classifier.train does, without the minute: the session's model is saved here
+        trainings.append(settings.var_dir)
+        path, _ = classifier.install(settings, var)
+        return SimpleNamespace(report=SimpleNamespace(macro_f1=0.9), holdout_rows=1267, path=path)
+
+    monkeypatch.setattr(classifier, "train", train)
+    fresh = Settings(var_dir=tmp_path / "fresh")
+    assert ensure_classifier(fresh, say=said.append) == "trained" and trainings == [fresh.var_dir]
+    assert "training the category classifier" in said[0]
+    assert ensure_classifier(fresh, say=said.append) == "kept" and len(trainings) == 1
+    given = Settings(var_dir=tmp_path / "given")
+    assert ensure_classifier(given, var, say=said.append) == "copied"
+    assert ensure_classifier(given, var / "models", say=said.append) == "kept"
+    assert len(trainings) == 1 and "not trained again" in said[-1]
+    with pytest.raises(classifier.ModelNotTrained):
+        ensure_classifier(Settings(var_dir=tmp_path / "none"), tmp_path / "nothing")
+    assert len(trainings) == 1
 
 
 def test_a_csv_without_the_columns_fails_in_one_line(trained, tmp_path):
