@@ -447,8 +447,7 @@ def create(session: Session, key: ApiKey, clock: Clock, settings: Settings, sub:
             email=(sub.email or "").strip() or None, device_id=(sub.device_id or "").strip() or None,
             account_id=account_id, created_at=now))
         session.flush()
-    policy = taxonomy.resolve_policy(session, SYSTEM, ticket.category.code if ticket.category else None,
-                                     ticket.urgency)
+    policy = taxonomy.policy_for(session, ticket.category.code if ticket.category else None, ticket.urgency)
     notice = f"已受理，工单号 {ticket.number}。{policy.note}" if policy.note else f"已受理，工单号 {ticket.number}。"
     return Created(number=ticket.number, notice=notice, account_id=account_id, replayed=intake.replayed)
 
