@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from jiesu.clock import Clock
 from jiesu.data import DATA_DIR, read_csv
@@ -74,7 +74,7 @@ def get(session: Session, actor: Actor, code: str) -> Category:
 
 def category_by_code(session: Session, code: str) -> Category:
     """The category with this code, for the services below the use cases: no actor, no permission to check."""
-    cat = session.scalar(select(Category).where(Category.code == code))
+    cat = session.scalar(select(Category).where(Category.code == code).options(joinedload(Category.parent)))
     if cat is None:
         raise CategoryNotFound(f"no category with code {code}", field="code")
     return cat
@@ -95,7 +95,7 @@ def list_categories(session: Session, actor: Actor, *, parent_code: str | None =
         stmt = stmt.where(Category.level == level)
     if q:
         stmt = stmt.where(or_(Category.name.contains(q, autoescape=True), Category.path.contains(q, autoescape=True)))
-    return list(session.scalars(stmt.order_by(Category.code)))
+    return list(session.scalars(stmt.options(joinedload(Category.parent)).order_by(Category.code)))
 
 
 def counts(session: Session, actor: Actor) -> dict[int, int]:

@@ -216,7 +216,7 @@ def place_page(request: Request, session: SessionDep, actor: ActorDep, code: str
     node: Area | None = area.parent
     while node is not None and len(trail) < 10:
         trail.insert(0, node)
-        node = node.parent
+        node = session.get(Area, node.parent_id) if node.parent_id is not None else None
     aliases = sorted({a.alias for a in places.aliases_of(session, actor, area.code)} - {area.name})
     answering: list[Unit] = []
     if can(actor.role, Permission.units_read):
