@@ -140,7 +140,7 @@ def queue(session: Session, actor: Actor, limit: int = 50, offset: int = 0,
 
 
 def history(session: Session, actor: Actor, number: str) -> list[Callback]:
-    ticket = tickets.get(session, actor, number)
+    ticket = tickets.get(session, actor, number, tickets.BRIEF)
     if actor.role not in tickets.CENTRE_ROLES and ticket.request.created_by != actor.username:
         raise PermissionDenied("the callbacks of a ticket are the centre's", field="number")
     return list(session.scalars(select(Callback).where(Callback.ticket_id == ticket.id).order_by(Callback.id)))
