@@ -30,6 +30,7 @@ from jiesu.errors import InvalidInput, check_page
 from jiesu.permissions import Actor, Permission, require
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy.models import Category
+from jiesu.tickets import reading
 from jiesu.tickets.models import Ticket, TicketEvent
 from jiesu.tickets.rules import OPEN_WORK, TicketState
 from jiesu.units.models import UNIT_KIND_LABELS, Unit, UnitKind
@@ -505,10 +506,11 @@ def behind(session: Session, actor: Actor, settings: Settings, period: str, leve
                 ids += list(session.scalars(select(Unit.id).where(Unit.parent_id == unit.id,
                                                                   Unit.kind == UnitKind.department_branch)))
             where.append(RateFact.unit_id.in_(ids))
-    total = session.scalar(select(func.count()).select_from(RateFact).where(*where)) or 0
-    rows = session.execute(select(RateFact, Ticket).join(Ticket, Ticket.id == RateFact.ticket_id).where(*where)
-                           .order_by(RateFact.at, RateFact.id).limit(limit).offset(offset))
-    return [(f, t) for f, t in rows], total
+    stmt = reading.readable(actor, ()).join(RateFact, RateFact.ticket_id == Ticket.id).where(*where)
+    total = reading.count(session, stmt)
+    rows = session.execute(stmt.add_columns(RateFact).options(*reading.BRIEF).order_by(RateFact.at, RateFact.id)
+                           .limit(limit).offset(offset))
+    return [(f, t) for t, f in rows], total
 
 
 @dataclass
@@ -536,9 +538,9 @@ def supervision(session: Session, actor: Actor, settings: Settings, period: str,
         base.append(Ticket.district_code == district_code)
 
     def listed(cond) -> tuple[list[Ticket], int]:
-        where = [*base, cond]
-        n = session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
-        return list(session.scalars(select(Ticket).where(*where).order_by(Ticket.created_at).limit(limit))), n
+        stmt = reading.readable(actor, ()).where(*base, cond)
+        n = reading.count(session, stmt)
+        return list(session.scalars(stmt.options(*reading.BRIEF).order_by(Ticket.created_at).limit(limit))), n
 
     sign, n_sign = listed(Ticket.sign_overdue.is_(True))
     reply, n_reply = listed(Ticket.reply_overdue.is_(True))

@@ -55,7 +55,7 @@ class Callback(Base):
     satisfaction: Mapped[Satisfaction | None] = mapped_column(Enum(Satisfaction, native_enum=False, length=16))
     comment: Mapped[str] = mapped_column(Text, default="")
 
-    ticket: Mapped[Ticket] = relationship()
+    ticket: Mapped[Ticket] = relationship(lazy="raise")
 
 
 Index("ix_callbacks_ticket_round", Callback.ticket_id, Callback.round)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from jiesu import events
 from jiesu.callback.models import Callback, CallbackChannel, Resolution, Satisfaction
@@ -26,7 +26,7 @@ from jiesu.errors import InvalidInput, NotFound, PermissionDenied, TransitionNot
 from jiesu.limits import MAX_REASON
 from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.tickets import service as tickets
-from jiesu.tickets.models import Request, Ticket
+from jiesu.tickets.models import Ticket
 from jiesu.tickets.rules import Step, TicketState
 
 # Published in the callback's transaction: the citizen answered (the three rates count it), or a round of
@@ -128,13 +128,11 @@ def queue(session: Session, actor: Actor, limit: int = 50, offset: int = 0,
     """Replied tickets waiting for their callback, the longest-waiting first."""
     require(actor, Permission.callback_work)
     check_page(limit, offset)
-    where = [Ticket.state == TicketState.replied, Ticket.callback_due.is_(True)]
+    stmt = tickets.readable(actor, ()).where(Ticket.state == TicketState.replied, Ticket.callback_due.is_(True))
     if district_code:
-        where.append(Ticket.district_code == district_code)
-    total = session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
-    rows = list(session.scalars(select(Ticket).where(*where).order_by(Ticket.replied_at, Ticket.id)
-                                .options(selectinload(Ticket.request).selectinload(Request.contact),
-                                         selectinload(Ticket.main_unit), selectinload(Ticket.category))
+        stmt = stmt.where(Ticket.district_code == district_code)
+    total = tickets.count(session, stmt)
+    rows = list(session.scalars(stmt.options(*tickets.BRIEF).order_by(Ticket.replied_at, Ticket.id)
                                 .limit(limit).offset(offset)))
     counts: dict[int, tuple[int, datetime | None]] = {}
     if rows:
@@ -148,7 +146,7 @@ def queue(session: Session, actor: Actor, limit: int = 50, offset: int = 0,
 
 
 def history(session: Session, actor: Actor, number: str) -> list[Callback]:
-    ticket = tickets.get(session, actor, number)
+    ticket = tickets.get(session, actor, number, tickets.BRIEF)
     if actor.role not in tickets.CENTRE_ROLES and ticket.request.created_by != actor.username:
         raise PermissionDenied("the callbacks of a ticket are the centre's", field="number")
     return list(session.scalars(select(Callback).where(Callback.ticket_id == ticket.id).order_by(Callback.id)))
@@ -168,7 +166,7 @@ def survey_ticket(session: Session, settings: Settings, token: str) -> Ticket:
     parts = token.split(".")
     if len(parts) != 3 or not parts[1].isdigit() or len(token) > 100:
         raise SurveyNotFound("this survey link is not valid", field="token")
-    ticket = session.scalar(select(Ticket).where(Ticket.number == parts[0]))
+    ticket = tickets.by_number(session, parts[0])
     if ticket is None or not hmac.compare_digest(survey_token(settings, ticket).encode(), token.encode()):
         # A link for an older round of a reopened ticket no longer matches: that round is over.
         raise SurveyNotFound("this survey link is not valid, or its ticket was handled again since", field="token")

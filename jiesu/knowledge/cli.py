@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from jiesu.cli.support import console, err, session_scope
 from jiesu.clock import Clock, SystemClock
@@ -167,7 +168,8 @@ def export(path: Annotated[Path, typer.Argument(help="the CSV file to write")]) 
         w.writerow(["id", "status", *IMPORT_COLUMNS, "category_code", "area_code", "valid_from", "valid_to",
                     "unit_code", "public"])
         n = 0
-        for a in session.scalars(select(Article).order_by(Article.id)):
+        shown = (selectinload(Article.category), selectinload(Article.area), selectinload(Article.unit))
+        for a in session.scalars(select(Article).options(*shown).order_by(Article.id)):
             w.writerow([a.id, a.status.value, a.question, a.answer, a.category.code if a.category else "",
                         a.area.code if a.area else "", a.valid_from or "", a.valid_to or "",
                         a.unit.code if a.unit else "", int(a.public)])

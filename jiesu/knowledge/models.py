@@ -66,9 +66,9 @@ class Article(Base):
     review_note: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    category: Mapped[Category | None] = relationship()
-    area: Mapped[Area | None] = relationship()
-    unit: Mapped[Unit | None] = relationship()
+    category: Mapped[Category | None] = relationship(lazy="raise")
+    area: Mapped[Area | None] = relationship(lazy="raise")
+    unit: Mapped[Unit | None] = relationship(lazy="raise")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -101,4 +101,4 @@ class DirectAnswer(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     by: Mapped[str] = mapped_column(String(64))
 
-    article: Mapped[Article | None] = relationship()
+    article: Mapped[Article | None] = relationship(lazy="raise")

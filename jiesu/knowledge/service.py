@@ -39,7 +39,7 @@ from jiesu.knowledge import rules
 from jiesu.knowledge.models import FTS_TABLE, SEARCH_VECTOR, Article, DirectAnswer, Term
 from jiesu.knowledge.rules import ArticleStatus, Step, Who
 from jiesu.limits import MAX_REASON, MAX_TEXT
-from jiesu.permissions import STAFF, SYSTEM, Actor, Permission, Role, can, require
+from jiesu.permissions import STAFF, Actor, Permission, Role, can, require
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
 from jiesu.routing.text import segment, segment_many
@@ -159,7 +159,7 @@ def _category(session: Session, code: str | None) -> Category | None:
     if not code:
         return None
     try:
-        return taxonomy.get(session, SYSTEM, code)
+        return taxonomy.category_by_code(session, code)
     except CategoryNotFound as exc:
         raise InvalidInput(str(exc), field="category_code") from exc
 
@@ -168,7 +168,7 @@ def _area(session: Session, code: str | None) -> Area | None:
     if not code:
         return None
     try:
-        return places.get(session, SYSTEM, code)
+        return places.by_code(session, code)
     except PlaceNotFound as exc:
         raise InvalidInput(str(exc), field="area_code") from exc
 
@@ -443,13 +443,13 @@ def _live_filters(session: Session, actor: Actor, on: date, category_code: str |
         filters.append(Article.public.is_(True))
     if category_code:
         try:
-            taxonomy.get(session, SYSTEM, category_code)
+            taxonomy.category_by_code(session, category_code)
         except CategoryNotFound as exc:
             raise InvalidInput(str(exc), field="category_code") from exc
         filters.append(_in_category(category_code))
     if area_code:
         try:
-            area = places.get(session, SYSTEM, area_code)
+            area = places.by_code(session, area_code)
         except PlaceNotFound as exc:
             raise InvalidInput(str(exc), field="area_code") from exc
         chain = []

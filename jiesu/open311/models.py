@@ -47,5 +47,5 @@ class Open311Submission(Base):
     account_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    request: Mapped[Request] = relationship()
-    api_key: Mapped[ApiKey] = relationship()
+    request: Mapped[Request] = relationship(lazy="raise")
+    api_key: Mapped[ApiKey] = relationship(lazy="raise")

@@ -447,8 +447,7 @@ def create(session: Session, key: ApiKey, clock: Clock, settings: Settings, sub:
             email=(sub.email or "").strip() or None, device_id=(sub.device_id or "").strip() or None,
             account_id=account_id, created_at=now))
         session.flush()
-    policy = taxonomy.resolve_policy(session, SYSTEM, ticket.category.code if ticket.category else None,
-                                     ticket.urgency)
+    policy = taxonomy.policy_for(session, ticket.category.code if ticket.category else None, ticket.urgency)
     notice = f"已受理，工单号 {ticket.number}。{policy.note}" if policy.note else f"已受理，工单号 {ticket.number}。"
     return Created(number=ticket.number, notice=notice, account_id=account_id, replayed=intake.replayed)
 
@@ -492,6 +491,12 @@ def _updated():
     return select(func.max(TicketEvent.at)).where(TicketEvent.ticket_id == Ticket.id).scalar_subquery()
 
 
+# What a request's document shows of its ticket (the relationships are lazy="raise"). Open311's public view is its
+# own: every request of the city, without the citizen's contact; not tickets.readable, which is per actor.
+_AS_DOCUMENT = (selectinload(Ticket.events), selectinload(Ticket.request).selectinload(Request.area),
+                selectinload(Ticket.main_unit), selectinload(Ticket.category), selectinload(Ticket.area))
+
+
 def find_requests(session: Session, settings: Settings, clock: Clock, q: RequestQuery) -> list[dict]:
     stmt = select(Ticket)
     if q.ids:
@@ -517,15 +522,13 @@ def find_requests(session: Session, settings: Settings, clock: Clock, q: Request
             stmt = stmt.where(_updated() <= q.updated_before)
     size = q.page_size or DEFAULT_LIMIT
     stmt = stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).offset((q.page - 1) * size).limit(size)
-    found = list(session.scalars(stmt.options(selectinload(Ticket.events), selectinload(Ticket.request)
-                                              .selectinload(Request.area), selectinload(Ticket.main_unit),
-                                              selectinload(Ticket.category), selectinload(Ticket.area))))
+    found = list(session.scalars(stmt.options(*_AS_DOCUMENT)))
     return _documents(session, settings, found, q.extensions)
 
 
 def get_request(session: Session, settings: Settings, number: str, extensions: bool = False) -> list[dict]:
     number = number.strip()
-    found = session.scalars(select(Ticket).where(Ticket.number == number).options(selectinload(Ticket.events))
+    found = session.scalars(select(Ticket).where(Ticket.number == number).options(*_AS_DOCUMENT)
                             ).all() if 0 < len(number) <= 32 else []
     if not found:
         raise UnknownResource(f"Service request not found with id {number[:40]}")

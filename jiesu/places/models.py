@@ -40,8 +40,8 @@ class Area(Base):
     center_lng: Mapped[float | None] = mapped_column(Float)
     center_lat: Mapped[float | None] = mapped_column(Float)
 
-    parent: Mapped[Area | None] = relationship(remote_side=[id])
-    aliases: Mapped[list[AreaAlias]] = relationship(back_populates="area", cascade="all, delete-orphan")
+    parent: Mapped[Area | None] = relationship(remote_side=[id], lazy="raise")
+    aliases: Mapped[list[AreaAlias]] = relationship(back_populates="area", cascade="all, delete-orphan", lazy="raise")
 
     def __repr__(self) -> str:
         return f"<Area {self.code} {self.path}>"
@@ -59,7 +59,7 @@ class AreaAlias(Base):
     # generated (from name rules), formal (MCA name), or manual (entered by an administrator)
     source: Mapped[str] = mapped_column(String(16), default="generated")
 
-    area: Mapped[Area] = relationship(back_populates="aliases")
+    area: Mapped[Area] = relationship(back_populates="aliases", lazy="raise")
 
 
 class AreaBoundary(Base):

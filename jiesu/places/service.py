@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, aliased, joinedload, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from jiesu.data import DATA_DIR, open_text, read_csv
@@ -293,7 +293,13 @@ def _escape_like(s: str) -> str:
 
 def get(session: Session, actor: Actor, code: str) -> Area:
     require(actor, Permission.places_read)
-    area = session.scalar(select(Area).where(Area.code == code))
+    return by_code(session, code)
+
+
+def by_code(session: Session, code: str) -> Area:
+    """The place with this code, for the services below the use cases: no actor, no permission to check. With
+    its parent (lazy="raise"): a place is shown with it."""
+    area = session.scalar(select(Area).where(Area.code == code).options(joinedload(Area.parent)))
     if area is None:
         raise PlaceNotFound(f"no place with code {code}", field="code")
     return area
@@ -331,8 +337,12 @@ def children(session: Session, actor: Actor, code: str | None = None) -> list[Ar
     require(actor, Permission.places_read)
     if code is None:
         return list(session.scalars(select(Area).where(Area.parent_id.is_(None)).order_by(Area.code)))
-    parent = get(session, actor, code)
-    return list(session.scalars(select(Area).where(Area.parent_id == parent.id).order_by(Area.code)))
+    parent = aliased(Area)
+    kids = list(session.scalars(select(Area).join(parent, Area.parent_id == parent.id).where(parent.code == code)
+                                .order_by(Area.code)))
+    if not kids:
+        by_code(session, code)  # a place without children, or none: PlaceNotFound
+    return kids
 
 
 def aliases_of(session: Session, actor: Actor, code: str) -> list[AreaAlias]:

@@ -44,7 +44,7 @@ class Category(Base):
     path: Mapped[str] = mapped_column(String(256), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
-    parent: Mapped[Category | None] = relationship(remote_side=[id])
+    parent: Mapped[Category | None] = relationship(remote_side=[id], lazy="raise")
 
 
 DEFAULT_SCOPE = "*"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from jiesu.clock import Clock
 from jiesu.data import DATA_DIR, read_csv
@@ -69,7 +69,12 @@ def import_tree(session: Session, actor: Actor, source: Path | None = None) -> T
 
 def get(session: Session, actor: Actor, code: str) -> Category:
     require(actor, Permission.taxonomy_read)
-    cat = session.scalar(select(Category).where(Category.code == code))
+    return category_by_code(session, code)
+
+
+def category_by_code(session: Session, code: str) -> Category:
+    """The category with this code, for the services below the use cases: no actor, no permission to check."""
+    cat = session.scalar(select(Category).where(Category.code == code).options(joinedload(Category.parent)))
     if cat is None:
         raise CategoryNotFound(f"no category with code {code}", field="code")
     return cat
@@ -90,7 +95,7 @@ def list_categories(session: Session, actor: Actor, *, parent_code: str | None =
         stmt = stmt.where(Category.level == level)
     if q:
         stmt = stmt.where(or_(Category.name.contains(q, autoescape=True), Category.path.contains(q, autoescape=True)))
-    return list(session.scalars(stmt.order_by(Category.code)))
+    return list(session.scalars(stmt.options(joinedload(Category.parent)).order_by(Category.code)))
 
 
 def counts(session: Session, actor: Actor) -> dict[int, int]:
@@ -219,7 +224,13 @@ def resolve_policy(session: Session, actor: Actor, category_code: str | None, ur
     """The policy that governs a ticket of this category and urgency."""
     require(actor, Permission.taxonomy_read)
     if category_code:
-        get(session, actor, category_code)
+        category_by_code(session, category_code)
+    return policy_for(session, category_code, urgency)
+
+
+def policy_for(session: Session, category_code: str | None, urgency: Urgency) -> DeadlinePolicy:
+    """resolve_policy for the services below the use cases (a workflow step setting deadlines): no actor, and the
+    category is known to exist."""
     scopes = list(_scopes(category_code))
     rows = {p.scope: p for p in session.scalars(select(DeadlinePolicy).where(DeadlinePolicy.scope.in_(scopes),
                                                                              DeadlinePolicy.urgency == urgency))}

@@ -45,7 +45,7 @@ def add(session: Session, actor: Actor, clock: Clock, settings: Settings, number
         data: bytes) -> Attachment:
     """Attach a file to a ticket. Whoever may see the ticket and takes part in it may attach: the
     centre, the units on it, the citizen who made it."""
-    ticket = service.get(session, actor, number)  # 404 for a ticket the actor may not see
+    ticket = service.get(session, actor, number, ())  # 404 for a ticket the actor may not see; nothing loaded
     if actor.role is None:
         raise PermissionDenied("log in to attach files", field="Authorization")
     limit = int(settings.max_attachment_mb * 1024 * 1024)
@@ -75,7 +75,7 @@ def add(session: Session, actor: Actor, clock: Clock, settings: Settings, number
 
 
 def list_for(session: Session, actor: Actor, number: str) -> list[Attachment]:
-    ticket = service.get(session, actor, number)
+    ticket = service.get(session, actor, number, ())
     return list(session.scalars(select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(Attachment.id)))
 
 
@@ -84,7 +84,7 @@ def open_one(session: Session, actor: Actor, settings: Settings, attachment_id: 
     if row is None:
         raise NotFound(f"no attachment {attachment_id}", field="attachment_id")
     ticket = session.get(Ticket, row.ticket_id)
-    service.get(session, actor, ticket.number)  # the same visibility as the ticket
+    service.get(session, actor, ticket.number, ())  # the same visibility as the ticket
     path = storage_path(settings, row.sha256)
     if not path.exists():
         raise NotFound(f"attachment {attachment_id} is recorded but its file is missing", field="attachment_id")

@@ -178,8 +178,8 @@ def _step(session: Session, clock: Clock, settings: Settings, number: str,
     no longer due, or if another writer got there first."""
     try:
         with session.begin_nested():
-            ticket = service.get(session, CLOCK, number)
-            session.refresh(ticket)  # the row as it is now, not as this session may have seen it before
+            # the row as it is now, not as this session may have seen it before
+            ticket = service.by_number(session, number, service.BRIEF, fresh=True)
             data = make(ticket)
             if data is None:
                 return False

@@ -70,9 +70,9 @@ class Request(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     created_by: Mapped[str] = mapped_column(String(64))
 
-    area: Mapped[Area | None] = relationship()
-    category: Mapped[Category | None] = relationship()
-    contact: Mapped[Contact | None] = relationship()
+    area: Mapped[Area | None] = relationship(lazy="raise")
+    category: Mapped[Category | None] = relationship(lazy="raise")
+    contact: Mapped[Contact | None] = relationship(lazy="raise")
 
 
 class Ticket(Base):
@@ -114,12 +114,12 @@ class Ticket(Base):
     suggest_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    request: Mapped[Request] = relationship()
-    main_unit: Mapped[Unit | None] = relationship()
-    category: Mapped[Category | None] = relationship()
-    area: Mapped[Area | None] = relationship()
-    units: Mapped[list[TicketUnit]] = relationship(back_populates="ticket", order_by="TicketUnit.id")
-    events: Mapped[list[TicketEvent]] = relationship(back_populates="ticket", order_by="TicketEvent.seq")
+    request: Mapped[Request] = relationship(lazy="raise")
+    main_unit: Mapped[Unit | None] = relationship(lazy="raise")
+    category: Mapped[Category | None] = relationship(lazy="raise")
+    area: Mapped[Area | None] = relationship(lazy="raise")
+    units: Mapped[list[TicketUnit]] = relationship(back_populates="ticket", order_by="TicketUnit.id", lazy="raise")
+    events: Mapped[list[TicketEvent]] = relationship(back_populates="ticket", order_by="TicketEvent.seq", lazy="raise")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -150,8 +150,8 @@ class TicketUnit(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     report: Mapped[str | None] = mapped_column(Text)
 
-    ticket: Mapped[Ticket] = relationship(back_populates="units")
-    unit: Mapped[Unit] = relationship()
+    ticket: Mapped[Ticket] = relationship(back_populates="units", lazy="raise")
+    unit: Mapped[Unit] = relationship(lazy="raise")
 
 
 class TicketEvent(Base):
@@ -173,7 +173,7 @@ class TicketEvent(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[str] = mapped_column(Text, default="{}")  # JSON
 
-    ticket: Mapped[Ticket] = relationship(back_populates="events")
+    ticket: Mapped[Ticket] = relationship(back_populates="events", lazy="raise")
 
 
 class PersonalDataAccess(Base):

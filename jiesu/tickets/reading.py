@@ -1,12 +1,19 @@
-"""Reading tickets: who may see which (`can_see`, `list_tickets`), contacts and their access log, timelines."""
+"""Reading tickets, one path: `readable(actor)` is the statement of the tickets an actor may see, with what the
+read shows loaded; the ticket's use cases (`get`, `list_tickets`), the pages, the API, the callback queue and the
+assessment's lists go through it. Also contacts and their access log, and timelines.
+
+The relationships of the ticket's models are lazy="raise": a read says what it loads (ROW, DETAIL), so that a
+list of 50 costs a handful of statements, not one per row and relationship."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from jiesu.clock import Clock
 from jiesu.errors import (
@@ -31,32 +38,76 @@ from jiesu.units import service as units
 
 CENTRE_ROLES = frozenset({Role.operator, Role.dispatcher, Role.callback_agent, Role.supervisor, Role.admin})
 
+# What a read of tickets loads with them. BRIEF: a line of a work list (the callback queue, the assessment's
+# lists): the request with its contact, the category and the main unit, joined into the list's own statement.
+# ROW: what the ticket list shows of each (the API's TicketOut, the pages' rows): also the place, and the units
+# (co-handling, copied, summoned) with their unit in one more statement. DETAIL: one ticket, and its timeline; what
+# the workflow's steps need too (act reads the ticket through `get`).
+BRIEF: tuple[ORMOption, ...] = (
+    contains_eager(Ticket.request).joinedload(Request.contact),
+    joinedload(Ticket.category), joinedload(Ticket.main_unit),
+)
+ROW: tuple[ORMOption, ...] = (*BRIEF, joinedload(Ticket.area), selectinload(Ticket.units).joinedload(TicketUnit.unit))
+DETAIL: tuple[ORMOption, ...] = (*ROW, selectinload(Ticket.events))
 
-def get(session: Session, actor: Actor, number: str) -> Ticket:
+
+def visibility(actor: Actor) -> ColumnElement[bool] | None:
+    """Who sees which ticket, written once: the centre every ticket (None: no condition); a unit the tickets it
+    was sent, summoned to or copied on; a citizen their own requests; anyone else none. On a statement that joins
+    the ticket's request (as `readable` does). A ticket one may not see is answered 'not found', not 'forbidden'."""
+    if actor.role in CENTRE_ROLES:
+        return None
+    if actor.role == Role.citizen:
+        return Request.created_by == actor.username
+    if actor.unit_id is None:
+        return false()
+    mine = select(TicketUnit.ticket_id).where(TicketUnit.unit_id == actor.unit_id)
+    return or_(Ticket.main_unit_id == actor.unit_id, Ticket.id.in_(mine))
+
+
+def shaped(shape: Sequence[ORMOption]) -> Select[tuple[Ticket]]:
+    """Tickets with their request joined and `shape` loaded, whoever asks: the base of `readable`, and of the
+    lookups below the use cases (`by_number`)."""
+    stmt = select(Ticket).join(Ticket.request)
+    return stmt.options(*shape) if shape else stmt
+
+
+def readable(actor: Actor, shape: Sequence[ORMOption] = ROW) -> Select[tuple[Ticket]]:
+    """The tickets `actor` may see, with their request joined, and `shape` loaded: ROW for a list, DETAIL for one
+    ticket, () to count or to pick ids. Callers add their filters, order and page."""
+    stmt = shaped(shape)
+    rule = visibility(actor)
+    return stmt if rule is None else stmt.where(rule)
+
+
+def by_number(session: Session, number: str, shape: Sequence[ORMOption] = DETAIL, *,
+              fresh: bool = False) -> Ticket | None:
+    """The ticket with this number whoever asks, loaded as `shape`: for the services below the use cases, which
+    have their own authority (a survey link's signature, the clock's schedule), not an actor's. `fresh`: the row
+    as it is now, even if the session has the ticket already."""
+    stmt = shaped(shape).where(Ticket.number == number)
+    return session.scalar(stmt.execution_options(populate_existing=True) if fresh else stmt)
+
+
+def count(session: Session, stmt: Select) -> int:
+    """How many rows a statement (filtered, not yet paged) has."""
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def get(session: Session, actor: Actor, number: str, shape: Sequence[ORMOption] = DETAIL) -> Ticket:
     require(actor, Permission.tickets_read)
-    ticket = session.scalar(select(Ticket).where(Ticket.number == number)
-                            .options(selectinload(Ticket.units), selectinload(Ticket.events)))
-    if ticket is None or not can_see(session, actor, ticket):
+    ticket = session.scalar(readable(actor, shape).where(Ticket.number == number))
+    if ticket is None:
         raise TicketNotFound(f"no ticket {number}", field="number")
     return ticket
 
 
 def can_see(session: Session, actor: Actor, ticket: Ticket) -> bool:
-    """The centre sees every ticket; a unit the tickets it was sent, summoned to or copied on; a citizen
-    their own. (A ticket one may not see is answered 'not found', not 'forbidden'.)"""
-    if actor.role in CENTRE_ROLES:
+    """Whether `actor` may see `ticket`: the rule of `readable`, asked of one ticket."""
+    rule = visibility(actor)
+    if rule is None:
         return True
-    if actor.role == Role.citizen:
-        return ticket.request.created_by == actor.username
-    if actor.unit_id is None:
-        return False
-    return actor.unit_id == ticket.main_unit_id or any(tu.unit_id == actor.unit_id for tu in ticket.units)
-
-
-def as_workflow(actor: Actor) -> Actor:
-    # Workflow steps look units up on the workflow's authority: a citizen withdrawing may not list units.
-    return Actor(username=actor.username, role=Role.admin, user_id=actor.user_id, unit_id=actor.unit_id)
-
+    return session.scalar(readable(actor, ()).with_only_columns(Ticket.id).where(Ticket.id == ticket.id)) is not None
 
 
 @dataclass
@@ -74,28 +125,25 @@ class TicketFilter:
 
 def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 50,
                  offset: int = 0) -> tuple[list[Ticket], int]:
+    """A page of the tickets `actor` may see, newest first, each with what a list shows (ROW); and how many
+    there are."""
     require(actor, Permission.tickets_read)
     check_page(limit, offset)
-    stmt = select(Ticket).join(Request, Ticket.request_id == Request.id)
-    if actor.role == Role.citizen:
-        stmt = stmt.where(Request.created_by == actor.username)
-    elif actor.role not in CENTRE_ROLES:
-        mine = select(TicketUnit.ticket_id).where(TicketUnit.unit_id == actor.unit_id)
-        stmt = stmt.where(or_(Ticket.main_unit_id == actor.unit_id, Ticket.id.in_(mine)))
+    stmt = readable(actor, ())
     if f.state:
         stmt = stmt.where(Ticket.state == f.state)
     if f.unit_code:
         try:
-            unit = units.get(session, as_workflow(actor), f.unit_code)
+            unit = units.by_code(session, f.unit_code)
         except UnitNotFound as exc:
             raise InvalidInput(str(exc), field="unit") from exc
         stmt = stmt.where(Ticket.main_unit_id == unit.id)
     if f.district_code:
         stmt = stmt.where(Ticket.district_code == f.district_code)
     if f.category_code:
-        cat = taxonomy.get(session, actor, f.category_code)
-        stmt = stmt.join(Category, Ticket.category_id == Category.id).where(
-            or_(Category.code == cat.code, Category.code.like(f"{cat.code}.%")))
+        cat = taxonomy.category_by_code(session, f.category_code)
+        in_tree = select(Category.id).where(or_(Category.code == cat.code, Category.code.like(f"{cat.code}.%")))
+        stmt = stmt.where(Ticket.category_id.in_(in_tree))
     if f.overdue is not None:
         late = or_(Ticket.sign_overdue.is_(True), Ticket.reply_overdue.is_(True))
         stmt = stmt.where(late if f.overdue else ~late)
@@ -109,8 +157,9 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 5
         like = f"%{f.q.replace('%', '').replace('_', '')}%"
         stmt = stmt.where(or_(Request.text.like(like), Request.title.like(like), Request.address.like(like),
                               Ticket.number == f.q))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset))
+    total = count(session, stmt)
+    rows = session.scalars(stmt.options(*ROW).order_by(Ticket.created_at.desc(), Ticket.id.desc())
+                           .limit(limit).offset(offset))
     return list(rows), total
 
 
@@ -119,7 +168,7 @@ def contact_of(session: Session, actor: Actor, clock: Clock, number: str, purpos
     require(actor, Permission.personal_data_read)
     if not purpose.strip():
         raise InvalidInput("say why you need the citizen's contact", field="purpose")
-    ticket = get(session, actor, number)
+    ticket = get(session, actor, number, ROW)
     contact = ticket.request.contact
     if contact is None:
         return None
@@ -137,10 +186,13 @@ def access_log(session: Session, actor: Actor, limit: int = 100, offset: int = 0
 
 
 def related(session: Session, ticket: Ticket) -> tuple[str | None, list[str]]:
-    """The number of the ticket this one was merged into, and those merged into this one."""
-    parent = session.scalar(select(Ticket.number).where(Ticket.id == ticket.parent_id)) if ticket.parent_id else None
-    merged = list(session.scalars(select(Ticket.number).where(Ticket.parent_id == ticket.id).order_by(Ticket.id)))
-    return parent, merged
+    """The number of the ticket this one was merged into, and those merged into this one (one statement)."""
+    near = Ticket.parent_id == ticket.id
+    if ticket.parent_id is not None:
+        near = or_(near, Ticket.id == ticket.parent_id)
+    rows = session.execute(select(Ticket.id, Ticket.number).where(near).order_by(Ticket.id)).all()
+    parent = next((number for id_, number in rows if id_ == ticket.parent_id), None)
+    return parent, [number for id_, number in rows if id_ != ticket.parent_id]
 
 
 def replayed_state(ticket: Ticket) -> TicketState | None:

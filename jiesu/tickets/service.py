@@ -4,16 +4,23 @@ the workflow's steps (`workflow`) and reading (`reading`), each in its own modul
 from __future__ import annotations
 
 from jiesu.tickets.reading import (  # noqa: F401
+    BRIEF,
     CENTRE_ROLES,
+    DETAIL,
+    ROW,
     TicketFilter,
     access_log,
-    as_workflow,
+    by_number,
     can_see,
     contact_of,
+    count,
     get,
     list_tickets,
+    readable,
     related,
     replayed_state,
+    shaped,
+    visibility,
 )
 from jiesu.tickets.store import (  # noqa: F401
     MAX_TEXT,

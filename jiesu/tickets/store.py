@@ -33,6 +33,7 @@ from jiesu.places import service as places
 from jiesu.places.models import Area
 from jiesu.taxonomy import service as taxonomy
 from jiesu.taxonomy.models import RequestType, Urgency
+from jiesu.tickets import reading
 from jiesu.tickets.models import (
     Channel,
     Contact,
@@ -406,9 +407,11 @@ def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, ne
     ticket = event = None
     if request.outcome == Outcome.ticket:
         hours = taxonomy.dispatch_within_hours(session, category.code if category else None, new.urgency)
-        # Every column given, as the INSERT writes them; empty collections, so that the answer needs no query.
-        ticket = Ticket(number=None, request=request, state=TicketState.new, main_unit_id=None, category=category,
-                        urgency=new.urgency, area=area, district_code=area.district_code if area else None,
+        # Every column given, as the INSERT writes them; every relationship too (no unit yet, empty collections), so
+        # that the answer needs no query (they are lazy="raise").
+        ticket = Ticket(number=None, request=request, state=TicketState.new, main_unit_id=None, main_unit=None,
+                        category=category, urgency=new.urgency, area=area,
+                        district_code=area.district_code if area else None,
                         parent_id=None, created_at=now, dispatched_at=None, signed_at=None, replied_at=None,
                         closed_at=None, dispatch_by=now + timedelta(hours=hours), sign_by=None, reply_by=None,
                         sign_overdue=False, reply_overdue=False, escalated=False, extension_days_requested=None,
@@ -437,7 +440,7 @@ def find_by_key(session: Session, actor: Actor, key: str) -> Intake | None:
         return None
     if request.created_by != actor.username:  # a replay answers its sender only, never someone else's ticket
         raise Conflict("this Idempotency-Key was used by another sender: pick a new one", field="Idempotency-Key")
-    ticket = session.scalar(select(Ticket).where(Ticket.request_id == request.id))
+    ticket = session.scalar(reading.shaped(reading.DETAIL).where(Ticket.request_id == request.id))
     return Intake(request=request, ticket=ticket, replayed=True)
 
 

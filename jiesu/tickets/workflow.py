@@ -40,7 +40,7 @@ from jiesu.tickets.models import (
     TicketUnit,
     UnitRole,
 )
-from jiesu.tickets.reading import as_workflow, get
+from jiesu.tickets.reading import get
 from jiesu.tickets.rules import Step, TicketState
 from jiesu.tickets.store import new_event
 from jiesu.units import service as units
@@ -140,9 +140,11 @@ def _event(session: Session, ticket: Ticket, actor: Actor, now: datetime, step: 
     session.add(new_event(ticket, actor, now, step, before, after, reason, payload, seq))
 
 
-def _unit(session: Session, actor: Actor, code: str, field_name: str) -> Unit:
+def _unit(session: Session, code: str, field_name: str) -> Unit:
+    """A unit a step names (dispatch, whistle ...). The step's permission is the workflow's (rules.check): who may
+    dispatch may name any unit, whether or not their role may list the units."""
     try:
-        unit = units.get(session, as_workflow(actor), code)
+        unit = units.by_code(session, code)
     except UnitNotFound as exc:
         raise InvalidInput(str(exc), field=field_name) from exc
     if not unit.active:
@@ -154,8 +156,7 @@ def _unit(session: Session, actor: Actor, code: str, field_name: str) -> Unit:
 
 def _set_unit_deadlines(session: Session, settings: Settings, ticket: Ticket, unit: Unit, now: datetime,
                         keep_reply: bool = False) -> None:
-    policy = taxonomy.resolve_policy(session, _SYSTEM_READER, ticket.category.code if ticket.category else None,
-                                     ticket.urgency)
+    policy = taxonomy.policy_for(session, ticket.category.code if ticket.category else None, ticket.urgency)
     d = deadlines(policy, load_calendar(session, settings, unit.calendar), ticket.created_at, dispatched_at=now)
     ticket.sign_by = d.sign_by
     if not keep_reply:
@@ -163,22 +164,25 @@ def _set_unit_deadlines(session: Session, settings: Settings, ticket: Ticket, un
     ticket.sign_overdue = False
 
 
-_SYSTEM_READER = Actor(username="system", role=Role.admin)
 Effect = Callable[[Session, Actor, datetime, Settings, Ticket, StepInput, dict], None]
 
 
 def _dispatch(session, actor, now, settings, ticket, data, payload) -> None:
+    # Everything named is looked up before the ticket changes: a refused step leaves the ticket as it was read.
+    category = None
     if data.category:
         try:
-            ticket.category = taxonomy.get(session, as_workflow(actor), data.category)
+            category = taxonomy.category_by_code(session, data.category)
         except CategoryNotFound as exc:
             raise InvalidInput(str(exc), field="category") from exc
-    unit = _unit(session, actor, data.unit, "unit")
+    unit = _unit(session, data.unit, "unit")
+    co_units = [_unit(session, code, "co_units") for code in dict.fromkeys(data.co_units)]
+    if category is not None:
+        ticket.category = category
     ticket.main_unit = unit
     ticket.dispatched_at = now
     _set_unit_deadlines(session, settings, ticket, unit, now)
-    for code in dict.fromkeys(data.co_units):
-        co = _unit(session, actor, code, "co_units")
+    for co in co_units:
         if co.id != unit.id:
             session.add(TicketUnit(ticket=ticket, unit=co, role=UnitRole.co, created_at=now))
     _copy_to_district(session, ticket, unit, now)
@@ -194,10 +198,11 @@ def _dispatch(session, actor, now, settings, ticket, data, payload) -> None:
 
 def _copy_to_district(session: Session, ticket: Ticket, unit: Unit, now: datetime) -> None:
     """A street's or community's ticket is copied to the government of the district the unit is in."""
-    if unit.kind not in (UnitKind.street, UnitKind.community) or unit.area is None:
+    if unit.kind not in (UnitKind.street, UnitKind.community) or unit.area_id is None:
         return
+    district_code = select(Area.district_code).where(Area.id == unit.area_id).scalar_subquery()
     district = session.scalar(select(Unit).where(Unit.kind == UnitKind.district_government,
-                                                 Unit.code == unit.area.district_code))
+                                                 Unit.code == district_code))
     if district is not None and not any(tu.unit_id == district.id and tu.role == UnitRole.copy
                                         for tu in ticket.units):
         session.add(TicketUnit(ticket=ticket, unit=district, role=UnitRole.copy, created_at=now))
@@ -212,7 +217,7 @@ def _return(session, actor, now, settings, ticket, data, payload) -> None:
 
 
 def _uphold_return(session, actor, now, settings, ticket, data, payload) -> None:
-    unit = _unit(session, actor, data.unit, "unit")
+    unit = _unit(session, data.unit, "unit")
     if unit.id == ticket.main_unit_id:
         raise InvalidInput("re-dispatch to another unit; to send it back to the same one, reject the return",
                            field="unit")
@@ -277,11 +282,14 @@ def _reject_extension(session, actor, now, settings, ticket, data, payload) -> N
 
 
 def _whistle(session, actor, now, settings, ticket, data, payload) -> None:
-    summoned = []
+    named = []  # every unit checked before one is summoned: a refused step leaves the ticket as it was read
     for code in dict.fromkeys(data.units):
-        unit = _unit(session, actor, code, "units")
+        unit = _unit(session, code, "units")
         if unit.id == ticket.main_unit_id:
             raise InvalidInput("a unit cannot summon itself", field="units")
+        named.append(unit)
+    summoned = []
+    for unit in named:
         if any(tu.unit_id == unit.id and tu.role == UnitRole.summoned for tu in ticket.units):
             continue
         session.add(TicketUnit(ticket=ticket, unit=unit, role=UnitRole.summoned, state=SummonsState.summoned,
@@ -326,8 +334,7 @@ def _close(session, actor, now, settings, ticket, data, payload) -> None:
 
 
 def _reopen(session, actor, now, settings, ticket, data, payload) -> None:
-    policy = taxonomy.resolve_policy(session, _SYSTEM_READER, ticket.category.code if ticket.category else None,
-                                     ticket.urgency)
+    policy = taxonomy.policy_for(session, ticket.category.code if ticket.category else None, ticket.urgency)
     d = deadlines(policy, load_calendar(session, settings, ticket.main_unit.calendar), ticket.created_at,
                   dispatched_at=now)
     ticket.reply_by, ticket.reply_overdue = d.reply_by, False

@@ -43,8 +43,8 @@ class Unit(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
-    parent: Mapped[Unit | None] = relationship(remote_side=[id])
-    area: Mapped[Area | None] = relationship()
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], lazy="raise")
+    area: Mapped[Area | None] = relationship(lazy="raise")
 
     def __repr__(self) -> str:
         return f"<Unit {self.code} {self.name}>"
@@ -72,7 +72,7 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    unit: Mapped[Unit | None] = relationship()
+    unit: Mapped[Unit | None] = relationship(lazy="raise")
 
 
 class ApiToken(Base):
@@ -89,4 +89,4 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(lazy="raise")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from jiesu.calendar.service import check_known
 from jiesu.errors import Conflict, InvalidInput, PlaceNotFound, UnitNotFound, check_page
@@ -105,7 +105,17 @@ def _street_office_name(name: str) -> str:
 
 def get(session: Session, actor: Actor, code: str) -> Unit:
     require(actor, Permission.units_read)
-    unit = session.scalar(select(Unit).where(Unit.code == code))
+    return by_code(session, code)
+
+
+# What a unit is shown with (UnitOut, the pages, the CLI): its parent and its area, joined (lazy="raise").
+SHOWN = (joinedload(Unit.parent), joinedload(Unit.area))
+
+
+def by_code(session: Session, code: str) -> Unit:
+    """The unit with this code, for the services below the use cases (a workflow step naming a unit, a filter):
+    no actor, no permission to check."""
+    unit = session.scalar(select(Unit).where(Unit.code == code).options(*SHOWN))
     if unit is None:
         raise UnitNotFound(f"no unit with code {code}", field="code")
     return unit
@@ -133,7 +143,7 @@ def list_units(session: Session, actor: Actor, *, kind: UnitKind | None = None, 
     if q:
         stmt = stmt.where(or_(Unit.name.contains(q, autoescape=True), Unit.code == q))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    units = list(session.scalars(stmt.order_by(Unit.kind, Unit.code).limit(limit).offset(offset)))
+    units = list(session.scalars(stmt.options(*SHOWN).order_by(Unit.kind, Unit.code).limit(limit).offset(offset)))
     return units, total
 
 
@@ -162,7 +172,7 @@ def _parent(session: Session, actor: Actor, code: str | None, child_code: str | 
     while node is not None:  # a unit may not end up below itself
         if child_code is not None and node.code == child_code:
             raise InvalidInput(f"{code} is below {child_code}; that would make a loop", field="parent_code")
-        node = node.parent
+        node = session.get(Unit, node.parent_id) if node.parent_id is not None else None
     return parent
 
 

@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import event, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from jiesu.clock import Clock
@@ -61,8 +61,12 @@ def _is_self(actor: Actor, user: User) -> bool:
     return actor.user_id is not None and actor.user_id == user.id
 
 
+def _by_name(username: str):
+    return select(User).where(User.username == username).options(joinedload(User.unit))  # UserOut shows its unit
+
+
 def get(session: Session, actor: Actor, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
+    user = session.scalar(_by_name(username))
     if user is None or not _is_self(actor, user):  # anyone may read their own account
         require(actor, Permission.users_read)
     if user is None:
@@ -115,12 +119,13 @@ def list_users(session: Session, actor: Actor, *, role: Role | None = None, unit
         except UnitNotFound as exc:
             raise InvalidInput(str(exc), field="unit_code") from exc
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    return list(session.scalars(stmt.order_by(User.username).limit(limit).offset(offset))), total
+    return list(session.scalars(stmt.options(joinedload(User.unit)).order_by(User.username).limit(limit)
+                                .offset(offset))), total
 
 
 def set_password(session: Session, actor: Actor, clock: Clock, username: str, password: str) -> User:
     _check_password(password)
-    user = session.scalar(select(User).where(User.username == username))
+    user = session.scalar(_by_name(username))
     if user is None or not _is_self(actor, user):
         require(actor, Permission.users_edit)
     if user is None:
@@ -161,7 +166,7 @@ def authenticate(session: Session, clock: Clock, username: str, password: str) -
     A failure is counted in the caller's transaction; the caller must commit it even though it
     answers with an error (see `record_failure`)."""
     now = clock.now()
-    user = session.scalar(select(User).where(User.username == username))
+    user = session.scalar(_by_name(username))
     if user is None:
         auth.verify_password(auth.DUMMY_HASH, password)  # spend the same time as a real check
         raise AuthenticationFailed("wrong username or password", field="password")

@@ -32,7 +32,6 @@ from jiesu.limits import MAX_CODE, MAX_PAGE_NUMBER, MAX_REASON, MAX_TOKEN, MAX_U
 from jiesu.permissions import Actor, Permission, can
 from jiesu.places.models import Area
 from jiesu.tickets import service as tickets
-from jiesu.tickets.models import Request as TicketRequest
 from jiesu.tickets.models import Ticket, TicketEvent
 from jiesu.tickets.rules import STATE_LABELS, TicketState
 from jiesu.units.models import Unit
@@ -116,16 +115,6 @@ def points(value: float | None) -> str:
 
 def signed(value: float | None) -> str:
     return "—" if value is None else f"{value:+.2f}"
-
-
-def _load_rows(session: Session, items: list[Ticket]) -> None:
-    """The requests and main units of these tickets in two queries; the rows then find them in the session."""
-    if not items:
-        return
-    session.scalars(select(TicketRequest).where(TicketRequest.id.in_({t.request_id for t in items}))).all()
-    unit_ids = {t.main_unit_id for t in items if t.main_unit_id}
-    if unit_ids:
-        session.scalars(select(Unit).where(Unit.id.in_(unit_ids))).all()
 
 
 def _reopened_tickets(session: Session, unit_ids: list[int], start, end,
@@ -432,7 +421,6 @@ def assessment_page(request: Request, session: SessionDep, actor: ActorDep, cloc
             fell_back, month, ranking = month, periods.shift(month, -1), previous
     trend = assessment.trend(session, actor, settings, clock, month, TREND_MONTHS)
     sup = assessment.supervision(session, actor, settings, month, SUPERVISION_LIMIT, district_code or None)
-    _load_rows(session, sup.sign_overdue + sup.reply_overdue + sup.escalated)
     start, end = periods.window(month, settings.tz, settings.assess_month_start_day)
     reopened = _reopened_tickets(session, [u.id for u, _twice, _n in sup.reopened_units], start, end)
     # Links keep the month asked for; without one, the next page picks its own default (see above).
@@ -465,7 +453,6 @@ def behind_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
                                         limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     except InvalidInput as exc:
         return pages.error_page(request, actor, 422, session=session, field=exc.field)
-    _load_rows(session, [t for _f, t in rows])
     unit_ids = {f.unit_id for f, _t in rows}
     unit_names = {uid: n for uid, n in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))}
     name = ""

@@ -219,7 +219,7 @@ def place_page(request: Request, session: SessionDep, actor: ActorDep, code: str
     node: Area | None = area.parent
     while node is not None and len(trail) < 10:
         trail.insert(0, node)
-        node = node.parent
+        node = session.get(Area, node.parent_id) if node.parent_id is not None else None
     aliases = sorted({a.alias for a in places.aliases_of(session, actor, area.code)} - {area.name})
     answering: list[Unit] = []
     if can(actor.role, Permission.units_read):
@@ -386,13 +386,7 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
     if page > pages:  # past the end: show the last page
         page = pages
         items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    # Load the rows' requests and units in two queries; the rows then find them in the session.
-    if items:
-        session.scalars(select(TicketRequest).where(TicketRequest.id.in_({t.request_id for t in items}))).all()
-        unit_ids = {t.main_unit_id for t in items if t.main_unit_id}
-        if unit_ids:
-            session.scalars(select(Unit).where(Unit.id.in_(unit_ids))).all()
-    now = clock.now()
+    now = clock.now()  # the rows come with their requests and units (tickets.ROW)
     rows = [{"t": t, "summary": summary(t.request), "reply": deadlines_of(t, now)[2]} for t in items]
     params = {"state": state_value.value if state_value else "", "district": district_code,
               "overdue": overdue if overdue_value is not None else "", "q": query}

@@ -16,6 +16,7 @@ from jiesu.callback import service as callback
 from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.config import Settings
 from jiesu.tickets import jobs
+from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Ticket
 from jiesu.tickets.rules import Step
 from jiesu.tickets.rules import TicketState as S
@@ -118,7 +119,7 @@ def test_the_desk_records_an_answer_and_the_ticket_is_closed(client, desk, cast)
     after = client.get(r.headers["location"]).text
     assert "回访完成，工单已办结" in after and f'<a href="/tickets/{t.number}">' in after
     assert f'action="/callbacks/{t.number}"' not in after  # out of the queue
-    desk.session.refresh(t)
+    t = tickets.by_number(desk.session, t.number, fresh=True)
     assert t.state == S.closed and t.events[-1].reason == "满意"
 
 

@@ -163,7 +163,7 @@ def test_two_workers_at_once_suggest_once(fresh_url, trained_var):  # noqa: F811
             t.join(180)
         assert errors == [] and sum(done) == 30
         with unit_of_work(sessions) as s:
-            for ticket in s.scalars(select(Ticket)):
+            for ticket in s.scalars(tickets.shaped(tickets.DETAIL)):
                 assert Counter(e.action for e in ticket.events) == {"create": 1, "suggest": 1}, ticket.number
                 assert not ticket.suggest_pending and ticket.suggestion
                 assert ticket.state == tickets.replayed_state(ticket)

@@ -117,7 +117,7 @@ def run(session, settings, source, clock=None, **kw) -> importer.ImportReport:
 
 
 def ticket(session, number: str) -> Ticket:
-    return session.scalar(select(Ticket).where(Ticket.number == number))
+    return tickets.by_number(session, number)
 
 
 def ids(session, model, code: str) -> int:
@@ -356,7 +356,7 @@ def test_gzip_and_a_crash_between_batches(session, settings, tmp_path, monkeypat
     monkeypatch.setattr(writing.Writer, "write", real)
     again = run(session, settings, path, batch=3, commit=session.commit)
     assert (again.loaded, again.skipped_existing) == (5, 3)
-    for t in session.scalars(select(Ticket).where(Ticket.number.like("H-0%"))):
+    for t in session.scalars(tickets.shaped(tickets.DETAIL).where(Ticket.number.like("H-0%"))):
         assert rules.replay((e.from_state, e.to_state) for e in t.events) == t.state
 
 

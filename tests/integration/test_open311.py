@@ -149,7 +149,7 @@ def test_a_post_goes_through_the_common_intake(client, session, key, clock):
     [made] = r.json()
     assert set(made) == {"service_request_id", "service_notice", "account_id"} and made["account_id"] == "u-42"
     assert "24小时内反馈" in made["service_notice"]  # the utility's deadline policy
-    ticket = session.scalar(select(Ticket).where(Ticket.number == made["service_request_id"]))
+    ticket = tickets.by_number(session, made["service_request_id"])
     request = ticket.request
     assert request.channel == Channel.open311 and request.created_by == "open311:city-app"
     assert request.request_type == RequestType.help and ticket.category.code == water
@@ -173,14 +173,14 @@ def test_a_post_by_address_or_area_code_and_an_emergency(client, session, key):
     r = post(client, api_key=key, service_code=gas, address_string="大兴区首座御园二里5号楼",
              description="楼道里有很重的燃气味", **{"attribute[SCOPE]": "building", "attribute[DANGER]": "yes"})
     assert r.status_code == 200, r.text
-    ticket = session.scalar(select(Ticket).where(Ticket.number == r.json()[0]["service_request_id"]))
+    ticket = tickets.by_number(session, r.json()[0]["service_request_id"])
     assert ticket.urgency == Urgency.emergency and ticket.area.code == COMMUNITY
     assert ticket.request.no_callback  # no phone: nobody to call back
     r = post(client, "xml", api_key=key, service_code=code_of(session, "住房公积金"), address_id=STREET)
     assert r.status_code == 200 and r.headers["content-type"] == "text/xml; charset=utf-8"
     assert "<service_requests><request><service_request_id>" in r.text and "<account_id></account_id>" in r.text
     number = r.text.split("<service_request_id>")[1].split("<")[0]
-    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+    ticket = tickets.by_number(session, number)
     assert ticket.area.code == STREET and "未附描述" in ticket.request.text
 
 
@@ -192,7 +192,7 @@ def test_multivaluelist_and_query_string_api_key(client, session, key):
     r = client.post(f"{BASE}/requests.json", params={"api_key": key}, content=_form(body),
                     headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 200, r.text
-    ticket = session.scalar(select(Ticket).where(Ticket.number == r.json()[0]["service_request_id"]))
+    ticket = tickets.by_number(session, r.json()[0]["service_request_id"])
     assert "发生时段：夜间 22–6时、周末节假日" in ticket.request.text
 
 

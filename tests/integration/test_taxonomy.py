@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from jiesu.errors import CategoryNotFound, DataSourceError, InvalidInput, PermissionDenied
 from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Role
@@ -50,7 +51,7 @@ def test_import_twice_inserts_nothing_and_keeps_codes(session):
 
 
 def test_codes_are_dotted_nested_and_unique(session):
-    cats = list(session.scalars(select(Category)))
+    cats = list(session.scalars(select(Category).options(joinedload(Category.parent))))
     assert len(cats) == 650
     assert len({c.code for c in cats}) == 650
     assert len({c.path for c in cats}) == 650
