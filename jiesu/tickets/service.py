@@ -3,6 +3,7 @@ the workflow's steps (`workflow`) and reading (`reading`), each in its own modul
 
 from __future__ import annotations
 
+from jiesu.tickets.models import Channel  # noqa: F401  (callers built requests with service.Channel before the split)
 from jiesu.tickets.reading import (  # noqa: F401
     BRIEF,
     CENTRE_ROLES,
