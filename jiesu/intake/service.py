@@ -17,7 +17,7 @@ from jiesu.config import Settings
 from jiesu.errors import InvalidInput
 from jiesu.knowledge import service as knowledge
 from jiesu.knowledge.models import DirectAnswer
-from jiesu.permissions import SYSTEM, Actor, Permission, require
+from jiesu.permissions import Actor, Permission, require
 from jiesu.routing import service as routing
 from jiesu.routing.service import Suggestion
 from jiesu.taxonomy.models import RequestType
@@ -50,7 +50,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
     if seen is not None:
         return SuggestedIntake(seen, routing.stored_suggestion(seen.ticket))
     # Made for the dispatcher, whoever files the request (a citizen may not see suggestions).
-    s = routing.suggest(session, SYSTEM, clock, settings, text=new.text, title=new.title, address=new.address,
+    s = routing.make_suggestion(session, clock, settings, text=new.text, title=new.title, address=new.address,
                         area_code=new.area_code, lng=new.lng, lat=new.lat, phone=new.contact_phone,
                         category_code=new.category_code)
     place = s.place or {}

@@ -22,7 +22,7 @@ from jiesu.config import Settings
 from jiesu.db import ReferenceCache, unit_of_work
 from jiesu.errors import ConcurrentChange, InvalidInput, NotFound, TransitionNotAllowed
 from jiesu.limits import MAX_NOTE
-from jiesu.permissions import SYSTEM, Actor, Permission, require
+from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Permission, require
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
 from jiesu.places.resolve import MAX_TEXT_LENGTH
@@ -134,12 +134,12 @@ def _area_chain(session: Session, area: Area | None) -> list[AreaView]:
 
 def _area_by_code(session: Session, code: str) -> Area | None:
     try:
-        return places.get_cached(session, SYSTEM, code)
+        return places.get_cached(session, ANONYMOUS, code)
     except NotFound:
         return None
 
 
-def _place(session: Session, actor: Actor, text: str, address: str, area_code: str | None,
+def _place(session: Session, text: str, address: str, area_code: str | None,
            lng: float | None, lat: float | None) -> tuple[dict | None, Area | None]:
     """The request's own area when it has one; else the place resolved from its address and text."""
     if area_code:
@@ -149,7 +149,7 @@ def _place(session: Session, actor: Actor, text: str, address: str, area_code: s
                     "alternatives": [], "reasons": ["受理时已选定地点"]}, area
     # The address first: when the text is long, the end of it is what is cut.
     said = " ".join(p for p in (address.strip(), text.strip()) if p)[:MAX_TEXT_LENGTH]
-    r = places.resolve(session, actor, said, lng=lng, lat=lat)
+    r = places.resolve(session, ANONYMOUS, said, lng=lng, lat=lat)  # places are public: no one to impersonate
     best = r.best
     out = {"code": best.code if best else None, "path": best.path if best else None,
            "level": best.level if best else None, "district_code": r.district_code, "street_code": r.street_code,
@@ -253,10 +253,20 @@ def _duplicates(session: Session, now: datetime, tokens, chain: list[AreaView], 
 
 def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *, text: str, title: str = "",
             address: str = "", area_code: str | None = None, lng: float | None = None, lat: float | None = None,
-            phone: str | None = None, category_code: str | None = None, before_id: int | None = None) -> Suggestion:
-    """Category, place, unit(s), urgency and duplicates for a request, each with its reasons. `before_id`: the
-    request is that ticket already (a deferred suggestion), whose duplicates are the tickets before it."""
+            phone: str | None = None, category_code: str | None = None) -> Suggestion:
+    """The suggestion for text being typed (the console, POST /routing/suggest): for the centre's staff."""
     require(actor, Permission.routing_suggest)
+    return make_suggestion(session, clock, settings, text=text, title=title, address=address, area_code=area_code,
+                           lng=lng, lat=lat, phone=phone, category_code=category_code)
+
+
+def make_suggestion(session: Session, clock: Clock, settings: Settings, *, text: str, title: str = "",
+                    address: str = "", area_code: str | None = None, lng: float | None = None,
+                    lat: float | None = None, phone: str | None = None, category_code: str | None = None,
+                    before_id: int | None = None) -> Suggestion:
+    """Category, place, unit(s), urgency and duplicates for a request, each with its reasons. `before_id`: the
+    request is that ticket already (a deferred suggestion), whose duplicates are the tickets before it. Made for
+    the dispatcher whoever files the request (intake and the worker call it; a citizen never sees it)."""
     if not text.strip():
         raise InvalidInput("a suggestion needs the request's text", field="text")
     now = clock.now()
@@ -283,7 +293,7 @@ def suggest(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
             s.category_reasons = [f"关键词: {' '.join(prediction.reasons)}"] if prediction.reasons else []
             if s.category_confidence < MANUAL_BELOW:
                 manual.append(f"类别把握不足 ({s.category_confidence:.2f})")
-    s.place, area = _place(session, actor, text, address, area_code, lng, lat)
+    s.place, area = _place(session, text, address, area_code, lng, lat)
     if area is None:
         manual.append("地点不明确" if s.place and s.place.get("ambiguous") else "未识别出地点")
     chain = _area_chain(session, area)
@@ -337,7 +347,7 @@ def plan_suggestions(session: Session, clock: Clock, settings: Settings, *, batc
             out.append(Planned(ticket_id, number, None))
             continue
         try:
-            s = suggest(session, SYSTEM, clock, settings, text=text, title=title or "", address=address or "",
+            s = make_suggestion(session, clock, settings, text=text, title=title or "", address=address or "",
                         area_code=area_code, lng=lng, lat=lat, phone=phone, category_code=category_code,
                         before_id=ticket_id)
         except Exception:

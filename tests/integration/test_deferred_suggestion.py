@@ -174,14 +174,14 @@ def test_two_workers_at_once_suggest_once(fresh_url, trained_var):  # noqa: F811
 def test_a_suggestion_that_fails_does_not_hold_up_the_others(hotline, desk, session, clock, settings, monkeypatch):
     bad = hotline.create(desk["op"], **(GROUP_RENTAL | {"text": "这一件让建议出错"}))["ticket"]["number"]
     good = hotline.create(desk["op"], **(GROUP_RENTAL | {"contact_phone": "13900000007"}))["ticket"]["number"]
-    real = routing.suggest
+    real = routing.make_suggestion
 
     def failing(*args, **kwargs):
         if "出错" in kwargs["text"]:
             raise RuntimeError("the model file is broken")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(routing, "suggest", failing)
+    monkeypatch.setattr(routing, "make_suggestion", failing)
     assert routing.suggest_pending(session, clock, settings) == 2
     assert [e["action"] for e in ticket_of(hotline, desk, bad)["timeline"]] == ["create"]
     assert [e["action"] for e in ticket_of(hotline, desk, good)["timeline"]] == ["create", "suggest"]
