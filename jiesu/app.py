@@ -24,6 +24,7 @@ from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker
 from jiesu.registry import resolve
 from jiesu.scheduler import JobRunner
+from jiesu.web import pages
 
 DESCRIPTION = """接诉即办 (Jiesu): a city's 12345 citizen hotline.
 
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.job_runner = None
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key(), session_cookie="jiesu_session",
                        same_site="lax", max_age=12 * 3600)
-    errors.install(app)
+    errors.install(app, pages.html_error)
 
     v1 = APIRouter(prefix="/api/v1")
     # Routes are matched in turn, in the registry's order: the busiest (intake and tickets) first.

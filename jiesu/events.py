@@ -40,7 +40,3 @@ def publish(topic: str, **facts: Any) -> None:
         raise NotWired(f"'{topic}' was published before jiesu.wiring.load(): its listeners would miss it")
     for handler in _subscribers.get(topic, ()):
         handler(**facts)
-
-
-def subscribers(topic: str) -> list[Handler]:
-    return list(_subscribers.get(topic, ()))

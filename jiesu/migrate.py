@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 import jiesu.models  # noqa: F401
+from jiesu import revisions
 from jiesu.db import Base
-
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def alembic_config(url: str) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return cfg
+from jiesu.revisions import alembic_config
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -52,10 +42,10 @@ class SchemaStatus:
 
 def check(engine: Engine) -> SchemaStatus:
     """Where the database stands against the newest migration, and any drift from the models."""
-    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    newest = revisions.head(engine)
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True,
                                                   "include_name": jiesu.models.include_name})
         current = ctx.get_current_revision()
-        diffs = [repr(d) for d in compare_metadata(ctx, Base.metadata)] if current == head else []
-    return SchemaStatus(current=current, head=head or "", differences=diffs)
+        diffs = [repr(d) for d in compare_metadata(ctx, Base.metadata)] if current == newest else []
+    return SchemaStatus(current=current, head=newest, differences=diffs)

@@ -5,6 +5,7 @@ A browser asking for a page (Accept: text/html, outside /api/) gets the same sta
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -70,14 +71,16 @@ def wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
-async def html_error(request: Request, status: int, *, field: str | None = None,
-                     headers: dict[str, str] | None = None) -> Response:
-    from jiesu.web import pages  # the pages import the API's dependencies: import them late
-
-    return await run_in_threadpool(pages.html_error, request, status, field=field, headers=headers)
+# The error as a page in the site's layout (jiesu.web.pages.html_error, given by the app: the pages sit beside
+# the API and import its dependencies, so the API does not import them).
+PageRenderer = Callable[..., Response]
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, render_page: PageRenderer) -> None:
+    async def html_error(request: Request, status: int, *, field: str | None = None,
+                         headers: dict[str, str] | None = None) -> Response:
+        return await run_in_threadpool(render_page, request, status, field=field, headers=headers)
+
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationFailed) else None

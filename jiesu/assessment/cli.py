@@ -1,7 +1,7 @@
 """`jiesu assess ...`: the monthly ranking (a table, CSV, Excel, JSON), rollup and rebuild of a month, the
 supervision lists, and the tickets behind any figure.
 
-As everywhere in `jiesu` (jiesu/cli/support.py) the shell acts as the administrator; errors are one red line
+As everywhere in `jiesu` (jiesu/shell.py) the shell acts as the administrator; errors are one red line
 and exit code 1 (2 for a bad option), never a traceback.
 """
 
@@ -20,10 +20,10 @@ from rich.table import Table
 from jiesu.assessment import export, rules
 from jiesu.assessment import service as assessment
 from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolution, Satisfaction
-from jiesu.cli.support import console, err, fail, session_scope
 from jiesu.clock import Clock, SystemClock
 from jiesu.config import get_settings
 from jiesu.permissions import SYSTEM
+from jiesu.shell import console, err, fail, session_scope
 
 assess_app = typer.Typer(help="The assessment (考核): monthly rankings and reports, supervision, drill-down.",
                          no_args_is_help=True)

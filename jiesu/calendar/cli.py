@@ -12,10 +12,10 @@ import typer
 from rich.table import Table
 
 from jiesu.calendar import service as calendar_service
-from jiesu.cli.support import console, err, fail, parse_instant, session_scope
 from jiesu.clock import SystemClock
 from jiesu.config import get_settings
 from jiesu.permissions import SYSTEM
+from jiesu.shell import console, err, fail, parse_instant, session_scope
 
 calendar_app = typer.Typer(help="Business calendar: holidays, make-up workdays, deadline maths.",
                            no_args_is_help=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from jiesu import migrate
-from jiesu.cli.support import console, fail
 from jiesu.config import get_settings
 from jiesu.db import make_engine
+from jiesu.shell import console, fail
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 

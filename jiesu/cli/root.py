@@ -16,8 +16,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from jiesu import wiring
 from jiesu.cli import db, serve
-from jiesu.cli.support import err
 from jiesu.registry import resolve
+from jiesu.shell import err
 
 app = typer.Typer(help="Jiesu 接诉即办: the 12345 citizen hotline platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)

@@ -10,12 +10,12 @@ from typing import Annotated
 
 import typer
 
-from jiesu import migrate, wiring
-from jiesu.cli.support import console, fail
+from jiesu import revisions, wiring
 from jiesu.clock import SystemClock
 from jiesu.config import get_settings
 from jiesu.db import make_engine, make_sessionmaker
 from jiesu.scheduler import JobRunner, RunReport
+from jiesu.shell import console, fail
 
 
 def serve(host: Annotated[str | None, typer.Option()] = None,
@@ -35,8 +35,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
 
     settings = get_settings()
     engine = make_engine(settings.effective_database_url)
-    status = migrate.check(engine)
-    if status.current != status.head:
+    if not revisions.is_current(engine)[0]:
         raise fail("the database schema is not current: run `jiesu db upgrade` (or `make demo`)")
     host, port = host or settings.host, port or settings.port
     console.print(f"Jiesu at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
@@ -77,8 +76,7 @@ def clock_command(
     scheduler = wiring.scheduler()
     engine = make_engine(settings.effective_database_url)
     try:
-        status = migrate.check(engine)
-        if status.current != status.head:
+        if not revisions.is_current(engine)[0]:
             raise fail("the database schema is not current: run `jiesu db upgrade` first")
         sessions = make_sessionmaker(engine)
         tz = settings.tz

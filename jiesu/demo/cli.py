@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from jiesu import migrate
-from jiesu.cli.support import console, fail, progress_bar, session_scope
 from jiesu.clock import SystemClock
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker
@@ -23,6 +22,7 @@ from jiesu.knowledge import service as knowledge
 from jiesu.permissions import SYSTEM, Role
 from jiesu.places import service as places_service
 from jiesu.routing import service as routing_service
+from jiesu.shell import console, fail, progress_bar, session_scope
 from jiesu.taxonomy import service as taxonomy_service
 from jiesu.units import service as units_service
 from jiesu.units import users as users_service

@@ -16,11 +16,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from jiesu.cli.support import fail, session_scope
 from jiesu.clock import SystemClock
 from jiesu.config import get_settings
 from jiesu.intake.history import importer
 from jiesu.permissions import SYSTEM
+from jiesu.shell import fail, session_scope
 
 tickets_app = typer.Typer(help="Tickets: bring history over from an older system.", no_args_is_help=True)
 console = Console(highlight=False)

@@ -1,7 +1,7 @@
 """`jiesu knowledge ...`: search the knowledge base, import articles from CSV, propose articles from units'
 repeated replies, seed the demo's articles, rebuild the index, expire what is out of date.
 
-As everywhere in `jiesu` (jiesu/cli/support.py) the shell acts as the administrator; errors are one red line
+As everywhere in `jiesu` (jiesu/shell.py) the shell acts as the administrator; errors are one red line
 and exit code 1.
 """
 
@@ -19,7 +19,6 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from jiesu.cli.support import console, err, session_scope
 from jiesu.clock import Clock, SystemClock
 from jiesu.config import get_settings
 from jiesu.data import read_csv
@@ -27,6 +26,7 @@ from jiesu.errors import DataSourceError
 from jiesu.knowledge import service as kb
 from jiesu.knowledge.models import Article
 from jiesu.permissions import ANONYMOUS, SYSTEM
+from jiesu.shell import console, err, session_scope
 
 knowledge_app = typer.Typer(help="The knowledge base (知识库): search, import, proposals from replies, demo articles.",
                             no_args_is_help=True)

@@ -8,11 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jiesu.cli.support import session_scope
 from jiesu.clock import SystemClock
 from jiesu.config import get_settings
 from jiesu.open311 import service
 from jiesu.permissions import SYSTEM
+from jiesu.shell import session_scope
 
 apikeys_app = typer.Typer(help="Open311 API keys: one per client system, shown once, revocable.",
                           no_args_is_help=True)

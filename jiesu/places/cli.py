@@ -13,11 +13,11 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from jiesu.cli.support import console, err, fail, progress_bar, session_scope
 from jiesu.permissions import SYSTEM
 from jiesu.places import service as places_service
 from jiesu.places.models import AreaLevel
 from jiesu.places.resolve import MAX_TEXT_LENGTH
+from jiesu.shell import console, err, fail, progress_bar, session_scope
 
 places_app = typer.Typer(help="Places: districts, streets/townships, communities.", no_args_is_help=True)
 

@@ -18,8 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jiesu import migrate
-from jiesu.cli import support
+from jiesu import revisions, shell
 from jiesu.clock import SystemClock
 from jiesu.config import get_settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
@@ -101,8 +100,7 @@ def _corrections(settings) -> list[tuple[str, str, str]]:
     """The corrections recorded in the database, when there is a current one; none otherwise."""
     engine = make_engine(settings.effective_database_url)
     try:
-        status = migrate.check(engine)
-        if status.current != status.head:
+        if not revisions.is_current(engine)[0]:
             return []
         with unit_of_work(make_sessionmaker(engine)) as session:
             return routing.corrections(session, SYSTEM)
@@ -172,7 +170,7 @@ def evaluate(
 
 
 # --- the rules table, one suggestion, accuracy -------------------------------------------------------------
-# These print with the shell's console and go through its session scope (jiesu.cli.support), as all of `jiesu`.
+# These print with the shell's console and go through its session scope (jiesu.shell), as all of `jiesu`.
 
 rules_app = typer.Typer(help="The routing rules table: (category, area) → main unit and co-units.",
                         no_args_is_help=True)
@@ -182,14 +180,14 @@ routing_app.add_typer(rules_app, name="rules")
 @rules_app.command("list")
 def routing_rules_list() -> None:
     """Every routing rule, most general first."""
-    with support.session_scope() as session:
+    with shell.session_scope() as session:
         rows = routing.list_rules(session, SYSTEM)
         table = Table("id", "category", "area", "main unit", "co-units", "active", "note")
         for r in rows:
             table.add_row(str(r.id), r.category_scope, r.area_code or "*", r.main,
                           ", ".join(json.loads(r.co_units)), "yes" if r.active else "no", r.note)
-    support.console.print(table)
-    support.console.print(f"{len(rows)} rules; with no rule, a request goes to the street/township of its place.")
+    shell.console.print(table)
+    shell.console.print(f"{len(rows)} rules; with no rule, a request goes to the street/township of its place.")
 
 
 @rules_app.command("set")
@@ -202,27 +200,27 @@ def routing_rules_set(
     inactive: Annotated[bool, typer.Option("--inactive", help="keep the rule but do not apply it")] = False,
 ) -> None:
     """Add or replace the rule for (category, area)."""
-    with support.session_scope() as session:
+    with shell.session_scope() as session:
         rule = routing.set_rule(session, SYSTEM, SystemClock(), category_scope=category, area_code=area, main=main,
                                 co_units=co or [], note=note, active=not inactive)
-        support.console.print(f"rule #{rule.id}: {rule.category_scope} @ {rule.area_code or '*'} → {rule.main} "
+        shell.console.print(f"rule #{rule.id}: {rule.category_scope} @ {rule.area_code or '*'} → {rule.main} "
                               f"{json.loads(rule.co_units)}")
 
 
 @rules_app.command("delete")
 def routing_rules_delete(rule_id: Annotated[int, typer.Argument(min=1)]) -> None:
     """Delete a rule by its id."""
-    with support.session_scope() as session:
+    with shell.session_scope() as session:
         routing.delete_rule(session, SYSTEM, rule_id)
-    support.console.print(f"rule #{rule_id} deleted")
+    shell.console.print(f"rule #{rule_id} deleted")
 
 
 @rules_app.command("seed")
 def routing_rules_seed() -> None:
     """The default rules (water, power, gas, heating to their companies, copied to the street)."""
-    with support.session_scope() as session:
+    with shell.session_scope() as session:
         added = routing.seed_default_rules(session, SYSTEM, SystemClock())
-    support.console.print(f"{added} default rules added")
+    shell.console.print(f"{added} default rules added")
 
 
 @routing_app.command("suggest")
@@ -233,7 +231,7 @@ def routing_suggest(text: Annotated[str, typer.Argument(help="what the citizen s
                     ) -> None:
     """Print the suggestion for a request as JSON: category, place, unit(s), urgency, duplicates, reasons."""
     settings = get_settings()
-    with support.session_scope(settings) as session:
+    with shell.session_scope(settings) as session:
         s = routing.suggest(session, SYSTEM, SystemClock(), settings, text=text, address=address, area_code=area,
                             phone=phone)
         out = s.to_dict()
@@ -244,13 +242,13 @@ def routing_suggest(text: Annotated[str, typer.Argument(help="what the citizen s
 def routing_accuracy(month: Annotated[str, typer.Option(help="YYYY-MM")]) -> None:
     """How often dispatchers followed the suggestions in a month, from the event log."""
     settings = get_settings()
-    with support.session_scope(settings) as session:
+    with shell.session_scope(settings) as session:
         a = routing.accuracy(session, SYSTEM, settings, month)
 
     def rate(followed: int, judged: int) -> str:
         return f"{followed / judged:.1%} ({followed} of {judged})" if judged else "n/a (none judged)"
 
-    support.console.print(f"{a.month}: {a.dispatched} tickets dispatched with a suggestion, {a.manual} of them "
+    shell.console.print(f"{a.month}: {a.dispatched} tickets dispatched with a suggestion, {a.manual} of them "
                           "from the manual queue")
-    support.console.print(f"category followed: {rate(a.category_followed, a.category_judged)}")
-    support.console.print(f"main unit followed: {rate(a.unit_followed, a.unit_judged)}")
+    shell.console.print(f"category followed: {rate(a.category_followed, a.category_judged)}")
+    shell.console.print(f"main unit followed: {rate(a.unit_followed, a.unit_judged)}")

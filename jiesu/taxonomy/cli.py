@@ -10,10 +10,10 @@ import typer
 from rich.table import Table
 
 from jiesu.calendar import service as calendar_service
-from jiesu.cli.support import console, parse_instant, session_scope
 from jiesu.clock import SystemClock
 from jiesu.config import get_settings
 from jiesu.permissions import SYSTEM
+from jiesu.shell import console, parse_instant, session_scope
 from jiesu.taxonomy import service as taxonomy_service
 from jiesu.taxonomy.models import Urgency
 from jiesu.taxonomy.rules import ReplyUnit, deadlines

@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from jiesu.cli.support import console, err, fail, session_scope
 from jiesu.clock import SystemClock
 from jiesu.permissions import SYSTEM, Role
+from jiesu.shell import console, err, fail, session_scope
 from jiesu.units import service as units_service
 from jiesu.units import users as users_service
 from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, UnitKind

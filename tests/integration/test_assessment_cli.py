@@ -20,10 +20,10 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from jiesu import cli
+from jiesu import shell as support
 from jiesu.assessment import cli as assess_cli
 from jiesu.assessment import export
 from jiesu.assessment import service as assessment
-from jiesu.cli import support
 from jiesu.permissions import SYSTEM
 from tests.integration.test_assessment_api import OTHER, STREET, build_city
 from tests.integration.test_assessment_api import settings as settings  # noqa: F401  (min sample 2, bottom 1)

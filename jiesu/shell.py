@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
-from jiesu import migrate
+from jiesu import revisions
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.errors import DomainError
@@ -36,9 +36,9 @@ def session_scope(settings: Settings | None = None) -> Iterator[Session]:
     settings = settings or get_settings()
     engine = make_engine(settings.effective_database_url)
     try:
-        status = migrate.check(engine)
-        if status.current != status.head:
-            raise fail(f"the database schema is not current ({status.current or 'empty'} vs {status.head}); "
+        current, now, newest = revisions.is_current(engine)
+        if not current:
+            raise fail(f"the database schema is not current ({now or 'empty'} vs {newest}); "
                        "run `jiesu db upgrade` first")
         with unit_of_work(make_sessionmaker(engine)) as session:
             yield session
