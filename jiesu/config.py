@@ -50,6 +50,8 @@ class Settings(BaseSettings):
                                     "request may ask either way with ?suggest=now|later")
     suggest_interval: float = Field(default=1.0, gt=0, le=3600, description="seconds between the smart-dispatch "
                                     "worker's looks for tickets waiting for their suggestion")
+    cookie_secure: bool = Field(default=False, description="send the login cookie over HTTPS only (set it when "
+                                "Jiesu is served behind HTTPS)")
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -13,6 +13,7 @@ from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from jiesu.api.security import check_api_cookie
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.db import finish, open_session
@@ -94,13 +95,20 @@ async def get_actor(request: Request, session: SessionDep, clock: ClockDep,
                     _documented: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None
                     ) -> Actor:
     # Async, so that a token seen a moment ago (users.cached_actor) costs no thread hop and no query.
-    token, _ = _token(request)
+    token, from_header = _token(request)
     if token is None:
         return ANONYMOUS
+    if not from_header and not _is_page(request):
+        check_api_cookie(request)  # a page's script writing through the API with the login cookie
     actor = users.cached_actor(token, clock.now(), request.app.state.settings.token_cache_seconds)
     if actor is not None:
         return actor
     return await run_in_threadpool(actor_of_request, request, session, clock)
+
+
+def _is_page(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith("/api/") or path.startswith("/open311/"))
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

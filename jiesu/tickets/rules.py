@@ -6,7 +6,7 @@ and writes the event; replaying the events through `replay` gives the state back
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -160,6 +160,20 @@ def check(action: Step, state: TicketState, role: Role | None, *, is_party: bool
                 isinstance(value, list | tuple) and not value):
             raise MissingInput(f"{action.value} needs {name}", field=name)
     return t
+
+
+# Steps only the system takes (the clock, smart dispatch's worker): never offered to a person.
+SYSTEM_STEPS = frozenset({Step.mark_overdue, Step.queue_callback, Step.suggest})
+
+
+def available(state: TicketState, role: Role | None, is_party: Callable[[Party], bool]) -> list[Step]:
+    """The steps this role may take on a ticket in this state, in the table's order: what a page offers.
+    `is_party` says whether the actor is the party a step needs (the main unit, a summoned unit ...)."""
+    if role is None:
+        return []
+    return [t.action for t in TRANSITIONS.values()
+            if t.action not in SYSTEM_STEPS and state in t.sources and role in t.roles
+            and (t.party == Party.anyone or is_party(t.party))]
 
 
 def next_state(state: TicketState, action: Step) -> TicketState:

@@ -43,4 +43,5 @@ from jiesu.tickets.workflow import (  # noqa: F401
     Effect,
     StepInput,
     act,
+    available_steps,
 )

@@ -119,6 +119,11 @@ def act(session: Session, actor: Actor, clock: Clock, settings: Settings, number
     return ticket
 
 
+def available_steps(actor: Actor, ticket: Ticket) -> list[Step]:
+    """The steps `actor` may take on `ticket` now, from the workflow's table (the ticket page's buttons)."""
+    return rules.available(ticket.state, actor.role, lambda party: _is_party(actor, ticket, party))
+
+
 def _check(step: Step, ticket: Ticket, actor: Actor, data: StepInput) -> rules.Transition:
     """rules.check, with the workflow's refusals turned into the domain errors the API maps."""
     t = rules.TRANSITIONS.get(step)

@@ -14,13 +14,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jiesu import glossary
 from jiesu.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
+from jiesu.api.security import require_form_token
 from jiesu.assessment import rules as periods
 from jiesu.assessment import service as assessment
 from jiesu.assessment.schemas import KIND_LABELS, RESOLUTION_NAMES, SATISFACTION_NAMES
@@ -38,7 +39,8 @@ from jiesu.units.models import Unit
 from jiesu.web import pages
 from jiesu.web.i18n import PLACE_KIND, context_translator, pick_language, translator
 
-router = APIRouter(include_in_schema=False)
+# Every unsafe request to a page needs its origin and the session's CSRF token.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_form_token)])
 
 PAGE_SIZE = 50
 SUPERVISION_LIMIT = 50

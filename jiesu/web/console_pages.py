@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from jiesu.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
+from jiesu.api.security import require_form_token
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import DomainError, InvalidInput
@@ -29,7 +30,8 @@ from jiesu.tickets.models import Channel
 from jiesu.tickets.models import Request as TicketRequest
 from jiesu.web import pages
 
-router = APIRouter(include_in_schema=False)
+# Every unsafe request to a page needs its origin and the session's CSRF token.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_form_token)])
 
 HITS = 5
 STATS_MONTHS = 3

@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jiesu import glossary, limits
+from jiesu.api import security
 from jiesu.api.deps import SESSION_TOKEN_KEY, ActorDep, ClockDep, SessionDep, SettingsDep, actor_of_request
+from jiesu.api.security import require_form_token
 from jiesu.calendar import service as calendar
 from jiesu.db import unit_of_work
 from jiesu.errors import (
@@ -46,7 +48,8 @@ from jiesu.web.i18n import LANGUAGES, PLACE_KIND, context_translator, pick_langu
 
 log = logging.getLogger("jiesu.web")
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+# Every unsafe request to a page needs its origin and the session's CSRF token.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_form_token)])
 
 PAGE_SIZE = 50
 # The order an operator looks for units in: who dispatches, who governs, who acts (streets first), the
@@ -114,7 +117,9 @@ def render(request: Request, name: str, actor: Actor, status_code: int = 200, *,
         "term": lambda kind, value: glossary.label(kind, value, lang),
         "lang_links": lang_links, "actor": actor, "who": who, "role_labels": ROLE_LABELS,
         "login_url": login_url("/" if request.url.path == "/login" else here(request)),
-        "can": lambda action: can(actor.role, Permission(action)), **context}, status_code=status_code)
+        "can": lambda action: can(actor.role, Permission(action)),
+        "csrf": lambda: security.hidden_field(request), "csrf_token": lambda: security.token(request),
+        **context}, status_code=status_code)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
     return response

@@ -21,6 +21,7 @@ from jiesu.tickets.models import Ticket
 from jiesu.tickets.rules import Step
 from jiesu.tickets.rules import TicketState as S
 from jiesu.web import assessment_pages
+from tests import forms
 from tests.integration.test_tickets import OTHER_STREET, STREET, Cast, Desk
 from tests.stories import PASSWORD
 
@@ -35,7 +36,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def login(client, username: str) -> None:
-    r = client.post("/login", data={"username": username, "password": PASSWORD}, follow_redirects=False)
+    r = forms.post(client, "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 303, r.text
 
 
@@ -96,7 +97,7 @@ def test_the_pages_for_each_role(client, cast):
         assert client.get("/assessment").status_code == assess_page, username
         behind = client.get("/assessment/behind", params={"month": MONTH, "measure": "valid"})
         assert behind.status_code == assess_page, username
-        client.post("/logout")
+        forms.post(client, "/logout")
     assert 'href="/assessment"' not in client.get("/").text
 
 
@@ -110,7 +111,7 @@ def test_the_desk_records_an_answer_and_the_ticket_is_closed(client, desk, cast)
     assert t.number in page and f'action="/callbacks/{t.number}"' in page
     assert "138****0000" in page and "13800000000" not in page  # masked; the button asks the logged API
     assert "已回访 0 / 3 次" in page
-    r = client.post(f"/callbacks/{t.number}", data={"reached": "1", "contacted": "1", "resolution": "resolved",
+    r = forms.post(client, f"/callbacks/{t.number}", data={"reached": "1", "contacted": "1", "resolution": "resolved",
                                                    "satisfaction": "satisfied", "comment": "满意"},
                     follow_redirects=False)
     assert r.status_code == 303, r.text
@@ -127,13 +128,14 @@ def test_the_desk_counts_attempts_and_keeps_a_half_filled_form(client, desk, cas
     t = replied_at(desk, cast)
     jobs.tick(desk.session, desk.clock, desk.settings)
     login(client, "callback")
-    r = client.post(f"/callbacks/{t.number}", data={"reached": "1", "contacted": "0", "satisfaction": "basically",
+    r = forms.post(client, f"/callbacks/{t.number}", data={"reached": "1", "contacted": "0",
+            "satisfaction": "basically",
                                                    "comment": "还没问完"})
     assert r.status_code == 422
     assert "请选择问题是否解决" in r.text
     form = r.text[r.text.index(f'action="/callbacks/{t.number}"'):]
     assert 'value="0" checked' in form and 'value="basically" checked' in form and "还没问完" in form
-    r = client.post(f"/callbacks/{t.number}", data={"reached": "0"}, follow_redirects=False)
+    r = forms.post(client, f"/callbacks/{t.number}", data={"reached": "0"}, follow_redirects=False)
     assert parse_qs(urlsplit(r.headers["location"]).query)["result"] == ["retry"]
     page = client.get(r.headers["location"]).text
     assert "未联系上市民，稍后再次回访" in page and "已回访 1 / 3 次" in page
@@ -141,17 +143,17 @@ def test_the_desk_counts_attempts_and_keeps_a_half_filled_form(client, desk, cas
     assert t.state == S.replied
     # a ticket no longer waiting: said so on the page, nothing recorded
     answer(desk, cast, t)
-    r = client.post(f"/callbacks/{t.number}", data={"reached": "0"})
+    r = forms.post(client, f"/callbacks/{t.number}", data={"reached": "0"})
     assert r.status_code == 409 and "已不在待回访状态" in r.text
     assert len(callback.history(desk.session, cast.callback, t.number)) == 2
 
 
 def test_only_the_desk_posts_answers(client, desk, cast):
     t = replied_at(desk, cast)
-    r = client.post(f"/callbacks/{t.number}", data={"reached": "0"}, follow_redirects=False)
+    r = forms.post(client, f"/callbacks/{t.number}", data={"reached": "0"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     login(client, "handler")
-    assert client.post(f"/callbacks/{t.number}", data={"reached": "0"}).status_code == 403
+    assert forms.post(client, f"/callbacks/{t.number}", data={"reached": "0"}).status_code == 403
     assert callback.history(desk.session, cast.callback, t.number) == []
 
 
@@ -164,23 +166,23 @@ def test_the_citizen_answers_the_survey_page(client, desk, cast):
     assert page.status_code == 200
     assert t.number in page.text and "楼下餐馆油烟扰民" in page.text and "已督促餐馆加装油烟净化器" in page.text
     assert "138" not in page.text and "张三" not in page.text
-    r = client.post(f"/survey/{token}", data={"contacted": "1", "resolution": "resolved"})
+    r = forms.post(client, f"/survey/{token}", data={"contacted": "1", "resolution": "resolved"})
     assert r.status_code == 422 and "请回答：您对办理结果是否满意" in r.text
-    r = client.post(f"/survey/{token}", data={"contacted": "1", "resolution": "resolved",
+    r = forms.post(client, f"/survey/{token}", data={"contacted": "1", "resolution": "resolved",
                                               "satisfaction": "satisfied", "comment": "谢谢"})
     assert r.status_code == 200 and "感谢您的评价" in r.text
     desk.session.refresh(t)
     assert t.state == S.closed
     again = client.get(f"/survey/{token}")
     assert again.status_code == 409 and "此工单已完成评价或已办结" in again.text
-    assert client.post(f"/survey/{token}", data={"contacted": "1", "resolution": "resolved",
+    assert forms.post(client, f"/survey/{token}", data={"contacted": "1", "resolution": "resolved",
                                                  "satisfaction": "satisfied"}).status_code == 409
 
 
 def test_an_unresolved_survey_reopens_and_says_so(client, desk, cast):
     t = replied_at(desk, cast)
     token = callback.survey_token(desk.settings, t)
-    r = client.post(f"/survey/{token}", data={"contacted": "0", "resolution": "unresolved",
+    r = forms.post(client, f"/survey/{token}", data={"contacted": "0", "resolution": "unresolved",
                                               "satisfaction": "unsatisfied"})
     assert r.status_code == 200 and "重新办理" in r.text
     desk.session.refresh(t)
@@ -193,7 +195,7 @@ def test_a_bad_survey_link_says_so(client, desk, cast):
     for bad in (token[:-2] + "zz", t.number, "x" * 300):
         r = client.get(f"/survey/{bad}")
         assert r.status_code == 404 and "此评价链接无效或已过期" in r.text
-        assert client.post(f"/survey/{bad}", data={"contacted": "1"}).status_code == 404
+        assert forms.post(client, f"/survey/{bad}", data={"contacted": "1"}).status_code == 404
 
 
 def test_the_ticket_page_shows_the_survey_link_to_the_centre(client, desk, cast):
@@ -201,12 +203,12 @@ def test_the_ticket_page_shows_the_survey_link_to_the_centre(client, desk, cast)
     token = callback.survey_token(desk.settings, t)
     login(client, "callback")
     assert f"/survey/{token}" in client.get(f"/tickets/{t.number}").text
-    client.post("/logout")
+    forms.post(client, "/logout")
     login(client, "handler")
     page = client.get(f"/tickets/{t.number}").text
     assert t.number in page and "/survey/" not in page
     answer(desk, cast, t)
-    client.post("/logout")
+    forms.post(client, "/logout")
     login(client, "callback")
     assert "/survey/" not in client.get(f"/tickets/{t.number}").text  # answered: no link any more
 

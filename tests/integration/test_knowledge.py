@@ -20,6 +20,7 @@ from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Role
 from jiesu.taxonomy.models import Category
 from jiesu.tickets.models import Outcome, Request, Ticket
 from jiesu.tickets.rules import Step as TicketStep
+from tests import forms
 from tests.integration.test_tickets import STREET, handling
 from tests.stories import Hotline
 
@@ -355,14 +356,14 @@ def test_the_console_answers_an_inquiry_and_files_a_complaint(hotline, session, 
     hotline.login("op", Role.operator)
     c = hotline.client
     assert c.get("/console", follow_redirects=False).headers["location"] == "/login?next=/console"
-    r = c.post("/login", data={"username": "op", "password": PASSWORD}, follow_redirects=False)
+    r = forms.post(c, "/login", data={"username": "op", "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 303
     page = c.get("/console")
     assert page.status_code == 200 and 'href="/console"' in page.text and "直接答复统计" in page.text
-    r = c.post("/console", data={"action": "search", "text": QUERIES["pension"], "request_type": "inquiry"})
+    r = forms.post(c, "/console", data={"action": "search", "text": QUERIES["pension"], "request_type": "inquiry"})
     assert r.status_code == 200 and ARTICLES["pension"][0] in r.text
     tickets_before = session.scalar(select(func.count()).select_from(Ticket))
-    r = c.post("/console", data={"action": "answer", "text": QUERIES["pension"], "request_type": "inquiry",
+    r = forms.post(c, "/console", data={"action": "answer", "text": QUERIES["pension"], "request_type": "inquiry",
                                  "article_id": str(base["pension"].id), "answer": ARTICLES["pension"][1]},
                follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/console?answered=")
@@ -371,17 +372,18 @@ def test_the_console_answers_an_inquiry_and_files_a_complaint(hotline, session, 
     assert session.get(Request, request_id).outcome == Outcome.direct_answer
     assert session.scalar(select(func.count()).select_from(Ticket)) == tickets_before
     # no answer, no article: refused, the text kept
-    r = c.post("/console", data={"action": "answer", "text": "随便问问", "request_type": "inquiry"})
+    r = forms.post(c, "/console", data={"action": "answer", "text": "随便问问", "request_type": "inquiry"})
     assert r.status_code == 422 and "请填写答复内容" in r.text and "随便问问" in r.text
-    r = c.post("/console", data={"action": "answer", "text": "楼下噪音", "request_type": "complaint", "answer": "x"})
+    r = forms.post(c, "/console", data={"action": "answer", "text": "楼下噪音", "request_type": "complaint",
+                                        "answer": "x"})
     assert r.status_code == 422 and "只有咨询类诉求可以直接答复" in r.text
-    r = c.post("/console", data={"action": "ticket", "text": "楼下餐馆油烟扰民，请处理。", "request_type": "complaint"},
-               follow_redirects=False)
+    r = forms.post(c, "/console", data={"action": "ticket", "text": "楼下餐馆油烟扰民，请处理。",
+                                        "request_type": "complaint"}, follow_redirects=False)
     assert r.status_code == 303 and "ticket=" in r.headers["location"]
     assert session.scalar(select(func.count()).select_from(Ticket)) == tickets_before + 1
     # who may not
     hotline.login("h-street", Role.unit_handler, STREET)
-    c.post("/logout")
-    c.post("/login", data={"username": "h-street", "password": PASSWORD})
+    forms.post(c, "/logout")
+    forms.post(c, "/login", data={"username": "h-street", "password": PASSWORD})
     assert c.get("/console").status_code == 403
     assert 'href="/console"' not in c.get("/").text

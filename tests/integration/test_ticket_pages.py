@@ -14,6 +14,7 @@ from jiesu.tickets.models import Channel
 from jiesu.tickets.rules import Step
 from jiesu.units import users
 from jiesu.web import i18n, pages
+from tests import forms
 
 PASSWORD = "correct-horse-9"
 GUANYINSI, XINGSHOU = "110115009000", "110114116000"  # 观音寺街道 (大兴区), 兴寿镇 (昌平区)
@@ -53,7 +54,7 @@ def world(session, clock, settings) -> World:
 
 
 def login(client, username: str) -> None:
-    r = client.post("/login", data={"username": username, "password": PASSWORD}, follow_redirects=False)
+    r = forms.post(client, "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 303
 
 

@@ -18,6 +18,7 @@ from jiesu.tickets import service
 from jiesu.tickets.models import Channel
 from jiesu.tickets.rules import Step
 from jiesu.units import users
+from tests import forms
 
 PASSWORD = "correct-horse-9"
 STREETS = ["110115009000", "110115001000"]  # 观音寺街道, 兴丰街道 (大兴区): their tickets are copied to the district
@@ -121,7 +122,7 @@ def bearer(client, username: str) -> dict[str, str]:
 
 
 def log_in(client, username: str) -> None:
-    r = client.post("/login", data={"username": username, "password": PASSWORD}, follow_redirects=False)
+    r = forms.post(client, "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 303
 
 

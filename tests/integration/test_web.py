@@ -15,6 +15,7 @@ from jiesu.units import service as units_service
 from jiesu.units import users
 from jiesu.units.models import UnitKind
 from jiesu.web import i18n
+from tests import forms
 
 PASSWORD = "correct-horse-9"
 EN_CATALOGUE = i18n.LOCALES / "en" / "LC_MESSAGES" / "jiesu.po"
@@ -28,7 +29,7 @@ def make_user(session, clock, username: str, role: Role, display_name: str | Non
 
 
 def web_login(client, username: str, password: str = PASSWORD):
-    return client.post("/login", data={"username": username, "password": password}, follow_redirects=False)
+    return forms.post(client, "/login", data={"username": username, "password": password}, follow_redirects=False)
 
 
 def nav_of(html: str) -> str:
@@ -97,7 +98,7 @@ def test_login_logout(session, clock, client):
     assert "op1 · 话务员" in home
     assert 'action="/logout"' in home
     assert 'href="/units"' in home  # an operator may read units
-    r = client.post("/logout", follow_redirects=False)
+    r = forms.post(client, "/logout", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/"
     home = client.get("/").text
     assert "op1" not in home and 'href="/login"' in home
@@ -181,7 +182,7 @@ def test_a_copied_cookie_is_worthless_after_logout(session, clock, client):
     assert web_login(client, "op9").status_code == 303
     stolen = client.cookies.get("jiesu_session")
     assert "op9" in client.get("/").text
-    client.post("/logout", follow_redirects=False)
+    forms.post(client, "/logout", follow_redirects=False)
     client.cookies.set("jiesu_session", stolen)
     r = client.get("/units", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
@@ -465,9 +466,9 @@ def test_login_keeps_next(session, clock, client):
     assert r.headers["location"] == "/login?next=/units%3Fkind%3Dstreet"
     form = client.get(r.headers["location"]).text
     assert '<input type="hidden" name="next" value="/units?kind=street">' in form
-    bad = client.post("/login", data={"username": "op1", "password": "nope", "next": "/units?kind=street"})
+    bad = forms.post(client, "/login", data={"username": "op1", "password": "nope", "next": "/units?kind=street"})
     assert bad.status_code == 401 and 'value="/units?kind=street"' in bad.text  # kept through a wrong password
-    r = client.post("/login", data={"username": "op1", "password": PASSWORD, "next": "/units?kind=street"},
+    r = forms.post(client, "/login", data={"username": "op1", "password": PASSWORD, "next": "/units?kind=street"},
                     follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/units?kind=street"
 
@@ -476,7 +477,7 @@ def test_login_keeps_next(session, clock, client):
                                     "javascript:alert(1)", ""])
 def test_login_never_redirects_off_site(session, clock, client, target):
     make_user(session, clock, "op1", Role.operator)
-    r = client.post("/login", data={"username": "op1", "password": PASSWORD, "next": target},
+    r = forms.post(client, "/login", data={"username": "op1", "password": PASSWORD, "next": target},
                     follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/"
 
@@ -488,7 +489,8 @@ def test_login_link_comes_back_to_the_page(session, clock, client):
     login = next(h for h in links_of(html) if h.startswith("/login?"))
     target = parse_qs(urlsplit(login).query)["next"][0]
     assert target == "/categories?" + urlencode({"q": "燃气"})
-    r = client.post("/login", data={"username": "op1", "password": PASSWORD, "next": target}, follow_redirects=False)
+    r = forms.post(client, "/login", data={"username": "op1", "password": PASSWORD, "next": target},
+            follow_redirects=False)
     assert r.headers["location"] == target
 
 
