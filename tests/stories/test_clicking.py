@@ -187,7 +187,8 @@ def test_yellow_line_on_ansi_road_by_clicking(browser, city):
     cast = people(browser, server, "operator", "dispatcher", "xingshou", "h-jt-110114", "callback")
     number = call(cast["operator"], kind="投诉",
                   text_="安四路香屯村路段画的是黄色虚线，旁边却立着单行标志，"
-                        "车辆不知道该怎么走，绿篱也挡住了视线，很危险", address="昌平区兴寿镇安四路香屯村段", phone="13911112222")
+                        "车辆不知道该怎么走，绿篱也挡住了视线，很危险",
+                  address="昌平区兴寿镇安四路香屯村段", phone="13911112222")
     dispatcher = cast["dispatcher"]
     dispatcher.open_ticket(number)
     dispatcher.take("dispatch", unit="110114116000", co_units="jt-110114")
