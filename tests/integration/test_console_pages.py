@@ -55,6 +55,9 @@ def test_the_console_script_gets_the_suggestion_before_the_ticket_exists(client,
     page = client.get("/console").text
     assert 'id="suggest"' in page and 'src="/static/console.js"' in page
     assert 'name="urgency"' in page and 'name="anonymous"' in page and 'name="no_callback"' in page
+    english = client.get("/console", params={"lang": "en"}).text
+    assert "Keyboard shortcuts" in english and "No callback" in english
+    client.get("/console", params={"lang": "zh_CN"})
     tickets_before = session.scalar(select(Ticket.id).order_by(Ticket.id.desc()).limit(1))
     text, address = GROUP_RENTAL
     assert suggest(client, None, text=text, address=address).status_code == 403  # the cookie alone writes nothing

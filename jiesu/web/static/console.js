@@ -123,6 +123,7 @@
       for (const d of s.duplicates) {
         const li = el("li");
         const a = el("a", null, d.number); a.href = "/tickets/" + encodeURIComponent(d.number);
+        a.target = "_blank"; a.rel = "noopener";  // the call being typed stays on this page
         li.append(a, " ", el("span", "muted", d.score.toFixed(2)), " ", el("span", "why", d.reasons.join("、")));
         ul.append(li);
       }
