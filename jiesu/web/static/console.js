@@ -72,7 +72,8 @@
   const suggestStatus = document.getElementById("suggest-status");
   const suggestBody = document.getElementById("suggest-body");
   let suggestTimer = null, suggestAsked = "", suggestSeq = 0;
-  let urgencyTouched = false;
+  // An urgency the page came back with (a form sent without JavaScript, or refused) is the operator's.
+  let urgencyTouched = urgency.value !== urgency.options[0].value;
 
   function el(tag, cls, content) {
     const e = document.createElement(tag);
