@@ -159,3 +159,17 @@ def street_units(session: Session, district_codes: Sequence[str]) -> dict[str, l
         out.setdefault(district, []).append((code, name))
     return out
 
+
+
+def street_of(area_code: str) -> str | None:
+    """The street/township an area code lies in (the statistical codes: 6 digits of district, 3 of street, 3 of
+    community), whose unit bears the street's code: the unit picker's choice for an alternative reading of a place."""
+    return area_code[:9] + "000" if len(area_code) == 12 and area_code.isdigit() and area_code[6:9] != "000" else None
+
+
+def units_named(session: Session, codes: Sequence[str]) -> dict[str, str]:
+    """code -> name of the active units among these codes: one statement (none when no code is given)."""
+    wanted = [c for c in dict.fromkeys(codes) if c][:500]
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Unit.code, Unit.name).where(Unit.code.in_(wanted), Unit.active.is_(True))).all())

@@ -52,6 +52,19 @@ def suggestion_of(raw: str | None) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+def other_readings(s: dict) -> list[tuple[str, str]]:
+    """(path, street code) of each other reading of an ambiguous place in a suggestion."""
+    place = s.get("place") if isinstance(s.get("place"), dict) else {}
+    if not place.get("ambiguous"):
+        return []
+    out = []
+    for a in place.get("alternatives") or []:
+        street = queues.street_of(str(a.get("code") or "")) if isinstance(a, dict) else None
+        if street:
+            out.append((str(a.get("path") or ""), street))
+    return out
+
+
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
                tab: str = "", district: str = "", overdue: str = "", page: int = 1) -> Response:
@@ -81,8 +94,14 @@ def queue_page(request: Request, session: SessionDep, actor: ActorDep, clock: Cl
     if queue == Queue.duplicates:
         numbers = [d.get("number") for r in rows for d in (r["s"] or {}).get("duplicates") or []]
         parents = queues.tickets_named(session, actor, [n for n in numbers if isinstance(n, str)])
-    # The unit pickers offer the streets of the districts on the page; the category picker the first level.
+    # The unit pickers offer the streets of the districts on the page, and where the place was ambiguous, the
+    # streets of its other readings first; the category picker the first level of the tree.
     pickers = queues.street_units(session, [r["t"].district_code for r in rows]) if rows else {}
+    readings = {r["t"].number: other_readings(r["s"]) for r in rows if r["s"]}
+    named = queues.units_named(session, [street for alts in readings.values() for _path, street in alts])
+    for r in rows:
+        r["alternatives"] = [(street, named[street], path) for path, street in readings.get(r["t"].number, [])
+                             if street in named]
     categories = taxonomy.list_categories(session, actor, level=1) if rows and queue != Queue.extension else []
     params = {"tab": queue.value if queue != Queue.new else "", "district": district_code,
               "overdue": "1" if late else ""}

@@ -27,13 +27,14 @@ QUEUE_STATEMENTS = 7  # see test_the_queue_costs_a_handful_of_statements
 
 def proposal(category: str | None = "01", unit: str | None = GUANYINSI, unit_name: str = "观音寺街道办事处",
              co: tuple[tuple[str, str], ...] = (), confidence: float = 0.9, manual_reasons: tuple[str, ...] = (),
-             duplicates: tuple[dict, ...] = (), ambiguous: bool = False) -> tuple[dict, dict]:
+             duplicates: tuple[dict, ...] = (), ambiguous: bool = False,
+             alternatives: tuple[dict, ...] = ()) -> tuple[dict, dict]:
     """A suggestion as smart dispatch keeps it on the ticket (routing.service.Suggestion.to_dict) and its brief."""
     full = {"category_code": category, "category_name": "城乡建设" if category else None,
             "category_confidence": confidence, "category_alternatives": [{"category": "环境保护", "confidence": 0.05}],
             "category_reasons": ["关键词: 群租 消防"],
             "place": {"code": GUANYINSI, "path": "北京市/大兴区/观音寺街道", "confidence": 1.0, "ambiguous": ambiguous,
-                      "alternatives": [], "reasons": []},
+                      "alternatives": list(alternatives), "reasons": []},
             "main_unit": {"code": unit, "name": unit_name} if unit else None,
             "co_units": [{"code": c, "name": n} for c, n in co], "unit_reasons": ["默认：属地街道（乡镇）办理"],
             "urgency": "normal", "urgency_reasons": [], "duplicates": list(duplicates), "confidence": confidence,
@@ -96,8 +97,10 @@ def post_form(client, number: str, step: str, fields: dict, **kw):
 def test_new_tickets_by_dispatch_deadline_with_their_suggestion(desk, client):
     first = desk.new(suggestion=proposal(co=((CHENGGUAN, "北京市大兴区城市管理综合行政执法局"),)))
     desk.clock.advance(timedelta(minutes=5))
-    urgent = desk.new("燃气泄漏，味道很大", suggestion=proposal(confidence=0.41, ambiguous=True, manual_reasons=(
-        "类别把握不足 (0.41)", "地点不明确")), urgency=Urgency.emergency)  # dispatch within 1 h: before `first`
+    urgent = desk.new("燃气泄漏，味道很大", suggestion=proposal(
+        confidence=0.41, ambiguous=True, manual_reasons=("类别把握不足 (0.41)", "地点不明确"),
+        alternatives=({"code": "110114116201", "path": "北京市/昌平区/兴寿镇/某村"},)),
+        urgency=Urgency.emergency)  # dispatch within 1 h: before `first`
     desk.clock.advance(timedelta(minutes=5))
     bare = desk.new("车太多了", suggestion=None, area_code=None)
     same_deadline = desk.new("同一时限，后受理", suggestion=proposal())
@@ -118,6 +121,9 @@ def test_new_tickets_by_dispatch_deadline_with_their_suggestion(desk, client):
     sure = row_html(html, urgent)
     assert "待人工派单" in sure and "类别把握不足 (0.41)；地点不明确" in sure and "地名有歧义" in sure
     assert '<span class="confidence">41%</span>' in sure and "紧急" in sure
+    # the unit picker offers the street of the place's other reading first
+    assert f'list="alt-{urgent}"' in sure
+    assert f'<option value="{XINGSHOU}">兴寿镇人民政府（北京市/昌平区/兴寿镇/某村）' in sure
     none = row_html(html, bare)
     assert "没有智能派单建议" in none and 'class="accept"' not in none  # nothing to accept: dispatch by hand
     assert "<details class=\"correct\" open>" in none
