@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -171,7 +171,7 @@ def overdue(now: datetime | None) -> ColumnElement[bool]:
     waiting for dispatch after its dispatch deadline (no flag: the clock does not mark dispatch)."""
     late = [Ticket.sign_overdue.is_(True), Ticket.reply_overdue.is_(True)]
     if now is not None:
-        late.append(and_(Ticket.state == TicketState.new, Ticket.dispatch_by < now))
+        late.append((Ticket.state == TicketState.new) & (Ticket.dispatch_by < now))
     return or_(*late)
 
 
