@@ -121,6 +121,9 @@ class TicketFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     q: str | None = None
+    # The instant `overdue` is judged at: with it, a new ticket past its dispatch deadline (dispatch_by) is overdue
+    # too; without it, only the sign and reply deadlines the clock flags count.
+    now: datetime | None = None
 
 
 def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 50,
@@ -145,7 +148,7 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 5
         in_tree = select(Category.id).where(or_(Category.code == cat.code, Category.code.like(f"{cat.code}.%")))
         stmt = stmt.where(Ticket.category_id.in_(in_tree))
     if f.overdue is not None:
-        late = or_(Ticket.sign_overdue.is_(True), Ticket.reply_overdue.is_(True))
+        late = overdue(f.now)
         stmt = stmt.where(late if f.overdue else ~late)
     if f.manual is not None:
         stmt = stmt.where(Ticket.manual_review.is_(f.manual))
@@ -161,6 +164,15 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 5
     rows = session.scalars(stmt.options(*ROW).order_by(Ticket.created_at.desc(), Ticket.id.desc())
                            .limit(limit).offset(offset))
     return list(rows), total
+
+
+def overdue(now: datetime | None) -> ColumnElement[bool]:
+    """A ticket past a deadline: its sign or reply deadline flagged by the clock, or, judged at `now`, still
+    waiting for dispatch after its dispatch deadline (no flag: the clock does not mark dispatch)."""
+    late = [Ticket.sign_overdue.is_(True), Ticket.reply_overdue.is_(True)]
+    if now is not None:
+        late.append((Ticket.state == TicketState.new) & (Ticket.dispatch_by < now))
+    return or_(*late)
 
 
 def contact_of(session: Session, actor: Actor, clock: Clock, number: str, purpose: str) -> Contact | None:

@@ -383,7 +383,7 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
     overdue_value = {"1": True, "0": False}.get(overdue)
     query = q.strip()[:100]
     f = tickets.TicketFilter(state=state_value, district_code=district_code or None, overdue=overdue_value,
-                             q=query or None)
+                             q=query or None, now=clock.now())
     page = min(max(page, 1), MAX_PAGE_NUMBER)
     items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
@@ -391,7 +391,8 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
         page = pages
         items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     now = clock.now()  # the rows come with their requests and units (tickets.ROW)
-    rows = [{"t": t, "summary": summary(t.request), "reply": deadlines_of(t, now)[2]} for t in items]
+    rows = [{"t": t, "summary": summary(t.request), "dispatch": d[0], "reply": d[2]}
+            for t in items for d in [deadlines_of(t, now)]]
     params = {"state": state_value.value if state_value else "", "district": district_code,
               "overdue": overdue if overdue_value is not None else "", "q": query}
     return render(request, "tickets.html", actor, session=session, rows=rows, total=total, page=page, pages=pages,
