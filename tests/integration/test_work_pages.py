@@ -76,6 +76,9 @@ def test_nearest_deadline_first_with_a_countdown_in_business_time(world, client)
     assert cards(client.get("/work", params={"tab": "today"}).text) == [to_sign]
     assert cards(client.get("/work", params={"tab": "handling"}).text) == [handling]
     assert cards(client.get("/work", params={"tab": "nonsense"}).text) == [urgent, to_sign, handling, returned]
+    english = client.get("/work", params={"lang": "en"}).text
+    assert "6 business day(s) 23 h left" in card(english, handling) and "5 min overdue" in card(english, urgent)
+    assert "Due today <small>1</small>" in english
 
 
 def test_sign_from_the_list_in_one_click(world, client, session):
@@ -83,10 +86,11 @@ def test_sign_from_the_list_in_one_click(world, client, session):
     login(client, "gys1")
     html = client.get("/work").text
     assert f'action="/tickets/{number}/steps/sign" class="one-click"' in html
+    assert f'name="next" value="/work?t={number}"' in card(html, number)  # back here, to this ticket
     r = step(client, session, number, "sign", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/work?done=sign"
-    html = client.get(r.headers["location"]).text
-    assert "已办理：签收" in html
+    html = client.get(f"/work?t={number}&done=sign").text
+    assert f'已办理：签收 · <a href="/tickets/{number}">' in html and "work-item kind-handling just-done" in html
     assert "剩 7 个工作日" in card(html, number)  # handling now: the reply's countdown
     assert 'steps/sign"' not in card(html, number)
     assert service.get(session, world.gys, number).state == TicketState.handling

@@ -21,3 +21,6 @@ document.querySelectorAll("form.whistle").forEach(function (form) {
     }
   });
 });
+// Back from a step: the ticket just worked on comes into view (the notice at the top names it too).
+var justDone = document.querySelector(".work-item.just-done");
+if (justDone) { justDone.scrollIntoView({block: "start"}); }
