@@ -177,3 +177,19 @@ def test_the_list_reads_in_a_fixed_number_of_statements(world, session, engine, 
     assert (total_few, total_many) == (2, 7)
     # tab counts, the rows, their units, the deadline policies, the calendar: as many for 7 tickets as for 2
     assert few == many == 5
+
+
+def test_deadlines_on_the_clock_count_the_holiday(world, client):
+    # 5 October 2024 is a day of the National Day holiday; an emergency must be answered within 2 clock hours
+    world.clock.advance(timedelta(days=5))
+    urgent = world.ticket(text="燃气泄漏", urgency=Urgency.emergency)
+    world.act(world.gys, urgent, Step.sign)
+    normal = world.ticket(text="楼道堆物")
+    world.act(world.gys, normal, Step.sign)
+    world.clock.advance(timedelta(minutes=20))
+    login(client, "gys1")
+    html = client.get("/work").text
+    assert cards(html) == [urgent, normal]
+    assert "剩 1 小时 40 分钟" in card(html, urgent) and "上班时间" not in card(html, urgent)
+    # the business-day deadline waits for the holiday to end: 7 business days from the 8th, less nothing yet
+    assert "剩 7 个工作日" in card(html, normal)
