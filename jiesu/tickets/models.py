@@ -217,6 +217,8 @@ class TicketCounter(Base):
 
 
 Index("ix_tickets_state_unit", Ticket.state, Ticket.main_unit_id)
+# The lists' order (newest first, ties by id): a deep page is a walk of this index (benchmarks/pages.py).
+Index("ix_tickets_created_id", Ticket.created_at, Ticket.id)
 # Partial: only the few tickets waiting for their suggestion are in it, so intake pays little for it.
 Index("ix_tickets_suggest_pending", Ticket.id, postgresql_where=Ticket.suggest_pending,
       sqlite_where=Ticket.suggest_pending)
