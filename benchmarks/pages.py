@@ -274,6 +274,7 @@ def describe(engine: Engine) -> dict:
                                                                   Ticket.state.in_(OPEN))) or 0
         out["handler_ticket"] = s.scalar(select(Ticket.number).where(Ticket.main_unit_id == unit_id)
                                          .order_by(Ticket.version.desc(), Ticket.id).limit(1))
+        out["with_request"] = s.scalar(text("SELECT count(*) FROM tickets t JOIN requests r ON r.id = t.request_id"))
         # the events' log is whole: seq 1..n and version = n for every ticket (checked on the copies too)
         out["log_whole"] = not s.scalar(text(
             "SELECT count(*) FROM (SELECT t.id FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id "
@@ -412,7 +413,9 @@ def main() -> None:
         print(f"   {d['tickets']:,} tickets ({states}); {d['overdue']:,} overdue, {d['extension']:,} with an "
               f"extension request pending, {d['escalated']:,} escalated; {d['events']:,} events "
               f"({d['events'] / max(d['tickets'], 1):.1f} a ticket), event logs whole (seq 1..n = version): "
-              f"{'yes' if d['log_whole'] else 'NO'}; {d['units_with_tickets']:,} main units; database {size}")
+              f"{'yes' if d['log_whole'] else 'NO'}; every ticket with its request: "
+              f"{'yes' if d['with_request'] == d['tickets'] else 'NO'}; {d['units_with_tickets']:,} main units; "
+              f"database {size}")
         print(f"   the data's now (the app's fixed clock): {now.isoformat()}; templates made by the demo simulator "
               f"over {args.days} days, {args.templates:,} of them, copied to {args.n:,}")
         print(f"engine: {version}, throwaway cluster kept under var/ (fsync off, shared_buffers 512MB)")
