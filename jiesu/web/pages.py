@@ -391,11 +391,14 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
     page = min(max(page, 1), MAX_PAGE_NUMBER)
     items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
                                         count_cap=LIST_COUNT_CAP)
-    pages = max(1, -(-total // PAGE_SIZE)) if total <= LIST_COUNT_CAP else None  # None: more than the cap
-    if pages is not None and page > pages:  # past the end: show the last page
+    exact = total <= LIST_COUNT_CAP
+    if not exact and not items and page > 1:  # past the end of a long list: counted to its end, for its last page
+        total, exact = tickets.list_tickets(session, actor, f, limit=1)[1], True
+    pages = max(1, -(-total // PAGE_SIZE)) if exact else None  # None: more than LIST_COUNT_CAP
+    if exact and page > pages:  # past the end: show the last page
         page = pages
-        items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
-                                            count_cap=LIST_COUNT_CAP)
+        items, _ = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                                        count_cap=LIST_COUNT_CAP)
     now = clock.now()  # the rows come with their requests and units (tickets.ROW)
     rows = [{"t": t, "summary": summary(t.request), "reply": deadlines_of(t, now)[2]} for t in items]
     params = {"state": state_value.value if state_value else "", "district": district_code,

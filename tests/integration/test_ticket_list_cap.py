@@ -34,6 +34,8 @@ def test_the_count_stops_at_the_cap_and_the_page_says_more_than(session, clock, 
     assert 'href="/tickets?page=2"' in page1  # a full page: there may be more
     page2 = client.get("/tickets", params={"page": 2}).text
     assert numbers_on(page2) == newest[2:]
+    past = client.get("/tickets", params={"page": 9}).text  # past the end: counted to the end, the last page
+    assert numbers_on(past) == newest[2:] and "共 4 个结果" in past and "第 2 / 2 页" in past
     monkeypatch.setattr(pages, "LIST_COUNT_CAP", 4)
     page2 = client.get("/tickets", params={"page": 2}).text
     assert "共 4 个结果" in page2 and "第 2 / 2 页" in page2 and 'href="/tickets?page=3"' not in page2
