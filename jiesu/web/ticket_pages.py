@@ -10,6 +10,7 @@ back to. A refused step shows the ticket again, as it is now, with the reason in
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -24,12 +25,14 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import DomainError, InvalidInput, TicketNotFound
 from jiesu.limits import MAX_CODE, MAX_REASON, MAX_TEXT, MAX_UNIT_CODE
-from jiesu.permissions import Actor, Permission, can
+from jiesu.permissions import Actor, Permission, can, is_system
 from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, URGENCY_LABELS
 from jiesu.tickets import attachments, refusals
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import CHANNEL_LABELS, Ticket, UnitRole
+from jiesu.tickets.models import Request as TicketRequest
 from jiesu.tickets.rules import PERSON_STEPS, STATE_LABELS, Step
+from jiesu.tickets.workflow import MAX_EXTENSION_DAYS
 from jiesu.web import pages
 from jiesu.web.i18n import pick_language
 
@@ -37,6 +40,53 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(require_form_t
 
 MAX_UNITS = 20  # co-units or summoned units in one step
 MAX_PHOTOS = 6  # photos with one note or reply
+
+# How the steps a person may take are laid out (which ones: tickets.available_steps, the workflow's table; this
+# only orders them). The first that is not dangerous is the main step of the moment and shows open (签收 for a
+# dispatched ticket, 派单 for a new one); the dangerous ones (they end or undo work) come last, apart, and each
+# asks for a reason or a confirmation before it is sent.
+STEP_ORDER = [Step.dispatch, Step.uphold_return, Step.approve_extension, Step.sign, Step.summons_sign,
+              Step.summons_report, Step.reply, Step.close, Step.note, Step.whistle, Step.request_extension,
+              Step.reopen, Step.escalate, Step.reject_extension, Step.return_, Step.reject_return, Step.merge,
+              Step.withdraw]
+DANGEROUS = frozenset({Step.return_, Step.reject_return, Step.reject_extension, Step.merge, Step.withdraw})
+PHOTO_STEPS = frozenset({Step.note, Step.reply, Step.summons_report})
+
+
+def step_plan(steps: list[Step]) -> dict[str, object]:
+    """{"main": the step to show open or None, "usual": the others, "dangerous": the ones apart}, in STEP_ORDER."""
+    rank = {s: i for i, s in enumerate(STEP_ORDER)}
+    ordered = sorted(steps, key=lambda s: rank.get(s, len(rank)))
+    usual = [s for s in ordered if s not in DANGEROUS]
+    return {"main": usual[0] if usual else None, "usual": usual, "dangerous": [s for s in ordered if s in DANGEROUS]}
+
+
+def suggested(t: Ticket) -> dict:
+    """Smart dispatch's suggestion on the ticket (what the dispatch form is prefilled with), or {}."""
+    try:
+        value = json.loads(t.suggestion) if t.suggestion else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+pages.templates.env.globals.update(step_plan=step_plan, suggested_for=suggested, photo_steps=PHOTO_STEPS,
+                                   max_extension_days=MAX_EXTENSION_DAYS)
+
+
+def merge_family(session: Session, t: Ticket) -> tuple[str | None, list[dict[str, object]]]:
+    """The number of the ticket `t` was merged into, and the tickets merged into `t` (number, summary, state):
+    one statement."""
+    near = Ticket.parent_id == t.id
+    if t.parent_id is not None:
+        near = near | (Ticket.id == t.parent_id)
+    rows = session.execute(select(Ticket.id, Ticket.number, Ticket.state, TicketRequest.title, TicketRequest.text)
+                           .join(Ticket.request).where(near).order_by(Ticket.id)).all()
+    parent = next((row.number for row in rows if row.id == t.parent_id), None)
+    children = [{"number": row.number, "state": row.state,
+                 "summary": pages.summary(row)}
+                for row in rows if row.id != t.parent_id]
+    return parent, children
 
 
 def refusal(request: Request, settings: Settings, exc: DomainError) -> str:
@@ -51,7 +101,7 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
         t = tickets.get(session, actor, number[:32])
     except TicketNotFound:
         return pages.error_page(request, actor, 404, session=session)
-    parent = session.scalar(select(Ticket.number).where(Ticket.id == t.parent_id)) if t.parent_id else None
+    parent, children = merge_family(session, t)
     units_rows: list[dict[str, object]] = []
     if t.main_unit is not None:
         units_rows.append({"unit": t.main_unit, "role": pages.UNIT_ROLE_LABELS["main"],
@@ -60,7 +110,8 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
     for tu in sorted(t.units, key=lambda tu: (order.get(tu.role, 9), tu.id)):
         units_rows.append({"unit": tu.unit, "role": pages.UNIT_ROLE_LABELS.get(tu.role, tu.role.value),
                            "state": pages.SUMMONS_LABELS.get(tu.state) if tu.state else None, "tu": tu})
-    timeline = [{"e": e, "role": pages.role_label(e.role), "action": pages.action_label(e.action),
+    timeline = [{"e": e, "system": is_system(e.actor), "role": pages.role_label(e.role),
+                 "action": pages.action_label(e.action),
                  "from": STATE_LABELS.get(e.from_state) if e.from_state else None,
                  "to": STATE_LABELS.get(e.to_state), "payload": pages._payload(e.payload)}
                 for e in sorted(t.events, key=lambda e: e.seq)]
@@ -68,6 +119,7 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
     done = request.query_params.get("done", "")
     return pages.render(
         request, "ticket.html", actor, status_code=status_code, session=session, t=t, r=r, parent=parent,
+        children=children,
         units=units_rows, deadlines=pages.deadlines_of(t, clock.now()), marks=pages.DEADLINE_MARKS,
         timeline=timeline, contact=pages.masked_contact(r), state_label=STATE_LABELS[t.state],
         urgency_label=URGENCY_LABELS.get(t.urgency, t.urgency.value),
@@ -101,7 +153,8 @@ def _version(value: str) -> int | None:
 
 
 def _codes(values: list[str]) -> list[str]:
-    codes = [v.strip() for v in values if v.strip()]
+    # Without the page's script a person types codes, several in one box: "a, b" or "a b" or "a、b".
+    codes = list(dict.fromkeys(c for v in values for c in re.split(r"[\s,，、;；]+", v) if c))
     if len(codes) > MAX_UNITS:
         raise InvalidInput(f"at most {MAX_UNITS} units in one step", field="units")
     return codes
@@ -147,9 +200,11 @@ async def take_step(request: Request, session: SessionDep, actor: ActorDep, cloc
                 tickets.act(session, actor, clock, settings, number, the_step, data)
         except DomainError as exc:
             status = exc.status if exc.status in (403, 404, 409, 422) else 422
+            typed = {"reason": reason, "text": text, "unit": unit, "co_units": co_units, "units": units,
+                     "days": days, "parent": parent, "category": category}
             return show(request, session, actor, clock, settings, number, status_code=status,
                         step_error={"step": the_step, "message": refusal(request, settings, exc),
-                                    "field": exc.field})
+                                    "field": exc.field, "values": typed})
         target = pages.local_path(next_) if next_ else f"/tickets/{number}"
         joiner = "&" if "?" in target else "?"
         return RedirectResponse(f"{target}{joiner}done={the_step.value}", status_code=303)
