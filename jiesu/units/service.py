@@ -156,7 +156,8 @@ def list_units(session: Session, actor: Actor, *, kind: UnitKind | None = None, 
     if words:
         first = words[0]
         order = [case((Unit.code == first, 0), (Unit.name.startswith(first, autoescape=True), 1),
-                      (Unit.name.contains(first, autoescape=True), 2), else_=3), func.length(Unit.name), Unit.code]
+                      (Unit.name.contains(first, autoescape=True), 2), else_=3),
+                 case((Unit.name.contains(first, autoescape=True), func.length(Unit.name)), else_=0), Unit.code]
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     units = list(session.scalars(stmt.options(*SHOWN).order_by(*order).limit(limit).offset(offset)))
     return units, total
