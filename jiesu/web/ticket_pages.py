@@ -70,8 +70,13 @@ def suggested(t: Ticket) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def codes_as_units(values: list[str] | None) -> list[dict[str, str]]:
+    """Codes typed into a refused form, as the rows of a unit picker show them again."""
+    return [{"code": v, "name": ""} for v in values or [] if v.strip()]
+
+
 pages.templates.env.globals.update(step_plan=step_plan, suggested_for=suggested, photo_steps=PHOTO_STEPS,
-                                   max_extension_days=MAX_EXTENSION_DAYS)
+                                   max_extension_days=MAX_EXTENSION_DAYS, codes_as_units=codes_as_units)
 
 
 def merge_family(session: Session, t: Ticket) -> tuple[str | None, list[dict[str, object]]]:

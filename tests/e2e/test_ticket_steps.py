@@ -18,6 +18,8 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright is no
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 GUANYINSI = "110115009000"
+CGZF = "cgzf-110115"  # 大兴区城市管理综合行政执法局
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +72,23 @@ def test_dispatch_with_the_picker_then_sign_and_reply_by_clicking(city):
         expect(unit).to_have_value(GUANYINSI)
         expect(form.locator(".picked").first).to_contain_text("观音寺街道办事处")
         assert page.url.endswith(f"/tickets/{number}")
+        co = form.locator("input[name=co_units]").first
+        co.fill("")
+        co.press_sequentially("大兴 执法", delay=40)  # a district's name and a word of the unit's: picked by mouse
+        form.locator(".pick-list li", has_text="城市管理综合行政执法局").first.click()
+        expect(co).to_have_value(CGZF)
+        rows = form.locator("input[name=co_units]").count()
+        form.get_by_role("button", name="+ 再加一个单位").click()  # one more row, for one more co-unit
+        expect(form.locator("input[name=co_units]")).to_have_count(rows + 1)
         page.screenshot(path=str(SCREENSHOTS / "ticket-steps.png"), full_page=True)
         form.locator("button[type=submit]").click()
         page.wait_for_url(f"{server}/tickets/{number}?done=dispatch")
         expect(page.locator(".notice")).to_contain_text("已办理：派单")
         expect(page.locator(".ticket-head .state")).to_have_text("待签收")
         assert query(db, "SELECT state FROM tickets WHERE number = :n", n=number)[0] == "dispatched"
+        assert query(db, "SELECT count(*) FROM ticket_units tu JOIN tickets t ON t.id = tu.ticket_id JOIN units u "
+                         "ON u.id = tu.unit_id WHERE t.number = :n AND u.code = :c AND tu.role = 'co'",
+                     n=number, c=CGZF)[0] == 1
         desk.close()
 
         phone = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844},
@@ -92,6 +105,10 @@ def test_dispatch_with_the_picker_then_sign_and_reply_by_clicking(city):
         reply = page.locator("details.step-reply")
         expect(reply).to_have_attribute("open", "")  # now the reply is the main step
         reply.get_by_label("答复内容").fill("已到现场核查，群租房已整改，隔断已拆除。")
+        reply.get_by_label("现场照片（可多张）").set_input_files(
+            files=[{"name": "site.png", "mimeType": "image/png", "buffer": PNG}])
+        expect(reply.locator(".photo-preview li")).to_have_count(1)  # the photo chosen, listed before it is sent
+        expect(reply.locator(".photo-preview li")).to_contain_text("site.png")
         # no sideways scroll of the page on a phone: the forms and the timeline fit its width
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         page.screenshot(path=str(SCREENSHOTS / "ticket-phone.png"), full_page=True)
@@ -102,4 +119,6 @@ def test_dispatch_with_the_picker_then_sign_and_reply_by_clicking(city):
         expect(page.locator("tr.event-reply")).to_contain_text("已到现场核查")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert query(db, "SELECT state FROM tickets WHERE number = :n", n=number)[0] == "replied"
+        assert query(db, "SELECT count(*) FROM attachments a JOIN tickets t ON t.id = a.ticket_id "
+                         "WHERE t.number = :n AND a.filename = 'site.png'", n=number)[0] == 1
         phone.close()

@@ -23,26 +23,14 @@
 
   function setup(box) {
     var kind = box.getAttribute("data-picker");
-    var multi = box.getAttribute("data-multi");
     var input = box.querySelector(".pick-input");
     var list = box.querySelector(".pick-list");
     var picked = box.querySelector(".picked");
-    var chips = box.querySelector(".picked-chips");
     var items = [];
     var active = -1;
     var timer = null;
     var asked = 0;
     if (!input || !list || !SOURCES[kind]) return;
-    var required = input.required;
-    if (multi) {
-      input.removeAttribute("name"); // the picks post as the chips' checkboxes; leftover text joins them on submit
-      input.maxLength = 100;
-    }
-
-    function syncRequired() {
-      if (!multi || !required) return;
-      input.required = !chips.querySelector("input:checked");
-    }
 
     function close() {
       list.hidden = true;
@@ -61,36 +49,11 @@
       }
     }
 
-    function addChip(item) {
-      var have = chips.querySelector('input[value="' + CSS.escape(item.code) + '"]');
-      if (have) { have.checked = true; return; }
-      var label = document.createElement("label");
-      label.className = "chip";
-      var box = document.createElement("input");
-      box.type = "checkbox";
-      box.name = multi;
-      box.value = item.code;
-      box.checked = true;
-      box.addEventListener("change", syncRequired);
-      var code = document.createElement("code");
-      code.textContent = item.code;
-      label.appendChild(box);
-      label.appendChild(document.createTextNode(" " + item.name + " "));
-      label.appendChild(code);
-      chips.appendChild(label);
-    }
-
     function choose(i) {
       var item = items[i];
       if (!item) return;
-      if (multi) {
-        addChip(item);
-        input.value = "";
-        syncRequired();
-      } else {
-        input.value = item.code;
-        if (picked) picked.textContent = item.name + (item.note && item.note !== item.name ? " · " + item.note : "");
-      }
+      input.value = item.code;
+      if (picked) picked.textContent = item.name + (item.note && item.note !== item.name ? " · " + item.note : "");
       input.setCustomValidity("");
       close();
       input.focus();
@@ -143,7 +106,7 @@
     }
 
     input.addEventListener("input", function () {
-      if (!multi && picked) picked.textContent = "";
+      if (picked) picked.textContent = "";
       clearTimeout(timer);
       timer = setTimeout(search, 150);
     });
@@ -165,21 +128,37 @@
       }
     });
     input.addEventListener("blur", function () { setTimeout(close, 100); });
-    if (multi) {
-      chips.querySelectorAll("input").forEach(function (c) { c.addEventListener("change", syncRequired); });
-      syncRequired();
-      input.form.addEventListener("submit", function () {
-        // Codes typed and not picked from the list still go: the server splits them and names one it does not know.
-        var left = input.value.trim();
-        if (left) {
-          var extra = document.createElement("input");
-          extra.type = "hidden";
-          extra.name = multi;
-          extra.value = left;
-          input.form.appendChild(extra);
-        }
-      });
-    }
+  }
+
+  // Several units: one picker a row; a button adds a row (a copy of the last, emptied).
+  function rows(set) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "add-row";
+    button.textContent = document.documentElement.lang === "en" ? "+ Another unit" : "+ 再加一个单位";
+    button.addEventListener("click", function () {
+      var all = set.querySelectorAll(".picker-row");
+      var last = all[all.length - 1];
+      var row = last.cloneNode(true);
+      var n = all.length;
+      var input = row.querySelector(".pick-input");
+      var list = row.querySelector(".pick-list");
+      var label = row.querySelector("label");
+      input.id = input.id.replace(/-\d+$/, "-" + n);
+      list.id = input.id + "-list";
+      input.setAttribute("aria-controls", list.id);
+      input.value = "";
+      input.required = false;
+      if (label) label.setAttribute("for", input.id);
+      row.querySelector(".picked").textContent = "";
+      list.textContent = "";
+      list.hidden = true;
+      last.parentNode.insertBefore(row, last.nextSibling);
+      setup(row);
+      input.focus();
+    });
+    var hint = set.querySelector(".hint");
+    set.insertBefore(button, hint);
   }
 
   function previews(field) {
@@ -206,6 +185,7 @@
 
   function start() {
     document.querySelectorAll(".step-form [data-picker]").forEach(setup);
+    document.querySelectorAll(".step-form .picker-rows").forEach(rows);
     document.querySelectorAll(".step-form .photo-input").forEach(previews);
     document.querySelectorAll(".step-form").forEach(function (form) {
       form.addEventListener("submit", function () {
