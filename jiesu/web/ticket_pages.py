@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -23,13 +23,13 @@ from jiesu.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
 from jiesu.api.security import require_form_token
 from jiesu.clock import Clock
 from jiesu.config import Settings
-from jiesu.errors import DomainError, InvalidInput, TicketNotFound
+from jiesu.errors import ConcurrentChange, DomainError, InvalidInput, TicketNotFound
 from jiesu.limits import MAX_CODE, MAX_REASON, MAX_TEXT, MAX_UNIT_CODE
 from jiesu.permissions import Actor, Permission, can, is_system
 from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, URGENCY_LABELS
 from jiesu.tickets import attachments, refusals
 from jiesu.tickets import service as tickets
-from jiesu.tickets.models import CHANNEL_LABELS, Ticket, UnitRole
+from jiesu.tickets.models import CHANNEL_LABELS, Ticket, TicketEvent, UnitRole
 from jiesu.tickets.models import Request as TicketRequest
 from jiesu.tickets.rules import PERSON_STEPS, STATE_LABELS, Step
 from jiesu.tickets.workflow import MAX_EXTENSION_DAYS
@@ -70,13 +70,22 @@ def suggested(t: Ticket) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def last_seq(t: Ticket) -> int | str:
+    """The last event the page shows (its seq), for the step forms' `seen`; "" when the page did not load the
+    events (a list of tickets): then a form from a stale page is refused, as any other."""
+    if "events" in inspect(t).unloaded:
+        return ""
+    return max((e.seq for e in t.events), default=0)
+
+
 def codes_as_units(values: list[str] | None) -> list[dict[str, str]]:
     """Codes typed into a refused form, as the rows of a unit picker show them again."""
     return [{"code": v, "name": ""} for v in values or [] if v.strip()]
 
 
 pages.templates.env.globals.update(step_plan=step_plan, suggested_for=suggested, photo_steps=PHOTO_STEPS,
-                                   max_extension_days=MAX_EXTENSION_DAYS, codes_as_units=codes_as_units)
+                                   max_extension_days=MAX_EXTENSION_DAYS, codes_as_units=codes_as_units,
+                                   last_seq=last_seq)
 
 
 def merge_family(session: Session, t: Ticket) -> tuple[str | None, list[dict[str, object]]]:
@@ -153,6 +162,25 @@ def _days(value: str) -> float | None:
         raise InvalidInput("days must be a number of business days", field="days") from None
 
 
+# Steps that add to the ticket's record rather than decide on what the person saw: one of them sent from a page
+# that others have moved the ticket on since (a summoned department signed while the street typed its note) is
+# taken, unless the same person took the same step since that page was shown (the form sent twice). The
+# workflow's own rules still refuse what the ticket's state no longer allows. Every other step on a stale page is
+# refused (409) and the page shown as it is now.
+ADDS_TO_THE_RECORD = frozenset({Step.note, Step.whistle, Step.summons_sign, Step.summons_report,
+                                Step.request_extension, Step.escalate, Step.reply})
+
+
+def _taken_since(session: Session, actor: Actor, number: str, step: Step, seen: int | None) -> bool:
+    """Whether `actor` took `step` on the ticket after its event `seen` (the last one its page showed); without
+    `seen`, as if so."""
+    if seen is None:
+        return True
+    return session.scalar(select(func.count()).select_from(TicketEvent).join(Ticket, TicketEvent.ticket_id == Ticket.id)
+                          .where(Ticket.number == number, TicketEvent.seq > seen,
+                                 TicketEvent.actor == actor.username, TicketEvent.action == step.value)) > 0
+
+
 def _version(value: str) -> int | None:
     return int(value) if value.isdigit() and len(value) < 10 else None
 
@@ -177,6 +205,7 @@ async def take_step(request: Request, session: SessionDep, actor: ActorDep, cloc
                     parent: Annotated[str, Form(max_length=MAX_CODE)] = "",
                     category: Annotated[str, Form(max_length=MAX_CODE)] = "",
                     expected_version: Annotated[str, Form(max_length=12)] = "",
+                    seen: Annotated[str, Form(max_length=12)] = "",
                     next_: Annotated[str, Form(alias="next", max_length=pages.MAX_NEXT)] = "",
                     photos: Annotated[list[UploadFile], File(max_length=MAX_PHOTOS)] = [],  # noqa: B006
                     ) -> Response:
@@ -193,16 +222,25 @@ async def take_step(request: Request, session: SessionDep, actor: ActorDep, cloc
             data = await photo.read(limit + 1)
             files.append((photo.filename, data))
 
+    def attempt(version: int | None) -> None:
+        with session.begin_nested():  # the photos and the step stand or fall together
+            for filename, data in files:
+                attachments.add(session, actor, clock, settings, number, filename, data)
+            data = tickets.StepInput(reason=reason, text=text, unit=unit.strip() or None,
+                                     co_units=_codes(co_units), units=_codes(units), days=_days(days),
+                                     parent=parent.strip() or None, category=category.strip() or None,
+                                     expected_version=version)
+            tickets.act(session, actor, clock, settings, number, the_step, data)
+
     def work() -> Response:
         try:
-            with session.begin_nested():  # the photos and the step stand or fall together
-                for filename, data in files:
-                    attachments.add(session, actor, clock, settings, number, filename, data)
-                data = tickets.StepInput(reason=reason, text=text, unit=unit.strip() or None,
-                                         co_units=_codes(co_units), units=_codes(units), days=_days(days),
-                                         parent=parent.strip() or None, category=category.strip() or None,
-                                         expected_version=_version(expected_version))
-                tickets.act(session, actor, clock, settings, number, the_step, data)
+            try:
+                attempt(_version(expected_version))
+            except ConcurrentChange as exc:
+                if not (exc.field == "expected_version" and the_step in ADDS_TO_THE_RECORD
+                        and not _taken_since(session, actor, number, the_step, _version(seen))):
+                    raise
+                attempt(None)  # others moved the ticket on meanwhile; this form was not sent before
         except DomainError as exc:
             status = exc.status if exc.status in (403, 404, 409, 422) else 422
             typed = {"reason": reason, "text": text, "unit": unit, "co_units": co_units, "units": units,

@@ -342,3 +342,35 @@ def test_the_unit_picker_searches_by_name_code_and_district(world, client):
     assert POLICE in found("大兴 公安")  # a district's name and a word of the unit's name
     assert POLICE not in found("昌平 公安")
     assert found("没有这个单位") == [] and found("%") == []
+
+
+def test_a_note_from_a_page_others_moved_on_is_taken_once_and_a_decision_is_refused(world, client, session):
+    number = world.ticket()
+    world.act(world.gys, number, Step.sign)
+    world.act(world.gys, number, Step.whistle, units=[POLICE], reason="联合执法")
+    world.act(world.gys, number, Step.request_extension, days=2, reason="联合执法需要时间")
+    as_(client, "gys1")
+    stale = client.get(f"/tickets/{number}").text
+    world.act(world.police, number, Step.summons_sign)  # someone else moves the ticket on meanwhile
+    fields = {"text": "街道牵头联合执法", "expected_version": form_version(stale, "note"),
+              "seen": re.search(r'name="seen" value="(\d+)"', stale).group(1),
+              "csrf_token": forms.TOKEN.search(stale).group(1)}
+    r = client.post(f"/tickets/{number}/steps/note", data=fields, follow_redirects=False)
+    assert r.status_code == 303  # a note adds to the record: what the police did meanwhile does not change it
+    again = client.post(f"/tickets/{number}/steps/note", data=fields, follow_redirects=False)
+    assert again.status_code == 409 and "此操作已经提交过" in again.text  # the same form twice: once
+    assert ">街道牵头联合执法</textarea>" in again.text  # what was typed is kept beside the message
+    notes = [e for e in state_of(session, number).events if e.action == "note"]
+    assert [e.reason for e in notes] == ["街道牵头联合执法"]
+    # a decision made on a page that is no longer the ticket is refused: the dispatcher sees it as it is now
+    as_(client, "disp1")
+    seen_by_dispatcher = client.get(f"/tickets/{number}").text
+    world.act(world.police, number, Step.summons_report, text="已清查")
+    fields = {"expected_version": form_version(seen_by_dispatcher, "approve_extension"),
+              "seen": re.search(r'name="seen" value="(\d+)"', seen_by_dispatcher).group(1),
+              "csrf_token": forms.TOKEN.search(seen_by_dispatcher).group(1)}
+    r = client.post(f"/tickets/{number}/steps/approve_extension", data=fields, follow_redirects=False)
+    assert r.status_code == 409 and "已清查" in r.text
+    assert state_of(session, number).extensions == 0
+    assert client.post(f"/tickets/{number}/steps/approve_extension", follow_redirects=False, data={
+        **fields, "expected_version": form_version(r.text, "approve_extension")}).status_code == 303
