@@ -109,6 +109,16 @@ SYSTEM = Actor(username="system", role=Role.admin)
 ANONYMOUS = Actor(username="anonymous", role=None)
 # The scheduler's steps (overdue, escalation, callback queue, expiry) are taken as "clock".
 CLOCK = Actor(username="clock", role=Role.admin)
+# Smart dispatch's worker: the suggestion made after intake (routing.service).
+SMART_DISPATCH = Actor(username="smart-dispatch", role=Role.admin)
+# The actors that are the system, not a person: their events show as "系统" (System), whatever role they act in.
+# No user may take one of these names (units.users.RESERVED_USERNAMES).
+SYSTEM_USERNAMES = frozenset({SYSTEM.username, CLOCK.username, SMART_DISPATCH.username})
+
+
+def is_system(username: str | None) -> bool:
+    """Whether an event's actor is the system (the CLI, the clock, smart dispatch's worker), not a person."""
+    return username in SYSTEM_USERNAMES
 
 
 def can(role: Role | None, action: Permission) -> bool:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jiesu.errors import AuthenticationFailed, DomainError
+from jiesu.tickets import refusals
 
 log = logging.getLogger("jiesu.api")
 
@@ -76,6 +77,14 @@ def wants_html(request: Request) -> bool:
 PageRenderer = Callable[..., Response]
 
 
+def said(request: Request, exc: DomainError) -> str:
+    """The error's message in the client's language: the Chinese sentence (tickets.refusals) when its
+    Accept-Language prefers Chinese and the refusal has one; otherwise the English message, unchanged."""
+    if refusals.wants_chinese(request.headers.get("accept-language")):
+        return refusals.known(exc.code, exc.field, exc.message) or exc.message
+    return exc.message
+
+
 def install(app: FastAPI, render_page: PageRenderer) -> None:
     async def html_error(request: Request, status: int, *, field: str | None = None,
                          headers: dict[str, str] | None = None) -> Response:
@@ -86,7 +95,8 @@ def install(app: FastAPI, render_page: PageRenderer) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationFailed) else None
         if wants_html(request):
             return await html_error(request, exc.status, field=exc.field)
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status, headers=headers)
+        return JSONResponse(error_body(exc.code, said(request, exc), exc.field), status_code=exc.status,
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

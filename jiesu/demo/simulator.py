@@ -34,7 +34,7 @@ from jiesu.config import Settings
 from jiesu.data.teddy import Corpus, Message, char_pairs, load_corpus, localise
 from jiesu.db import unit_of_work
 from jiesu.errors import InvalidInput
-from jiesu.permissions import Actor, Role
+from jiesu.permissions import CLOCK, Actor, Role
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy.models import Category, RequestType, Urgency
 from jiesu.tickets import service as svc
@@ -51,7 +51,6 @@ OPERATOR = Actor(username=DEMO_USER, role=Role.operator)
 DISPATCHER = Actor(username="demo-dispatcher", role=Role.dispatcher)
 CALLBACK = Actor(username="demo-callback", role=Role.callback_agent)
 SUPERVISOR = Actor(username="demo-supervisor", role=Role.supervisor)
-CLOCK = Actor(username="system", role=Role.admin)  # the clock's own steps: overdue marks, callback queue
 
 S = TicketState
 PILOT_SHARE = 0.12  # of each district's streets that the demo's calls come from

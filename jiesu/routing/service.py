@@ -23,7 +23,7 @@ from jiesu.config import Settings
 from jiesu.db import ReferenceCache, unit_of_work
 from jiesu.errors import ConcurrentChange, InvalidInput, NotFound, TransitionNotAllowed
 from jiesu.limits import MAX_NOTE
-from jiesu.permissions import ANONYMOUS, SYSTEM, Actor, Permission, require
+from jiesu.permissions import ANONYMOUS, SMART_DISPATCH, Actor, Permission, require
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
 from jiesu.places.resolve import MAX_TEXT_LENGTH
@@ -320,7 +320,7 @@ def make_suggestion(session: Session, clock: Clock, settings: Settings, *, text:
 
 SUGGEST_BATCH = 50  # suggestions per call of suggest_pending
 SQLITE_PAUSE = 0.02  # seconds between two suggestions written on SQLite
-WORKER = Actor(username="smart-dispatch", role=SYSTEM.role)
+WORKER = SMART_DISPATCH
 
 
 @dataclass

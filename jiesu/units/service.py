@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import case, func, insert, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from jiesu.calendar.service import check_known
@@ -123,7 +123,10 @@ def by_code(session: Session, code: str) -> Unit:
 
 def list_units(session: Session, actor: Actor, *, kind: UnitKind | None = None, district_code: str | None = None,
                parent_code: str | None = None, q: str | None = None, active: bool | None = None,
-               limit: int = 50, offset: int = 0) -> tuple[list[Unit], int]:
+               limit: int = 50, offset: int = 0, search: str | None = None) -> tuple[list[Unit], int]:
+    """Units, by kind and code. `q`: a name fragment or an exact code. `search` (a picker's typing): every word
+    of it matches the unit's name, the start of its code, or the name of its district (大兴 公安 finds 大兴区公安分局);
+    the closest names first."""
     require(actor, Permission.units_read)
     check_page(limit, offset)
     stmt = select(Unit)
@@ -142,8 +145,21 @@ def list_units(session: Session, actor: Actor, *, kind: UnitKind | None = None, 
         stmt = stmt.where(Unit.parent_id == parent.id)
     if q:
         stmt = stmt.where(or_(Unit.name.contains(q, autoescape=True), Unit.code == q))
+    order = [Unit.kind, Unit.code]
+    words = (search or "").split()[:5]
+    for word in words:
+        districts = select(Area.district_code).where(Area.level == AreaLevel.district,
+                                                     Area.name.contains(word, autoescape=True))
+        in_district = select(Area.id).where(Area.district_code.in_(districts))
+        stmt = stmt.where(or_(Unit.name.contains(word, autoescape=True), Unit.code.startswith(word, autoescape=True),
+                              Unit.area_id.in_(in_district)))
+    if words:
+        first = words[0]
+        order = [case((Unit.code == first, 0), (Unit.name.startswith(first, autoescape=True), 1),
+                      (Unit.name.contains(first, autoescape=True), 2), else_=3),
+                 case((Unit.name.contains(first, autoescape=True), func.length(Unit.name)), else_=0), Unit.code]
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    units = list(session.scalars(stmt.options(*SHOWN).order_by(Unit.kind, Unit.code).limit(limit).offset(offset)))
+    units = list(session.scalars(stmt.options(*SHOWN).order_by(*order).limit(limit).offset(offset)))
     return units, total
 
 

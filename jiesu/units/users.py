@@ -23,7 +23,7 @@ from jiesu.errors import (
     UserNotFound,
     check_page,
 )
-from jiesu.permissions import Actor, Permission, Role, require
+from jiesu.permissions import SYSTEM_USERNAMES, Actor, Permission, Role, require
 from jiesu.units import auth
 from jiesu.units import service as units
 from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, UnitKind, User
@@ -57,7 +57,7 @@ UNIT_KINDS_FOR_ROLE: dict[Role, frozenset[UnitKind]] = {
 }
 
 # Names of the built-in actors (jiesu.permissions, jiesu.tickets.jobs): no account may take them.
-RESERVED_USERNAMES = frozenset({"system", "anonymous", "clock"})  # "clock" writes the clock's events
+RESERVED_USERNAMES = frozenset({"anonymous"}) | SYSTEM_USERNAMES  # the system's own events are written as these
 
 
 def _is_self(actor: Actor, user: User) -> bool:

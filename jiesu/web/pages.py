@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from sqlalchemy.orm import Session
 
 from jiesu import glossary, limits
@@ -30,7 +32,7 @@ from jiesu.errors import (
     UnitNotFound,
 )
 from jiesu.limits import MAX_NAME, MAX_PAGE_NUMBER, MAX_PASSWORD
-from jiesu.permissions import ANONYMOUS, Actor, Permission, Role, can
+from jiesu.permissions import ANONYMOUS, Actor, Permission, Role, can, is_system
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy import service as taxonomy
@@ -373,6 +375,22 @@ def role_label(role: str) -> str:
 
 def action_label(action: str) -> str:
     return ACTION_LABELS[Step(action)] if action in Step._value2member_map_ else action
+
+
+@pass_context
+def actor_label(context: Mapping[str, Any], event: Any) -> str:
+    """Who took a step, as a timeline says it: "系统" (System) for the system's own actors (the clock, smart
+    dispatch's worker, the CLI: permissions.SYSTEM_USERNAMES), else "name · role", in the page's language.
+    In templates: {{ actor_label(e) }} for a TicketEvent (or anything with .actor and .role)."""
+    _ = context.get("_") or (lambda text: text)
+    if is_system(event.actor):
+        return _("系统")
+    role = getattr(event, "role", None)
+    return f"{event.actor} · {_(role_label(role))}" if role else event.actor
+
+
+templates.env.globals["actor_label"] = actor_label
+templates.env.globals["is_system_actor"] = is_system
 
 
 @router.get("/tickets", response_class=HTMLResponse)

@@ -180,7 +180,9 @@ def test_ticket_page(world, client):
     for label in ("受理", "派单", "超期", "签收", "办理进展", "吹哨报到", "报到"):
         assert f"<b>{label}</b>" in html
     assert "待派单 → 待签收" in html and "待签收 → 办理中" in html
-    assert "clock <span" in html and "· 管理员" in html and "· 派单员" in html and "· 承办人" in html
+    # the clock's overdue mark is the system's, not an administrator's (issue 14)
+    assert '<span class="system-actor">系统</span>' in html and "clock" not in html and "· 管理员" not in html
+    assert "· 派单员" in html and "· 承办人" in html
     assert "签收超期" in html and "已上门核实" in html and "群租需公安联合执法" in html
     assert '<time datetime="2024-09-30T10:10:00+08:00">2024-09-30 10:10</time>' in html  # the dispatch
     assert '<time datetime="2024-09-30T11:00:00+08:00">2024-09-30 11:00</time>' in html  # the clock's mark

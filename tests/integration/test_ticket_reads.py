@@ -32,8 +32,9 @@ TICKETS = 64
 # bearer token or the page's cookie, seen once already, so cached) is in it; so are the page's header (the user's
 # name) and its district filter. API list: the count, the page (request, contact, place, category and main unit
 # joined), the units. One ticket: the ticket, its units, its events, the tickets merged with it (the page: the
-# header instead; a merged ticket's page one more, for its parent).
-LIMITS = {"api_list": 3, "page_list": 6, "api_one": 4, "page_one": 4}
+# header too, and the tickets merged with it in one statement with its parent, their summaries included: the
+# parent's page lists its merged children, issue 14).
+LIMITS = {"api_list": 3, "page_list": 6, "api_one": 4, "page_one": 5}
 SAVEPOINTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 

@@ -21,10 +21,14 @@ def list_units(session: SessionDep, actor: UserDep, kind: UnitKind | None = None
                parent_code: Annotated[str | None, Query(max_length=MAX_UNIT_CODE)] = None,
                q: Annotated[str | None, Query(max_length=MAX_NAME)] = None,
                active: bool | None = None,
+               search: Annotated[str | None, Query(max_length=MAX_NAME, description=(
+                   "a picker's typing: every word matches the unit's name, the start of its code or its district's "
+                   "name; closest names first"))] = None,
                limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
                offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> UnitPage:
     units, total = service.list_units(session, actor, kind=kind, district_code=district_code,
-                                      parent_code=parent_code, q=q, active=active, limit=limit, offset=offset)
+                                      parent_code=parent_code, q=q, active=active, limit=limit, offset=offset,
+                                      search=search)
     return UnitPage(total=total, limit=limit, offset=offset, items=[UnitOut.of(u) for u in units])
 
 
