@@ -57,6 +57,10 @@ class Person:
         self.page.get_by_label("密码").fill(PASSWORD)
         self.page.get_by_role("button", name="登录").click()
         self.page.wait_for_url(server + "/")
+        if not self.page.get_by_role("button", name="退出").count():
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            (SHOTS / f"debug-{username}.html").write_text(self.page.content())
+        playwright.expect(self.page.get_by_role("button", name="退出")).to_be_visible()
 
     def open_ticket(self, number: str) -> None:
         """From the ticket list's search, as a person who was told the number."""
@@ -89,6 +93,32 @@ class Person:
         self.context.close()
 
 
+def dispatch_from_queue(dispatcher: Person, number: str, unit: str, co_unit: str = "") -> None:
+    """The dispatcher opens the queue (派单), finds the ticket and, when smart dispatch suggested the unit the
+    story needs, accepts the suggestion in one click; otherwise corrects it and dispatches."""
+    page = dispatcher.page
+    page.get_by_role("link", name="派单", exact=True).first.click()
+    row = page.locator(f"#t-{number}")
+    playwright.expect(row).to_be_visible()
+    accept = row.locator("form.accept")
+    suggested = ([accept.locator('[name="unit"]').get_attribute("value"),
+                  *[i.get_attribute("value") for i in accept.locator('[name="co_units"]').all()]]
+                 if accept.count() else [])
+    if suggested == [unit, *([co_unit] if co_unit else [])]:
+        with page.expect_navigation():
+            accept.get_by_role("button").click()
+        return
+    correct = row.locator("details.correct")
+    if correct.get_attribute("open") is None:
+        correct.locator("summary").click()
+    form = correct.locator("form")
+    form.locator('[name="unit"]').fill(unit)
+    form.locator('[name="co_units"]').fill(co_unit)
+    with page.expect_navigation():
+        form.locator('button[type="submit"]').click()
+    playwright.expect(page.locator(".error[role=alert]")).to_have_count(0)
+
+
 def call(operator: Person, *, text_: str, kind: str, address: str, phone: str) -> str:
     """The operator types the call in the console and files it as a ticket: its number."""
     page = operator.page
@@ -108,6 +138,9 @@ def callback_close(agent: Person, number: str) -> None:
     the citizen's answer: reached, contacted, resolved, satisfied."""
     page = agent.page
     for _ in range(20):
+        if not page.get_by_role("link", name="回访").count():
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            (SHOTS / "debug-callback.html").write_text(page.content())
         page.get_by_role("link", name="回访").first.click()
         if page.locator(f"#t-{number}").count():
             break
@@ -146,16 +179,15 @@ def test_group_rental_in_shouzuo_yuyuan_by_clicking(browser, city):
                         "楼道堆满杂物，存在安全隐患", address="大兴区观音寺街道首座御园二里", phone="13800000000")
     cast["operator"].shot("story-group-rental-1-call")
 
-    dispatcher = cast["dispatcher"]
-    dispatcher.open_ticket(number)
-    dispatcher.take("dispatch", unit="110115009000")
+    dispatch_from_queue(cast["dispatcher"], number, "110115009000")
+    cast["dispatcher"].shot("story-group-rental-2-queue")
 
     street = cast["guanyinsi"]
     street.open_ticket(number)
     street.take("sign")
     street.take("whistle", units=["ga-110115", "cgzf-110115", "zj-110115"],
                 reason="群租整治需公安、城管、住建联合执法")
-    street.shot("story-group-rental-2-whistle")
+    street.shot("story-group-rental-3-whistle")
     for code in ("h-ga-110115", "h-cgzf-110115", "h-zj-110115"):
         cast[code].open_ticket(number)
         cast[code].take("summons_sign")
@@ -164,13 +196,13 @@ def test_group_rental_in_shouzuo_yuyuan_by_clicking(browser, city):
                "h-zj-110115": "已约谈房屋出租人，责令恢复原状"}
     for code, report in reports.items():
         cast[code].take("summons_report", text=report)
-    cast["h-ga-110115"].shot("story-group-rental-3-police-phone")
+    cast["h-ga-110115"].shot("story-group-rental-4-police-phone")
     street.take("reply", text="经街道联合公安、城管、住建部门执法，群租房已清退，隔断已拆除")
 
     callback_close(cast["callback"], number)
     cast["callback"].open_ticket(number)
     playwright.expect(cast["callback"].page.locator(".ticket-head .state")).to_have_text("已办结")
-    cast["callback"].shot("story-group-rental-4-closed")
+    cast["callback"].shot("story-group-rental-5-closed")
 
     events, state = timeline(db, number)
     assert state == "closed"
@@ -189,9 +221,7 @@ def test_yellow_line_on_ansi_road_by_clicking(browser, city):
                   text_="安四路香屯村路段画的是黄色虚线，旁边却立着单行标志，"
                         "车辆不知道该怎么走，绿篱也挡住了视线，很危险",
                   address="昌平区兴寿镇安四路香屯村段", phone="13911112222")
-    dispatcher = cast["dispatcher"]
-    dispatcher.open_ticket(number)
-    dispatcher.take("dispatch", unit="110114116000", co_units="jt-110114")
+    dispatch_from_queue(cast["dispatcher"], number, "110114116000", "jt-110114")
     town = cast["xingshou"]
     town.open_ticket(number)
     town.take("sign")
@@ -218,8 +248,7 @@ def test_fire_lane_in_guangwai_nanli_by_clicking(browser, city):
     # The resident posted in the app; the citizen's pages come with a later issue, so the operator takes it.
     number = call(cast["operator"], text_="车太多了，小区消防通道被私家车堵死了", kind="投诉",
                   address="东城区广外南里小区消防通道", phone="13612345678")
-    cast["dispatcher"].open_ticket(number)
-    cast["dispatcher"].take("dispatch", unit="110101013006")
+    dispatch_from_queue(cast["dispatcher"], number, "110101013006")
     worker = cast["guangwainanli"]
     worker.open_ticket(number)
     worker.take("sign")
