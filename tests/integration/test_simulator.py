@@ -91,6 +91,9 @@ def test_seed_demo_makes_every_state_through_the_workflow(session, settings):
     # every ticket is categorised at level 3, under one of the corpus's level-1 names
     categories = {c.id: c for c in session.scalars(select(Category))}
     for t in rows:
+        if t.state == TicketState.new:  # left for the dispatcher: smart dispatch suggests its category
+            assert t.category_id is None and t.suggestion and '"category_code"' in t.suggestion, t.number
+            continue
         assert t.category_id is not None and categories[t.category_id].level == 3, t.number
         assert categories[t.category_id].path.split("/")[0] in (
             "城乡建设", "环境保护", "交通运输", "劳动和社会保障", "商贸旅游", "卫生计生", "教育文体")
