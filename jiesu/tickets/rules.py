@@ -164,6 +164,7 @@ def check(action: Step, state: TicketState, role: Role | None, *, is_party: bool
 
 # Steps only the system takes (the clock, smart dispatch's worker): never offered to a person.
 SYSTEM_STEPS = frozenset({Step.mark_overdue, Step.queue_callback, Step.suggest})
+PERSON_STEPS = tuple(step for step in TRANSITIONS if step not in SYSTEM_STEPS)
 
 
 def available(state: TicketState, role: Role | None, is_party: Callable[[Party], bool]) -> list[Step]:

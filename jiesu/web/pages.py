@@ -14,7 +14,6 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jiesu import glossary, limits
@@ -27,7 +26,6 @@ from jiesu.errors import (
     AuthenticationFailed,
     DomainError,
     PlaceNotFound,
-    TicketNotFound,
     TooManyAttempts,
     UnitNotFound,
 )
@@ -36,12 +34,12 @@ from jiesu.permissions import ANONYMOUS, Actor, Permission, Role, can
 from jiesu.places import service as places
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy import service as taxonomy
-from jiesu.taxonomy.models import DEFAULT_SCOPE, REQUEST_TYPE_LABELS, URGENCY_LABELS, Urgency
+from jiesu.taxonomy.models import DEFAULT_SCOPE, URGENCY_LABELS, Urgency
 from jiesu.tickets import service as tickets
 from jiesu.tickets import waiting
-from jiesu.tickets.models import CHANNEL_LABELS, SummonsState, Ticket, UnitRole
 from jiesu.tickets.models import Request as TicketRequest
-from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, Step, TicketState
+from jiesu.tickets.models import SummonsState, Ticket, UnitRole
+from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, TRANSITIONS, Step, TicketState
 from jiesu.units import catalogue, users
 from jiesu.units import service as units
 from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, Unit, UnitKind
@@ -71,6 +69,7 @@ def number(value: float | int) -> str:
 
 templates.env.filters["num"] = number
 templates.env.globals["limits"] = limits  # maxlength="{{ limits.MAX_TEXT }}"
+templates.env.globals["step_needs"] = lambda step: TRANSITIONS[step].needs  # the fields a step form asks for
 
 
 def url_with(path: str, params: list[tuple[str, str]] | dict[str, object]) -> str:
@@ -461,39 +460,6 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
                   districts=districts, states=STATE_LABELS, marks=DEADLINE_MARKS, local=local_time(settings.tz),
                   **params, page_url=lambda n: url_with("/tickets", {**params, "page": n if n > 1 else ""}),
                   state_url=lambda v: url_with("/tickets", {**params, "state": v}))
-
-
-@router.get("/tickets/{number}", response_class=HTMLResponse)
-def ticket_page(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
-                number: str) -> Response:
-    if actor.role is None:
-        return RedirectResponse(login_url(here(request)), status_code=303)
-    try:
-        t = tickets.get(session, actor, number[:32])
-    except TicketNotFound:
-        return error_page(request, actor, 404, session=session)
-    parent = session.scalar(select(Ticket.number).where(Ticket.id == t.parent_id)) if t.parent_id else None
-    units_rows: list[dict[str, object]] = []
-    if t.main_unit is not None:
-        units_rows.append({"unit": t.main_unit, "role": UNIT_ROLE_LABELS["main"], "state": STATE_LABELS[t.state],
-                           "tu": None})
-    order = {UnitRole.co: 0, UnitRole.copy: 1, UnitRole.summoned: 2}
-    for tu in sorted(t.units, key=lambda tu: (order.get(tu.role, 9), tu.id)):
-        units_rows.append({"unit": tu.unit, "role": UNIT_ROLE_LABELS.get(tu.role, tu.role.value),
-                           "state": SUMMONS_LABELS.get(tu.state) if tu.state else None, "tu": tu})
-    timeline = [{"e": e, "role": role_label(e.role), "action": action_label(e.action),
-                 "from": STATE_LABELS.get(e.from_state) if e.from_state else None,
-                 "to": STATE_LABELS.get(e.to_state), "payload": _payload(e.payload)}
-                for e in sorted(t.events, key=lambda e: e.seq)]
-    r = t.request
-    return render(request, "ticket.html", actor, session=session, t=t, r=r, parent=parent, units=units_rows,
-                  deadlines=deadlines_of(t, clock.now()), marks=DEADLINE_MARKS, timeline=timeline,
-                  contact=masked_contact(r), state_label=STATE_LABELS[t.state],
-                  urgency_label=URGENCY_LABELS.get(t.urgency, t.urgency.value),
-                  type_label=REQUEST_TYPE_LABELS.get(r.request_type, r.request_type.value),
-                  channel_label=CHANNEL_LABELS.get(r.channel, r.channel.value), local=local_time(settings.tz),
-                  suggestion=json.loads(t.suggestion) if t.suggestion and can(actor.role, Permission.routing_suggest)
-                  else None)
 
 
 def _payload(raw: str | None) -> dict:

@@ -4,3 +4,4 @@ from jiesu.registry import Registry
 def include(r: Registry) -> None:
     # The pages every role shares: login, home, places, categories, units, the ticket list and the ticket page.
     r.add_router("jiesu.web.pages:router")
+    r.add_router("jiesu.web.ticket_pages:router")

@@ -10,7 +10,7 @@ from jiesu.errors import CategoryNotFound, InvalidInput
 from jiesu.limits import MAX_CODE, MAX_OFFSET, MAX_PAGE_SIZE, MAX_SEARCH, MAX_UNIT_CODE
 from jiesu.tickets import service
 from jiesu.tickets.models import Ticket
-from jiesu.tickets.rules import ACTION_LABELS, TRANSITIONS, Step, TicketState
+from jiesu.tickets.rules import ACTION_LABELS, PERSON_STEPS, TRANSITIONS, Step, TicketState
 from jiesu.tickets.schemas import (
     AccessOut,
     ContactOut,
@@ -75,9 +75,7 @@ def personal_data_access(session: SessionDep, actor: UserDep,
             for a in service.access_log(session, actor, limit, offset)]
 
 
-# One endpoint per workflow step a person takes (the clock's own steps are not offered).
-PERSON_STEPS = [s for s in Step if s not in (Step.create, Step.import_, Step.mark_overdue, Step.queue_callback,
-                                             Step.suggest)]
+# One endpoint per workflow step a person takes.
 
 
 def _make_step_route(step: Step):
@@ -91,7 +89,7 @@ def _make_step_route(step: Step):
     return take_step
 
 
-for _step in PERSON_STEPS:
+for _step in PERSON_STEPS:  # the clock's own steps are not offered
     router.add_api_route(f"/tickets/{{number}}/{_step.value.replace('_', '-')}", _make_step_route(_step),
                          methods=["POST"], response_model=TicketDetailOut,
                          responses=responses(401, 403, 404, 409, 422), name=f"ticket_{_step.name.rstrip('_')}")

@@ -1,0 +1,77 @@
+"""Why a step was refused, said to a person in their language: the workflow's refusals (tickets.rules and
+tickets.workflow raise them in English, for programs and logs) matched to sentences in Chinese. The pages show
+them inline; the API answers them in Chinese to a client whose Accept-Language asks for it.
+
+Pure: no models. One table, in the order the patterns are tried."""
+
+from __future__ import annotations
+
+import re
+
+from jiesu import glossary
+
+# (error code or "*", field or "*", pattern of the English message, the Chinese sentence). The sentence may
+# name the pattern's groups: {step}, {state}, {allowed}, {units} ... Steps and states are put in Chinese
+# from the glossary before the sentence is filled in.
+TABLE: list[tuple[str, str, str, str]] = [
+    ("transition_not_allowed", "state",
+     r"cannot (?P<step>\w+) a ticket that is (?P<state>\w+) \(only from: (?P<allowed>[\w, ]+)\)",
+     "工单当前为「{state}」，不能{step}（仅在「{allowed}」时可以）。页面已刷新，请查看最新状态。"),
+    ("permission_denied", "role", r"role (?P<role>\w+) may not (?P<step>\w+)", "您的角色（{role}）不能{step}。"),
+    ("permission_denied", "ticket", r"only the (?P<party>[\w ]+) may (?P<step>\w+) this ticket",
+     "只有{party}可以{step}此工单。"),
+    ("invalid_input", "*", r"(?P<step>\w+) needs (?P<need>\w+)", "{step}需要填写{need}。"),
+    ("concurrent_change", "*", r".*", "工单已被他人修改，或此操作已经提交过。页面已刷新为最新状态，请确认后再操作。"),
+    ("*", "*", r"the summoned units have not all reported: (?P<units>.+)",
+     "被召集的单位尚未全部反馈（{units}），暂不能答复。"),
+    ("*", "*", r"an extension request is already waiting for the centre", "已有一条延期申请等待审批。"),
+    ("*", "*", r"no extension request is waiting", "没有待审批的延期申请。"),
+    ("*", "*", r"days must be more than 0 and at most (?P<max>[\d.]+)", "延期天数须大于 0 且不超过 {max} 个工作日。"),
+    ("*", "*", r"a unit cannot summon itself", "不能召集本单位。"),
+    ("*", "*", r"every unit named is summoned already", "所选单位都已被召集。"),
+    ("*", "*", r"this unit has reported for duty already", "本单位已报到。"),
+    ("*", "*", r"this unit has reported its part already", "本单位已反馈。"),
+    ("*", "*", r"re-dispatch to another unit.*", "改派须选择另一个单位；若仍由原单位办理，请驳回退单。"),
+    ("*", "*", r"unit (?P<code>\S+) is inactive", "单位 {code} 已停用。"),
+    ("*", "*", r"the centre does not handle tickets itself", "市级中心不直接承办工单，请选择承办单位。"),
+    ("*", "*", r"no unit (?P<code>\S+)", "找不到单位 {code}。"),
+    ("*", "*", r"no category (?P<code>\S+)", "找不到分类 {code}。"),
+    ("*", "*", r"no ticket (?P<number>\S+)", "找不到工单 {number}。"),
+    ("*", "*", r"merge into another ticket that is still open", "只能并入另一张未办结的工单。"),
+    ("*", "*", r"only JPEG, PNG, GIF, WebP photos and PDF documents are accepted",
+     "只能上传 JPEG、PNG、GIF、WebP 照片或 PDF 文件。"),
+    ("*", "*", r"a ticket holds at most (?P<n>\d+) files", "每张工单最多 {n} 个附件。"),
+    ("*", "*", r"the file is (empty|.*bytes.*)", "文件为空或过大。"),
+]
+FIELD_NAMES = {"reason": "理由", "text": "内容", "unit": "承办单位", "units": "被召集单位", "co_units": "协办单位",
+               "days": "延期天数", "parent": "主工单编号", "category": "分类", "file": "附件"}
+PARTIES = {"main unit": "主办单位", "summoned unit": "被召集单位", "creator": "诉求人"}
+FALLBACK = {"transition_not_allowed": "工单当前状态不允许此操作。", "permission_denied": "您无权对此工单执行此操作。",
+            "invalid_input": "输入有误，请检查后重试。", "concurrent_change": TABLE[4][3],
+            "ticket_not_found": "找不到此工单。"}
+_COMPILED = [(code, field, re.compile(pattern), zh) for code, field, pattern, zh in TABLE]
+
+
+def in_chinese(code: str, field: str | None, message: str) -> str:
+    """The Chinese sentence for a refusal (its error code, field and English message)."""
+    for c, f, pattern, zh in _COMPILED:
+        if c not in ("*", code) or f not in ("*", field or ""):
+            continue
+        m = pattern.fullmatch(message)
+        if m is None:
+            continue
+        args = m.groupdict()
+        if "step" in args:
+            args["step"] = glossary.label("step", args["step"])
+        if "state" in args:
+            args["state"] = glossary.label("ticket_state", args["state"])
+        if "allowed" in args:
+            args["allowed"] = "、".join(glossary.label("ticket_state", s.strip()) for s in args["allowed"].split(","))
+        if "role" in args:
+            args["role"] = glossary.label("role", args["role"])
+        if "party" in args:
+            args["party"] = PARTIES.get(args["party"], args["party"])
+        if "need" in args:
+            args["need"] = FIELD_NAMES.get(args["need"], args["need"])
+        return zh.format(**args)
+    return FALLBACK.get(code, "无法办理，请检查后重试。")
