@@ -439,7 +439,8 @@ def assessment_page(request: Request, session: SessionDep, actor: ActorDep, cloc
         behind_unit=lambda code: behind_url(month, "street", code, "unresolved"), local=pages.local_time(settings.tz),
         summary=pages.summary, plotly_url=PLOTLY_URL, group_label=group_label, reopened=reopened,
         reopened_shown=REOPENED_SHOWN, fell_back=fell_back,
-        steps=lambda t: tickets.available_steps(actor, t), here=pages.here(request),
+        steps=lambda t: tickets.available_steps(actor, t),
+        escalated_notice=request.query_params.get("done") == "escalate",
         export_url=lambda fmt: pages.url_with(f"/assessment/export.{fmt}", {"month": month, "level": level}),
         url=lambda **kw: pages.url_with("/assessment", {**params, **kw}))
 

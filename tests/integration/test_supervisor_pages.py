@@ -10,10 +10,13 @@ from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.tickets import jobs
+from jiesu.tickets.models import TicketEvent
 from jiesu.tickets.rules import Step
+from tests import forms
 from tests.integration.test_assessment_pages import MONTH, answer, login, replied_at, settings  # noqa: F401
 from tests.integration.test_tickets import OTHER_STREET, STREET
 
@@ -91,6 +94,41 @@ def test_overdue_lists_offer_escalation_to_who_may(client, desk, cast):
     assert 'name="csrf_token"' in body and 'name="reason"' in body and "required" in body
     version = re.search(r'name="expected_version" value="(\d+)"', body).group(1)
     assert int(version) == desk.session.get(type(t), t.id).version
-    assert 'name="next" value="/assessment#sign-overdue"' in body
+    assert 'name="next" value="/assessment?level=street"' in body
     login(client, "operator")  # may read the assessment, may not escalate: no form
     assert FORM.search(client.get("/assessment").text) is None
+
+
+def escalations(desk, t) -> list[tuple[str, str]]:
+    stmt = select(TicketEvent.actor, TicketEvent.reason).where(TicketEvent.ticket_id == t.id,
+                                                                TicketEvent.action == "escalate")
+    return [tuple(row) for row in desk.session.execute(stmt.order_by(TicketEvent.seq))]
+
+
+def test_escalating_from_the_overdue_list(client, desk, cast):
+    t = desk.new(cast.operator)
+    desk.act(cast.dispatcher, t, Step.dispatch, unit=STREET)
+    desk.clock.advance(timedelta(hours=2))
+    jobs.tick(desk.session, desk.clock, desk.settings)
+    desk.session.commit()
+    login(client, "supervisor")
+    body = dict(FORM.findall(client.get("/assessment").text))[t.number]
+    fields = dict(re.findall(r'<input type="hidden" name="(expected_version|next)" value="([^"]*)">', body))
+    data = {**fields, "next": fields["next"].replace("&amp;", "&"), "reason": "超时未签收，请立即签收办理"}
+    r = forms.post(client, f"/tickets/{t.number}/steps/escalate", data, page="/assessment", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/assessment?level=street&done=escalate"
+    page = client.get(r.headers["location"]).text
+    assert "督办已记录" in page
+    escalated = page[page.index('id="escalated"'):page.index('id="reopened"')]
+    assert t.number in escalated
+    assert escalations(desk, t) == [("supervisor", "超时未签收，请立即签收办理")]
+    # the same form posted again (a double click) is refused on its stale version: escalated once
+    again = forms.post(client, f"/tickets/{t.number}/steps/escalate", data, page="/assessment", follow_redirects=False)
+    assert again.status_code == 409
+    assert len(escalations(desk, t)) == 1
+    # a reason is needed
+    fresh = dict(re.findall(r'name="(expected_version)" value="(\d+)"',
+                            dict(FORM.findall(client.get("/assessment").text))[t.number]))
+    blank = forms.post(client, f"/tickets/{t.number}/steps/escalate", {**data, **fresh, "reason": " "},
+                       page="/assessment", follow_redirects=False)
+    assert blank.status_code == 422
