@@ -54,7 +54,7 @@ def test_every_login_has_work_on_its_home_page(demo):
                                ("h-jt-110114", ("to_sign", "handling", "summoned")),
                                ("guangwainanli", ("to_sign", "handling", "community")),
                                ("dispatcher", ("to_dispatch", "returned", "extension", "overdue")),
-                               ("callback", ("callback",)), ("supervisor", ("escalated",))):
+                               ("callback", ("callback",)), ("supervisor", ("sign_overdue",))):
             forms.post(client, "/login", {"username": username, "password": DEMO_PASSWORD})
             counts = {key: int(n) for key, _href, n in CARD.findall(client.get("/").text)}
             assert all(counts.get(k, 0) > 0 for k in keys), (username, counts)
@@ -64,7 +64,8 @@ def test_every_login_has_work_on_its_home_page(demo):
 def test_named_units_have_tickets_in_every_open_state(demo):
     _settings, engine = demo
     with engine.connect() as c:
-        by_unit = Counter(c.execute(select(Unit.code, Ticket.state).join(Unit, Unit.id == Ticket.main_unit_id)
+        by_unit = Counter(c.execute(select(Unit.code, Ticket.state).select_from(Ticket)
+                                    .join(Unit, Unit.id == Ticket.main_unit_id)
                                     .where(Unit.code.in_([*NAMED_STREETS, *NAMED_COMMUNITIES,
                                                           *(d for ds in NAMED_STREETS.values() for d in ds)]))).all())
         for code, departments in NAMED_STREETS.items():
@@ -76,11 +77,11 @@ def test_named_units_have_tickets_in_every_open_state(demo):
         for code in NAMED_COMMUNITIES:
             assert by_unit[(code, S.dispatched)] > 0 and by_unit[(code, S.handling)] > 0
         # extensions asked, summons waiting (summoned, and reported for duty but not done)
-        asked = c.execute(select(Unit.code).join(Unit, Unit.id == Ticket.main_unit_id).where(
+        asked = c.execute(select(Unit.code).select_from(Ticket).join(Unit, Unit.id == Ticket.main_unit_id).where(
             Ticket.state == S.handling, Ticket.extension_days_requested.is_not(None))).scalars().all()
         assert set(NAMED_STREETS) <= set(asked)
         summoned = aliased(Unit)
-        waiting = Counter(c.execute(select(summoned.code, TicketUnit.state)
+        waiting = Counter(c.execute(select(summoned.code, TicketUnit.state).select_from(TicketUnit)
                                     .join(summoned, summoned.id == TicketUnit.unit_id)
                                     .join(Ticket, Ticket.id == TicketUnit.ticket_id)
                                     .where(TicketUnit.role == UnitRole.summoned, Ticket.state == S.handling)).all())
