@@ -164,7 +164,9 @@ def home(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
     cal = calendar.load_calendar(session, settings)
     cards = []
     if actor.role is not None:
-        cards = [{"key": c.key, "n": c.n, "label": WAITING_LABELS[c.key], "url": waiting_url(c, actor.role),
+        # The dispatcher's queue is its own page where the app has it (issue 14 builds it), else the ticket list.
+        queue = any(getattr(route, "path", None) == "/queue" for route in request.app.routes)
+        cards = [{"key": c.key, "n": c.n, "label": WAITING_LABELS[c.key], "url": waiting_url(c, actor.role, queue),
                   "urgent": c.key in URGENT_WAITING}
                  for c in waiting.counts(session, actor, now, settings.tz)]
         if actor.role == Role.operator:
@@ -194,9 +196,9 @@ WAITING_PAGES = {"to_dispatch": "/queue", "callback": "/callbacks", "sign_overdu
                  "reply_overdue": "/assessment#reply-overdue", "escalated": "/assessment#escalated"}
 
 
-def waiting_url(c: waiting.Count, role: Role | None) -> str:
+def waiting_url(c: waiting.Count, role: Role | None, queue: bool = True) -> str:
     """Where a home count links: its work page, else the ticket list filtered to exactly its tickets."""
-    if c.key in WAITING_PAGES and not (c.key == "to_dispatch" and role == Role.operator):
+    if c.key in WAITING_PAGES and not (c.key == "to_dispatch" and (role == Role.operator or not queue)):
         return WAITING_PAGES[c.key]
     f = c.filter
     return url_with("/tickets", {"state": f.state.value if f.state else "",
