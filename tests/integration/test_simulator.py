@@ -146,3 +146,25 @@ def test_localise_puts_the_corpus_in_beijing():
     assert out == "北京市大兴区观音寺街道景蓉华苑的物业，北京市住房和城乡建设局，大兴区各乡镇，电话010-00000000"
     assert not PLACEHOLDER.search(out)
     assert localise("IT市场很繁荣", "大兴区", "观音寺街道") == "IT市场很繁荣"  # not a place: left alone
+
+
+def test_the_demo_logins_work_is_made_the_same_every_time(session, settings):
+    """In a demo-sized city the named streets, their departments and the community get their waiting work, part of
+    the tickets asked for, the same for the same seed."""
+    from jiesu.demo.simulator import NAMED_COMMUNITIES, NAMED_STREETS
+    from jiesu.units.models import Unit
+
+    connection = session.get_bind()
+    runs = []
+    for _ in range(2):
+        savepoint = connection.begin_nested()
+        report = seed_demo(factory_for(session), NOW, settings, tickets=240, days=3, seed=5)
+        assert report.tickets == 240
+        runs.append(fingerprint(connection))
+        named = [*NAMED_STREETS, *NAMED_COMMUNITIES, *(d for ds in NAMED_STREETS.values() for d in ds)]
+        states = set(connection.execute(select(Unit.code, Ticket.state).select_from(Ticket)
+                                         .join(Unit, Unit.id == Ticket.main_unit_id).where(Unit.code.in_(named))))
+        savepoint.rollback()
+        for code in named:
+            assert {(code, TicketState.dispatched), (code, TicketState.handling)} <= states, code
+    assert runs[0] == runs[1]
