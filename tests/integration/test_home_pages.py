@@ -179,3 +179,17 @@ def test_counts_are_one_statement(world, session, clock, settings):
 def test_visitors_see_the_city(client):
     html = client.get("/").text
     assert "待我处理" not in html and "社区（村）" in html
+
+
+def test_every_count_is_of_open_tickets():
+    """counts() reads open tickets only: every filter must say so itself, or its list would show more."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from jiesu.permissions import Actor
+    from jiesu.tickets.rules import OPEN_STATES
+
+    for role in Role:
+        for c in waiting.filters(Actor("x", role, unit_id=1), datetime(2024, 9, 30, tzinfo=UTC), ZoneInfo("UTC")):
+            f = c.filter
+            assert f.open or f.state in OPEN_STATES or f.summoned or f.due_from or f.extension_requested, (role, c.key)
