@@ -190,6 +190,7 @@ WAITING_LABELS = {
     "due_today": "今日到期", "summoned": "被吹哨待报到", "community": "本社区未办结工单",
     "mine_open": "我的诉求（未办结）", "mine_replied": "已答复待回访",
 }
+FLAGS = ("1", "0")
 URGENT_WAITING = frozenset({"overdue", "sign_overdue", "reply_overdue", "due_today", "to_sign", "returned"})
 # Counts whose work is done on a page of its own rather than in the ticket list.
 WAITING_PAGES = {"to_dispatch": "/queue", "callback": "/callbacks", "sign_overdue": "/assessment#sign-overdue",
@@ -431,11 +432,8 @@ def action_label(action: str) -> str:
 @router.get("/tickets", response_class=HTMLResponse)
 def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
                  state: str = "", district: str = "", overdue: str = "", q: str = "", page: int = 1,
-                 open_: Annotated[str, Query(alias="open", max_length=1)] = "",
-                 mine: Annotated[str, Query(max_length=1)] = "", escalated: Annotated[str, Query(max_length=1)] = "",
-                 extension: Annotated[str, Query(max_length=1)] = "",
-                 summoned: Annotated[str, Query(max_length=1)] = "",
-                 due: Annotated[str, Query(max_length=8)] = "") -> Response:
+                 open_: Annotated[str, Query(alias="open")] = "", mine: str = "", escalated: str = "",
+                 extension: str = "", summoned: str = "", due: str = "") -> Response:
     if actor.role is None:
         return RedirectResponse(login_url(here(request)), status_code=303)
     state_value = TicketState(state) if state in TicketState._value2member_map_ else None
@@ -456,8 +454,9 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
     rows = [{"t": t, "summary": summary(t.request), "reply": deadlines_of(t, now)[2]} for t in items]
     params = {"state": state_value.value if state_value else "", "district": district_code,
               "overdue": overdue if overdue_value is not None else "", "q": query,
-              **{k: v for k, v in (("open", open_), ("mine", mine), ("escalated", escalated), ("extension", extension),
-                                   ("summoned", summoned), ("due", due)) if v in ("1", "0", "today")}}
+              **{k: v for k, v, valid in (("open", open_, FLAGS), ("mine", mine, ("1",)), ("escalated", escalated, FLAGS),
+                                          ("extension", extension, FLAGS), ("summoned", summoned, ("1",)),
+                                          ("due", due, ("today",))) if v in valid}}
     return render(request, "tickets.html", actor, session=session, rows=rows, total=total, page=page, pages=pages,
                   districts=districts, states=STATE_LABELS, marks=DEADLINE_MARKS, local=local_time(settings.tz),
                   **params, page_url=lambda n: url_with("/tickets", {**params, "page": n if n > 1 else ""}),

@@ -148,6 +148,9 @@ def test_links_go_to_the_right_lists(world, client):
     assert 'href="/assessment"' in client.get("/").text  # the month's assessment
     login(client, "xs1")
     assert t["emergency"] in client.get(cards(client)["due_today"][1]).text
+    # nonsense values of the waiting filters are ignored, as the list's other filters' are
+    r = client.get("/tickets", params={"open": "yes", "mine": "x" * 500, "due": "tomorrow", "extension": "2"})
+    assert r.status_code == 200 and listed(client, "/tickets?open=yes&due=tomorrow") == listed(client, "/tickets")
 
 
 def test_a_community_worker_sees_their_communitys_tickets(world, client):
