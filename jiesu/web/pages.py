@@ -454,9 +454,9 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
     rows = [{"t": t, "summary": summary(t.request), "reply": deadlines_of(t, now)[2]} for t in items]
     params = {"state": state_value.value if state_value else "", "district": district_code,
               "overdue": overdue if overdue_value is not None else "", "q": query,
-              **{k: v for k, v, valid in (("open", open_, FLAGS), ("mine", mine, ("1",)), ("escalated", escalated, FLAGS),
-                                          ("extension", extension, FLAGS), ("summoned", summoned, ("1",)),
-                                          ("due", due, ("today",))) if v in valid}}
+              **{k: v for k, v, valid in (("open", open_, FLAGS), ("mine", mine, ("1",)),
+                                          ("escalated", escalated, FLAGS), ("extension", extension, FLAGS),
+                                          ("summoned", summoned, ("1",)), ("due", due, ("today",))) if v in valid}}
     return render(request, "tickets.html", actor, session=session, rows=rows, total=total, page=page, pages=pages,
                   districts=districts, states=STATE_LABELS, marks=DEADLINE_MARKS, local=local_time(settings.tz),
                   **params, page_url=lambda n: url_with("/tickets", {**params, "page": n if n > 1 else ""}),
