@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -258,6 +259,46 @@ class BusinessCalendar:
                     intervals.append((s, max(s, e)))  # max(): a DST jump must not make a period negative
             self._intervals[d] = tuple(intervals)
         return self._intervals[d]
+
+
+# ------------------------------------------------------------ time left
+
+
+@dataclass(frozen=True)
+class TimeLeft:
+    """How long until a deadline, as a countdown shows it (or how long past it, when `overdue`).
+
+    `business`: counted as business days are (a working day is 24 h, a day off counts nothing), the way
+    the reply deadlines of business-day policies were set; otherwise on the clock, around the clock, the
+    way sign deadlines and hour policies were set. days/hours/minutes are whole units of that count (days
+    of 24 h), rounded down. `working_hours`: the time within the work periods of working days until the
+    deadline (office hours left), 0 once it has passed."""
+
+    overdue: bool
+    business: bool
+    days: int
+    hours: int
+    minutes: int
+    working_hours: float
+
+    @property
+    def total_minutes(self) -> int:
+        return (self.days * 24 + self.hours) * 60 + self.minutes
+
+
+def time_left(calendar: BusinessCalendar, now: datetime, deadline: datetime, *, business: bool = True) -> TimeLeft:
+    """The countdown to `deadline` at `now` in `calendar`: from Thursday 21:00 to Saturday 21:00 (a day off)
+    is 1 business day and 3 hours; a deadline already passed gives how long ago, in the same count."""
+    now, deadline = _to_utc(now, "now"), _to_utc(deadline, "deadline")
+    overdue = deadline < now
+    lo, hi = (deadline, now) if overdue else (now, deadline)
+    span = round(calendar.business_days_between(lo, hi) * _DAY_US) if business else _us(hi - lo)
+    minutes = span // (60 * 1_000_000)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    working = 0.0 if overdue else calendar.working_hours_between(now, deadline)
+    return TimeLeft(overdue=overdue, business=business, days=days, hours=hours, minutes=mins,
+                    working_hours=working)
 
 
 # ------------------------------------------------------------------ helpers

@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from jiesu import events
@@ -26,7 +26,7 @@ from jiesu.errors import InvalidInput, NotFound, PermissionDenied, TransitionNot
 from jiesu.limits import MAX_REASON
 from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.tickets import service as tickets
-from jiesu.tickets.models import Ticket
+from jiesu.tickets.models import Ticket, TicketEvent
 from jiesu.tickets.rules import Step, TicketState
 
 # Published in the callback's transaction: the citizen answered (the three rates count it), or a round of
@@ -62,6 +62,10 @@ class QueueItem:
     ticket: Ticket
     attempts: int  # attempts already made in this round
     last_attempt_at: datetime | None
+    # When the queue is asked for its steps (the desk's cards): the unit's last reply, as written on the reply
+    # event, and the timeline's last events, oldest first (rows: seq, at, actor, role, action, reason).
+    reply: str = ""
+    steps: list[Row] = field(default_factory=list)
 
 
 def _validate(answer: Answer) -> None:
@@ -124,8 +128,9 @@ def _record(session: Session, actor: Actor, clock: Clock, settings: Settings, ti
 
 
 def queue(session: Session, actor: Actor, limit: int = 50, offset: int = 0,
-          district_code: str | None = None) -> tuple[list[QueueItem], int]:
-    """Replied tickets waiting for their callback, the longest-waiting first."""
+          district_code: str | None = None, steps: int = 0) -> tuple[list[QueueItem], int]:
+    """Replied tickets waiting for their callback, the longest-waiting first. `steps`: also each ticket's
+    reply text and its last `steps` events, read for the whole page in one more statement."""
     require(actor, Permission.callback_work)
     check_page(limit, offset)
     stmt = tickets.readable(actor, ()).where(Ticket.state == TicketState.replied, Ticket.callback_due.is_(True))
@@ -142,7 +147,33 @@ def queue(session: Session, actor: Actor, limit: int = 50, offset: int = 0,
         for ticket_id, rnd, n, last in session.execute(stmt):
             if rnd == rounds[ticket_id]:
                 counts[ticket_id] = (n, last)
-    return [QueueItem(t, *counts.get(t.id, (0, None))) for t in rows], total
+    items = [QueueItem(t, *counts.get(t.id, (0, None))) for t in rows]
+    if steps > 0 and rows:
+        _last_steps(session, items, steps)
+    return items, total
+
+
+def _last_steps(session: Session, items: list[QueueItem], steps: int) -> None:
+    """The last `steps` events of each item's ticket and its last reply event, in one statement (numbered
+    newest first per ticket by a window function), not the whole timelines."""
+    newest = func.row_number().over(partition_by=TicketEvent.ticket_id, order_by=TicketEvent.seq.desc())
+    of_kind = func.row_number().over(partition_by=(TicketEvent.ticket_id, TicketEvent.action),
+                                     order_by=TicketEvent.seq.desc())
+    ranked = (select(TicketEvent.ticket_id, TicketEvent.seq, TicketEvent.at, TicketEvent.actor, TicketEvent.role,
+                     TicketEvent.action, TicketEvent.reason, newest.label("n"), of_kind.label("k"))
+              .where(TicketEvent.ticket_id.in_([i.ticket.id for i in items])).subquery())
+    rows = session.execute(
+        select(ranked.c.ticket_id, ranked.c.seq, ranked.c.at, ranked.c.actor, ranked.c.role, ranked.c.action,
+               ranked.c.reason, ranked.c.n)
+        .where(or_(ranked.c.n <= steps, and_(ranked.c.action == Step.reply.value, ranked.c.k == 1)))
+        .order_by(ranked.c.ticket_id, ranked.c.seq)).all()
+    by_ticket = {i.ticket.id: i for i in items}
+    for row in rows:
+        item = by_ticket[row.ticket_id]
+        if row.action == Step.reply.value:
+            item.reply = row.reason
+        if row.n <= steps:
+            item.steps.append(row)
 
 
 def history(session: Session, actor: Actor, number: str) -> list[Callback]:

@@ -142,6 +142,9 @@ class TicketFilter:
     callback_due: bool = False  # in the callback queue
     due_from: datetime | None = None  # the reply is due in [due_from, due_to) and not given yet
     due_to: datetime | None = None
+    # The instant `overdue` is judged at: with it, a new ticket past its dispatch deadline (dispatch_by) is overdue
+    # too; without it, only the sign and reply deadlines the clock flags count.
+    now: datetime | None = None
 
 
 def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 50,
@@ -186,7 +189,7 @@ def waiting_conditions(actor: Actor, f: TicketFilter) -> list[ColumnElement[bool
     if f.state:
         out.append(Ticket.state == f.state)
     if f.overdue is not None:
-        late = or_(Ticket.sign_overdue.is_(True), Ticket.reply_overdue.is_(True))
+        late = overdue(f.now)
         out.append(late if f.overdue else ~late)
     if f.sign_overdue:
         out.append(Ticket.sign_overdue.is_(True))
@@ -222,6 +225,15 @@ def summoned_pending(actor: Actor) -> ColumnElement[bool]:
         TicketUnit.unit_id == actor.unit_id, TicketUnit.role == UnitRole.summoned,
         TicketUnit.state.in_([SummonsState.summoned, SummonsState.signed]))
     return Ticket.id.in_(summons) & Ticket.state.in_(OPEN_STATES)
+
+
+def overdue(now: datetime | None) -> ColumnElement[bool]:
+    """A ticket past a deadline: its sign or reply deadline flagged by the clock, or, judged at `now`, still
+    waiting for dispatch after its dispatch deadline (no flag: the clock does not mark dispatch)."""
+    late = [Ticket.sign_overdue.is_(True), Ticket.reply_overdue.is_(True)]
+    if now is not None:
+        late.append((Ticket.state == TicketState.new) & (Ticket.dispatch_by < now))
+    return or_(*late)
 
 
 def contact_of(session: Session, actor: Actor, clock: Clock, number: str, purpose: str) -> Contact | None:

@@ -14,6 +14,7 @@ from sqlalchemy import case, func, select, true
 from sqlalchemy.orm import Session
 
 from jiesu.permissions import Actor, Permission, Role, require
+from jiesu.tickets import queues
 from jiesu.tickets.models import Channel, Outcome, Request, Ticket
 from jiesu.tickets.reading import TicketFilter, readable, waiting_conditions
 from jiesu.tickets.rules import OPEN_STATES, TicketState
@@ -41,11 +42,12 @@ def filters(actor: Actor, now: datetime, tz: ZoneInfo) -> list[Count]:
     """The counts a role's home page shows, in order, each with the list filter that shows its tickets. Each one
     is of open tickets only (a state in OPEN_STATES, or open=True): `counts` reads no other."""
     role = actor.role
-    overdue = TicketFilter(overdue=True, open=True)
+    overdue = TicketFilter(overdue=True, open=True, now=now)  # the dispatch deadline too, as the list judges it
     out: list[tuple[str, TicketFilter]] = []
     if role in CENTRE_DESK:
         out += [("to_dispatch", TicketFilter(state=S.new)), ("returned", TicketFilter(state=S.returned)),
-                ("extension", TicketFilter(extension_requested=True)), ("overdue", overdue)]
+                ("extension", TicketFilter(extension_requested=True)), ("duplicates", TicketFilter(state=S.new)),
+                ("overdue", overdue)]
     if role in (Role.supervisor, Role.admin):
         if role == Role.supervisor:
             out += [("sign_overdue", TicketFilter(open=True, sign_overdue=True)),
@@ -60,7 +62,7 @@ def filters(actor: Actor, now: datetime, tz: ZoneInfo) -> list[Count]:
         out += [("to_sign", TicketFilter(state=S.dispatched, mine=True)),
                 ("handling", TicketFilter(state=S.handling, mine=True)),
                 ("due_today", TicketFilter(mine=True, due_from=start, due_to=end)),
-                ("overdue", TicketFilter(overdue=True, open=True, mine=True)),
+                ("overdue", TicketFilter(overdue=True, open=True, mine=True, now=now)),
                 ("summoned", TicketFilter(summoned=True))]
         if role == Role.community_worker:
             out.append(("community", TicketFilter(open=True)))
@@ -75,7 +77,7 @@ def counts(session: Session, actor: Actor, now: datetime, tz: ZoneInfo) -> list[
     wanted = filters(actor, now, tz)
     if not wanted:
         return []
-    columns = [func.coalesce(func.sum(case((_condition(actor, c.filter), 1), else_=0)), 0) for c in wanted]
+    columns = [func.coalesce(func.sum(case((_condition(actor, c.filter, c.key), 1), else_=0)), 0) for c in wanted]
     # Every count is of open tickets (what waits is not done yet): the statement reads those only, a few per cent
     # of a city's tickets, found through the state index, however long the history.
     stmt = readable(actor, ()).with_only_columns(*columns).where(Ticket.state.in_(OPEN_STATES))
@@ -93,9 +95,13 @@ def calls(session: Session, actor: Actor, start: datetime, end: datetime) -> tup
     return int(n or 0), int(direct or 0)
 
 
-def _condition(actor: Actor, f: TicketFilter):
+# Counts narrower than their filter: the dispatcher's queue tells them apart (its tab is their list).
+NARROWER = {"duplicates": queues.condition(queues.Queue.duplicates)}
+
+
+def _condition(actor: Actor, f: TicketFilter, key: str = ""):
     """A TicketFilter's conditions as one (the list applies the same ones: reading.waiting_conditions)."""
-    cond = true()
+    cond = NARROWER.get(key, true())
     for part in waiting_conditions(actor, f):
         cond = cond & part
     return cond

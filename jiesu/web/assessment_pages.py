@@ -31,8 +31,9 @@ from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolu
 from jiesu.callback.schemas import reply_text
 from jiesu.errors import DomainError, InvalidInput, TransitionNotAllowed
 from jiesu.limits import MAX_CODE, MAX_PAGE_NUMBER, MAX_REASON, MAX_TOKEN, MAX_UNIT_CODE
-from jiesu.permissions import Actor, Permission, can
+from jiesu.permissions import CLOCK, SYSTEM, Actor, Permission, can
 from jiesu.places.models import Area
+from jiesu.routing import service as routing
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Ticket, TicketEvent
 from jiesu.tickets.rules import STATE_LABELS, TicketState
@@ -48,6 +49,8 @@ SUPERVISION_LIMIT = 50
 TREND_MONTHS = 6
 REOPENED_SHOWN = 10  # ticket links per unit in the list of units with reopened tickets
 CHART_BARS = 50  # the ranking chart shows at most this many bars: the best and the worst halves
+CARD_STEPS = 3  # the timeline's last steps on each card of the callback desk
+SYSTEM_ACTORS = frozenset({CLOCK.username, SYSTEM.username, routing.WORKER.username})  # steps nobody took by hand
 
 # What the desk says after a callback is recorded (sentences: the catalogue translates them).
 RESULT_NOTICES = {"closed": "回访完成，工单已办结", "reopened": "市民表示未解决，已转回承办单位重办",
@@ -176,11 +179,13 @@ def _queue_page(request: Request, session: Session, actor: Actor, settings, dist
     districts = pages.district_list(session, actor)
     district_code = district if district in {d.code for d in districts} else ""
     page = min(max(page, 1), MAX_PAGE_NUMBER)
-    items, total = callback.queue(session, actor, PAGE_SIZE, (page - 1) * PAGE_SIZE, district_code or None)
+    items, total = callback.queue(session, actor, PAGE_SIZE, (page - 1) * PAGE_SIZE, district_code or None,
+                                  steps=CARD_STEPS)
     pages_n = max(1, -(-total // PAGE_SIZE))
     if page > pages_n:
         page = pages_n
-        items, total = callback.queue(session, actor, PAGE_SIZE, (page - 1) * PAGE_SIZE, district_code or None)
+        items, total = callback.queue(session, actor, PAGE_SIZE, (page - 1) * PAGE_SIZE, district_code or None,
+                                      steps=CARD_STEPS)
     done, result = request.query_params.get("done", "")[:MAX_CODE], request.query_params.get("result", "")
     done_state = None
     if done and result in RESULT_NOTICES:
@@ -189,7 +194,10 @@ def _queue_page(request: Request, session: Session, actor: Actor, settings, dist
         except DomainError:
             done = ""
     rows = [{"i": i, "t": i.ticket, "summary": pages.summary(i.ticket.request, 60),
-             "contact": pages.masked_contact(i.ticket.request)} for i in items]
+             "contact": pages.masked_contact(i.ticket.request), "reply": i.reply,
+             "steps": [{"at": e.at, "action": pages.action_label(e.action), "actor": _who(e.actor),
+                        "role": None if e.actor in SYSTEM_ACTORS else pages.role_label(e.role)} for e in i.steps]}
+            for i in items]
     shown = {i.ticket.number for i in items}
     # an error about a ticket no longer listed (someone else called it back meanwhile) goes on top of the page
     elsewhere = {n: e for n, e in (errors or {}).items() if n not in shown}
@@ -202,6 +210,12 @@ def _queue_page(request: Request, session: Session, actor: Actor, settings, dist
                         elsewhere=elsewhere,
                         posted=posted or {}, resolutions=RESOLUTION_LABELS, satisfactions=SATISFACTION_LABELS,
                         page_url=lambda n: pages.url_with("/callbacks", {**params, "page": n if n > 1 else ""}))
+
+
+def _who(username: str) -> str:
+    """Who took a step: the clock's and smart dispatch's steps are the system's (a sentence the catalogue
+    translates), not an administrator's."""
+    return "系统" if username in SYSTEM_ACTORS else username
 
 
 @router.get("/callbacks", response_class=HTMLResponse)

@@ -164,11 +164,8 @@ def home(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
     cal = calendar.load_calendar(session, settings)
     cards = []
     if actor.role is not None:
-        # The dispatcher's queue is its own page where the app has it (issue 14 builds it), else the ticket list.
-        queue = any(getattr(route, "path", None) == "/queue" for route in request.app.routes)
-        cards = [{"key": c.key, "n": c.n, "label": WAITING_LABELS[c.key], "url": waiting_url(c, actor.role, queue),
-                  "urgent": c.key in URGENT_WAITING}
-                 for c in waiting.counts(session, actor, now, settings.tz)]
+        cards = [{"key": c.key, "n": c.n, "label": WAITING_LABELS[c.key], "url": waiting_url(c, actor.role),
+                  "urgent": c.key in URGENT_WAITING} for c in waiting.counts(session, actor, now, settings.tz)]
         if actor.role == Role.operator:
             calls, answered = waiting.calls(session, actor, *waiting.today(now, settings.tz))
             cards = [{"key": "calls_today", "n": calls, "label": "今日来电", "url": "/console", "urgent": False},
@@ -185,7 +182,8 @@ def home(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
 # The home page's counts (waiting.py keys), in the words of the glossary where it has them.
 WAITING_LABELS = {
     "to_dispatch": STATE_LABELS[TicketState.new], "returned": STATE_LABELS[TicketState.returned],
-    "extension": "延期待批", "overdue": "已超期", "sign_overdue": "签收超期", "reply_overdue": "答复超期",
+    "extension": "延期待批", "duplicates": "疑似重复", "overdue": "已超期", "sign_overdue": "签收超期",
+    "reply_overdue": "答复超期",
     "escalated": "督办中", "callback": "待回访", "to_sign": "待签收", "handling": STATE_LABELS[TicketState.handling],
     "due_today": "今日到期", "summoned": "被吹哨待报到", "community": "本社区未办结工单",
     "mine_open": "我的诉求（未办结）", "mine_replied": "已答复待回访",
@@ -193,13 +191,18 @@ WAITING_LABELS = {
 FLAGS = ("1", "0")
 URGENT_WAITING = frozenset({"overdue", "sign_overdue", "reply_overdue", "due_today", "to_sign", "returned"})
 # Counts whose work is done on a page of its own rather than in the ticket list.
-WAITING_PAGES = {"to_dispatch": "/queue", "callback": "/callbacks", "sign_overdue": "/assessment#sign-overdue",
+QUEUE_TABS = {"to_dispatch": "/queue", "returned": "/queue?tab=returned", "extension": "/queue?tab=extension",
+              "duplicates": "/queue?tab=duplicates"}
+WAITING_PAGES = {"callback": "/callbacks", "sign_overdue": "/assessment#sign-overdue",
                  "reply_overdue": "/assessment#reply-overdue", "escalated": "/assessment#escalated"}
 
 
-def waiting_url(c: waiting.Count, role: Role | None, queue: bool = True) -> str:
-    """Where a home count links: its work page, else the ticket list filtered to exactly its tickets."""
-    if c.key in WAITING_PAGES and not (c.key == "to_dispatch" and (role == Role.operator or not queue)):
+def waiting_url(c: waiting.Count, role: Role | None) -> str:
+    """Where a home count links: its work page (the dispatcher's queue, the callback desk, the supervisor's lists),
+    else the ticket list filtered to exactly its tickets."""
+    if c.key in QUEUE_TABS and role != Role.operator:  # the operator may not dispatch: the list of new tickets
+        return QUEUE_TABS[c.key]
+    if c.key in WAITING_PAGES:
         return WAITING_PAGES[c.key]
     f = c.filter
     return url_with("/tickets", {"state": f.state.value if f.state else "",
@@ -443,7 +446,7 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
     query = q.strip()[:100]
     waits = waiting_filter(clock.now(), settings.tz, open_, mine, escalated, extension, summoned, due)
     f = tickets.TicketFilter(state=state_value, district_code=district_code or None, overdue=overdue_value,
-                             q=query or None, **waits)
+                             q=query or None, now=clock.now(), **waits)
     page = min(max(page, 1), MAX_PAGE_NUMBER)
     items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
@@ -451,7 +454,8 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
         page = pages
         items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     now = clock.now()  # the rows come with their requests and units (tickets.ROW)
-    rows = [{"t": t, "summary": summary(t.request), "reply": deadlines_of(t, now)[2]} for t in items]
+    rows = [{"t": t, "summary": summary(t.request), "dispatch": d[0], "reply": d[2]}
+            for t in items for d in [deadlines_of(t, now)]]
     params = {"state": state_value.value if state_value else "", "district": district_code,
               "overdue": overdue if overdue_value is not None else "", "q": query,
               **{k: v for k, v, valid in (("open", open_, FLAGS), ("mine", mine, ("1",)),

@@ -4,4 +4,6 @@ from jiesu.registry import Registry
 def include(r: Registry) -> None:
     # The pages every role shares: login, home, places, categories, units, the ticket list and the ticket page.
     r.add_router("jiesu.web.pages:router")
+    r.add_router("jiesu.web.work_pages:router")  # the unit workbench (/work)
     r.add_router("jiesu.web.ticket_pages:router")
+    r.add_router("jiesu.web.queue_pages:router")

@@ -53,7 +53,7 @@ def test_every_login_has_work_on_its_home_page(demo):
                                ("h-ga-110115", ("to_sign", "handling", "summoned")),
                                ("h-jt-110114", ("to_sign", "handling", "summoned")),
                                ("guangwainanli", ("to_sign", "handling", "community")),
-                               ("dispatcher", ("to_dispatch", "returned", "extension", "overdue")),
+                               ("dispatcher", ("to_dispatch", "returned", "extension", "duplicates", "overdue")),
                                ("callback", ("callback",)), ("supervisor", ("sign_overdue",))):
             forms.post(client, "/login", {"username": username, "password": DEMO_PASSWORD})
             counts = {key: int(n) for key, _href, n in CARD.findall(client.get("/").text)}

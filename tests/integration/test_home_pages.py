@@ -100,7 +100,7 @@ def listed(client, href: str) -> int:
 def test_every_role_sees_what_waits_for_it(world, client):
     t = world.build()
     expected = {
-        "disp1": {"to_dispatch": 2, "returned": 1, "extension": 1, "overdue": 1},
+        "disp1": {"to_dispatch": 2, "returned": 1, "extension": 1, "duplicates": 0, "overdue": 1},
         "gys1": {"to_sign": 2, "handling": 2, "due_today": 0, "overdue": 0, "summoned": 0},
         "xs1": {"to_sign": 1, "handling": 0, "due_today": 1, "overdue": 1, "summoned": 0},
         "police1": {"to_sign": 0, "handling": 0, "due_today": 0, "overdue": 0, "summoned": 1},
@@ -135,11 +135,11 @@ def test_links_go_to_the_right_lists(world, client):
     assert t["to_sign"] in html and t["community_street"] in html and t["extension"] not in html
     login(client, "disp1")
     got = cards(client)
-    queue = any(getattr(route, "path", None) == "/queue" for route in client.app.routes)
-    assert got["to_dispatch"][1] == ("/queue" if queue else "/tickets?state=new")  # the queue, once it is built
-    assert t["new"] in client.get(got["to_dispatch"][1]).text
-    assert got["extension"][1] == "/tickets?extension=1"
-    assert t["extension"] in client.get("/tickets?extension=1").text
+    assert got["to_dispatch"][1] == "/queue" and t["new"] in client.get("/queue").text
+    assert got["returned"][1] == "/queue?tab=returned" and t["returned"] in client.get("/queue?tab=returned").text
+    assert got["extension"][1] == "/queue?tab=extension"
+    assert t["extension"] in client.get("/queue?tab=extension").text
+    assert t["extension"] in client.get("/tickets?extension=1").text  # the list has the filter too
     assert got["overdue"][1] == "/tickets?overdue=1&open=1"
     assert t["emergency"] in client.get(got["overdue"][1]).text
     login(client, "sup1")

@@ -29,7 +29,7 @@ def detail(session, ticket: Ticket) -> TicketDetailOut:
 
 
 @router.get("/tickets", response_model=TicketPage, responses=responses(401, 403, 422))
-def list_tickets(session: SessionDep, actor: UserDep,
+def list_tickets(session: SessionDep, actor: UserDep, clock: ClockDep,
                  state: TicketState | None = None,
                  unit: Annotated[str | None, Query(max_length=MAX_UNIT_CODE)] = None,
                  district_code: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
@@ -43,7 +43,8 @@ def list_tickets(session: SessionDep, actor: UserDep,
                  offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> TicketPage:
     """Tickets the caller may see, newest first: the centre sees all, a unit its own, a citizen theirs."""
     f = service.TicketFilter(state=state, unit_code=unit, district_code=district_code, category_code=category_code,
-                             overdue=overdue, manual=manual, created_from=created_from, created_to=created_to, q=q)
+                             overdue=overdue, manual=manual, created_from=created_from, created_to=created_to, q=q,
+                             now=clock.now())
     try:
         items, total = service.list_tickets(session, actor, f, limit, offset)
     except CategoryNotFound as exc:  # a filter naming no category is bad input, as an unknown unit is
