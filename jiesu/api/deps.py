@@ -27,10 +27,21 @@ SESSION_TOKEN_KEY = "token"  # the page login's token, kept in the signed cookie
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+WRITES_ON_READ = "jiesu_writes_on_read"
+
+
+def writes_on_read(endpoint):
+    """Mark a GET endpoint that writes (an unmasked contact's access log): its transaction takes SQLite's write
+    lock at the start and waits its turn, instead of failing when another writer got in after its reads."""
+    setattr(endpoint, WRITES_ON_READ, True)
+    return endpoint
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Async, so that making the session (no I/O yet) costs no thread hop; the commit or rollback at the end
     # does I/O and runs in the thread pool like the handlers.
-    session = open_session(request.app.state.sessions, write=request.method not in READ_METHODS)
+    write = request.method not in READ_METHODS or getattr(request.scope.get("endpoint"), WRITES_ON_READ, False)
+    session = open_session(request.app.state.sessions, write=write)
     try:
         yield session
     except BaseException:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -318,6 +319,7 @@ def make_suggestion(session: Session, clock: Clock, settings: Settings, *, text:
 # --- the deferred suggestions ------------------------------------------------------------------------------
 
 SUGGEST_BATCH = 50  # suggestions per call of suggest_pending
+SQLITE_PAUSE = 0.02  # seconds between two suggestions written on SQLite
 WORKER = Actor(username="smart-dispatch", role=SYSTEM.role)
 
 
@@ -424,9 +426,12 @@ def run_suggestions(sessions: sessionmaker[Session], clock: Clock, settings: Set
             break
         with unit_of_work(sessions, write=True) as session:
             n = apply_suggestions(session, clock, settings, planned)
+            sqlite = session.get_bind().dialect.name == "sqlite"
         if n == 0:  # another worker holds it: it will finish it
             break
         done += n
+        if sqlite:
+            time.sleep(SQLITE_PAUSE)  # a waiting web request gets SQLite's write lock before the next ticket
     return done
 
 

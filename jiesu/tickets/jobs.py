@@ -14,6 +14,7 @@ transactions until the backlog is drained. The scheduler (jiesu.scheduler) runs 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ from jiesu.tickets.rules import OPEN_WORK, Step, TicketState
 log = logging.getLogger("jiesu.clock")
 
 BATCH = 500  # tickets per transaction
+SQLITE_PAUSE = 0.2  # seconds between two batches on SQLite
 SQLITE_BATCH = 200  # ~1-2 s of SQLite's write lock: web requests wait for it (busy_timeout 10 s), not fail
 NO_CALLBACK_REASON = "市民不需回访"
 S = TicketState
@@ -206,7 +208,12 @@ def drain(sessions: sessionmaker[Session], clock: Clock, settings: Settings, *, 
         # clock waits for it (busy_timeout) instead of reading a snapshot it could not write from
         with unit_of_work(sessions, write=True) as session:
             report = tick(session, clock, settings, batch=batch)
+            dialect = session.get_bind().dialect.name
         total.add(report)
         if not report.more or report.done == 0:
             break
+        if dialect == "sqlite":
+            # A breath between batches: a request waiting for SQLite's one write lock (a login, a step) gets it
+            # now, instead of losing every race to the next batch until its busy_timeout runs out (a 503).
+            time.sleep(SQLITE_PAUSE)
     return total

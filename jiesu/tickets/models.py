@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from jiesu import glossary
@@ -217,6 +217,12 @@ class TicketCounter(Base):
 
 
 Index("ix_tickets_state_unit", Ticket.state, Ticket.main_unit_id)
+# The lists' order (newest first, ties by id): a deep page is a walk of this index (benchmarks/pages.py); a
+# district's tickets in one state (the dispatcher's filter), and the overdue ones (the supervisor's), in that order.
+Index("ix_tickets_created_id", Ticket.created_at, Ticket.id)
+Index("ix_tickets_district_state_created", Ticket.district_code, Ticket.state, Ticket.created_at, Ticket.id)
+_OVERDUE = or_(Ticket.sign_overdue.is_(True), Ticket.reply_overdue.is_(True))  # as tickets.reading filters them
+Index("ix_tickets_overdue_created", Ticket.created_at, Ticket.id, postgresql_where=_OVERDUE, sqlite_where=_OVERDUE)
 # Partial: only the few tickets waiting for their suggestion are in it, so intake pays little for it.
 Index("ix_tickets_suggest_pending", Ticket.id, postgresql_where=Ticket.suggest_pending,
       sqlite_where=Ticket.suggest_pending)

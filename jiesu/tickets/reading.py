@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from sqlalchemy import Boolean, ColumnElement, Select, false, func, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from jiesu.clock import Clock
 from jiesu.errors import (
@@ -55,6 +57,32 @@ ROW: tuple[ORMOption, ...] = (*BRIEF, joinedload(Ticket.area), selectinload(Tick
 DETAIL: tuple[ORMOption, ...] = (*ROW, selectinload(Ticket.events))
 
 
+class InSelect(ColumnElement[bool]):
+    """`column IN (subquery)`, written on PostgreSQL as `column = ANY(ARRAY(subquery))`: the subquery then runs
+    once, before the scan, and its ids are an index condition that PostgreSQL can OR with another one (a bitmap
+    of both indexes), where `x = 1 OR id IN (subquery)` makes it read the whole table (benchmarks/pages.py: a
+    unit's list of 5,500 tickets among a million counted in 0.75 s that way, 0.05 s this way). The same rows."""
+
+    type = Boolean()
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("subquery", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement, subquery: Select) -> None:
+        self.column, self.subquery = column, subquery
+
+
+@compiles(InSelect)
+def _in_select(element: InSelect, compiler, **kw) -> str:
+    return compiler.process(element.column.in_(element.subquery), **kw)
+
+
+@compiles(InSelect, "postgresql")
+def _in_select_postgresql(element: InSelect, compiler, **kw) -> str:
+    return (f"{compiler.process(element.column, **kw)} = "
+            f"ANY(ARRAY{compiler.process(element.subquery.scalar_subquery(), **kw)})")
+
+
 def visibility(actor: Actor) -> ColumnElement[bool] | None:
     """Who sees which ticket, written once: the centre every ticket (None: no condition); a unit the tickets it
     was sent, summoned to or copied on; a community worker also the tickets about their community (its area: the
@@ -68,10 +96,10 @@ def visibility(actor: Actor) -> ColumnElement[bool] | None:
     if actor.unit_id is None:
         return false()
     mine = select(TicketUnit.ticket_id).where(TicketUnit.unit_id == actor.unit_id)
-    rule = or_(Ticket.main_unit_id == actor.unit_id, Ticket.id.in_(mine))
+    rule = or_(Ticket.main_unit_id == actor.unit_id, InSelect(Ticket.id, mine))
     if actor.role == Role.community_worker:
         community = select(Area.id).join(Unit, Unit.code == Area.code).where(Unit.id == actor.unit_id)
-        rule = or_(rule, Ticket.area_id.in_(community))
+        rule = or_(rule, InSelect(Ticket.area_id, community))
     return rule
 
 
@@ -99,9 +127,13 @@ def by_number(session: Session, number: str, shape: Sequence[ORMOption] = DETAIL
     return session.scalar(stmt.execution_options(populate_existing=True) if fresh else stmt)
 
 
-def count(session: Session, stmt: Select) -> int:
-    """How many rows a statement (filtered, not yet paged) has."""
-    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+def count(session: Session, stmt: Select, cap: int | None = None) -> int:
+    """How many rows a statement (filtered, not yet paged) has; with `cap`, counted no further than cap + 1 (more
+    than `cap`: the database stops there instead of counting a million rows)."""
+    stmt = stmt.order_by(None)
+    if cap is not None:
+        stmt = stmt.limit(cap + 1)
+    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
 def get(session: Session, actor: Actor, number: str, shape: Sequence[ORMOption] = DETAIL) -> Ticket:
@@ -148,12 +180,19 @@ class TicketFilter:
 
 
 def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 50,
-                 offset: int = 0) -> tuple[list[Ticket], int]:
+                 offset: int = 0, count_cap: int | None = None) -> tuple[list[Ticket], int]:
     """A page of the tickets `actor` may see, newest first, each with what a list shows (ROW); and how many
-    there are."""
+    there are (with `count_cap`: counted up to count_cap + 1, "more than count_cap")."""
     require(actor, Permission.tickets_read)
     check_page(limit, offset)
-    stmt = readable(actor, ()).where(*waiting_conditions(actor, f))
+    # Counted and paged on the tickets alone unless the request is needed (a citizen's own, a search in its
+    # text): every ticket has one request, so the rows are the same, and a million of them count without a join.
+    if actor.role == Role.citizen or f.q:
+        stmt = readable(actor, ())
+    else:
+        rule = visibility(actor)
+        stmt = select(Ticket) if rule is None else select(Ticket).where(rule)
+    stmt = stmt.where(*waiting_conditions(actor, f))
     if f.unit_code:
         try:
             unit = units.by_code(session, f.unit_code)
@@ -176,9 +215,12 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 5
         like = f"%{f.q.replace('%', '').replace('_', '')}%"
         stmt = stmt.where(or_(Request.text.like(like), Request.title.like(like), Request.address.like(like),
                               Ticket.number == f.q))
-    total = count(session, stmt)
-    rows = session.scalars(stmt.options(*ROW).order_by(Ticket.created_at.desc(), Ticket.id.desc())
-                           .limit(limit).offset(offset))
+    total = count(session, stmt, count_cap)
+    # The page's ids first (an index's walk, however deep the page), then their rows with what a list shows: the
+    # joins are made for 50 rows, not for the offset's thousands before them. One statement.
+    order = (Ticket.created_at.desc(), Ticket.id.desc())
+    page = stmt.with_only_columns(Ticket.id).order_by(*order).limit(limit).offset(offset)
+    rows = session.scalars(shaped(ROW).where(Ticket.id.in_(page)).order_by(*order))
     return list(rows), total
 
 

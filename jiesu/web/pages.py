@@ -51,6 +51,9 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_form_token)])
 
 PAGE_SIZE = 50
+# A list counts its tickets up to this many, then says "more than": counting a million takes longer than the page
+# (benchmarks/pages.py).
+LIST_COUNT_CAP = 10_000
 # The order an operator looks for units in: who dispatches, who governs, who acts (streets first), the
 # line departments and utilities, then the many communities and property companies.
 KIND_ORDER = [UnitKind.centre, UnitKind.district_government, UnitKind.street, UnitKind.department,
@@ -448,11 +451,16 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
     f = tickets.TicketFilter(state=state_value, district_code=district_code or None, overdue=overdue_value,
                              q=query or None, now=clock.now(), **waits)
     page = min(max(page, 1), MAX_PAGE_NUMBER)
-    items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    pages = max(1, -(-total // PAGE_SIZE))
-    if page > pages:  # past the end: show the last page
+    items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                                        count_cap=LIST_COUNT_CAP)
+    exact = total <= LIST_COUNT_CAP
+    if not exact and not items and page > 1:  # past the end of a long list: counted to its end, for its last page
+        total, exact = tickets.list_tickets(session, actor, f, limit=1)[1], True
+    pages = max(1, -(-total // PAGE_SIZE)) if exact else None  # None: more than LIST_COUNT_CAP
+    if exact and page > pages:  # past the end: show the last page
         page = pages
-        items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        items, _ = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                                        count_cap=LIST_COUNT_CAP)
     now = clock.now()  # the rows come with their requests and units (tickets.ROW)
     rows = [{"t": t, "summary": summary(t.request), "dispatch": d[0], "reply": d[2]}
             for t in items for d in [deadlines_of(t, now)]]
@@ -462,6 +470,7 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
                                           ("escalated", escalated, FLAGS), ("extension", extension, FLAGS),
                                           ("summoned", summoned, ("1",)), ("due", due, ("today",))) if v in valid}}
     return render(request, "tickets.html", actor, session=session, rows=rows, total=total, page=page, pages=pages,
+                  count_cap=LIST_COUNT_CAP, page_size=PAGE_SIZE,
                   districts=districts, states=STATE_LABELS, marks=DEADLINE_MARKS, local=local_time(settings.tz),
                   **params, page_url=lambda n: url_with("/tickets", {**params, "page": n if n > 1 else ""}),
                   state_url=lambda v: url_with("/tickets", {**params, "state": v}))

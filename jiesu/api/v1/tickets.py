@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from jiesu.api.deps import ClockDep, IsoDateTime, SessionDep, SettingsDep, UserDep
+from jiesu.api.deps import ClockDep, IsoDateTime, SessionDep, SettingsDep, UserDep, writes_on_read
 from jiesu.api.errors import responses
 from jiesu.errors import CategoryNotFound, InvalidInput
 from jiesu.limits import MAX_CODE, MAX_OFFSET, MAX_PAGE_SIZE, MAX_SEARCH, MAX_UNIT_CODE
@@ -59,6 +59,7 @@ def get_ticket(number: str, session: SessionDep, actor: UserDep) -> TicketDetail
 
 
 @router.get("/tickets/{number}/contact", response_model=ContactOut | None, responses=responses(401, 403, 404, 422))
+@writes_on_read
 def get_contact(number: str, session: SessionDep, actor: UserDep, clock: ClockDep,
                 purpose: Annotated[str, Query(min_length=1, max_length=256, description="why: it is logged")]
                 ) -> ContactOut | None:
