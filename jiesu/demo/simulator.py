@@ -18,7 +18,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from random import Random
 from zoneinfo import ZoneInfo
@@ -34,6 +34,7 @@ from jiesu.config import Settings
 from jiesu.data.teddy import Corpus, Message, char_pairs, load_corpus, localise
 from jiesu.db import unit_of_work
 from jiesu.errors import InvalidInput
+from jiesu.intake import service as intake
 from jiesu.permissions import CLOCK, Actor, Role
 from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy.models import Category, RequestType, Urgency
@@ -79,6 +80,14 @@ LABEL_DEPARTMENTS = {"城乡建设": ("zj", "cgzf", "cgw", "gz"), "环境保护"
                      "交通运输": ("jt", "gajg"), "劳动和社会保障": ("rs", "ybj"), "商贸旅游": ("scjg", "whly"),
                      "卫生计生": ("wjw", "scjg"), "教育文体": ("jw", "whly")}
 WHISTLE_CHANCE = {"城乡建设": 0.07, "环境保护": 0.06}  # others: 0.02
+
+# The demo's logins (jiesu/demo/cli.py DEMO_USERS) and the work the seed leaves waiting for each of them: the named
+# streets' handlers and the departments they whistle in, and the community worker of 广外南里社区.
+NAMED_STREETS = {"110115009000": ("ga-110115", "cgzf-110115", "zj-110115"),  # 观音寺街道 (the 群租 story)
+                 "110114116000": ("jt-110114",)}  # 兴寿镇 (the 安四路 story)
+NAMED_COMMUNITIES = ("110101013006",)  # 广外南里社区 (the fire lane story)
+DEMO_CITIZEN = Actor(username="citizen", role=Role.citizen)  # files some of theirs in the app
+STAFF_SHARE = 5  # the logins' work is made when the tickets asked for are at least this many times as many
 
 HOT_SHARE = 0.25  # of tickets whose text comes from 附件3 (categorised by keyword) rather than 附件2
 
@@ -208,6 +217,7 @@ class City:
     district_weights: dict[str, float]
     branches: dict[str, int]  # department branch code (ga-110115) -> unit id
     categoriser: Categoriser
+    named: dict[str, int] = field(default_factory=dict)  # the demo logins' communities: unit code -> unit id
 
 
 def _load_city(session: Session) -> City:
@@ -234,7 +244,9 @@ def _load_city(session: Session) -> City:
     weights = {d: DISTRICT_WEIGHTS.get(districts[d], float(len(s))) for d, s in streets.items()}
     branches = dict(session.execute(select(Unit.code, Unit.id).where(Unit.kind == UnitKind.department_branch,
                                                                      Unit.active.is_(True))).all())
-    return City(dict(streets), weights, branches, categoriser)
+    named = dict(session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(NAMED_COMMUNITIES),
+                                                                  Unit.active.is_(True))).all())
+    return City(dict(streets), weights, branches, categoriser, named)
 
 
 # --- the plan: who calls when about what ---------------------------------------------------------
@@ -250,6 +262,19 @@ class Plan:
     fate: str = "normal"  # or a state it must stay in: new, dispatched, returned, handling, replied, withdrawn
     parent: int | None = None  # a duplicate: the index of the ticket it is merged into
     number: str | None = None  # given at creation
+    work: Staffed | None = None  # a demo login's work, lived by _Sim._staff_life instead of _Sim._life
+
+
+@dataclass
+class Staffed:
+    """A ticket made to be waiting in one state for one of the demo logins at the present moment."""
+
+    unit: str  # the main unit's code: a named street, a summoned department or the community
+    unit_id: int
+    fate: str  # new, dispatched, handling, extension, whistle, replied, returned
+    filer: Actor | None = None  # who files it (the demo citizen files theirs in the app); else the operator
+    summon: tuple[str, ...] = ()  # whistle: the departments summoned ...
+    signing: int = 0  # ... and how many of them have reported for duty (none has reported its part done)
 
 
 def _instants(rng: Random, n: int, start: datetime, now: datetime, tz: ZoneInfo, is_workday) -> list[datetime]:
@@ -340,14 +365,17 @@ class _Planner:
             self.used[label] += 1
         return m, label, self.city.categoriser.pick(m.title + m.text, label, rng)
 
-    def ticket(self, index: int, at: datetime) -> Plan:
+    def ticket(self, index: int, at: datetime, street: Street | None = None, community: str | None = None) -> Plan:
+        """A citizen's call at `at`: from a street drawn by population, or from `street` (and its `community`)."""
         rng = self.rng
-        street = self.street()
+        street = street or self.street()
         m, label, category = self.message()
         area_code, place = street.code, street.name
-        if street.communities and rng.random() < 0.75:
-            area_code, community = rng.choice(street.communities)
-            place = street.name + community
+        if community is not None:
+            area_code, place = community, street.name + dict(street.communities).get(community, "")
+        elif street.communities and rng.random() < 0.75:
+            area_code, short = rng.choice(street.communities)
+            place = street.name + short
         name, phone, anonymous = _contact(rng)
         text = localise(m.text, street.district_name, street.name)[:svc.MAX_TEXT]
         channel = rng.choices((Channel.hotline, Channel.app, Channel.web), weights=(72, 16, 12))[0]
@@ -392,7 +420,7 @@ def _duplicate(child: Plan, parent: Plan) -> None:
 
 
 def _plans(planner: _Planner, rng: Random, ticket_times: list[datetime], answer_times: list[datetime],
-           now: datetime) -> list[Plan]:
+           now: datetime, staff: list[StaffSpec] | None = None) -> list[Plan]:
     plans: list[Plan] = []
     for at in ticket_times:
         plan = planner.ticket(len(plans), at)
@@ -404,7 +432,89 @@ def _plans(planner: _Planner, rng: Random, ticket_times: list[datetime], answer_
         plans.append(plan)
     _force_fates(plans, rng, now)
     answers = [planner.answer(len(plans) + i, at) for i, at in enumerate(answer_times)]
-    return plans + answers
+    return plans + answers + _staff_plans(planner, rng, now, len(plans) + len(answers), staff or [])
+
+
+@dataclass
+class StaffSpec:
+    """One ticket of the demo logins' work, before its text and time are drawn."""
+
+    street: Street
+    work: Staffed
+    hours: tuple[float, float]  # made this many hours before the present, drawn in the range
+    community: str | None = None
+    urgency: Urgency | None = None
+    twin_of: int | None = None  # a second call about the spec at this position (a likely duplicate)
+
+
+def _staff_specs(city: City) -> list[StaffSpec]:
+    """Work waiting for every demo login at the present moment, made in the last hours: for each named street and
+    the departments it whistles in, tickets to sign, in hand, with an extension asked, whistled (departments
+    summoned, some reported for duty, none done), replied and waiting for the callback, returned; new ones for the
+    dispatcher (one a second call about an open ticket); the community's own; the demo citizen's. Only what the
+    city has (a street, department or community missing from it is left out)."""
+    streets = {st.code: st for group in city.streets_by_district.values() for st in group}
+    out: list[StaffSpec] = []
+    fresh, recent, day, older = (0.5, 0.7), (3.0, 8.0), (4.0, 30.0), (6.0, 40.0)
+    for code, wanted in NAMED_STREETS.items():
+        street = streets.get(code)
+        if street is None:
+            continue
+        departments = tuple(d for d in wanted if d in city.branches)
+
+        def add(fate: str, hours: tuple[float, float], street: Street = street, **kw) -> int:
+            extra = {k: kw.pop(k) for k in ("community", "urgency", "twin_of") if k in kw}
+            out.append(StaffSpec(street, Staffed(street.code, street.unit_id, fate, **kw), hours, **extra))
+            return len(out) - 1
+        add("dispatched", fresh)
+        add("dispatched", recent)  # its sign deadline missed
+        parent = add("handling", day)
+        add("handling", (0.8, 1.0), urgency=Urgency.emergency)  # due within hours
+        add("extension", day)
+        if departments:
+            add("whistle", day, summon=departments, signing=1)
+            add("whistle", day, summon=departments, signing=0)
+        add("replied", older)
+        add("replied", older)
+        add("returned", recent)
+        add("new", (0.2, 0.8))
+        add("new", (0.1, 0.2), twin_of=parent)
+        for dept in departments:
+            for fate, hours in (("dispatched", fresh), ("handling", day), ("extension", day), ("replied", older)):
+                out.append(StaffSpec(street, Staffed(dept, city.branches[dept], fate), hours))
+        if code == next(iter(NAMED_STREETS)):  # the demo citizen's own requests, in the app
+            add("handling", day, filer=DEMO_CITIZEN)
+            add("replied", older, filer=DEMO_CITIZEN)
+    for code in NAMED_COMMUNITIES:
+        street = next((st for st in streets.values() if any(c == code for c, _ in st.communities)), None)
+        if street is None or code not in city.named:
+            continue
+        for fate, hours in (("dispatched", fresh), ("handling", day), ("replied", older)):
+            out.append(StaffSpec(street, Staffed(code, city.named[code], fate), hours, community=code))
+        out.append(StaffSpec(street, Staffed(street.code, street.unit_id, "handling"), day, community=code))
+    return out
+
+
+def _staff_plans(planner: _Planner, rng: Random, now: datetime, first: int, specs: list[StaffSpec]) -> list[Plan]:
+    plans: list[Plan] = []
+    for spec in specs:
+        p = planner.ticket(first + len(plans), now - rng.uniform(*spec.hours) * HOUR, spec.street, spec.community)
+        if spec.twin_of is not None:
+            _duplicate(p, plans[spec.twin_of])
+            p.parent = None  # left for the dispatcher to merge
+        # the demo's work is called back: a named, reachable citizen
+        changes: dict = {"anonymous": False, "no_callback": False,
+                         "contact_name": p.new.contact_name or "王女士",
+                         "contact_phone": p.new.contact_phone or "13900000000"}
+        if spec.urgency is not None:
+            changes["urgency"] = spec.urgency
+        if spec.work.filer is not None:
+            changes |= {"channel": Channel.app, "contact_name": "张先生"}
+        p.new, p.work = replace(p.new, **changes), spec.work
+        if spec.work.fate == "new":
+            p.fate = "new"
+        plans.append(p)
+    return plans
 
 
 def _force_fates(plans: list[Plan], rng: Random, now: datetime) -> None:
@@ -545,13 +655,21 @@ class _Sim:
 
     def _create(self, session: Session, plan: Plan) -> Live | None:
         self.clock.set(plan.created_at)
-        intake = svc.create_request(session, OPERATOR, self.clock, self.settings, plan.new)
-        if intake.ticket is None:
+        filer = plan.work.filer if plan.work and plan.work.filer else OPERATOR
+        if plan.fate == "new":
+            # Left for the dispatcher: filed as intake files it, with smart dispatch's suggestion (the category
+            # too: the operator did not choose one), so that the queue shows what the dispatcher would see.
+            made = intake.create_request(session, filer, self.clock, self.settings,
+                                         replace(plan.new, category_code=None)).intake
+        else:
+            made = svc.create_request(session, filer, self.clock, self.settings, plan.new)
+        if made.ticket is None:
             return None
-        plan.number = intake.ticket.number
+        plan.number = made.ticket.number
         self.events += 1
         rng = Random(self.seed * 1_000_003 + plan.index)
-        live = Live(plan, rng, self._life(plan, rng), Snap.of(intake.ticket), plan.created_at)
+        life = self._staff_life(plan, rng) if plan.work else self._life(plan, rng)
+        live = Live(plan, rng, life, Snap.of(made.ticket), plan.created_at)
         next(live.life)
         self.lives[plan.index] = live
         return live
@@ -768,6 +886,42 @@ class _Sim:
                 continue
             return
 
+    def _staff_life(self, p: Plan, rng: Random) -> Life:
+        """A demo login's ticket: dispatched minutes after the call, then taken to its fate and left there."""
+        yield  # type: ignore[misc]  # primed; then sent the snapshot after creation
+        w = p.work
+        assert w is not None
+        if w.fate == "new":
+            return
+        t = p.created_at + rng.uniform(3, 8) * MIN
+        yield Do(t, DISPATCHER, Step.dispatch, svc.StepInput(unit=w.unit))
+        if w.fate == "dispatched":
+            return
+        handler = _handler(w.unit, w.unit_id)
+        t += rng.uniform(3, 8) * MIN
+        if w.fate == "returned":
+            yield Do(t, handler, Step.return_, svc.StepInput(reason=rng.choice(RETURN_REASONS)))
+            return
+        yield Do(t, handler, Step.sign)
+        span = self.now - t
+        if w.fate == "handling":
+            if span > 2 * HOUR:
+                yield Do(t + span * rng.uniform(0.2, 0.6), handler, Step.note, svc.StepInput(text=rng.choice(NOTES)))
+        elif w.fate == "extension":
+            yield Do(t + span * rng.uniform(0.2, 0.6), handler, Step.request_extension, svc.StepInput(
+                reason="涉及多个部门协调，需延长办理时限", days=rng.choice((3.0, 5.0, 7.0))))
+        elif w.fate == "whistle":
+            t += span * rng.uniform(0.1, 0.3)
+            yield Do(t, handler, Step.whistle, svc.StepInput(units=list(w.summon),
+                                                             reason="问题涉及多个部门职责，吹哨召集联合执法"))
+            for code in w.summon[:w.signing]:
+                t += (self.now - t) * rng.uniform(0.1, 0.4)
+                yield Do(t, _handler(code, self.city.branches[code]), Step.summons_sign)
+        elif w.fate == "replied":
+            t += span * rng.uniform(0.3, 0.7)
+            yield Do(t, handler, Step.reply, svc.StepInput(text=self._reply_text(p, (w.unit, w.unit_id), rng)))
+            yield Do(t + rng.uniform(1, 5) * MIN, CLOCK, Step.queue_callback)
+
     def _whistle(self, rng: Random, start: datetime, room: timedelta, handler: Actor, departments: list[str],
                  street: Street) -> list[Do]:
         """吹哨报到: the street summons two or three departments; each reports for duty, then its part done."""
@@ -834,9 +988,15 @@ def seed_demo(session_factory: SessionFactory, clock_start: datetime, settings: 
     rng = Random(seed)
     planner = _Planner(city, load_corpus(), rng)
     start = now - timedelta(days=days)
-    ticket_times = _instants(rng, tickets, start, now, settings.tz, calendar.is_workday)
+    # The demo logins' work is part of the tickets asked for (the citizen's own requests come on top), when there
+    # are enough of them for it to stay a small part.
+    staff = _staff_specs(city)
+    if tickets < STAFF_SHARE * len(staff):
+        staff = []
+    ours = sum(spec.work.filer is None for spec in staff)
+    ticket_times = _instants(rng, tickets - ours, start, now, settings.tz, calendar.is_workday)
     answer_times = _instants(rng, tickets // 10, start, now, settings.tz, calendar.is_workday)
-    plans = _plans(planner, rng, ticket_times, answer_times, now)
+    plans = _plans(planner, rng, ticket_times, answer_times, now, staff)
     plans.sort(key=lambda p: (p.created_at, p.index))
     order = {p.index: i for i, p in enumerate(plans)}
     for p in plans:  # indexes follow time order, so the scheduler's ties break the same way every run

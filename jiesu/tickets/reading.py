@@ -25,6 +25,7 @@ from jiesu.errors import (
     check_page,
 )
 from jiesu.permissions import Actor, Permission, Role, require
+from jiesu.places.models import Area
 from jiesu.taxonomy import service as taxonomy
 from jiesu.taxonomy.models import Category
 from jiesu.tickets import rules
@@ -32,11 +33,14 @@ from jiesu.tickets.models import (
     Contact,
     PersonalDataAccess,
     Request,
+    SummonsState,
     Ticket,
     TicketUnit,
+    UnitRole,
 )
-from jiesu.tickets.rules import TicketState
+from jiesu.tickets.rules import OPEN_STATES, OPEN_WORK, TicketState
 from jiesu.units import service as units
+from jiesu.units.models import Unit
 
 CENTRE_ROLES = frozenset({Role.operator, Role.dispatcher, Role.callback_agent, Role.supervisor, Role.admin})
 
@@ -81,8 +85,10 @@ def _in_select_postgresql(element: InSelect, compiler, **kw) -> str:
 
 def visibility(actor: Actor) -> ColumnElement[bool] | None:
     """Who sees which ticket, written once: the centre every ticket (None: no condition); a unit the tickets it
-    was sent, summoned to or copied on; a citizen their own requests; anyone else none. On a statement that joins
-    the ticket's request (as `readable` does). A ticket one may not see is answered 'not found', not 'forbidden'."""
+    was sent, summoned to or copied on; a community worker also the tickets about their community (its area: the
+    community's unit has the community's area code); a citizen their own requests; anyone else none. On a statement
+    that joins the ticket's request (as `readable` does). A ticket one may not see is answered 'not found', not
+    'forbidden'."""
     if actor.role in CENTRE_ROLES:
         return None
     if actor.role == Role.citizen:
@@ -90,7 +96,11 @@ def visibility(actor: Actor) -> ColumnElement[bool] | None:
     if actor.unit_id is None:
         return false()
     mine = select(TicketUnit.ticket_id).where(TicketUnit.unit_id == actor.unit_id)
-    return or_(Ticket.main_unit_id == actor.unit_id, InSelect(Ticket.id, mine))
+    rule = or_(Ticket.main_unit_id == actor.unit_id, InSelect(Ticket.id, mine))
+    if actor.role == Role.community_worker:
+        community = select(Area.id).join(Unit, Unit.code == Area.code).where(Unit.id == actor.unit_id)
+        rule = or_(rule, InSelect(Ticket.area_id, community))
+    return rule
 
 
 def shaped(shape: Sequence[ORMOption]) -> Select[tuple[Ticket]]:
@@ -153,6 +163,17 @@ class TicketFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     q: str | None = None
+    # What waits for someone (the home page's counts link to these; jiesu/tickets/waiting.py counts the same):
+    open: bool | None = None  # True: not final yet (OPEN_STATES)
+    mine: bool = False  # the actor's unit is the ticket's main unit
+    escalated: bool | None = None  # 督办
+    extension_requested: bool | None = None  # an extension asked for, not yet approved or refused
+    summoned: bool = False  # the actor's unit is whistled in and has not reported its part done yet
+    sign_overdue: bool = False  # the sign deadline was missed (the supervisor's lists)
+    reply_overdue: bool = False  # the reply deadline was missed
+    callback_due: bool = False  # in the callback queue
+    due_from: datetime | None = None  # the reply is due in [due_from, due_to) and not given yet
+    due_to: datetime | None = None
     # The instant `overdue` is judged at: with it, a new ticket past its dispatch deadline (dispatch_by) is overdue
     # too; without it, only the sign and reply deadlines the clock flags count.
     now: datetime | None = None
@@ -171,8 +192,7 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 5
     else:
         rule = visibility(actor)
         stmt = select(Ticket) if rule is None else select(Ticket).where(rule)
-    if f.state:
-        stmt = stmt.where(Ticket.state == f.state)
+    stmt = stmt.where(*waiting_conditions(actor, f))
     if f.unit_code:
         try:
             unit = units.by_code(session, f.unit_code)
@@ -185,9 +205,6 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 5
         cat = taxonomy.category_by_code(session, f.category_code)
         in_tree = select(Category.id).where(or_(Category.code == cat.code, Category.code.like(f"{cat.code}.%")))
         stmt = stmt.where(Ticket.category_id.in_(in_tree))
-    if f.overdue is not None:
-        late = overdue(f.now)
-        stmt = stmt.where(late if f.overdue else ~late)
     if f.manual is not None:
         stmt = stmt.where(Ticket.manual_review.is_(f.manual))
     if f.created_from:
@@ -205,6 +222,51 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 5
     page = stmt.with_only_columns(Ticket.id).order_by(*order).limit(limit).offset(offset)
     rows = session.scalars(shaped(ROW).where(Ticket.id.in_(page)).order_by(*order))
     return list(rows), total
+
+
+def waiting_conditions(actor: Actor, f: TicketFilter) -> list[ColumnElement[bool]]:
+    """The conditions of TicketFilter's state, overdue and waiting fields (open, mine, escalated, extension_requested,
+    summoned, due ...): the list and the home page's counts (waiting.py) say them once."""
+    out: list[ColumnElement[bool]] = []
+    if f.state:
+        out.append(Ticket.state == f.state)
+    if f.overdue is not None:
+        late = overdue(f.now)
+        out.append(late if f.overdue else ~late)
+    if f.sign_overdue:
+        out.append(Ticket.sign_overdue.is_(True))
+    if f.reply_overdue:
+        out.append(Ticket.reply_overdue.is_(True))
+    if f.callback_due:
+        out.append(Ticket.callback_due.is_(True))
+    if f.open is not None:
+        out.append(Ticket.state.in_(OPEN_STATES) if f.open else Ticket.state.not_in(OPEN_STATES))
+    if f.mine:
+        out.append(Ticket.main_unit_id == actor.unit_id if actor.unit_id is not None else false())
+    if f.escalated is not None:
+        out.append(Ticket.escalated.is_(f.escalated))
+    if f.extension_requested is not None:
+        asked = Ticket.extension_days_requested.is_not(None) & (Ticket.state == TicketState.handling)
+        out.append(asked if f.extension_requested else ~asked)
+    if f.summoned:
+        out.append(summoned_pending(actor))
+    if f.due_from is not None or f.due_to is not None:
+        out.append(Ticket.state.in_(OPEN_WORK))
+        if f.due_from is not None:
+            out.append(Ticket.reply_by >= f.due_from)
+        if f.due_to is not None:
+            out.append(Ticket.reply_by < f.due_to)
+    return out
+
+
+def summoned_pending(actor: Actor) -> ColumnElement[bool]:
+    """Open tickets the actor's unit was whistled into (吹哨报到) and has not reported its part done."""
+    if actor.unit_id is None:
+        return false()
+    summons = select(TicketUnit.ticket_id).where(
+        TicketUnit.unit_id == actor.unit_id, TicketUnit.role == UnitRole.summoned,
+        TicketUnit.state.in_([SummonsState.summoned, SummonsState.signed]))
+    return Ticket.id.in_(summons) & Ticket.state.in_(OPEN_STATES)
 
 
 def overdue(now: datetime | None) -> ColumnElement[bool]:

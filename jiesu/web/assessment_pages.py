@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from jiesu import glossary
 from jiesu.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
 from jiesu.api.security import require_form_token
+from jiesu.assessment import export
 from jiesu.assessment import rules as periods
 from jiesu.assessment import service as assessment
 from jiesu.assessment.schemas import KIND_LABELS, RESOLUTION_NAMES, SATISFACTION_NAMES
@@ -452,7 +453,35 @@ def assessment_page(request: Request, session: SessionDep, actor: ActorDep, cloc
         behind_unit=lambda code: behind_url(month, "street", code, "unresolved"), local=pages.local_time(settings.tz),
         summary=pages.summary, plotly_url=PLOTLY_URL, group_label=group_label, reopened=reopened,
         reopened_shown=REOPENED_SHOWN, fell_back=fell_back,
+        steps=lambda t: tickets.available_steps(actor, t),
+        escalated_notice=request.query_params.get("done") == "escalate",
+        export_url=lambda fmt: pages.url_with(f"/assessment/export.{fmt}", {"month": month, "level": level}),
         url=lambda **kw: pages.url_with("/assessment", {**params, **kw}))
+
+
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@router.get("/assessment/export.{fmt}")
+def assessment_export(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
+                      fmt: str, month: str = "", level: str = "street") -> Response:
+    """The ranking the page shows, as the CLI's `jiesu assess rank --xlsx/--csv` writes it (assessment.export):
+    the Excel report with its formulas and counts sheet, or the rows as CSV (UTF-8 with a BOM, for Excel)."""
+    refused = _guard(request, session, actor)
+    if refused is not None:
+        return refused
+    if fmt not in EXPORT_TYPES:
+        return pages.error_page(request, actor, 404, session=session)
+    month = _month(month.strip()[:16], clock, settings)
+    level = level if level in assessment.LEVELS else "street"
+    ranking = assessment.ranking(session, actor, settings, clock, month, level)
+    if fmt == "xlsx":
+        body, filename = export.to_xlsx(ranking, settings.tz, clock.now()), export.xlsx_filename(ranking)
+    else:
+        body, filename = export.to_csv(ranking).encode("utf-8-sig"), f"assessment-{ranking.level}-{ranking.period}.csv"
+    return Response(body, media_type=EXPORT_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 
 
 @router.get("/assessment/behind", response_class=HTMLResponse)

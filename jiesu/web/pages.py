@@ -38,6 +38,7 @@ from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy import service as taxonomy
 from jiesu.taxonomy.models import DEFAULT_SCOPE, URGENCY_LABELS, Urgency
 from jiesu.tickets import service as tickets
+from jiesu.tickets import waiting
 from jiesu.tickets.models import Request as TicketRequest
 from jiesu.tickets.models import SummonsState, Ticket, UnitRole
 from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, TRANSITIONS, Step, TicketState
@@ -161,12 +162,71 @@ def district_list(session: Session, actor: Actor) -> list[Area]:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep) -> Response:
-    now_local = clock.now().astimezone(settings.tz)
+    """What waits for the person logged in: a count per kind of work, each linking to the list that shows those
+    tickets (jiesu/tickets/waiting.py); the city's reference figures below, and for visitors."""
+    now = clock.now()
+    now_local = now.astimezone(settings.tz)
     cal = calendar.load_calendar(session, settings)
+    cards = []
+    if actor.role is not None:
+        cards = [{"key": c.key, "n": c.n, "label": WAITING_LABELS[c.key], "url": waiting_url(c, actor.role),
+                  "urgent": c.key in URGENT_WAITING} for c in waiting.counts(session, actor, now, settings.tz)]
+        if actor.role == Role.operator:
+            calls, answered = waiting.calls(session, actor, *waiting.today(now, settings.tz))
+            cards = [{"key": "calls_today", "n": calls, "label": "今日来电", "url": "/console", "urgent": False},
+                     {"key": "answered_today", "n": answered, "label": "今日直接答复", "url": "/console",
+                      "urgent": False}, *cards]
+    assess = actor.role in (Role.supervisor, Role.admin) and can(actor.role, Permission.assessment_read)
     return render(request, "home.html", actor, session=session, places=places.counts(session, actor),
                   categories=taxonomy.counts(session, actor),
                   units=units.counts(session, actor) if can(actor.role, Permission.units_read) else None,
-                  now=now_local, today=calendar.describe_day(cal, now_local.date()))
+                  now=now_local, today=calendar.describe_day(cal, now_local.date()), cards=cards,
+                  month=now_local.strftime("%Y-%m") if assess else None)
+
+
+# The home page's counts (waiting.py keys), in the words of the glossary where it has them.
+WAITING_LABELS = {
+    "to_dispatch": STATE_LABELS[TicketState.new], "returned": STATE_LABELS[TicketState.returned],
+    "extension": "延期待批", "duplicates": "疑似重复", "overdue": "已超期", "sign_overdue": "签收超期",
+    "reply_overdue": "答复超期",
+    "escalated": "督办中", "callback": "待回访", "to_sign": "待签收", "handling": STATE_LABELS[TicketState.handling],
+    "due_today": "今日到期", "summoned": "被吹哨待报到", "community": "本社区未办结工单",
+    "mine_open": "我的诉求（未办结）", "mine_replied": "已答复待回访",
+}
+FLAGS = ("1", "0")
+URGENT_WAITING = frozenset({"overdue", "sign_overdue", "reply_overdue", "due_today", "to_sign", "returned"})
+# Counts whose work is done on a page of its own rather than in the ticket list.
+QUEUE_TABS = {"to_dispatch": "/queue", "returned": "/queue?tab=returned", "extension": "/queue?tab=extension",
+              "duplicates": "/queue?tab=duplicates"}
+WAITING_PAGES = {"callback": "/callbacks", "sign_overdue": "/assessment#sign-overdue",
+                 "reply_overdue": "/assessment#reply-overdue", "escalated": "/assessment#escalated"}
+
+
+def waiting_url(c: waiting.Count, role: Role | None) -> str:
+    """Where a home count links: its work page (the dispatcher's queue, the callback desk, the supervisor's lists),
+    else the ticket list filtered to exactly its tickets."""
+    if c.key in QUEUE_TABS and role != Role.operator:  # the operator may not dispatch: the list of new tickets
+        return QUEUE_TABS[c.key]
+    if c.key in WAITING_PAGES:
+        return WAITING_PAGES[c.key]
+    f = c.filter
+    return url_with("/tickets", {"state": f.state.value if f.state else "",
+                                 "overdue": "" if f.overdue is None else int(f.overdue),
+                                 "open": "" if f.open is None else int(f.open), "mine": 1 if f.mine else "",
+                                 "escalated": "" if f.escalated is None else int(f.escalated),
+                                 "extension": "" if f.extension_requested is None else int(f.extension_requested),
+                                 "summoned": 1 if f.summoned else "", "due": "today" if f.due_from else ""})
+
+
+def waiting_filter(now: datetime, tz, open_: str, mine: str, escalated: str, extension: str, summoned: str,
+                   due: str) -> dict[str, object]:
+    """The ticket list's waiting filters (the home page's links) as TicketFilter fields; other values are ignored."""
+    flag = {"1": True, "0": False}.get
+    out: dict[str, object] = {"open": flag(open_), "mine": mine == "1", "escalated": flag(escalated),
+                              "extension_requested": flag(extension), "summoned": summoned == "1"}
+    if due == "today":
+        out["due_from"], out["due_to"] = waiting.today(now, tz)
+    return out
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -395,7 +455,9 @@ templates.env.globals["is_system_actor"] = is_system
 
 @router.get("/tickets", response_class=HTMLResponse)
 def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
-                 state: str = "", district: str = "", overdue: str = "", q: str = "", page: int = 1) -> Response:
+                 state: str = "", district: str = "", overdue: str = "", q: str = "", page: int = 1,
+                 open_: Annotated[str, Query(alias="open")] = "", mine: str = "", escalated: str = "",
+                 extension: str = "", summoned: str = "", due: str = "") -> Response:
     if actor.role is None:
         return RedirectResponse(login_url(here(request)), status_code=303)
     state_value = TicketState(state) if state in TicketState._value2member_map_ else None
@@ -403,8 +465,9 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
     district_code = district if district in {d.code for d in districts} else ""
     overdue_value = {"1": True, "0": False}.get(overdue)
     query = q.strip()[:100]
+    waits = waiting_filter(clock.now(), settings.tz, open_, mine, escalated, extension, summoned, due)
     f = tickets.TicketFilter(state=state_value, district_code=district_code or None, overdue=overdue_value,
-                             q=query or None, now=clock.now())
+                             q=query or None, now=clock.now(), **waits)
     page = min(max(page, 1), MAX_PAGE_NUMBER)
     items, total = tickets.list_tickets(session, actor, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
                                         count_cap=LIST_COUNT_CAP)
@@ -420,7 +483,10 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
     rows = [{"t": t, "summary": summary(t.request), "dispatch": d[0], "reply": d[2]}
             for t in items for d in [deadlines_of(t, now)]]
     params = {"state": state_value.value if state_value else "", "district": district_code,
-              "overdue": overdue if overdue_value is not None else "", "q": query}
+              "overdue": overdue if overdue_value is not None else "", "q": query,
+              **{k: v for k, v, valid in (("open", open_, FLAGS), ("mine", mine, ("1",)),
+                                          ("escalated", escalated, FLAGS), ("extension", extension, FLAGS),
+                                          ("summoned", summoned, ("1",)), ("due", due, ("today",))) if v in valid}}
     return render(request, "tickets.html", actor, session=session, rows=rows, total=total, page=page, pages=pages,
                   count_cap=LIST_COUNT_CAP, page_size=PAGE_SIZE,
                   districts=districts, states=STATE_LABELS, marks=DEADLINE_MARKS, local=local_time(settings.tz),
