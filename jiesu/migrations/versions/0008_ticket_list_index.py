@@ -3,9 +3,9 @@
 The ticket lists are newest first, ties broken by id (tickets.reading.list_tickets): with these indexes a page's
 ids are a walk of an index however deep the page, and its capped count reads no more than the count, instead of
 sorting or scanning the table (benchmarks/pages.py, 1 M tickets on PostgreSQL): all tickets, a district's in one
-state (the dispatcher's filter), the overdue ones (the supervisor's: a partial index, only those). Named for the merger: another revision of issue 14 may also revise 0007; chain them.
+state (the dispatcher's filter), the overdue ones (the supervisor's: a partial index, only those).
 
-Revision ID: 0008_ticket_list_index
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-07 16:55:00
 """
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008_ticket_list_index'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
