@@ -74,6 +74,11 @@ def add(session: Session, actor: Actor, clock: Clock, settings: Settings, number
     return row
 
 
+def of_ticket(session: Session, ticket: Ticket) -> list[Attachment]:
+    """The files of a ticket the caller has already read (and so may see), oldest first: one statement."""
+    return list(session.scalars(select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(Attachment.id)))
+
+
 def list_for(session: Session, actor: Actor, number: str) -> list[Attachment]:
     ticket = service.get(session, actor, number, ())
     return list(session.scalars(select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(Attachment.id)))

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Boolean, ColumnElement, Select, false, func, or_, select
+from sqlalchemy import Boolean, ColumnElement, Select, case, false, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
@@ -233,10 +233,12 @@ def waiting_conditions(actor: Actor, f: TicketFilter) -> list[ColumnElement[bool
     if f.overdue is not None:
         late = overdue(f.now)
         out.append(late if f.overdue else ~late)
+    # Late and still waiting: a sign deadline missed by a ticket not signed yet, a reply deadline missed by one not
+    # replied yet (the flags stay on a ticket after it is done late; the supervisor's work is what still waits).
     if f.sign_overdue:
-        out.append(Ticket.sign_overdue.is_(True))
+        out.append(Ticket.sign_overdue.is_(True) & (Ticket.state == TicketState.dispatched))
     if f.reply_overdue:
-        out.append(Ticket.reply_overdue.is_(True))
+        out.append(Ticket.reply_overdue.is_(True) & Ticket.state.in_(OPEN_WORK))
     if f.callback_due:
         out.append(Ticket.callback_due.is_(True))
     if f.open is not None:
@@ -251,11 +253,14 @@ def waiting_conditions(actor: Actor, f: TicketFilter) -> list[ColumnElement[bool
     if f.summoned:
         out.append(summoned_pending(actor))
     if f.due_from is not None or f.due_to is not None:
-        out.append(Ticket.state.in_(OPEN_WORK))
+        # The deadline that runs now: signing for a dispatched ticket, the reply for one being handled (as the unit's
+        # workbench counts down); a returned ticket waits for the centre.
+        due = case((Ticket.state == TicketState.dispatched, Ticket.sign_by),
+                   (Ticket.state == TicketState.handling, Ticket.reply_by), else_=None)
         if f.due_from is not None:
-            out.append(Ticket.reply_by >= f.due_from)
+            out.append(due >= f.due_from)
         if f.due_to is not None:
-            out.append(Ticket.reply_by < f.due_to)
+            out.append(due < f.due_to)
     return out
 
 

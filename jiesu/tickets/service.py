@@ -44,4 +44,5 @@ from jiesu.tickets.workflow import (  # noqa: F401
     StepInput,
     act,
     available_steps,
+    summons_waiting,
 )

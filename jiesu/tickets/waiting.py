@@ -38,6 +38,12 @@ def today(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def still_due_today(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """What is still due today: [now, midnight in `tz`). A deadline passed earlier today is overdue, not due (the
+    unit's workbench counts the same way)."""
+    return now, today(now, tz)[1]
+
+
 def filters(actor: Actor, now: datetime, tz: ZoneInfo) -> list[Count]:
     """The counts a role's home page shows, in order, each with the list filter that shows its tickets. Each one
     is of open tickets only (a state in OPEN_STATES, or open=True): `counts` reads no other."""
@@ -58,7 +64,7 @@ def filters(actor: Actor, now: datetime, tz: ZoneInfo) -> list[Count]:
     if role == Role.operator:
         out.append(("to_dispatch", TicketFilter(state=S.new)))
     if role in UNITS:
-        start, end = today(now, tz)
+        start, end = still_due_today(now, tz)
         out += [("to_sign", TicketFilter(state=S.dispatched, mine=True)),
                 ("handling", TicketFilter(state=S.handling, mine=True)),
                 ("due_today", TicketFilter(mine=True, due_from=start, due_to=end)),

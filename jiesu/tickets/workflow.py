@@ -120,8 +120,31 @@ def act(session: Session, actor: Actor, clock: Clock, settings: Settings, number
 
 
 def available_steps(actor: Actor, ticket: Ticket) -> list[Step]:
-    """The steps `actor` may take on `ticket` now, from the workflow's table (the ticket page's buttons)."""
-    return rules.available(ticket.state, actor.role, lambda party: _is_party(actor, ticket, party))
+    """The steps `actor` may take on `ticket` now (the pages' buttons): those the workflow's table allows, less the
+    ones the step itself would refuse from what the ticket holds (a unit that has reported for duty already, no
+    extension request waiting, summoned units still to report before the reply ...). The ticket's units must
+    be loaded (the DETAIL and ROW shapes)."""
+    allowed = rules.available(ticket.state, actor.role, lambda party: _is_party(actor, ticket, party))
+    return [step for step in allowed if _ready(step, actor, ticket)]
+
+
+def summons_waiting(ticket: Ticket) -> list[TicketUnit]:
+    """The units whistled in that have not reported their part: the reply waits for them."""
+    return [tu for tu in ticket.units if tu.role == UnitRole.summoned and tu.state != SummonsState.reported]
+
+
+def _ready(step: Step, actor: Actor, ticket: Ticket) -> bool:
+    if step in (Step.summons_sign, Step.summons_report):
+        mine = [tu for tu in ticket.units if tu.unit_id == actor.unit_id and tu.role == UnitRole.summoned]
+        wanted = {SummonsState.summoned} if step == Step.summons_sign else {SummonsState.summoned, SummonsState.signed}
+        return any(tu.state in wanted for tu in mine)
+    if step in (Step.approve_extension, Step.reject_extension):
+        return ticket.extension_days_requested is not None
+    if step == Step.request_extension:
+        return ticket.extension_days_requested is None
+    if step == Step.reply:
+        return not summons_waiting(ticket)
+    return True
 
 
 def _check(step: Step, ticket: Ticket, actor: Actor, data: StepInput) -> rules.Transition:
@@ -231,7 +254,8 @@ def _uphold_return(session, actor, now, settings, ticket, data, payload) -> None
         events.publish(RETURN_UPHELD, session=session, settings=settings, ticket=ticket,
                        unit_id=ticket.main_unit_id, at=now)
     ticket.main_unit = unit
-    ticket.dispatched_at = now
+    # dispatched_at stays the first dispatch: the centre met (or missed) its dispatch deadline then; the new unit's
+    # deadlines run from now, and the event says when it was sent on.
     ticket.signed_at = None
     _set_unit_deadlines(session, settings, ticket, unit, now)
     _copy_to_district(session, ticket, unit, now)
@@ -325,8 +349,7 @@ def _summons_report(session, actor, now, settings, ticket, data, payload) -> Non
 
 
 def _reply(session, actor, now, settings, ticket, data, payload) -> None:
-    waiting = [tu.unit.name for tu in ticket.units
-               if tu.role == UnitRole.summoned and tu.state != SummonsState.reported]
+    waiting = [tu.unit.name for tu in summons_waiting(ticket)]
     if waiting:
         raise TransitionNotAllowed(f"the summoned units have not all reported: {', '.join(waiting)}", field="units")
     ticket.replied_at = now

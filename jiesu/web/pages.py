@@ -198,8 +198,7 @@ URGENT_WAITING = frozenset({"overdue", "sign_overdue", "reply_overdue", "due_tod
 # Counts whose work is done on a page of its own rather than in the ticket list.
 QUEUE_TABS = {"to_dispatch": "/queue", "returned": "/queue?tab=returned", "extension": "/queue?tab=extension",
               "duplicates": "/queue?tab=duplicates"}
-WAITING_PAGES = {"callback": "/callbacks", "sign_overdue": "/assessment#sign-overdue",
-                 "reply_overdue": "/assessment#reply-overdue", "escalated": "/assessment#escalated"}
+WAITING_PAGES = {"callback": "/callbacks", "escalated": "/assessment#escalated"}
 
 
 def waiting_url(c: waiting.Count, role: Role | None) -> str:
@@ -215,17 +214,19 @@ def waiting_url(c: waiting.Count, role: Role | None) -> str:
                                  "open": "" if f.open is None else int(f.open), "mine": 1 if f.mine else "",
                                  "escalated": "" if f.escalated is None else int(f.escalated),
                                  "extension": "" if f.extension_requested is None else int(f.extension_requested),
-                                 "summoned": 1 if f.summoned else "", "due": "today" if f.due_from else ""})
+                                 "summoned": 1 if f.summoned else "", "due": "today" if f.due_from else "",
+                                 "late": "sign" if f.sign_overdue else "reply" if f.reply_overdue else ""})
 
 
 def waiting_filter(now: datetime, tz, open_: str, mine: str, escalated: str, extension: str, summoned: str,
-                   due: str) -> dict[str, object]:
+                   due: str, late: str = "") -> dict[str, object]:
     """The ticket list's waiting filters (the home page's links) as TicketFilter fields; other values are ignored."""
     flag = {"1": True, "0": False}.get
     out: dict[str, object] = {"open": flag(open_), "mine": mine == "1", "escalated": flag(escalated),
-                              "extension_requested": flag(extension), "summoned": summoned == "1"}
+                              "extension_requested": flag(extension), "summoned": summoned == "1",
+                              "sign_overdue": late == "sign", "reply_overdue": late == "reply"}
     if due == "today":
-        out["due_from"], out["due_to"] = waiting.today(now, tz)
+        out["due_from"], out["due_to"] = waiting.still_due_today(now, tz)
     return out
 
 
@@ -457,7 +458,7 @@ templates.env.globals["is_system_actor"] = is_system
 def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
                  state: str = "", district: str = "", overdue: str = "", q: str = "", page: int = 1,
                  open_: Annotated[str, Query(alias="open")] = "", mine: str = "", escalated: str = "",
-                 extension: str = "", summoned: str = "", due: str = "") -> Response:
+                 extension: str = "", summoned: str = "", due: str = "", late: str = "") -> Response:
     if actor.role is None:
         return RedirectResponse(login_url(here(request)), status_code=303)
     state_value = TicketState(state) if state in TicketState._value2member_map_ else None
@@ -465,7 +466,7 @@ def tickets_page(request: Request, session: SessionDep, actor: ActorDep, clock: 
     district_code = district if district in {d.code for d in districts} else ""
     overdue_value = {"1": True, "0": False}.get(overdue)
     query = q.strip()[:100]
-    waits = waiting_filter(clock.now(), settings.tz, open_, mine, escalated, extension, summoned, due)
+    waits = waiting_filter(clock.now(), settings.tz, open_, mine, escalated, extension, summoned, due, late)
     f = tickets.TicketFilter(state=state_value, district_code=district_code or None, overdue=overdue_value,
                              q=query or None, now=clock.now(), **waits)
     page = min(max(page, 1), MAX_PAGE_NUMBER)

@@ -31,7 +31,7 @@ from jiesu.tickets import attachments, refusals
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import CHANNEL_LABELS, Ticket, TicketEvent, UnitRole
 from jiesu.tickets.models import Request as TicketRequest
-from jiesu.tickets.rules import PERSON_STEPS, STATE_LABELS, Step
+from jiesu.tickets.rules import PERSON_STEPS, STATE_LABELS, Step, TicketState
 from jiesu.tickets.workflow import MAX_EXTENSION_DAYS
 from jiesu.web import pages
 from jiesu.web.i18n import pick_language
@@ -141,7 +141,9 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
         channel_label=CHANNEL_LABELS.get(r.channel, r.channel.value), local=pages.local_time(settings.tz),
         suggestion=json.loads(t.suggestion) if t.suggestion and can(actor.role, Permission.routing_suggest)
         else None,
-        steps=tickets.available_steps(actor, t), step_error=step_error,
+        files=attachments.of_ticket(session, t), steps=tickets.available_steps(actor, t), step_error=step_error,
+        reply_waits_for=[tu.unit.name for tu in tickets.summons_waiting(t)]
+        if t.state == TicketState.handling and actor.unit_id is not None and actor.unit_id == t.main_unit_id else [],
         done=Step(done) if done in Step._value2member_map_ else None)
 
 

@@ -101,10 +101,13 @@ def test_every_role_sees_what_waits_for_it(world, client):
     t = world.build()
     expected = {
         "disp1": {"to_dispatch": 2, "returned": 1, "extension": 1, "duplicates": 0, "overdue": 1},
-        "gys1": {"to_sign": 2, "handling": 2, "due_today": 0, "overdue": 0, "summoned": 0},
-        "xs1": {"to_sign": 1, "handling": 0, "due_today": 1, "overdue": 1, "summoned": 0},
+        # due today: the deadline that runs now, not passed yet (signing for a dispatched ticket, the reply for
+        # one being handled), as the workbench counts down: gys1's two to sign are due within the hour; xs1's
+        # emergency missed its sign deadline (overdue, not due)
+        "gys1": {"to_sign": 2, "handling": 2, "due_today": 2, "overdue": 0, "summoned": 0},
+        "xs1": {"to_sign": 1, "handling": 0, "due_today": 0, "overdue": 1, "summoned": 0},
         "police1": {"to_sign": 0, "handling": 0, "due_today": 0, "overdue": 0, "summoned": 1},
-        "gwnl1": {"to_sign": 1, "handling": 0, "due_today": 0, "overdue": 0, "summoned": 0, "community": 2},
+        "gwnl1": {"to_sign": 1, "handling": 0, "due_today": 1, "overdue": 0, "summoned": 0, "community": 2},
         "sup1": {"sign_overdue": 1, "reply_overdue": 0, "escalated": 0},
         "cit1": {"mine_open": 1, "mine_replied": 0},
         "op1": {"calls_today": 9, "answered_today": 0, "to_dispatch": 2},
@@ -144,10 +147,10 @@ def test_links_go_to_the_right_lists(world, client):
     assert t["emergency"] in client.get(got["overdue"][1]).text
     login(client, "sup1")
     got = cards(client)
-    assert got["sign_overdue"][1] == "/assessment#sign-overdue"
+    assert got["sign_overdue"][1] == "/tickets?open=1&late=sign"  # still unsigned: the list of exactly those
     assert 'href="/assessment"' in client.get("/").text  # the month's assessment
     login(client, "xs1")
-    assert t["emergency"] in client.get(cards(client)["due_today"][1]).text
+    assert t["emergency"] in client.get(cards(client)["overdue"][1]).text
     # nonsense values of the waiting filters are ignored, as the list's other filters' are
     r = client.get("/tickets", params={"open": "yes", "mine": "x" * 500, "due": "tomorrow", "extension": "2"})
     assert r.status_code == 200 and listed(client, "/tickets?open=yes&due=tomorrow") == listed(client, "/tickets")

@@ -33,8 +33,8 @@ TICKETS = 64
 # name) and its district filter. API list: the count, the page (request, contact, place, category and main unit
 # joined), the units. One ticket: the ticket, its units, its events, the tickets merged with it (the page: the
 # header too, and the tickets merged with it in one statement with its parent, their summaries included: the
-# parent's page lists its merged children, issue 14).
-LIMITS = {"api_list": 3, "page_list": 6, "api_one": 4, "page_one": 5}
+# parent's page lists its merged children, issue 14), and the page its photos and files (one statement).
+LIMITS = {"api_list": 3, "page_list": 6, "api_one": 4, "page_one": 6}
 SAVEPOINTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -190,6 +191,9 @@ def test_a_street_signs_notes_asks_time_whistles_and_replies_when_every_summoned
     assert state_of(session, number).state == TicketState.handling
     html = click(client, number, "note", {"text": "已到现场查看"}, photos=["site.png", "hall.png"]).text
     assert "已到现场查看" in html
+    shown = re.findall(r'<img src="(/api/v1/attachments/\d+)" alt="([^"]+)"', html)  # the photos on the page
+    assert sorted(alt for _src, alt in shown) == ["hall.png", "site.png"]
+    assert all(client.get(src).content == PNG for src, _alt in shown)  # and they open, with the login cookie
     assert sorted(a["filename"] for a in client.get(f"/api/v1/tickets/{number}/attachments").json()) == [
         "hall.png", "site.png"]
     r = click(client, number, "request_extension", {"days": "45", "reason": "需协调多部门"})
@@ -205,14 +209,19 @@ def test_a_street_signs_notes_asks_time_whistles_and_replies_when_every_summoned
     assert t.extensions == 1 and t.extension_days_requested is None
     as_(client, "gys1")
     click(client, number, "whistle", {"units": [POLICE], "reason": "群租房联合执法"})
-    r = click(client, number, "reply", {"text": "已联合执法，群租房已整改"})
+    # the reply is not offered while a summoned unit has not reported: the page says whom it waits for
+    html = client.get(f"/tickets/{number}").text
+    assert "reply" not in offered(html) and "被召集单位尚未全部反馈，暂不能答复：北京市公安局大兴区分局" in html
+    # a reply posted anyway (a form kept open from before the whistle) is refused, said in Chinese
+    r = client.post(f"/tickets/{number}/steps/reply", data={"text": "已联合执法，群租房已整改",
+                                                           "csrf_token": forms.TOKEN.search(html).group(1)})
     assert r.status_code == 409 and "被召集的单位尚未全部反馈（北京市公安局大兴区分局），暂不能答复" in r.text
-    assert re.search(r'<details class="step step-reply" id="[^"]+" open>', r.text)  # open beside its message
     assert state_of(session, number).state == TicketState.handling
     as_(client, "police1")
     html = client.get(f"/tickets/{number}").text
     assert offered(html) == ["summons_sign", "summons_report"]
     click(client, number, "summons_sign")
+    assert offered(client.get(f"/tickets/{number}").text) == ["summons_report"]  # reported for duty: not again
     click(client, number, "summons_report", {"text": "已清查，12人登记"}, photos=["report.png"])
     as_(client, "gys1")
     html = click(client, number, "reply", {"text": "已联合执法，群租房已整改"}).text
@@ -231,9 +240,12 @@ def test_a_return_is_upheld_to_another_unit_then_rejected_back(world, client, se
     assert offered(html) == ["uphold_return", "escalate", "reject_return"]
     r = click(client, number, "uphold_return", {"unit": GUANYINSI, "reason": "改派"})
     assert r.status_code == 422 and "改派须选择另一个单位" in r.text
+    first_dispatch = state_of(session, number).dispatched_at
+    world.clock.advance(timedelta(hours=3))  # past the dispatch deadline: the centre sent it on time, though
     click(client, number, "uphold_return", {"unit": XINGSHOU, "reason": "地址属于兴寿镇"})
     t = state_of(session, number)
     assert t.state == TicketState.dispatched and t.main_unit.code == XINGSHOU
+    assert t.dispatched_at == first_dispatch and t.dispatched_at <= t.dispatch_by  # not late for the re-dispatch
     as_(client, "xs1")
     click(client, number, "return", {"reason": "也不是我们的"})
     as_(client, "disp1")
