@@ -158,6 +158,7 @@ def test_correcting_the_unit_and_category_before_dispatch(desk, client):
     fields = form_fields(html, number, "dispatch")  # the first: accept; the correction form is the second
     row = row_html(html, number)
     assert 'list="units-110115000000"' in row and '<datalist id="units-110115000000">' in html
+    assert row.count('data-picker="units"') == 2  # unit and co-unit: the picker that searches every unit by name
     assert '<option value="110115009000">观音寺街道办事处</option>' in html  # the district's streets
     assert '<datalist id="queue-categories">' in html and '<option value="01">城乡建设</option>' in html
     fields = {"unit": XINGSHOU, "co_units": "", "category": "01.01.003",
