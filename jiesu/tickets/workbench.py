@@ -30,7 +30,7 @@ from jiesu.taxonomy.models import DEFAULT_SCOPE, DeadlinePolicy
 from jiesu.taxonomy.rules import ReplyUnit
 from jiesu.tickets import rules
 from jiesu.tickets.models import SummonsState, Ticket, TicketUnit, UnitRole
-from jiesu.tickets.reading import ROW, readable
+from jiesu.tickets.reading import ROW, InSelect, readable
 from jiesu.tickets.rules import Step, TicketState
 from jiesu.tickets.workflow import available_steps
 from jiesu.units.models import Unit, UnitKind
@@ -111,10 +111,13 @@ def _conditions(unit_id: int) -> _Conditions:
         TicketUnit.state != SummonsState.reported)
     co_of = select(TicketUnit.ticket_id).where(TicketUnit.unit_id == unit_id, TicketUnit.role == UnitRole.co)
     summoned = and_(Ticket.main_unit_id != unit_id, or_(
-        and_(Ticket.state == TicketState.handling, Ticket.id.in_(summoned_to)),
-        and_(Ticket.state.in_((TicketState.dispatched, TicketState.handling)), Ticket.id.in_(co_of))))
+        and_(Ticket.state == TicketState.handling, InSelect(Ticket.id, summoned_to)),
+        and_(Ticket.state.in_((TicketState.dispatched, TicketState.handling)), InSelect(Ticket.id, co_of))))
     deadline = case((sign, Ticket.sign_by), (returned, None), else_=Ticket.reply_by)
-    return _Conditions(sign, handling, returned, summoned, or_(sign, handling, returned, summoned), deadline)
+    # `mine` says the same as or_(sign, handling, returned, summoned), in a shape the index on (state, main_unit_id)
+    # serves: the unit's own open tickets by that index, those it is summoned to by their ids.
+    own = and_(main, Ticket.state.in_((TicketState.dispatched, TicketState.handling, TicketState.returned)))
+    return _Conditions(sign, handling, returned, summoned, or_(own, summoned), deadline)
 
 
 def _end_of_today(now: datetime, settings: Settings) -> datetime:
@@ -151,12 +154,13 @@ def workbench(session: Session, actor: Actor, clock: Clock, settings: Settings, 
     pages = max(1, -(-total // page_size))
     page = min(max(page, 1), pages)
     check_page(page_size, (page - 1) * page_size)
-    stmt = readable(actor, ROW).where(c.mine)
     cond = _tab_condition(c, tab, now, end_of_day)
-    if cond is not None:
-        stmt = stmt.where(cond)
-    tickets = list(session.scalars(stmt.order_by(c.deadline.is_(None), c.deadline, Ticket.id)
-                                   .limit(page_size).offset((page - 1) * page_size)))
+    order = (c.deadline.is_(None), c.deadline, Ticket.id)
+    # The page's ids are picked on the tickets alone, then only those rows are read with their loads (still one
+    # statement): joining the loads to every waiting ticket before the sort cost a street's 2,000 rows of joins.
+    ids = base.with_only_columns(Ticket.id).where(*(() if cond is None else (cond,)))
+    ids = ids.order_by(*order).limit(page_size).offset((page - 1) * page_size)
+    tickets = list(session.scalars(readable(actor, ROW).where(InSelect(Ticket.id, ids)).order_by(*order)))
     calendars: dict[str, BusinessCalendar] = {}
     reply_in_business_days = _reply_units(session) if tickets else (lambda t: True)
     items = []

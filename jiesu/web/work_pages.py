@@ -4,8 +4,11 @@ step route (POST /tickets/{number}/steps/{step}), which comes back here."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup, escape
 
 from jiesu.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
 from jiesu.api.security import require_form_token
@@ -18,6 +21,7 @@ from jiesu.tickets.rules import STATE_LABELS, Step
 from jiesu.tickets.workbench import Kind, Tab
 from jiesu.units.models import UNIT_KIND_LABELS
 from jiesu.web import pages
+from jiesu.web.ticket_pages import last_seq
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_form_token)])
 
@@ -39,6 +43,68 @@ def has_workbench(actor) -> bool:
 pages.templates.env.globals["has_workbench"] = has_workbench
 # The steps that take one click: no field to fill in, offered as a button on the ticket's card.
 ONE_CLICK = (Step.sign, Step.summons_sign)
+
+
+def layout(item: workbench.WorkItem) -> tuple[list[Step], list[Step], bool]:
+    """How a card lays out the steps its person may take (item.steps, the workflow's table): the one-click
+    buttons, the other steps' forms (not the whistle: the card has its own form for it), and whether the reply
+    must wait for the summoned units (then its form is left out and the card says why). Done here, not with
+    Jinja's select/reject filters, which cost a fifth of the page's time over 50 cards."""
+    # The service does not offer the reply while summoned units have not reported; the main unit handling the
+    # ticket (to whom a note is offered) is told whom it waits for.
+    reply_blocked = bool(item.waiting) and Step.note in item.steps
+    quick = [s for s in item.steps if s in ONE_CLICK]
+    rest = [s for s in item.steps
+            if s not in ONE_CLICK and s != Step.whistle and not (reply_blocked and s == Step.reply)]
+    return quick, rest, reply_blocked
+
+
+class _ReadsTheTicket(Exception):
+    """The step forms asked the stand-in ticket for more than its number and version."""
+
+
+class _AnyTicket:
+    """Stands for each ticket of the page in step forms rendered once (`StepForms`): its number and version are
+    markers put back per card; reading anything else says the forms depend on the ticket itself."""
+
+    number = "zzjiesunumberzz"
+    version = "zzjiesuversionzz"
+
+    def __getattr__(self, name: str):
+        raise _ReadsTheTicket(name)
+
+
+_BACK, _SEEN = "zzjiesubackzz", "zzjiesuseenzz"
+_PLAIN_NUMBER = re.compile(r"[0-9A-Za-z-]{1,40}")
+_BETWEEN_TAGS = re.compile(r">\s+<")  # the forms have no <pre>, and no <textarea> holding only spaces
+
+
+class StepForms:
+    """The cards' step forms (templates/_steps.html step_forms), rendered once per page for each set of steps and
+    copied into each card with its ticket's number, version, `seen` and way back: 50 cards rendered the same forms
+    50 times, over a third of the page's time (benchmarks/pages.py). The copy is what the macro writes for the
+    card; forms that read more of the ticket (a dispatch's suggestion, say) are rendered for each card."""
+
+    def __init__(self) -> None:
+        self.done: dict[tuple, str | None] = {}
+
+    def seen(self, t) -> int | str:
+        """`last_seq` for the page's forms: a marker for the stand-in ticket."""
+        return _SEEN if isinstance(t, _AnyTicket) else last_seq(t)
+
+    def __call__(self, macro, t, steps: list[Step], back: str) -> Markup:
+        key = tuple(steps)
+        if key not in self.done:
+            try:
+                # the macro's indentation between tags, once: a browser shows a run of spaces as one
+                self.done[key] = _BETWEEN_TAGS.sub("> <", str(macro(_AnyTicket(), steps, back=_BACK, script=False)))
+            except _ReadsTheTicket:
+                self.done[key] = None
+        html = self.done[key]
+        if html is None or not _PLAIN_NUMBER.fullmatch(t.number):
+            return macro(t, steps, back=back, script=False)
+        return Markup(html.replace(_AnyTicket.number, t.number).replace(_AnyTicket.version, str(escape(t.version)))
+                      .replace(_SEEN, str(escape(last_seq(t)))).replace(_BACK, str(escape(back))))
 
 
 def countdown(_, left: TimeLeft | None) -> str:
@@ -71,9 +137,11 @@ def work_page(request: Request, session: SessionDep, actor: ActorDep, clock: Clo
     offers_whistle = any(Step.whistle in item.steps for item in bench.items)
     params = {"tab": the_tab.value if the_tab != Tab.all else "", "page": bench.page if bench.page > 1 else ""}
     done = request.query_params.get("done", "")
+    forms = StepForms()
     return pages.render(
         request, "work.html", actor, session=session, bench=bench, tabs=TAB_LABELS, kinds=KIND_LABELS,
-        one_click=ONE_CLICK, whistle_step=Step.whistle, reply_step=Step.reply, states=STATE_LABELS,
+        whistle_step=Step.whistle, layout=layout, states=STATE_LABELS, step_forms_once=forms,
+        last_seq=forms.seen,
         urgency_labels=URGENCY_LABELS, unit_kinds=UNIT_KIND_LABELS,
         summonable=workbench.summonable(session, actor) if offers_whistle else [],
         local=pages.local_time(settings.tz), back_to=lambda number: pages.url_with("/work", {**params, "t": number}),

@@ -193,3 +193,65 @@ def test_deadlines_on_the_clock_count_the_holiday(world, client):
     assert "剩 1 小时 40 分钟" in card(html, urgent) and "上班时间" not in card(html, urgent)
     # the business-day deadline waits for the holiday to end: 7 business days from the 8th, less nothing yet
     assert "剩 7 个工作日" in card(html, normal)
+
+
+def test_the_step_forms_rendered_once_are_each_cards_own(world, client, session):
+    a, b = world.ticket(text="楼道堆物"), world.ticket(text="群租")
+    world.act(world.gys, a, Step.sign)
+    world.act(world.gys, b, Step.sign)
+    world.act(world.gys, b, Step.note, text="已到现场")  # a version of its own
+    world.act(world.gys, b, Step.whistle, units=[POLICE], reason="联合执法")
+    login(client, "gys1")
+    html = client.get("/work", params={"tab": "handling"}).text
+    assert sorted(cards(html)) == sorted([a, b]) and version(session, a) != version(session, b)
+    fields_b = version(session, b)
+    for number in (a, b):
+        mine = card(html, number)
+        assert f'action="/tickets/{number}/steps/note"' in mine and f'id="s-{number}-note-text"' in mine
+        assert f'<input type="hidden" name="expected_version" value="{version(session, number)}">' in mine
+        assert f'<input type="hidden" name="next" value="/work?tab=handling&amp;t={number}">' in mine
+        assert 'name="seen" value=""' in mine
+    assert "zzjiesu" not in html
+    assert html.count('<script src="/static/ticket.js" defer>') == 1  # once for the page, not once a card
+    # the district's departments once for the page; those a card's ticket has summoned already, named on the card
+    assert html.count(f'name="units" value="{POLICE}"') == 1 and '<template id="summon-picks">' in html
+    assert f'data-already="{POLICE}"' in card(html, b) and 'data-already=""' in card(html, a)
+    # the note form as the card has it (its version, its way back) is taken on that card's ticket
+    mine = card(html, a)
+    form = mine[mine.index(f'action="/tickets/{a}/steps/note"'):]
+    fields = dict(re.findall(r'<input type="hidden" name="(expected_version|next)" value="([^"]*)">', form)[:2])
+    before = int(version(session, a))
+    r = forms.post(client, f"/tickets/{a}/steps/note", {**fields, "next": fields["next"].replace("&amp;", "&"),
+                                                         "text": "第二次到现场"}, page="/work", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/work?tab=handling&t={a}")
+    assert int(version(session, a)) == before + 1 and version(session, b) == fields_b
+
+
+def test_forms_that_read_the_ticket_are_rendered_for_each_card():
+    from types import SimpleNamespace
+
+    from markupsafe import Markup
+
+    from jiesu.web.work_pages import StepForms
+
+    calls = []
+
+    def macro(t, steps, back, script):  # like a dispatch form: reads the ticket's category
+        calls.append(t.number)
+        return Markup(f'<form action="/tickets/{t.number}/steps/{steps[0].value}">{t.category}</form>')
+
+    forms_once = StepForms()
+    one = SimpleNamespace(number="20240930-000001", version=3, category="市容")
+    two = SimpleNamespace(number="20240930-000002", version=5, category="供暖")
+    assert forms_once(macro, one, [Step.note], "/w") == f'<form action="/tickets/{one.number}/steps/note">市容</form>'
+    assert forms_once(macro, two, [Step.note], "/w") == f'<form action="/tickets/{two.number}/steps/note">供暖</form>'
+    assert calls == ["zzjiesunumberzz", "20240930-000001", "20240930-000002"]
+
+
+def test_a_page_of_the_list_is_cut_in_the_deadlines_order(world, session, clock, settings):
+    numbers = [world.ticket(text=f"第{i}件") for i in range(5)]  # signed one after another: the same order of deadline
+    first = workbench.workbench(session, world.gys, clock, settings, page=1, page_size=2)
+    second = workbench.workbench(session, world.gys, clock, settings, page=2, page_size=2)
+    last = workbench.workbench(session, world.gys, clock, settings, page=3, page_size=2)
+    assert (first.total, first.pages) == (5, 3)
+    assert [i.ticket.number for i in first.items + second.items + last.items] == numbers

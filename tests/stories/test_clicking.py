@@ -200,6 +200,7 @@ def test_group_rental_in_shouzuo_yuyuan_by_clicking(browser, city):
     for code, report in reports.items():
         cast[code].take("summons_report", text=report)
     cast["h-ga-110115"].shot("story-group-rental-4-police-phone")
+    street.open_ticket(number)  # the page as it is now: every department has reported, the reply is offered
     street.take("reply", text="经街道联合公安、城管、住建部门执法，群租房已清退，隔断已拆除")
 
     callback_close(cast["callback"], number)

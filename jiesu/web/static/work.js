@@ -8,7 +8,25 @@ document.querySelectorAll(".work-item form").forEach(function (form) {
     });
   });
 });
-// The whistle's picker: the district's departments are ticked; another unit is typed by its code.
+// The whistle's picker: the district's departments are ticked; another unit is typed by its code. The departments
+// are on the page once (<template id="summon-picks">) and put in a whistle's form when it first opens; those
+// already summoned to the ticket (data-already: their codes) show ticked and cannot be ticked again.
+function fillPicks(details) {
+  var box = details.querySelector("fieldset.unit-picks");
+  var picks = document.getElementById("summon-picks");
+  if (!box || !picks || box.querySelector("label.pick")) { return; }
+  var already = (box.dataset.already || "").split(" ");
+  var copy = picks.content.cloneNode(true);
+  copy.querySelectorAll("input[name=units]").forEach(function (input) {
+    if (already.indexOf(input.value) >= 0) { input.checked = true; input.disabled = true; }
+  });
+  box.insertBefore(copy, box.querySelector("label.other"));
+}
+document.addEventListener("toggle", function (ev) {
+  var el = ev.target;
+  if (el.matches && el.matches("details.step-whistle") && el.open) { fillPicks(el); }
+}, true);
+document.querySelectorAll("details.step-whistle[open]").forEach(fillPicks);
 document.querySelectorAll("form.whistle").forEach(function (form) {
   form.addEventListener("submit", function (ev) {
     var picked = form.querySelectorAll("input[name=units]:checked:not([disabled])").length;
