@@ -1,6 +1,6 @@
 """The supervisor's day in Debian's Chromium, against `jiesu serve` on a copy of the demo city: the home page says how
-many tickets missed their sign deadline, the count leads to the overdue list on /assessment, and one of them is
-escalated (督办) with a reason, by clicking only. Screenshots: var/screenshots/supervisor-home.png and
+many tickets are still unsigned past their sign deadline, the count leads to exactly those, and one ticket of the
+overdue list on /assessment is escalated (督办) with a reason, by clicking only. Screenshots: var/screenshots/supervisor-home.png and
 supervisor.png."""
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ def test_the_supervisor_escalates_an_overdue_ticket(page, server):  # noqa: F811
     assert overdue > 0  # the demo leaves tickets whose unit has not signed in time
     assert "签收超期" in card.inner_text()
     card.click()
-    page.wait_for_url("**/assessment#sign-overdue")
-    heading = page.locator("h3#sign-overdue").inner_text()
-    assert f"共 {overdue} 件" in heading  # the list has as many as the home page said
+    page.wait_for_url("**/tickets?open=1&late=sign")  # still not signed, past the deadline
+    assert page.get_by_text(f"共 {overdue} 个结果").is_visible()  # the list has as many as the home page said
+    page.get_by_role("link", name="考核督办").first.click()  # the month's supervision lists, with 督办 on each row
+    page.wait_for_url("**/assessment")
     row = page.locator("table.sign-overdue tbody tr").filter(has=page.locator("form.escalate")).first
     number = row.locator("td a").first.inner_text()
     assert re.fullmatch(r"\d{8}-\d{6}", number)
