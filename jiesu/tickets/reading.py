@@ -118,6 +118,15 @@ def readable(actor: Actor, shape: Sequence[ORMOption] = ROW) -> Select[tuple[Tic
     return stmt if rule is None else stmt.where(rule)
 
 
+def visible(actor: Actor) -> Select[tuple[Ticket]]:
+    """The tickets `actor` may see, on the tickets alone unless the rule needs the request (a citizen's own):
+    every ticket has one request, so the rows are the same, and a million of them count without a join."""
+    if actor.role == Role.citizen:
+        return readable(actor, ())
+    rule = visibility(actor)
+    return select(Ticket) if rule is None else select(Ticket).where(rule)
+
+
 def by_number(session: Session, number: str, shape: Sequence[ORMOption] = DETAIL, *,
               fresh: bool = False) -> Ticket | None:
     """The ticket with this number whoever asks, loaded as `shape`: for the services below the use cases, which
@@ -185,13 +194,8 @@ def list_tickets(session: Session, actor: Actor, f: TicketFilter, limit: int = 5
     there are (with `count_cap`: counted up to count_cap + 1, "more than count_cap")."""
     require(actor, Permission.tickets_read)
     check_page(limit, offset)
-    # Counted and paged on the tickets alone unless the request is needed (a citizen's own, a search in its
-    # text): every ticket has one request, so the rows are the same, and a million of them count without a join.
-    if actor.role == Role.citizen or f.q:
-        stmt = readable(actor, ())
-    else:
-        rule = visibility(actor)
-        stmt = select(Ticket) if rule is None else select(Ticket).where(rule)
+    # Counted and paged on the tickets alone unless the request is needed (a citizen's own, a search in its text).
+    stmt = readable(actor, ()) if f.q else visible(actor)
     stmt = stmt.where(*waiting_conditions(actor, f))
     if f.unit_code:
         try:

@@ -1,6 +1,6 @@
 """What waits for a person: the counts of the home page, by role, each one a TicketFilter of the ticket list (so
 that the link under a count lands on a list of exactly that many tickets), all counted in one statement through
-`readable(actor)`: a person counts only the tickets they can see.
+`visible(actor)`: a person counts only the tickets they can see.
 
 Pure counting: which words and links to show them with is the page's business (jiesu/web/pages.py)."""
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.tickets import queues
 from jiesu.tickets.models import Channel, Outcome, Request, Ticket
-from jiesu.tickets.reading import TicketFilter, readable, waiting_conditions
+from jiesu.tickets.reading import TicketFilter, visible, waiting_conditions
 from jiesu.tickets.rules import OPEN_STATES, TicketState
 
 S = TicketState
@@ -86,7 +86,7 @@ def counts(session: Session, actor: Actor, now: datetime, tz: ZoneInfo) -> list[
     columns = [func.coalesce(func.sum(case((_condition(actor, c.filter, c.key), 1), else_=0)), 0) for c in wanted]
     # Every count is of open tickets (what waits is not done yet): the statement reads those only, a few per cent
     # of a city's tickets, found through the state index, however long the history.
-    stmt = readable(actor, ()).with_only_columns(*columns).where(Ticket.state.in_(OPEN_STATES))
+    stmt = visible(actor).with_only_columns(*columns).where(Ticket.state.in_(OPEN_STATES))
     row = session.execute(stmt).one()
     return [Count(c.key, c.filter, int(n or 0)) for c, n in zip(wanted, row, strict=True)]
 
