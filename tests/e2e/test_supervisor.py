@@ -1,7 +1,7 @@
 """The supervisor's day in Debian's Chromium, against `jiesu serve` on a copy of the demo city: the home page says how
 many tickets are still unsigned past their sign deadline, the count leads to exactly those, and one ticket of the
-overdue list on /assessment is escalated (督办) with a reason, by clicking only. Screenshots: var/screenshots/supervisor-home.png and
-supervisor.png."""
+overdue list on /assessment is escalated (督办) with a reason, by clicking only. Screenshots:
+var/screenshots/supervisor-home.png and supervisor.png."""
 
 from __future__ import annotations
 
