@@ -32,7 +32,7 @@ from jiesu.tickets import rules
 from jiesu.tickets.models import SummonsState, Ticket, TicketUnit, UnitRole
 from jiesu.tickets.reading import ROW, InSelect, readable
 from jiesu.tickets.rules import Step, TicketState
-from jiesu.tickets.workflow import available_steps
+from jiesu.tickets.workflow import available_steps, summons_waiting
 from jiesu.units.models import Unit, UnitKind
 
 PAGE_SIZE = 50
@@ -187,24 +187,9 @@ def _item(actor: Actor, t: Ticket, now: datetime, cal: BusinessCalendar,
     else:
         deadline, due, business = t.reply_by, "reply", reply_in_business_days(t)
     left = time_left(cal, now, deadline, business=business) if deadline is not None else None
-    waiting = [tu for tu in joint if tu.state != SummonsState.reported]
-    return WorkItem(ticket=t, kind=kind, deadline=deadline, due=due, left=left,
-                    steps=_offered(available_steps(actor, t), t, mine, waiting), mine=mine, joint=joint,
-                    waiting=waiting)
-
-
-def _offered(steps: list[Step], t: Ticket, mine: TicketUnit | None, waiting: list[TicketUnit]) -> list[Step]:
-    """The table's steps, less those whose effect would refuse for what the table does not see (the workflow's
-    own checks, in workflow.py): a summons signed or reported already, an extension request already waiting.
-    The reply stays: the page says why it must wait for the summoned units (`waiting`)."""
-    refused = set()
-    if mine is not None and mine.state != SummonsState.summoned:
-        refused.add(Step.summons_sign)
-    if mine is not None and mine.state == SummonsState.reported:
-        refused.add(Step.summons_report)
-    if t.extension_days_requested is not None:
-        refused.add(Step.request_extension)
-    return [s for s in steps if s not in refused]
+    waiting = summons_waiting(t)
+    return WorkItem(ticket=t, kind=kind, deadline=deadline, due=due, left=left, steps=available_steps(actor, t),
+                    mine=mine, joint=joint, waiting=waiting)
 
 
 def _reply_units(session: Session) -> Callable[[Ticket], bool]:

@@ -31,9 +31,8 @@ from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolu
 from jiesu.callback.schemas import reply_text
 from jiesu.errors import DomainError, InvalidInput, TransitionNotAllowed
 from jiesu.limits import MAX_CODE, MAX_PAGE_NUMBER, MAX_REASON, MAX_TOKEN, MAX_UNIT_CODE
-from jiesu.permissions import CLOCK, SYSTEM, Actor, Permission, can
+from jiesu.permissions import Actor, Permission, can, is_system
 from jiesu.places.models import Area
-from jiesu.routing import service as routing
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Ticket, TicketEvent
 from jiesu.tickets.rules import STATE_LABELS, TicketState
@@ -50,7 +49,6 @@ TREND_MONTHS = 6
 REOPENED_SHOWN = 10  # ticket links per unit in the list of units with reopened tickets
 CHART_BARS = 50  # the ranking chart shows at most this many bars: the best and the worst halves
 CARD_STEPS = 3  # the timeline's last steps on each card of the callback desk
-SYSTEM_ACTORS = frozenset({CLOCK.username, SYSTEM.username, routing.WORKER.username})  # steps nobody took by hand
 
 # What the desk says after a callback is recorded (sentences: the catalogue translates them).
 RESULT_NOTICES = {"closed": "回访完成，工单已办结", "reopened": "市民表示未解决，已转回承办单位重办",
@@ -196,7 +194,7 @@ def _queue_page(request: Request, session: Session, actor: Actor, settings, dist
     rows = [{"i": i, "t": i.ticket, "summary": pages.summary(i.ticket.request, 60),
              "contact": pages.masked_contact(i.ticket.request), "reply": i.reply,
              "steps": [{"at": e.at, "action": pages.action_label(e.action), "actor": _who(e.actor),
-                        "role": None if e.actor in SYSTEM_ACTORS else pages.role_label(e.role)} for e in i.steps]}
+                        "role": None if is_system(e.actor) else pages.role_label(e.role)} for e in i.steps]}
             for i in items]
     shown = {i.ticket.number for i in items}
     # an error about a ticket no longer listed (someone else called it back meanwhile) goes on top of the page
@@ -215,7 +213,7 @@ def _queue_page(request: Request, session: Session, actor: Actor, settings, dist
 def _who(username: str) -> str:
     """Who took a step: the clock's and smart dispatch's steps are the system's (a sentence the catalogue
     translates), not an administrator's."""
-    return "系统" if username in SYSTEM_ACTORS else username
+    return "系统" if is_system(username) else username
 
 
 @router.get("/callbacks", response_class=HTMLResponse)
