@@ -68,11 +68,24 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Password guessing: after too many failures in a row the account waits (see users.authenticate).
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     unit: Mapped[Unit | None] = relationship(lazy="raise")
+
+
+class LoginAttempts(Base):
+    """Password guessing, counted per username *and* source address (users.authenticate): a stranger's guesses
+    make only the stranger wait, never the owner at their own place. A username without an account is counted
+    like one with, so that the answer never tells which accounts exist. `attempts` counts the logins begun since
+    the last success, each counted before its password is checked (so that a burst cannot outrun the count);
+    `locked_until` is set by the one that reaches the limit."""
+
+    __tablename__ = "login_attempts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)  # as typed, whether an account or not
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)  # the client's address
+    attempts: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # for forgetting old rows
 
 
 class ApiToken(Base):

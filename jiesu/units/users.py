@@ -7,7 +7,7 @@ import re
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import case, delete, event, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -26,7 +26,7 @@ from jiesu.errors import (
 from jiesu.permissions import SYSTEM_USERNAMES, Actor, Permission, Role, require
 from jiesu.units import auth
 from jiesu.units import service as units
-from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, UnitKind, User
+from jiesu.units.models import UNIT_BOUND_ROLES, ApiToken, LoginAttempts, UnitKind, User
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 
@@ -135,7 +135,7 @@ def set_password(session: Session, actor: Actor, clock: Clock, username: str, pa
     if user is None:
         raise UserNotFound(f"no user {username}", field="username")
     user.password_hash = auth.hash_password(password)
-    user.failed_logins, user.locked_until = 0, None
+    _forget_attempts(session, user.username)  # a new password (an administrator's reset) lifts every lock
     _revoke_all(session, user, clock.now())  # a new password ends every session and token of the old one
     session.flush()
     return user
@@ -159,33 +159,90 @@ def set_active(session: Session, actor: Actor, username: str, active: bool, cloc
     return user
 
 
-MAX_FAILED_LOGINS = 5
+MAX_FAILED_LOGINS = 5  # logins begun in a row from one source for one username, the last one allowed
 LOCKOUT = timedelta(minutes=15)
+FORGET_ATTEMPTS = timedelta(days=1)  # a count untouched this long is forgotten (forget_old_attempts)
+MAX_SOURCE = 64
 
 
-def authenticate(session: Session, clock: Clock, username: str, password: str) -> User:
-    """Check a username and password. The same error for a wrong name and a wrong password; after
-    MAX_FAILED_LOGINS failures in a row the account refuses every password for LOCKOUT.
+def _upsert(session: Session):
+    """The dialect's INSERT ... ON CONFLICT (both SQLite and PostgreSQL have it, and RETURNING)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
-    A failure is counted in the caller's transaction; the caller must commit it even though it
-    answers with an error (see `record_failure`)."""
+
+def _begin_attempt(session: Session, now: datetime, username: str, source: str) -> tuple[int, datetime | None]:
+    """Count one more login begun for (username, source) and return the count and the lock, in one statement
+    that the database runs atomically: concurrent attempts each see their own count, so a burst cannot have
+    more than MAX_FAILED_LOGINS passwords checked. A lock that has run out starts the count again. On PostgreSQL
+    the count commits at once (db.execute_apart), whatever the login's own transaction does next, and no lock is
+    held while the password is checked; on SQLite it is the caller's to commit (see authenticate)."""
+    t = LoginAttempts.__table__
+    ended = t.c.locked_until.is_not(None) & (t.c.locked_until <= now)
+    count = case((ended, 1), else_=t.c.attempts + 1)
+    insert = _upsert(session)
+    stmt = insert(t).values(username=username, source=source, attempts=1, last_at=now,
+                            locked_until=now + LOCKOUT if MAX_FAILED_LOGINS <= 1 else None)
+    stmt = stmt.on_conflict_do_update(index_elements=[t.c.username, t.c.source], set_={
+        "attempts": count, "last_at": now,
+        # The attempt that reaches the limit sets the lock; a lock in force stays as it is.
+        "locked_until": case((ended | t.c.locked_until.is_(None),
+                              case((count >= MAX_FAILED_LOGINS, now + LOCKOUT), else_=None)),
+                             else_=t.c.locked_until),
+    }).returning(t.c.attempts, t.c.locked_until)
+    attempts, locked_until = execute_apart(session, stmt).one()
+    return attempts, locked_until
+
+
+def _forget_attempts(session: Session, username: str, source: str | None = None) -> None:
+    stmt = delete(LoginAttempts).where(LoginAttempts.username == username)
+    if source is not None:
+        stmt = stmt.where(LoginAttempts.source == source)
+    session.execute(stmt)
+
+
+def _forget_old_attempts(session: Session, now: datetime) -> None:
+    """Forget the counts nobody has added to for FORGET_ATTEMPTS (a lock runs out long before), so that the table
+    keeps no more than a day of guessing: done when a count starts, one delete by the index on last_at."""
+    execute_apart(session, delete(LoginAttempts).where(LoginAttempts.last_at < now - FORGET_ATTEMPTS))
+
+
+def source_of(client: object | None) -> str:
+    """The source address a login is counted under: the client's host as the server saw it (uvicorn puts the
+    proxy's X-Forwarded-For there when the proxy is trusted: --forwarded-allow-ips)."""
+    host = getattr(client, "host", None)
+    return str(host)[:MAX_SOURCE] if host else "unknown"
+
+
+def authenticate(session: Session, clock: Clock, username: str, password: str, *, source: str = "unknown") -> User:
+    """Check a username and password given from `source` (the client's address). Every refusal looks the same
+    whether the username has an account or not: the same error, the same password hashing, the same count.
+    After MAX_FAILED_LOGINS logins in a row from one source for one username without a success, that source is
+    refused for that username (TooManyAttempts, 429) for LOCKOUT, whatever the password; other sources are not.
+
+    The attempt is counted in the caller's transaction on SQLite: the caller must commit it even though it
+    answers with an error (the API's and the page's login do)."""
     now = clock.now()
+    key = (username[:64], (source or "unknown")[:MAX_SOURCE])
+    attempts, locked_until = _begin_attempt(session, now, *key)
+    if attempts == 1:
+        _forget_old_attempts(session, now)
+    if attempts > MAX_FAILED_LOGINS and locked_until is not None and locked_until > now:
+        raise TooManyAttempts(f"too many failed logins: try again after {locked_until.isoformat()}",
+                              field="password")
     user = session.scalar(_by_name(username))
     if user is None:
         auth.verify_password(auth.DUMMY_HASH, password)  # spend the same time as a real check
         raise AuthenticationFailed("wrong username or password", field="password")
-    if user.locked_until is not None and user.locked_until > now:
-        raise TooManyAttempts(f"too many failed logins: try again after {user.locked_until.isoformat()}",
-                              field="password")
     if not auth.verify_password(user.password_hash, password) or not user.active:
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.failed_logins, user.locked_until = 0, now + LOCKOUT
-        session.flush()
         raise AuthenticationFailed("wrong username or password", field="password")
     if auth.needs_rehash(user.password_hash):
         user.password_hash = auth.hash_password(password)
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    user.last_login_at = now
+    _forget_attempts(session, *key)  # a success starts this source's count again
     session.flush()
     return user
 

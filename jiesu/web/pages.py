@@ -243,7 +243,7 @@ def login(request: Request, session: SessionDep, clock: ClockDep,
           next_: Annotated[str, Form(alias="next")] = "/") -> Response:
     target = local_path(next_)
     try:
-        user = users.authenticate(session, clock, username, password)
+        user = users.authenticate(session, clock, username, password, source=users.source_of(request.client))
     except TooManyAttempts:
         session.commit()
         return render(request, "login.html", ANONYMOUS, status_code=429,

@@ -16,10 +16,15 @@ ERRORS[401]["content"] = {"application/json": {"example": error_body("authentica
 
 
 @router.post("/login", response_model=TokenOut, responses={**ERRORS, **responses(422, 429)})
-def login(body: LoginIn, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> TokenOut:
-    """Exchange a username and password for a bearer token (sent as `Authorization: Bearer <token>`)."""
+def login(request: Request, body: LoginIn, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> TokenOut:
+    """Exchange a username and password for a bearer token (sent as `Authorization: Bearer <token>`).
+
+    Five logins in a row without a success, for one username from one address, make that address wait 15
+    minutes for that username (429), whether the username has an account or not; other addresses are not
+    held up."""
     try:
-        user = users.authenticate(session, clock, body.username, body.password)
+        user = users.authenticate(session, clock, body.username, body.password,
+                                  source=users.source_of(request.client))
     except AuthenticationFailed:
         session.commit()  # the failed attempt counts towards the lockout even though we answer 401
         raise
