@@ -7,7 +7,7 @@ list of 50 costs a handful of statements, not one per row and relationship."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from jiesu import glossary
 from jiesu.clock import Clock
 from jiesu.errors import (
     InvalidInput,
@@ -24,7 +25,7 @@ from jiesu.errors import (
     UnitNotFound,
     check_page,
 )
-from jiesu.permissions import Actor, Permission, Role, require
+from jiesu.permissions import Actor, Permission, Role, is_system, require
 from jiesu.places.models import Area
 from jiesu.taxonomy import service as taxonomy
 from jiesu.taxonomy.models import Category
@@ -325,3 +326,34 @@ def replayed_state(ticket: Ticket) -> TicketState | None:
     return rules.replay((e.from_state, e.to_state) for e in sorted(ticket.events, key=lambda e: e.seq))
 
 
+
+
+# -- timelines: who took a step, as the reader is told -------------------------------------------------------------
+
+def tells_staff_names(reader: Actor) -> bool:
+    """Whether `reader` sees the staff's usernames in a timeline: the staff do; a citizen (or anyone without a
+    role) sees the unit a staff member acted for instead."""
+    return reader.role is not None and reader.role != Role.citizen
+
+
+def timeline_units(session: Session, reader: Actor, events: Iterable[object]) -> dict[int, str]:
+    """{unit id: name} of the units the staff acted for in `events` (TicketEvent rows), for a reader who is told
+    units instead of names (told_actor); nothing (and no statement) for the staff."""
+    if tells_staff_names(reader):
+        return {}
+    ids = {e.unit_id for e in events if e.unit_id is not None}  # type: ignore[attr-defined]
+    if not ids:
+        return {}
+    return {unit_id: name for unit_id, name in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids)))}
+
+
+def told_actor(event: object, reader: Actor, unit_names: Mapping[int, str]) -> str:
+    """Who took a step (a TicketEvent), as `reader` is told: the username to the staff; to a citizen the unit a
+    staff member acted for (never a staff member's username), the hotline centre when they act for none; a
+    citizen's own steps and the system's (the clock, smart dispatch) as they are."""
+    actor, role, unit_id = event.actor, event.role, event.unit_id  # type: ignore[attr-defined]
+    if tells_staff_names(reader) or is_system(actor) or role in (Role.citizen.value, "anonymous"):
+        return actor
+    if unit_id is not None and unit_id in unit_names:
+        return unit_names[unit_id]
+    return glossary.label("unit_kind", "centre")

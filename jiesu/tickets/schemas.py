@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictFloat
 
 from jiesu.limits import MAX_ADDRESS, MAX_CODE, MAX_NAME, MAX_PHONE, MAX_REASON, MAX_TEXT, MAX_TITLE, MAX_UNIT_CODE
+from jiesu.permissions import Actor
 from jiesu.taxonomy.models import RequestType, Urgency
 from jiesu.tickets import service
 from jiesu.tickets.models import Channel, Outcome, Ticket
@@ -187,8 +189,15 @@ class TicketDetailOut(TicketOut):
     timeline: list[EventOut]
 
     @classmethod
-    def of(cls, t: Ticket, parent_number: str | None = None, merged: list[str] | None = None) -> TicketDetailOut:
-        timeline = [EventOut(seq=e.seq, at=e.at, actor=e.actor, role=e.role, action=e.action,
+    def of(cls, t: Ticket, parent_number: str | None = None, merged: list[str] | None = None, *,
+           reader: Actor | None = None, unit_names: Mapping[int, str] | None = None) -> TicketDetailOut:
+        """The ticket as `reader` is told it: a citizen sees, for each staff member's step, the unit they acted
+        for (from `unit_names`: service.timeline_units), never the staff's usernames. Without a reader (the
+        shell's tools), the usernames."""
+        def who(e) -> str:
+            return e.actor if reader is None else service.told_actor(e, reader, unit_names or {})
+
+        timeline = [EventOut(seq=e.seq, at=e.at, actor=who(e), role=e.role, action=e.action,
                              action_label=ACTION_LABELS.get(Step._value2member_map_.get(e.action), e.action),
                              from_state=e.from_state,
                              to_state=e.to_state, reason=e.reason, payload=json.loads(e.payload or "{}"))

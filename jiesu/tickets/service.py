@@ -21,6 +21,8 @@ from jiesu.tickets.reading import (  # noqa: F401
     related,
     replayed_state,
     shaped,
+    timeline_units,
+    told_actor,
     visibility,
 )
 from jiesu.tickets.store import (  # noqa: F401

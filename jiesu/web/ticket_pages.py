@@ -124,7 +124,9 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
     for tu in sorted(t.units, key=lambda tu: (order.get(tu.role, 9), tu.id)):
         units_rows.append({"unit": tu.unit, "role": pages.UNIT_ROLE_LABELS.get(tu.role, tu.role.value),
                            "state": pages.SUMMONS_LABELS.get(tu.state) if tu.state else None, "tu": tu})
+    told = tickets.timeline_units(session, actor, t.events)  # a citizen is told units, not the staff's names
     timeline = [{"e": e, "system": is_system(e.actor), "role": pages.role_label(e.role),
+                 "who": tickets.told_actor(e, actor, told),
                  "action": pages.action_label(e.action),
                  "from": STATE_LABELS.get(e.from_state) if e.from_state else None,
                  "to": STATE_LABELS.get(e.to_state), "payload": pages._payload(e.payload)}

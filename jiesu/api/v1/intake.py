@@ -13,6 +13,7 @@ from jiesu.intake import service
 from jiesu.limits import MAX_IDEMPOTENCY_KEY
 from jiesu.permissions import Permission, can
 from jiesu.tickets.schemas import IntakeOut, RequestIn, SuggestionOut, TicketDetailOut
+from jiesu.tickets.service import timeline_units
 
 router = APIRouter(tags=["tickets"])
 
@@ -44,7 +45,9 @@ def create_request(body: RequestIn, session: SessionDep, actor: UserDep, clock: 
                     direct_answer=intake.request.answer, replayed=intake.replayed,
                     ticket=None if ticket is None
                     # a new ticket has no parent and no duplicates yet: no need to ask the database
-                    else tickets.detail(session, ticket) if intake.replayed else TicketDetailOut.of(ticket),
+                    else tickets.detail(session, actor, ticket) if intake.replayed
+                    else TicketDetailOut.of(ticket, reader=actor, unit_names=timeline_units(
+                        session, actor, ticket.events)),
                     suggestion=SuggestionOut.model_validate(made.suggestion.to_dict()) if shown else None,
                     suggestion_pending=ticket is not None and ticket.suggest_pending)
     # Sent as it is: FastAPI would turn the model into a dict, validate that against IntakeOut again and

@@ -8,6 +8,7 @@ from jiesu.api.deps import ClockDep, IsoDateTime, SessionDep, SettingsDep, UserD
 from jiesu.api.errors import responses
 from jiesu.errors import CategoryNotFound, InvalidInput
 from jiesu.limits import MAX_CODE, MAX_OFFSET, MAX_PAGE_SIZE, MAX_SEARCH, MAX_UNIT_CODE
+from jiesu.permissions import Actor
 from jiesu.tickets import service
 from jiesu.tickets.models import Ticket
 from jiesu.tickets.rules import ACTION_LABELS, PERSON_STEPS, TRANSITIONS, Step, TicketState
@@ -23,9 +24,11 @@ from jiesu.tickets.schemas import (
 router = APIRouter(tags=["tickets"])
 
 
-def detail(session, ticket: Ticket) -> TicketDetailOut:
+def detail(session, actor: Actor, ticket: Ticket) -> TicketDetailOut:
+    """The ticket as `actor` is told it (a citizen sees units in its timeline, not the staff's usernames)."""
     parent, merged = service.related(session, ticket)
-    return TicketDetailOut.of(ticket, parent, merged)
+    return TicketDetailOut.of(ticket, parent, merged, reader=actor,
+                              unit_names=service.timeline_units(session, actor, ticket.events))
 
 
 @router.get("/tickets", response_model=TicketPage, responses=responses(401, 403, 422))
@@ -55,7 +58,7 @@ def list_tickets(session: SessionDep, actor: UserDep, clock: ClockDep,
 @router.get("/tickets/{number}", response_model=TicketDetailOut, responses=responses(401, 403, 404, 422))
 def get_ticket(number: str, session: SessionDep, actor: UserDep) -> TicketDetailOut:
     """One ticket with its deadlines, its units and its timeline (every event, in order)."""
-    return detail(session, service.get(session, actor, number))
+    return detail(session, actor, service.get(session, actor, number))
 
 
 @router.get("/tickets/{number}/contact", response_model=ContactOut | None, responses=responses(401, 403, 404, 422))
@@ -84,7 +87,7 @@ def _make_step_route(step: Step):
     def take_step(number: str, body: StepIn, session: SessionDep, actor: UserDep, clock: ClockDep,
                   settings: SettingsDep) -> TicketDetailOut:
         ticket = service.act(session, actor, clock, settings, number, step, body.to_input())
-        return detail(session, ticket)
+        return detail(session, actor, ticket)
 
     take_step.__name__ = f"ticket_{step.name.rstrip('_')}"
     take_step.__doc__ = f"Workflow step `{step.value}` (see GET /api/v1/workflow for who may take it and when)."
