@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from jiesu import __version__, wiring
 from jiesu.api import errors
 from jiesu.api.deps import SessionDep
-from jiesu.api.security import SecurityHeaders
+from jiesu.api.security import SESSION_COOKIE, SecurityHeaders
 from jiesu.clock import Clock, SystemClock
 from jiesu.config import Settings, get_settings
 from jiesu.db import make_engine, make_sessionmaker
@@ -69,9 +69,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.clock = clock or SystemClock()
     app.state.clock_interval = clock_interval
     app.state.job_runner = None
-    app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key(), session_cookie="jiesu_session",
+    app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key(), session_cookie=SESSION_COOKIE,
                        same_site="lax", max_age=12 * 3600, https_only=settings.cookie_secure)
-    app.add_middleware(SecurityHeaders)
+    # Around the whole stack, Starlette's ServerErrorMiddleware included: a 500 carries the headers too.
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]
     errors.install(app, pages.html_error)
 
     v1 = APIRouter(prefix="/api/v1")

@@ -22,6 +22,7 @@ from jiesu.errors import PermissionDenied
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SESSION_KEY = "csrf"
+SESSION_COOKIE = "jiesu_session"  # the login cookie (app.py sets SessionMiddleware's name to this)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # The pages load only their own scripts and styles (plotly.js is served from here). Plotly adds <style>
@@ -106,7 +107,13 @@ def check_api_cookie(request: Request) -> None:
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware: the headers every response carries."""
+    """Pure ASGI middleware: the headers every response carries, the API's and Open311's JSON and XML as the
+    pages: the content security policy, nosniff, no framing, the referrer kept to this site; and `Cache-Control:
+    no-store` on what a request with credentials gets back (a bearer token, the login cookie, an Open311 api_key)
+    and on the login's answer (a token), unless the route chose its own caching. The static files are public.
+
+    app.py wraps the whole application in it, outside Starlette's ServerErrorMiddleware, so that a 500 carries
+    the headers too."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -117,6 +124,7 @@ class SecurityHeaders:
             return
         path: str = scope.get("path", "")
         policy = DOCS_POLICY if path == "/docs" else PAGE_POLICY
+        private = not path.startswith("/static/") and (path.startswith("/api/v1/auth/") or _credentials(scope))
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -126,7 +134,18 @@ class SecurityHeaders:
                                    (b"x-frame-options", "DENY"), (b"referrer-policy", "same-origin")):
                     if key not in present:
                         headers.append((key, value.encode()))
+                if private and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _credentials(scope: Scope) -> bool:
+    """Whether a request carries a credential: a bearer token, the login cookie, or an Open311 api_key in its
+    query string."""
+    for key, value in scope.get("headers", []):
+        if key == b"authorization" or (key == b"cookie" and SESSION_COOKIE.encode() + b"=" in value):
+            return True
+    return b"api_key=" in scope.get("query_string", b"")

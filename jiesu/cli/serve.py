@@ -3,10 +3,12 @@ and `jiesu clock` (the scheduler's jobs, in a process of its own). Both read the
 
 from __future__ import annotations
 
+import copy
 import logging
+import re
 import signal
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,6 +18,33 @@ from jiesu.config import get_settings
 from jiesu.db import make_engine, make_sessionmaker
 from jiesu.scheduler import JobRunner, RunReport
 from jiesu.shell import console, fail
+
+# A credential some clients put in the query string (Open311's api_key, chiefly): kept out of the logs.
+SECRET_PARAMS = re.compile(r"(?i)((?:^|[?&;])(?:api_key|api%5fkey|access_token|token|password)=)[^&;\s\"]*")
+
+
+class RedactSecrets(logging.Filter):
+    """Blanks the value of a credential in a logged URL (uvicorn's access line logs the path with its query
+    string): `?api_key=abc` is written `?api_key=***`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(SECRET_PARAMS.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str) and not record.args:
+            record.msg = SECRET_PARAMS.sub(r"\1***", record.msg)
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with RedactSecrets on its handlers (the access log's and the others'). A dictConfig:
+    each worker process of `--workers N` sets it up again from this."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_secrets"] = {"()": f"{__name__}.RedactSecrets"}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact_secrets")
+    return config
 
 
 def serve(host: Annotated[str | None, typer.Option()] = None,
@@ -45,7 +74,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
                       "it to `jiesu clock`)")
     if workers == 1:
         uvicorn.run(create_app(settings, engine=engine, clock_interval=clock_interval if run_clock else None),
-                    host=host, port=port, log_level="info")
+                    host=host, port=port, log_level="info", log_config=log_config())
         return
     # Several processes: each worker makes its app from the same JIESU_* environment, without a clock; the clock
     # ticks once, in this supervising process.
@@ -56,7 +85,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
         runner.start()
     try:
         uvicorn.run("jiesu.app:create_worker_app", factory=True, workers=workers, host=host, port=port,
-                    log_level="info")
+                    log_level="info", log_config=log_config())
     finally:
         if runner is not None:
             runner.stop()
