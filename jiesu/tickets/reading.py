@@ -347,13 +347,13 @@ def timeline_units(session: Session, reader: Actor, events: Iterable[object]) ->
     return {unit_id: name for unit_id, name in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids)))}
 
 
-def told_actor(event: object, reader: Actor, unit_names: Mapping[int, str]) -> str:
+def told_actor(event: object, reader: Actor, unit_names: Mapping[int, str], centre: str | None = None) -> str:
     """Who took a step (a TicketEvent), as `reader` is told: the username to the staff; to a citizen the unit a
-    staff member acted for (never a staff member's username), the hotline centre when they act for none; a
-    citizen's own steps and the system's (the clock, smart dispatch) as they are."""
+    staff member acted for (never a staff member's username), the hotline centre (`centre`, default its Chinese
+    word) when they act for none; a citizen's own steps and the system's (the clock, smart dispatch) as they are."""
     actor, role, unit_id = event.actor, event.role, event.unit_id  # type: ignore[attr-defined]
     if tells_staff_names(reader) or is_system(actor) or role in (Role.citizen.value, "anonymous"):
         return actor
     if unit_id is not None and unit_id in unit_names:
         return unit_names[unit_id]
-    return glossary.label("unit_kind", "centre")
+    return centre or glossary.label("unit_kind", "centre")

@@ -19,6 +19,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from jiesu import glossary
 from jiesu.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
 from jiesu.api.security import require_form_token
 from jiesu.clock import Clock
@@ -125,8 +126,9 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
         units_rows.append({"unit": tu.unit, "role": pages.UNIT_ROLE_LABELS.get(tu.role, tu.role.value),
                            "state": pages.SUMMONS_LABELS.get(tu.state) if tu.state else None, "tu": tu})
     told = tickets.timeline_units(session, actor, t.events)  # a citizen is told units, not the staff's names
+    lang = pick_language(request.query_params.get("lang"), request.cookies.get("lang"), settings.language)
     timeline = [{"e": e, "system": is_system(e.actor), "role": pages.role_label(e.role),
-                 "who": tickets.told_actor(e, actor, told),
+                 "who": tickets.told_actor(e, actor, told, centre=glossary.label("unit_kind", "centre", lang)),
                  "action": pages.action_label(e.action),
                  "from": STATE_LABELS.get(e.from_state) if e.from_state else None,
                  "to": STATE_LABELS.get(e.to_state), "payload": pages._payload(e.payload)}

@@ -73,3 +73,5 @@ def test_a_citizen_sees_units_on_the_ticket_page(handled, app):
     assert not any(name in page for name in STAFF)
     assert re.findall(r'<td class="ev-who">(.*?) <span', staff.get(f"/tickets/{number}").text) == [
         "citizen-zhao", "disp-wang", "gys-li", "gys-li"]
+    english = citizen.get(f"/tickets/{number}", params={"lang": "en"}).text
+    assert re.findall(r'<td class="ev-who">(.*?) <span', english)[1] == glossary.label("unit_kind", "centre", "en")
