@@ -51,7 +51,7 @@ ERROR_DESCRIPTIONS = {
     404: "no such resource",
     409: "conflicts with what exists",
     422: "invalid input; `field` names it",
-    429: "too many failed logins: the account is locked for a while",
+    429: "too many logins in a row without a success, for this username from this address: it waits a while",
 }
 
 
