@@ -161,7 +161,7 @@ def set_active(session: Session, actor: Actor, username: str, active: bool, cloc
 
 MAX_FAILED_LOGINS = 5  # logins begun in a row from one source for one username, the last one allowed
 LOCKOUT = timedelta(minutes=15)
-FORGET_ATTEMPTS = timedelta(days=1)  # a count untouched this long is forgotten (forget_old_attempts)
+FORGET_ATTEMPTS = timedelta(days=1)  # a count untouched this long is forgotten (_forget_old_attempts)
 MAX_SOURCE = 64
 
 
