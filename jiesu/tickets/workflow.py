@@ -69,6 +69,9 @@ class StepInput:
     satisfied: str | None = None
     contacted: bool | None = None
     resolution: str | None = None
+    # The Callback row (callback.service) whose answers close or reopen the ticket: set by the callback desk only
+    # (no form or API body carries it), and kept on the event.
+    callback: int | None = None
     suggestion: dict | None = None  # suggest: {"full", "brief", "terms", "area_code"} from routing.service
     expected_version: int | None = None  # optimistic check from a client that read the ticket
 
@@ -161,6 +164,8 @@ def _ready(step: Step, actor: Actor, ticket: Ticket) -> bool:
         return ticket.extension_days_requested is None
     if step == Step.reply:
         return not summons_waiting(ticket)
+    if step == Step.close:  # the callback desk closes with the callback; a page only when none is wanted
+        return ticket.request.no_callback
     return True
 
 
@@ -379,7 +384,23 @@ def _reply(session, actor, now, settings, ticket, data, payload) -> None:
     ticket.extension_days_requested = None  # an answer given needs no more time; a reopen starts afresh
 
 
+ANSWERS = ("resolved", "satisfied", "contacted", "resolution")
+
+
 def _close(session, actor, now, settings, ticket, data, payload) -> None:
+    # A replied ticket is closed by its callback: the desk records what the citizen said (a Callback row, which the
+    # three rates count) and closes with it, or closes after the last unanswered attempt (未联系上, a fact too).
+    # Only a citizen who asked for no callback has none: then the close says so, and carries no answers.
+    if data.callback is None:
+        if not ticket.request.no_callback:
+            raise TransitionNotAllowed("a replied ticket is closed by its callback: record what the citizen said "
+                                       "at the callback desk (POST /api/v1/tickets/{number}/callback)",
+                                       field="callback")
+        given = [name for name in ANSWERS if getattr(data, name) is not None]
+        if given:
+            raise InvalidInput("the citizen asked for no callback: a close without one carries no answers",
+                               field=given[0])
+        payload["no_callback"] = True
     ticket.closed_at = now
     ticket.callback_due = False
 
