@@ -52,6 +52,10 @@ class Settings(BaseSettings):
                                     "worker's looks for tickets waiting for their suggestion")
     cookie_secure: bool = Field(default=False, description="send the login cookie over HTTPS only (set it when "
                                 "Jiesu is served behind HTTPS)")
+    public_base_url: str = Field(default="", max_length=200, description="the address citizens reach Jiesu at, "
+                                 "e.g. https://12345.example.gov.cn (links sent to them, such as the survey "
+                                 "link, are built from it); empty: from the request's own address (its Host "
+                                 "header), which is right only when no proxy or client can change that header")
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -71,6 +75,19 @@ class Settings(BaseSettings):
         if v and v.split(":", 1)[0].split("+", 1)[0] not in ("sqlite", "postgresql", "postgres"):
             raise ValueError("Jiesu runs on SQLite (sqlite:///path) or PostgreSQL (postgresql://user@host/db)")
         return "postgresql" + v[len("postgres"):] if v.startswith("postgres:") else v
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        v = v.strip().rstrip("/")
+        if not v:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("public_base_url is an absolute http(s) address such as https://12345.example.gov.cn")
+        return v
 
     @field_validator("language")
     @classmethod

@@ -24,7 +24,7 @@ from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import InvalidInput, NotFound, PermissionDenied, TransitionNotAllowed, check_page
 from jiesu.limits import MAX_REASON
-from jiesu.permissions import Actor, Permission, Role, require
+from jiesu.permissions import ANONYMOUS, Actor, Permission, Role, can, require
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Ticket, TicketEvent
 from jiesu.tickets.rules import Step, TicketState
@@ -110,13 +110,13 @@ def _record(session: Session, actor: Actor, clock: Clock, settings: Settings, ti
     if not answer.reached:
         if attempt < settings.callback_attempts:
             return Outcome(cb, ticket, "retry")
-        data = tickets.StepInput(reason=f"回访{attempt}次未联系上市民，办结")
+        data = tickets.StepInput(reason=f"回访{attempt}次未联系上市民，办结", callback=cb.id)
         ticket = tickets.act(session, desk, clock, settings, ticket.number, Step.close, data)
         events.publish(CALLBACK_UNREACHABLE, session=session, settings=settings, ticket=ticket, callback=cb)
         return Outcome(cb, ticket, "unreachable")
     reason = answer.comment.strip()
     payload = dict(contacted=answer.contacted, resolved=answer.resolution == Resolution.resolved,
-                   resolution=answer.resolution.value, satisfied=answer.satisfaction.value)
+                   resolution=answer.resolution.value, satisfied=answer.satisfaction.value, callback=cb.id)
     events.publish(CALLBACK_REACHED, session=session, settings=settings, ticket=ticket, callback=cb)
     if answer.resolution == Resolution.unresolved:
         data = tickets.StepInput(reason=reason or "回访市民表示问题未解决，重办", **payload)
@@ -206,11 +206,41 @@ def survey_ticket(session: Session, settings: Settings, token: str) -> Ticket:
     return ticket
 
 
-def answer_survey(session: Session, clock: Clock, settings: Settings, token: str, answer: Answer) -> Outcome:
+def may_send_survey(actor: Actor, ticket: Ticket) -> bool:
+    """Whether `actor` is shown the survey link of `ticket` (its request loaded): the callback desk, which sends
+    it to the citizen, and the citizen who made the request; only while the ticket waits for its callback."""
+    if ticket.state != TicketState.replied or ticket.request.no_callback:
+        return False
+    return can(actor.role, Permission.callback_work) or (
+        actor.role == Role.citizen and ticket.request.created_by == actor.username)
+
+
+def survey_url(settings: Settings, ticket: Ticket, request_base: str) -> str:
+    """The survey link as sent to the citizen: on the public address (settings.public_base_url), or, when none is
+    set, on the address the request came to (`request_base`)."""
+    base = settings.public_base_url or request_base.rstrip("/")
+    return f"{base}/survey/{survey_token(settings, ticket)}"
+
+
+# The survey link is the citizen's voice. Whoever answers it logged in as staff is not the citizen: a staff
+# member's answers would count in the rates as the citizen's (and a unit could rate its own work). The callback
+# desk records what the citizen said at the desk, under its own name (record); everyone else has no answer to give.
+STAFF_ON_SURVEY = ("the survey link is the citizen's: staff record what the citizen said at the callback desk "
+                   "(POST /api/v1/tickets/{number}/callback)")
+
+
+def answer_survey(session: Session, clock: Clock, settings: Settings, token: str, answer: Answer, *,
+                  actor: Actor = ANONYMOUS) -> Outcome:
+    """The answers given through a survey link by `actor`: anonymous (the link holder, the citizen it was sent
+    to, recorded as "survey"), or logged in as the citizen who made the request (recorded as themself). A
+    logged-in member of staff is refused (PermissionDenied): see STAFF_ON_SURVEY."""
+    if actor.role is not None and actor.role != Role.citizen:
+        raise PermissionDenied(STAFF_ON_SURVEY, field="token")
     if not answer.reached:
         raise InvalidInput("a survey answer is from the citizen: reached is true", field="reached")
     ticket = survey_ticket(session, settings, token)
-    who = Actor(username="survey", role=Role.citizen)  # whoever holds the link: the citizen it was sent to
+    who = actor if actor.role == Role.citizen and ticket.request.created_by == actor.username else Actor(
+        username="survey", role=Role.citizen)  # whoever holds the link: the citizen it was sent to
     return _record(session, who, clock, settings, ticket, answer, CallbackChannel.survey)
 
 

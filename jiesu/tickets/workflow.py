@@ -25,10 +25,11 @@ from jiesu.errors import (
     ConcurrentChange,
     InvalidInput,
     PermissionDenied,
+    TicketNotFound,
     TransitionNotAllowed,
     UnitNotFound,
 )
-from jiesu.permissions import Actor, Role
+from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.places.models import Area
 from jiesu.taxonomy import service as taxonomy
 from jiesu.taxonomy.rules import deadlines
@@ -40,7 +41,7 @@ from jiesu.tickets.models import (
     TicketUnit,
     UnitRole,
 )
-from jiesu.tickets.reading import get
+from jiesu.tickets.reading import DETAIL, readable
 from jiesu.tickets.rules import Step, TicketState
 from jiesu.tickets.store import new_event
 from jiesu.units import service as units
@@ -68,6 +69,9 @@ class StepInput:
     satisfied: str | None = None
     contacted: bool | None = None
     resolution: str | None = None
+    # The Callback row (callback.service) whose answers close or reopen the ticket: set by the callback desk only
+    # (no form or API body carries it), and kept on the event.
+    callback: int | None = None
     suggestion: dict | None = None  # suggest: {"full", "brief", "terms", "area_code"} from routing.service
     expected_version: int | None = None  # optimistic check from a client that read the ticket
 
@@ -92,7 +96,7 @@ def act(session: Session, actor: Actor, clock: Clock, settings: Settings, number
     PermissionDenied (not this actor's), InvalidInput (a needed field missing or wrong), or
     ConcurrentChange (someone changed the ticket meanwhile)."""
     data = data or StepInput()
-    ticket = get(session, actor, number)
+    ticket = _locked(session, actor, number)
     if data.expected_version is not None and data.expected_version != ticket.version:
         raise ConcurrentChange(f"ticket {number} is at version {ticket.version}, not {data.expected_version}: "
                                "reload it", field="expected_version")
@@ -116,6 +120,22 @@ def act(session: Session, actor: Actor, clock: Clock, settings: Settings, number
     except IntegrityError as exc:  # two events with the same seq: the other writer won
         raise ConcurrentChange(f"ticket {number} was changed by someone else meanwhile: reload it",
                                field="number") from exc
+    return ticket
+
+
+def _locked(session: Session, actor: Actor, number: str) -> Ticket:
+    """The ticket as `actor` may read it (reading.get), its row locked until the transaction ends and its columns
+    as they are now. Two writers of one ticket take their turns here: the second reads what the first wrote, so
+    that a step which keeps the state (a note, a summoned unit's report ...) never conflicts with another one, a
+    step the first writer made impossible is refused by the workflow's rules, and the next event's seq is read
+    after the last writer's. FOR NO KEY UPDATE: rows that only point at the ticket (events, attachments,
+    callbacks) are still written meanwhile. SQLite has one writer at a time and no row locks: nothing to add."""
+    require(actor, Permission.tickets_read)
+    stmt = (readable(actor, DETAIL).where(Ticket.number == number).with_for_update(of=Ticket, key_share=True)
+            .execution_options(populate_existing=True))
+    ticket = session.scalar(stmt)
+    if ticket is None:
+        raise TicketNotFound(f"no ticket {number}", field="number")
     return ticket
 
 
@@ -144,6 +164,8 @@ def _ready(step: Step, actor: Actor, ticket: Ticket) -> bool:
         return ticket.extension_days_requested is None
     if step == Step.reply:
         return not summons_waiting(ticket)
+    if step == Step.close:  # the callback desk closes with the callback; a page only when none is wanted
+        return ticket.request.no_callback
     return True
 
 
@@ -225,12 +247,18 @@ def _dispatch(session, actor, now, settings, ticket, data, payload) -> None:
 
 
 def _copy_to_district(session: Session, ticket: Ticket, unit: Unit, now: datetime) -> None:
-    """A street's or community's ticket is copied to the government of the district the unit is in."""
-    if unit.kind not in (UnitKind.street, UnitKind.community) or unit.area_id is None:
-        return
-    district_code = select(Area.district_code).where(Area.id == unit.area_id).scalar_subquery()
-    district = session.scalar(select(Unit).where(Unit.kind == UnitKind.district_government,
-                                                 Unit.code == district_code))
+    """A street's or community's ticket is copied to the government of the district the unit is in, and to no
+    other: when the ticket moves to another unit (a re-dispatch), the copy of a district it left goes, so that
+    its government no longer reads the ticket or adds to it."""
+    district = None
+    if unit.kind in (UnitKind.street, UnitKind.community) and unit.area_id is not None:
+        district_code = select(Area.district_code).where(Area.id == unit.area_id).scalar_subquery()
+        district = session.scalar(select(Unit).where(Unit.kind == UnitKind.district_government,
+                                                     Unit.code == district_code))
+    for tu in [tu for tu in ticket.units if tu.role == UnitRole.copy and (district is None
+                                                                        or tu.unit_id != district.id)]:
+        ticket.units.remove(tu)
+        session.delete(tu)
     if district is not None and not any(tu.unit_id == district.id and tu.role == UnitRole.copy
                                         for tu in ticket.units):
         session.add(TicketUnit(ticket=ticket, unit=district, role=UnitRole.copy, created_at=now))
@@ -356,7 +384,23 @@ def _reply(session, actor, now, settings, ticket, data, payload) -> None:
     ticket.extension_days_requested = None  # an answer given needs no more time; a reopen starts afresh
 
 
+ANSWERS = ("resolved", "satisfied", "contacted", "resolution")
+
+
 def _close(session, actor, now, settings, ticket, data, payload) -> None:
+    # A replied ticket is closed by its callback: the desk records what the citizen said (a Callback row, which the
+    # three rates count) and closes with it, or closes after the last unanswered attempt (未联系上, a fact too).
+    # Only a citizen who asked for no callback has none: then the close says so, and carries no answers.
+    if data.callback is None:
+        if not ticket.request.no_callback:
+            raise TransitionNotAllowed("a replied ticket is closed by its callback: record what the citizen said "
+                                       "at the callback desk (POST /api/v1/tickets/{number}/callback)",
+                                       field="callback")
+        given = [name for name in ANSWERS if getattr(data, name) is not None]
+        if given:
+            raise InvalidInput("the citizen asked for no callback: a close without one carries no answers",
+                               field=given[0])
+        payload["no_callback"] = True
     ticket.closed_at = now
     ticket.callback_due = False
 

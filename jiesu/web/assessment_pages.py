@@ -29,13 +29,13 @@ from jiesu.assessment.schemas import KIND_LABELS, RESOLUTION_NAMES, SATISFACTION
 from jiesu.callback import service as callback
 from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolution, Satisfaction
 from jiesu.callback.schemas import reply_text
-from jiesu.errors import DomainError, InvalidInput, TransitionNotAllowed
+from jiesu.errors import DomainError, InvalidInput, PermissionDenied, TransitionNotAllowed
 from jiesu.limits import MAX_CODE, MAX_PAGE_NUMBER, MAX_REASON, MAX_TOKEN, MAX_UNIT_CODE
-from jiesu.permissions import Actor, Permission, can, is_system
+from jiesu.permissions import Actor, Permission, Role, can, is_system
 from jiesu.places.models import Area
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import Ticket, TicketEvent
-from jiesu.tickets.rules import STATE_LABELS, TicketState
+from jiesu.tickets.rules import STATE_LABELS
 from jiesu.units.models import Unit
 from jiesu.web import pages
 from jiesu.web.i18n import PLACE_KIND, context_translator, pick_language, translator
@@ -139,14 +139,12 @@ def _reopened_tickets(session: Session, unit_ids: list[int], start, end,
 
 
 def survey_link(request: Request, actor: Actor, t: Ticket) -> str | None:
-    """The survey link of a replied ticket that waits for its callback, for the centre's staff (to send it
-    to the citizen) and for the citizen who made the request; None for anyone else."""
-    r = t.request
-    if t.state != TicketState.replied or r.no_callback:
+    """The survey link of a replied ticket that waits for its callback, for those who send it (the callback desk)
+    and for the citizen who made the request (callback.may_send_survey); None for anyone else. On the public
+    address when the setting gives one (callback.survey_url)."""
+    if not callback.may_send_survey(actor, t):
         return None
-    if actor.role not in tickets.CENTRE_ROLES and r.created_by != actor.username:
-        return None
-    return str(request.base_url).rstrip("/") + "/survey/" + callback.survey_token(request.app.state.settings, t)
+    return callback.survey_url(request.app.state.settings, t, str(request.base_url))
 
 
 # ticket.html shows the link to whoever survey_link allows
@@ -296,6 +294,8 @@ def _survey_page(request: Request, session: Session, actor: Actor, t: Ticket | N
 @router.get("/survey/{token}", response_class=HTMLResponse)
 def survey_page(request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep, token: str) -> Response:
     t, problem, status = _survey_ticket(session, settings, token)
+    if t is not None and actor.role is not None and actor.role != Role.citizen:
+        problem = "staff"  # the page shows what the citizen sees, and says that staff do not answer here
     return _survey_page(request, session, actor, t, problem, status, token[:MAX_TOKEN])
 
 
@@ -319,7 +319,9 @@ def answer_survey(request: Request, session: SessionDep, actor: ActorDep, clock:
                                  resolution=_choice(Resolution, resolution, "resolution"),
                                  satisfaction=_choice(Satisfaction, satisfaction, "satisfaction"), comment=comment)
         with session.begin_nested():
-            out = callback.answer_survey(session, clock, settings, token, answer)
+            out = callback.answer_survey(session, clock, settings, token, answer, actor=actor)
+    except PermissionDenied:
+        return _survey_page(request, session, actor, t, "staff", 403, token, posted=posted)
     except InvalidInput as exc:
         return _survey_page(request, session, actor, t, None, 422, token,
                             error=SURVEY_QUESTIONS.get(exc.field or "", "请检查后重新提交"), posted=posted)

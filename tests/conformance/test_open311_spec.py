@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from jiesu.callback import service as callback
+from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.open311 import service as open311
 from jiesu.permissions import SYSTEM, Actor, Role
 from jiesu.taxonomy.models import Category, RequestType
@@ -77,7 +79,8 @@ def city(client, session, clock, settings) -> dict[str, str]:
     clock.advance(timedelta(hours=1))
     tickets.act(session, handler, clock, settings, number, Step.sign)
     tickets.act(session, handler, clock, settings, number, Step.reply, tickets.StepInput(text="已答复"))
-    tickets.act(session, SYSTEM, clock, settings, number, Step.close)
+    callback.record(session, SYSTEM, clock, settings, number, callback.Answer(
+        contacted=True, resolution=Resolution.resolved, satisfaction=Satisfaction.satisfied))
     made = tickets.create_request(session, SYSTEM, clock, settings, tickets.NewRequest(
         text="楼上漏水", title="楼上漏水", request_type=RequestType.help, channel=Channel.hotline, area_code=STREET))
     out["hotline"] = made.ticket.number

@@ -242,8 +242,9 @@ def test_the_routes_are_documented(client):
     assert set(paths["/api/v1/tickets/{number}/callbacks"]) == {"get"}
     assert set(paths["/api/v1/tickets/{number}/survey"]) == {"post"}
     assert set(paths["/api/v1/survey/{token}"]) == {"get", "post"}
-    for method in ("get", "post"):  # public: no token asked for
+    for method in ("get", "post"):  # public: no token asked for (the answer reads one if sent: staff are refused)
         op = paths["/api/v1/survey/{token}"][method]
-        assert "security" not in op and {"404", "409", "422"} <= set(op["responses"])
+        assert {} in op.get("security", [{}]) and {"404", "409", "422"} <= set(op["responses"])
+    assert "403" in paths["/api/v1/survey/{token}"]["post"]["responses"]
     schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]["CallbackIn"]
     assert schema["properties"]["comment"]["maxLength"] == 2000

@@ -15,6 +15,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from jiesu.callback import service as callback
+from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.errors import Conflict, InvalidInput, PermissionDenied
 from jiesu.open311 import service as open311
 from jiesu.open311.models import ApiKey, Open311Submission
@@ -311,7 +313,8 @@ def _close(session, clock, settings, number: str, reply: str) -> None:
     clock.advance(timedelta(hours=2))
     tickets.act(session, handler, clock, settings, number, Step.reply, tickets.StepInput(text=reply))
     clock.advance(timedelta(hours=1))
-    tickets.act(session, SYSTEM, clock, settings, number, Step.close, tickets.StepInput(resolved=True))
+    callback.record(session, SYSTEM, clock, settings, number, callback.Answer(
+        contacted=True, resolution=Resolution.resolved, satisfaction=Satisfaction.satisfied))
 
 
 def test_status_notes_and_agency_come_from_the_workflow(client, session, clock, settings, key):

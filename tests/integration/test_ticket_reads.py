@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import event
 
+from jiesu.callback import service as callback
+from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.permissions import SYSTEM, Actor, Role
 from jiesu.taxonomy.models import RequestType, Urgency
 from jiesu.tickets import service
@@ -107,7 +109,8 @@ class City:
         self.act(handler, number, Step.reply, text="已处理")
         if stage == 5:
             return number  # replied
-        self.act(self.callback, number, Step.close, reason="回访完成")
+        callback.record(self.session, self.callback, self.clock, self.settings, number, callback.Answer(
+            contacted=True, resolution=Resolution.resolved, satisfaction=Satisfaction.satisfied, comment="回访完成"))
         return number  # closed
 
 

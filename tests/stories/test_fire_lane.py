@@ -42,7 +42,7 @@ def test_fire_lane_cleared_in_an_hour_and_a_half(hotline, clock):
     assert [(t["number"], t["state"]) for t in mine["items"]] == [(number, "replied")]
 
     clock.set(bj("2023-06-08 09:30"))
-    ticket = hotline.step(callback, number, "close", resolved=True, satisfied="satisfied")
+    ticket = hotline.call_back(callback, number)
 
     assert actions(ticket) == ["create", "dispatch", "sign", "note", "reply", "close"]
     assert [e["role"] for e in ticket["timeline"]] == ["citizen", "dispatcher", "community_worker",

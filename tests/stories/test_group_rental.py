@@ -75,7 +75,7 @@ def test_group_rental_in_shouzuo_yuyuan_closed_in_about_ten_hours(hotline, clock
     clock.set(bj("2023-03-14 18:30"))
     r = hotline.client.get(f"/api/v1/tickets/{number}/contact", params={"purpose": "回访"}, headers=callback)
     assert r.status_code == 200 and r.json()["phone"] == "13800000000"
-    ticket = hotline.step(callback, number, "close", resolved=True, satisfied="satisfied", text="市民表示问题已解决")
+    ticket = hotline.call_back(callback, number, comment="市民表示问题已解决")
 
     # The timeline, in order.
     assert actions(ticket) == ["create", "dispatch", "sign", "whistle", *["summons_sign"] * 3, "note",

@@ -52,7 +52,7 @@ def test_yellow_line_on_ansi_road_closed_on_day_six(hotline, clock):
     clock.set(bj("2023-03-17 10:00"))
     hotline.step(town, number, "reply", text="单行标志已拆除，绿篱20棵已修剪，停止线已施划，道路通行恢复正常")
     clock.set(bj("2023-03-18 10:30"))  # day 6: Saturday; the callback desk works every day
-    ticket = hotline.step(callback, number, "close", resolved=True, satisfied="satisfied")
+    ticket = hotline.call_back(callback, number)
 
     assert actions(ticket) == ["create", "dispatch", "sign", "note", "note", "note", "reply", "close"]
     assert [e["reason"] for e in ticket["timeline"] if e["action"] == "note"] == [t for _, t in notes]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
+from jiesu.api.deps import LOGIN_OPTIONAL, ActorDep, ClockDep, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.callback import service
 from jiesu.callback.schemas import CallbackIn, CallbackOut, OutcomeOut, QueueItemOut, QueuePage, SurveyIn, SurveyOut
@@ -66,8 +66,12 @@ def get_survey(token: Token, session: SessionDep, settings: SettingsDep) -> Surv
     return SurveyOut.of(service.survey_ticket(session, settings, token))
 
 
-@router.post("/survey/{token}", response_model=OutcomeOut, responses=responses(404, 409, 422, notes=SURVEY_NOTES))
-def answer_survey(token: Token, body: SurveyIn, session: SessionDep, clock: ClockDep,
+@router.post("/survey/{token}", response_model=OutcomeOut,
+             responses=responses(401, 403, 404, 409, 422, notes=SURVEY_NOTES | {
+                 403: "a member of staff is logged in: the link is the citizen's"}), openapi_extra=LOGIN_OPTIONAL)
+def answer_survey(token: Token, body: SurveyIn, session: SessionDep, actor: ActorDep, clock: ClockDep,
                   settings: SettingsDep) -> OutcomeOut:
-    """The citizen's answers through the survey link, without a login; they count as a reached callback."""
-    return OutcomeOut.of(service.answer_survey(session, clock, settings, token, body.to_answer()))
+    """The citizen's answers through the survey link, without a login; they count as a reached callback. The
+    citizen who made the request may answer logged in; a member of staff is refused (403): the callback desk
+    records what the citizen said at POST /api/v1/tickets/{number}/callback, under its own name."""
+    return OutcomeOut.of(service.answer_survey(session, clock, settings, token, body.to_answer(), actor=actor))
