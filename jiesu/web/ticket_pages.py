@@ -131,6 +131,7 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
                 for e in sorted(t.events, key=lambda e: e.seq)]
     r = t.request
     done = request.query_params.get("done", "")
+    files = attachments.of_ticket(session, t)
     return pages.render(
         request, "ticket.html", actor, status_code=status_code, session=session, t=t, r=r, parent=parent,
         children=children,
@@ -141,7 +142,8 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
         channel_label=CHANNEL_LABELS.get(r.channel, r.channel.value), local=pages.local_time(settings.tz),
         suggestion=json.loads(t.suggestion) if t.suggestion and can(actor.role, Permission.routing_suggest)
         else None,
-        files=attachments.of_ticket(session, t), steps=tickets.available_steps(actor, t), step_error=step_error,
+        files=files, removable={f.id for f in files if attachments.may_remove(actor, t, f)},
+        steps=tickets.available_steps(actor, t), step_error=step_error,
         reply_waits_for=[tu.unit.name for tu in tickets.summons_waiting(t)]
         if t.state == TicketState.handling and actor.unit_id is not None and actor.unit_id == t.main_unit_id else [],
         done=Step(done) if done in Step._value2member_map_ else None)
@@ -193,6 +195,26 @@ def _codes(values: list[str]) -> list[str]:
     if len(codes) > MAX_UNITS:
         raise InvalidInput(f"at most {MAX_UNITS} units in one step", field="units")
     return codes
+
+
+@router.post("/tickets/{number}/attachments/{attachment_id}/remove", response_class=HTMLResponse)
+def remove_attachment(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
+                      number: str, attachment_id: str) -> Response:
+    """The ticket page's 删除 button beside a file: tickets.attachments.remove, then the page again."""
+    number = number[:32]
+    if actor.role is None:
+        return RedirectResponse(pages.login_url(f"/tickets/{number}"), status_code=303)
+    if not attachment_id.isdigit() or len(attachment_id) > 10:
+        return pages.error_page(request, actor, 404, session=session)
+    try:
+        attachments.remove(session, actor, clock, number, int(attachment_id))
+    except DomainError as exc:
+        session.rollback()
+        status = exc.status if exc.status in (403, 404, 409, 422) else 422
+        return show(request, session, actor, clock, settings, number, status_code=status,
+                    step_error={"step": None, "message": refusal(request, settings, exc), "field": exc.field,
+                                "values": {}})
+    return RedirectResponse(f"/tickets/{number}?done={Step.remove_attachment.value}", status_code=303)
 
 
 @router.post("/tickets/{number}/steps/{step}", response_class=HTMLResponse)

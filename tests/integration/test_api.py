@@ -446,7 +446,7 @@ def test_openapi_declares_every_response(client):
     # + 3 attachment routes, 5 routing routes (login needed) and places/resolve (login optional); 6 assessment
     # routes (login); 6 callback routes: 4 with a login, the citizen's survey link (2) with none; 10 knowledge
     # routes: 8 with a login, search and one article without (the citizens' app)
-    assert (checked, with_token, with_login) == (56 + steps, 50 + steps, 36 + steps)
+    assert (checked, with_token, with_login) == (57 + steps, 51 + steps, 37 + steps)
 
 
 def test_failed_logins_are_kept_across_requests_and_lock_the_account(session, clock, client):
