@@ -41,12 +41,14 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
     `now=False` acknowledges the ticket first and leaves the suggestion to the worker (suggest_pending),
     which makes it within a second or so: intake then costs its INSERTs only, a few times less CPU. `commit`:
     as tickets.store.create_request (the intake is the caller's whole unit of work)."""
+    # What the sender sent, before intake adds to it (the place the suggestion resolves): a retry's must match.
+    sent = store.fingerprint(new) if idempotency_key is not None else None
     if not now or new.direct_answer is not None:
         intake = store.create_request(session, actor, clock, settings, new, idempotency_key,
-                                      suggest_later=new.direct_answer is None, commit=commit)
+                                      suggest_later=new.direct_answer is None, commit=commit, sent=sent)
         return SuggestedIntake(intake, routing.stored_suggestion(intake.ticket) if intake.replayed else None)
     # The key and the fields first: a retry, or a request that would be refused, costs no suggestion.
-    seen = store.check(session, actor, new, idempotency_key)
+    seen = store.check(session, actor, new, idempotency_key, sent)
     if seen is not None:
         return SuggestedIntake(seen, routing.stored_suggestion(seen.ticket))
     # Made for the dispatcher, whoever files the request (a citizen may not see suggestions).
@@ -59,7 +61,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
         # The request's area is the place its address names, when that is certain; else the dispatcher's.
         new = replace(new, area_code=resolved)
     intake = store.create_request(session, actor, clock, settings, replace(new, terms=s.terms), idempotency_key,
-                                  suggestion=(s.to_dict(), s.brief()), commit=commit)
+                                  suggestion=(s.to_dict(), s.brief()), commit=commit, sent=sent)
     if intake.replayed:  # a twin's INSERT won meanwhile: its answer, with the suggestion it got
         return SuggestedIntake(intake, routing.stored_suggestion(intake.ticket))
     return SuggestedIntake(intake, s)
@@ -104,7 +106,9 @@ def answer_directly(session: Session, actor: Actor, clock: Clock, settings: Sett
                              title=data.title, address=data.address, area_code=data.area_code,
                              contact_name=data.contact_name, contact_phone=data.contact_phone,
                              anonymous=data.anonymous, category_code=category, direct_answer=given)
-    intake = store.create_request(session, actor, clock, settings, new, idempotency_key)
+    # The fingerprint of what the operator sent (the article and the answer as given, not as resolved).
+    sent = store.fingerprint(data) if idempotency_key is not None else None
+    intake = store.create_request(session, actor, clock, settings, new, idempotency_key, sent=sent)
     if intake.replayed:
         record = session.scalar(select(DirectAnswer).where(DirectAnswer.request_id == intake.request.id))
         if record is not None:
