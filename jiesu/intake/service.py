@@ -17,13 +17,58 @@ from jiesu.config import Settings
 from jiesu.errors import InvalidInput
 from jiesu.knowledge import service as knowledge
 from jiesu.knowledge.models import DirectAnswer
-from jiesu.permissions import Actor, Permission, require
+from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.routing import service as routing
 from jiesu.routing.service import Suggestion
-from jiesu.taxonomy.models import RequestType
+from jiesu.taxonomy.models import RequestType, Urgency
 from jiesu.tickets import store
 from jiesu.tickets.models import Channel
 from jiesu.tickets.store import Intake, NewRequest
+
+# Who filed a request through Open311: the client system's actor is named `open311:<client>` (open311.actor_for;
+# a user's name cannot hold a colon).
+OPEN311_PREFIX = "open311:"
+# The channels a sender may say its request came by, and the one it gets when it says none. The channel is the
+# server's to know, not the sender's to claim: Open311 is its clients' only, the history import's (`import`) is
+# the importer's own (it writes its rows itself, never through here), and a citizen files from the app or the
+# website, never as a hotline call.
+CITIZEN_CHANNELS = (Channel.app, Channel.web)
+STAFF_CHANNELS = (Channel.hotline, Channel.app, Channel.web)
+# Who decides a request's urgency at intake: the centre's staff who take it (the operator on the phone, the
+# dispatcher, the administrator). Anyone else's (a citizen's app, an Open311 client's form) is a request the
+# dispatcher confirms at dispatch: the ticket's deadlines stay those of an ordinary one until then.
+SETS_URGENCY = frozenset({Role.operator, Role.dispatcher, Role.admin})
+
+
+def is_open311(actor: Actor) -> bool:
+    return actor.username.startswith(OPEN311_PREFIX)
+
+
+def channel_for(actor: Actor, claimed: Channel | None) -> Channel:
+    """The channel a request from `actor` came by: Open311 for an Open311 client, else the app for a citizen and
+    the hotline for the centre's staff, or the one claimed when it is among theirs (InvalidInput on `channel`
+    otherwise: a citizen cannot claim `import` or `open311`)."""
+    if is_open311(actor):
+        allowed: tuple[Channel, ...] = (Channel.open311,)
+    elif actor.role == Role.citizen:
+        allowed = CITIZEN_CHANNELS
+    else:
+        allowed = STAFF_CHANNELS
+    if claimed is None:
+        return allowed[0]
+    if claimed not in allowed:
+        raise InvalidInput(f"channel is set by the server: a request from you comes by "
+                           f"{' or '.join(c.value for c in allowed)}, not {claimed.value}", field="channel")
+    return claimed
+
+
+def as_received(actor: Actor, new: NewRequest) -> NewRequest:
+    """The request as intake takes it from `actor`: the channel the server knows it came by, and an urgency that
+    is not the sender's to decide kept as asked for only (NewRequest.requested_urgency)."""
+    new = replace(new, channel=channel_for(actor, new.channel))
+    if new.urgency != Urgency.normal and (actor.role not in SETS_URGENCY or is_open311(actor)):
+        new = replace(new, urgency=Urgency.normal, requested_urgency=new.urgency)
+    return new
 
 
 @dataclass
@@ -43,6 +88,7 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
     as tickets.store.create_request (the intake is the caller's whole unit of work)."""
     # What the sender sent, before intake adds to it (the place the suggestion resolves): a retry's must match.
     sent = store.fingerprint(new) if idempotency_key is not None else None
+    new = as_received(actor, new)
     if not now or new.direct_answer is not None:
         intake = store.create_request(session, actor, clock, settings, new, idempotency_key,
                                       suggest_later=new.direct_answer is None, commit=commit, sent=sent)
@@ -83,7 +129,7 @@ class AnswerInput:
     contact_name: str | None = None
     contact_phone: str | None = None
     anonymous: bool = False
-    channel: Channel = Channel.hotline
+    channel: Channel | None = None  # none: the server's (channel_for)
 
 
 @dataclass
@@ -102,7 +148,7 @@ def answer_directly(session: Session, actor: Actor, clock: Clock, settings: Sett
     if not given:
         raise InvalidInput("give the answer, or the article it comes from", field="answer")
     category = data.category_code or (article.category.code if article and article.category else None)
-    new = NewRequest(text=data.text, request_type=RequestType.inquiry, channel=data.channel,
+    new = NewRequest(text=data.text, request_type=RequestType.inquiry, channel=channel_for(actor, data.channel),
                              title=data.title, address=data.address, area_code=data.area_code,
                              contact_name=data.contact_name, contact_phone=data.contact_phone,
                              anonymous=data.anonymous, category_code=category, direct_answer=given)

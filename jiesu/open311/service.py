@@ -179,7 +179,7 @@ def check_key(session: Session, key: str | None) -> ApiKey:
 def actor_for(key: ApiKey) -> Actor:
     """Who files a request through Open311: the client system, with an operator's right to file requests for
     citizens. Its name goes on the request and its create event (open311:city-app)."""
-    return Actor(username=f"open311:{key.name}", role=Role.operator)
+    return Actor(username=f"{intake_service.OPEN311_PREFIX}{key.name}", role=Role.operator)
 
 
 # --- services ------------------------------------------------------------------------------------------

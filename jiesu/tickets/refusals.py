@@ -54,6 +54,7 @@ TABLE: list[tuple[str, str, str, str]] = [
      "文件过大（{size} 字节），最多 {limit} 字节。"),
     ("*", "*", r"no attachment (?P<id>\S+)", "找不到附件 {id}。"),
     ("*", "*", r"attachment (?P<id>\S+) is recorded but its file is missing", "附件 {id} 的文件已丢失。"),
+    ("*", "*", r"urgency is emergency, normal or complex", "紧急程度只能是紧急、一般或疑难复杂。"),
     ("*", "*", r"the file needs a name", "文件需要有文件名。"),
     ("*", "*", r"a file name is one name, without folders, `\.\.` or a leading dot",
      "文件名只能是一个名称，不能含文件夹、“..”或以“.”开头。"),

@@ -65,6 +65,10 @@ class NewRequest:
     urgency: Urgency = Urgency.normal
     category_code: str | None = None
     direct_answer: str | None = None  # an inquiry answered at once: no ticket
+    # The urgency the sender asked for when it is not theirs to decide (a citizen's 紧急): kept on the request
+    # (Request.urgency), while the ticket's own urgency, which sets its deadlines, stays `urgency` until the
+    # dispatcher confirms it (the dispatch step's `urgency`). None: `urgency` is the sender's to set.
+    requested_urgency: Urgency | None = None
     terms: str | None = None  # the segmented words, when smart dispatch has them (see Request.terms)
 
 
@@ -423,7 +427,8 @@ def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, ne
     request = Request(text=new.text.strip(), title=new.title.strip(), request_type=new.request_type,
                       channel=new.channel, address=new.address.strip(), area=area, lng=new.lng, lat=new.lat,
                       contact=contact, anonymous=new.anonymous, no_callback=new.no_callback or new.anonymous,
-                      urgency=new.urgency, category=category, idempotency_key=idempotency_key,
+                      urgency=new.requested_urgency or new.urgency, category=category,
+                      idempotency_key=idempotency_key,
                       idempotency_scope=actor.username if idempotency_key is not None else None,
                       idempotency_fingerprint=sent if idempotency_key is not None else None,
                       created_at=now, created_by=actor.username,
@@ -443,6 +448,8 @@ def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, ne
                         extensions=0, reopened=0, callback_due=False, suggestion=None, manual_review=False,
                         suggest_pending=suggest_later and suggestion is None, version=1, units=[], events=[])
         created = {"channel": new.channel.value, "type": new.request_type.value}
+        if new.requested_urgency is not None and new.requested_urgency != new.urgency:
+            created["requested_urgency"] = new.requested_urgency.value
         if suggestion:
             full, brief = suggestion
             ticket.suggestion = json.dumps(full, ensure_ascii=False, default=str)

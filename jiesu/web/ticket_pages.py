@@ -26,7 +26,7 @@ from jiesu.config import Settings
 from jiesu.errors import ConcurrentChange, DomainError, InvalidInput, TicketNotFound
 from jiesu.limits import MAX_CODE, MAX_REASON, MAX_TEXT, MAX_UNIT_CODE
 from jiesu.permissions import Actor, Permission, can, is_system
-from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, URGENCY_LABELS
+from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, URGENCY_LABELS, Urgency
 from jiesu.tickets import attachments, refusals
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import CHANNEL_LABELS, Ticket, TicketEvent, UnitRole
@@ -185,6 +185,15 @@ def _taken_since(session: Session, actor: Actor, number: str, step: Step, seen: 
                                  TicketEvent.actor == actor.username, TicketEvent.action == step.value)) > 0
 
 
+def _urgency(value: str) -> Urgency | None:
+    """The dispatch form's 确认紧急 box: `emergency` when ticked, nothing otherwise."""
+    if not value.strip():
+        return None
+    if value.strip() not in Urgency._value2member_map_:
+        raise InvalidInput("urgency is emergency, normal or complex", field="urgency")
+    return Urgency(value.strip())
+
+
 def _version(value: str) -> int | None:
     return int(value) if value.isdigit() and len(value) < 10 else None
 
@@ -228,6 +237,7 @@ async def take_step(request: Request, session: SessionDep, actor: ActorDep, cloc
                     days: Annotated[str, Form(max_length=16)] = "",
                     parent: Annotated[str, Form(max_length=MAX_CODE)] = "",
                     category: Annotated[str, Form(max_length=MAX_CODE)] = "",
+                    urgency: Annotated[str, Form(max_length=16)] = "",
                     expected_version: Annotated[str, Form(max_length=12)] = "",
                     seen: Annotated[str, Form(max_length=12)] = "",
                     next_: Annotated[str, Form(alias="next", max_length=pages.MAX_NEXT)] = "",
@@ -253,7 +263,7 @@ async def take_step(request: Request, session: SessionDep, actor: ActorDep, cloc
             data = tickets.StepInput(reason=reason, text=text, unit=unit.strip() or None,
                                      co_units=_codes(co_units), units=_codes(units), days=_days(days),
                                      parent=parent.strip() or None, category=category.strip() or None,
-                                     expected_version=version)
+                                     urgency=_urgency(urgency), expected_version=version)
             tickets.act(session, actor, clock, settings, number, the_step, data)
 
     def work() -> Response:

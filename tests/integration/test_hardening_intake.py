@@ -92,3 +92,62 @@ def test_open311_keys_are_each_clients_own_and_name_one_request(client, session,
     numbers = {first.json()[0]["service_request_id"], other.json()[0]["service_request_id"]}
     assert len(numbers) == 2
     assert {r["service_request_id"] for r in client.get(f"{BASE}/tokens/t-1.json").json()} == numbers
+
+
+# --- defect 11: the channel is the server's, a citizen's urgency a request ---------------------------------------
+
+@pytest.mark.parametrize("claimed", ["import", "open311", "hotline"])
+def test_a_citizen_cannot_claim_a_channel_not_theirs(hotline, claimed):
+    citizen = hotline.login("resident", Role.citizen)
+    r = hotline.client.post("/api/v1/requests", json=REQUEST | {"channel": claimed}, headers=citizen)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "channel"
+
+
+def test_the_server_sets_the_channel_from_who_sends(hotline, client):
+    citizen = hotline.login("resident", Role.citizen)
+    op = hotline.login("op", Role.operator)
+    assert hotline.create(citizen, **REQUEST)["ticket"]["channel"] == "app"
+    assert hotline.create(citizen, **REQUEST, channel="web")["ticket"]["channel"] == "web"
+    assert hotline.create(op, **REQUEST)["ticket"]["channel"] == "hotline"
+    for claimed in ("import", "open311"):  # nor the centre's staff: those are the importer's and Open311's
+        r = client.post("/api/v1/requests", json=REQUEST | {"channel": claimed}, headers=op)
+        assert r.status_code == 422 and r.json()["error"]["field"] == "channel"
+    r = client.post("/api/v1/knowledge/answers", headers=op,
+                    json={"text": "社保卡怎么补办", "answer": "到社保网点补办", "channel": "import"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "channel"
+
+
+def test_a_citizens_emergency_is_asked_for_and_counts_once_the_dispatcher_confirms(hotline, session):
+    from jiesu.tickets.models import Ticket
+
+    citizen = hotline.login("resident", Role.citizen)
+    op = hotline.login("op", Role.operator)
+    dispatcher = hotline.login("disp", Role.dispatcher)
+    asked = hotline.create(citizen, **REQUEST, urgency="emergency")["ticket"]
+    by_phone = hotline.create(op, **REQUEST, urgency="emergency")["ticket"]
+    ordinary = hotline.create(op, **REQUEST)["ticket"]
+    # The operator on the phone decides; the citizen only asks: the ticket's deadlines are an ordinary one's.
+    assert (by_phone["urgency"], by_phone["requested_urgency"]) == ("emergency", None)
+    assert (asked["urgency"], asked["requested_urgency"]) == ("normal", "emergency")
+    assert asked["dispatch_by"] == ordinary["dispatch_by"] != by_phone["dispatch_by"]
+    assert asked["timeline"][0]["payload"]["requested_urgency"] == "emergency"
+    # The dispatcher sees the request in the queue, and confirms it with the dispatch.
+    from tests.integration.test_ticket_pages import login
+
+    hotline.client.cookies.clear()
+    login(hotline.client, "disp")
+    queue = hotline.client.get("/queue").text
+    row = queue[queue.index(f'id="t-{asked["number"]}"'):]
+    row = row[:row.index("</tr>")]
+    assert "市民申请紧急" in row and 'name="urgency" value="emergency"' in row
+    plain = queue[queue.index(f'id="t-{ordinary["number"]}"'):]
+    assert "市民申请紧急" not in plain[:plain.index("</tr>")]
+    hotline.client.cookies.clear()
+    unconfirmed = hotline.step(dispatcher, ordinary["number"], "dispatch", unit=STREET)
+    confirmed = hotline.step(dispatcher, asked["number"], "dispatch", unit=STREET, urgency="emergency")
+    assert (confirmed["urgency"], confirmed["requested_urgency"]) == ("emergency", None)
+    assert confirmed["timeline"][-1]["payload"]["urgency"] == "emergency"
+    assert confirmed["reply_by"] < unconfirmed["reply_by"]  # the emergency's deadlines, once confirmed
+    t = session.scalar(select(Ticket).where(Ticket.number == asked["number"]))
+    assert t.urgency.value == "emergency"
