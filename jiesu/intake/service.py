@@ -34,10 +34,11 @@ OPEN311_PREFIX = "open311:"
 # website, never as a hotline call.
 CITIZEN_CHANNELS = (Channel.app, Channel.web)
 STAFF_CHANNELS = (Channel.hotline, Channel.app, Channel.web)
-# Who decides a request's urgency at intake: the centre's staff who take it (the operator on the phone, the
-# dispatcher, the administrator). Anyone else's (a citizen's app, an Open311 client's form) is a request the
-# dispatcher confirms at dispatch: the ticket's deadlines stay those of an ordinary one until then.
-SETS_URGENCY = frozenset({Role.operator, Role.dispatcher, Role.admin})
+# A citizen's urgency is a request the dispatcher confirms at dispatch: the ticket's deadlines stay those of an
+# ordinary one until then. The centre's staff decide it at intake (the operator on the phone), and so does an
+# Open311 request, whose urgency is the city's service definition's (an answer its catalogue counts as an
+# emergency: open311.catalog), not a field the client sets.
+ASKS_FOR_URGENCY = frozenset({Role.citizen})
 
 
 def is_open311(actor: Actor) -> bool:
@@ -66,7 +67,7 @@ def as_received(actor: Actor, new: NewRequest) -> NewRequest:
     """The request as intake takes it from `actor`: the channel the server knows it came by, and an urgency that
     is not the sender's to decide kept as asked for only (NewRequest.requested_urgency)."""
     new = replace(new, channel=channel_for(actor, new.channel))
-    if new.urgency != Urgency.normal and (actor.role not in SETS_URGENCY or is_open311(actor)):
+    if new.urgency != Urgency.normal and actor.role in ASKS_FOR_URGENCY:
         new = replace(new, urgency=Urgency.normal, requested_urgency=new.urgency)
     return new
 
