@@ -78,6 +78,7 @@ STEP = {  # the workflow's steps, as the timeline and the API's list of actions 
     "mark_overdue": Term("超期", "Overdue"),
     "queue_callback": Term("进入回访队列", "Queued for callback"),
     "suggest": Term("智能派单建议", "Dispatch suggestion"),
+    "remove_attachment": Term("删除附件", "Attachment removed"),
 }
 
 CHANNEL = {  # how a request reached the city

@@ -55,6 +55,15 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+# What a POST that takes an Idempotency-Key may answer beyond the usual (IETF draft "The Idempotency-Key HTTP
+# Header Field"): the key is the sender's own; sent again with a different request, it is refused.
+IDEMPOTENCY_NOTES = {
+    409: "the request with this Idempotency-Key vanished meanwhile: send it again",
+    422: "a field is wrong (named in `error.field`), or this Idempotency-Key was sent before with a different "
+         "request (field `Idempotency-Key`): a new request needs a new key",
+}
+
+
 def responses(*statuses: int, notes: dict[int, str] | None = None) -> dict[int | str, dict]:
     """OpenAPI `responses` for the error statuses an operation can return, all in the one error shape."""
     notes = notes or {}

@@ -25,7 +25,8 @@ class AnswerIn(BaseModel):
     contact_name: str | None = Field(default=None, max_length=MAX_NAME)
     contact_phone: str | None = Field(default=None, max_length=MAX_PHONE)
     anonymous: StrictBool = False
-    channel: Channel = Channel.hotline
+    channel: Channel | None = Field(default=None, description="set by the server: hotline for the centre's staff "
+                                    "(who may say app or web instead), never open311 or import")
 
     def to_input(self) -> service.AnswerInput:
         return service.AnswerInput(**self.model_dump())

@@ -83,7 +83,7 @@ class BadApiKey(PermissionDenied):
 
 @dataclass
 class Problem:
-    status: int  # 400 or 404
+    status: int  # 400 or 404; 422 for an Idempotency-Key sent before with another request
     description: str
 
 
@@ -179,7 +179,7 @@ def check_key(session: Session, key: str | None) -> ApiKey:
 def actor_for(key: ApiKey) -> Actor:
     """Who files a request through Open311: the client system, with an operator's right to file requests for
     citizens. Its name goes on the request and its create event (open311:city-app)."""
-    return Actor(username=f"open311:{key.name}", role=Role.operator)
+    return Actor(username=f"{intake_service.OPEN311_PREFIX}{key.name}", role=Role.operator)
 
 
 # --- services ------------------------------------------------------------------------------------------
@@ -429,6 +429,10 @@ def create(session: Session, key: ApiKey, clock: Clock, settings: Settings, sub:
         # address_id, which the suggestion's place resolution gives.
         made = intake_service.create_request(session, actor_for(key), clock, settings, new, idempotency_key)
     except (InvalidInput, Conflict) as exc:
+        if isinstance(exc, InvalidInput) and exc.field == "Idempotency-Key":
+            # The client's key came before with another request (IETF draft "The Idempotency-Key HTTP Header
+            # Field": 422), not a mistake in this one's fields.
+            raise Rejected([Problem(422, f"Idempotency-Key: {exc.message}")]) from None
         where = _FIELDS.get(exc.field or "", exc.field)
         raise BadRequest(f"{where}: {exc.message}" if where else exc.message) from None
     intake = made.intake
@@ -536,13 +540,15 @@ def get_request(session: Session, settings: Settings, number: str, extensions: b
 
 
 def token(session: Session, value: str) -> list[dict]:
-    """The request a client filed with this token (the Idempotency-Key it sent with the POST)."""
+    """The requests filed with this token (the Idempotency-Key a client sent with the POST). A key is each
+    client's own, so two clients may have filed one each with the same token: both are listed, oldest first."""
     value = value.strip()
-    ticket = session.scalar(select(Ticket).join(Request, Request.id == Ticket.request_id).where(
-        Request.idempotency_key == value, Request.channel == Channel.open311)) if 0 < len(value) <= 128 else None
-    if ticket is None:
+    numbers = session.scalars(select(Ticket.number).join(Request, Request.id == Ticket.request_id).where(
+        Request.idempotency_key == value, Request.channel == Channel.open311).order_by(Ticket.id).limit(20)
+    ).all() if 0 < len(value) <= 128 else []
+    if not numbers:
         raise UnknownResource(f"no service request was filed with token {value[:40]}")
-    return [{"service_request_id": ticket.number, "token": value}]
+    return [{"service_request_id": number, "token": value} for number in numbers]
 
 
 _CLOSING = frozenset({Step.close.value, Step.withdraw.value, Step.merge.value})

@@ -66,13 +66,22 @@ class Request(Base):
     # The segmented words of title and text (smart dispatch), kept so that finding duplicates among recent
     # tickets never segments their texts again.
     terms: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # Idempotency-Key (IETF draft "The Idempotency-Key HTTP Header Field"): unique per sender, not globally (a
+    # client cannot take another's keys), with a fingerprint of the request it came with, so that the same key
+    # with another request is refused (422) instead of answered with the first ticket. The scope is the sender
+    # (Request.created_by: the user, `open311:<client>`, `import`).
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    idempotency_scope: Mapped[str | None] = mapped_column(String(64))
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     created_by: Mapped[str] = mapped_column(String(64))
 
     area: Mapped[Area | None] = relationship(lazy="raise")
     category: Mapped[Category | None] = relationship(lazy="raise")
     contact: Mapped[Contact | None] = relationship(lazy="raise")
+
+    __table_args__ = (UniqueConstraint("idempotency_key", "idempotency_scope",
+                                       name="uq_requests_idempotency_key_scope"),)
 
 
 class Ticket(Base):

@@ -55,6 +55,8 @@ class Step(StrEnum):
     mark_overdue = "mark_overdue"  # the clock: a sign or reply deadline passed
     queue_callback = "queue_callback"  # the clock: a replied ticket enters the callback queue
     suggest = "suggest"  # smart dispatch's worker: the suggestion made after intake (routing.service)
+    # A file taken off the ticket (tickets.attachments.remove): on the timeline, not a step of the table.
+    remove_attachment = "remove_attachment"
 
 
 ACTION_LABELS = glossary.labels("step", Step)

@@ -50,7 +50,10 @@ class SuggestionOut(BaseModel):
 class RequestIn(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT, description="what the citizen said")
     request_type: RequestType = Field(description="咨询 inquiry, 求助 help, 投诉 complaint, 举报 report, ...")
-    channel: Channel = Channel.hotline
+    channel: Channel | None = Field(
+        default=None, description="set by the server from who sends the request: `app` for a citizen (who may say "
+        "`web` instead), `hotline` for the centre's staff (who may say `app` or `web`); `open311` is Open311's "
+        "and `import` the history import's, never accepted here (422)")
     title: str = Field(default="", max_length=MAX_TITLE)
     address: str = Field(default="", max_length=MAX_ADDRESS, description="the place as the citizen said it")
     area_code: str | None = Field(default=None, max_length=MAX_CODE, description="the resolved area, if known")
@@ -60,7 +63,9 @@ class RequestIn(BaseModel):
     contact_phone: str | None = Field(default=None, max_length=MAX_PHONE)
     anonymous: bool = False
     no_callback: bool = False
-    urgency: Urgency = Urgency.normal
+    urgency: Urgency = Field(default=Urgency.normal, description=(
+        "the centre's staff set it; a citizen's `emergency` (or `complex`) is a request the dispatcher confirms "
+        "at dispatch: kept as `requested_urgency`, the ticket's deadlines those of an ordinary one until then"))
     category_code: str | None = Field(default=None, max_length=MAX_CODE)
     direct_answer: str | None = Field(default=None, max_length=MAX_TEXT,
                                       description="an inquiry answered at once: closed without a ticket")
@@ -80,6 +85,8 @@ class StepIn(BaseModel):
     parent: str | None = Field(default=None, max_length=MAX_CODE, description="merge: the parent ticket's number")
     category: str | None = Field(default=None, max_length=MAX_CODE,
                                  description="dispatch: the category code the dispatcher confirms or corrects")
+    urgency: Urgency | None = Field(default=None, description="dispatch: the urgency the dispatcher confirms or "
+                                    "sets (a citizen's requested `emergency` counts only once confirmed)")
     resolved: bool | None = None
     satisfied: str | None = Field(default=None, max_length=16)
     expected_version: int | None = Field(default=None, ge=1, description="fail with 409 if the ticket moved on")
@@ -129,6 +136,9 @@ class TicketOut(BaseModel):
     category_code: str | None
     category_path: str | None
     urgency: Urgency
+    requested_urgency: Urgency | None = Field(default=None, description=(
+        "the urgency asked for at intake when it differs from the ticket's (a citizen's 市民申请紧急 the dispatcher "
+        "has not confirmed)"))
     main_unit_code: str | None
     main_unit_name: str | None
     units: list[UnitRef]
@@ -171,6 +181,7 @@ class TicketOut(BaseModel):
             area_code=t.area.code if t.area else None, area_path=t.area.path if t.area else None,
             district_code=t.district_code, category_code=t.category.code if t.category else None,
             category_path=t.category.path if t.category else None, urgency=t.urgency,
+            requested_urgency=r.urgency if r.urgency != t.urgency else None,
             main_unit_code=t.main_unit.code if t.main_unit else None,
             main_unit_name=t.main_unit.name if t.main_unit else None,
             units=[UnitRef(code=tu.unit.code, name=tu.unit.name, role=tu.role.value,

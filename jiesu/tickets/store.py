@@ -5,7 +5,9 @@ The channels themselves, and smart dispatch's part in intake, live in jiesu/inta
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -22,7 +24,6 @@ from jiesu.db import Base, execute_apart
 from jiesu.errors import (
     CategoryNotFound,
     ConcurrentChange,
-    Conflict,
     InvalidInput,
     NotFound,
     PlaceNotFound,
@@ -64,6 +65,10 @@ class NewRequest:
     urgency: Urgency = Urgency.normal
     category_code: str | None = None
     direct_answer: str | None = None  # an inquiry answered at once: no ticket
+    # The urgency the sender asked for when it is not theirs to decide (a citizen's 紧急): kept on the request
+    # (Request.urgency), while the ticket's own urgency, which sets its deadlines, stays `urgency` until the
+    # dispatcher confirms it (the dispatch step's `urgency`). None: `urgency` is the sender's to set.
+    requested_urgency: Urgency | None = None
     terms: str | None = None  # the segmented words, when smart dispatch has them (see Request.terms)
 
 
@@ -76,6 +81,17 @@ class Intake:
     request: Request
     ticket: Ticket | None
     replayed: bool = False  # the Idempotency-Key was seen before: this is the first answer again
+
+
+KEY_COLUMNS = ["idempotency_key", "idempotency_scope"]  # the unique constraint intake's INSERT meets a twin on
+
+
+def fingerprint(fields: object) -> str:
+    """The SHA-256 of a request as its sender sent it (a dataclass: NewRequest, intake's AnswerInput), kept with its
+    Idempotency-Key: the same key with a different request is refused, not answered with the first one. Smart
+    dispatch's `terms` are the server's, not the sender's."""
+    values = {k: v for k, v in dataclasses.asdict(fields).items() if k != "terms"}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -209,7 +225,7 @@ def _insert_intake_sqlite(session: Session, settings: Settings, contact: Contact
         request.contact_id = contact.id
     ins = sqlite_insert(Request.__table__)
     if request.idempotency_key is not None:
-        ins = ins.on_conflict_do_nothing(index_elements=["idempotency_key"])
+        ins = ins.on_conflict_do_nothing(index_elements=KEY_COLUMNS)
     request.id = conn.execute(ins.returning(Request.__table__.c.id), _row(request)).scalar()
     if request.id is None:
         if contact is not None:
@@ -251,7 +267,7 @@ def _pg_intake_sql() -> tuple[str, tuple[str, ...]]:
     rv = [f"CASE WHEN {p('has_contact')} THEN nextval(pg_get_serial_sequence('contacts', 'id')) END"
           if n == "contact_id" else p(f"r_{n}") for n in rc]
     r = (f"r AS (INSERT INTO requests ({', '.join(rc)}) VALUES ({', '.join(rv)}) "
-         f"ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, contact_id)")
+         f"ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO NOTHING RETURNING id, contact_id)")
     c = (f"c AS (INSERT INTO contacts (id, {', '.join(cc)}) SELECT r.contact_id, "
          f"{', '.join(p(f'c_{n}') for n in cc)} FROM r WHERE r.contact_id IS NOT NULL RETURNING id)")
     tv = [f"{p('t_day')} || '-' || lpad(n.v::text, greatest(6, length(n.v::text)), '0')" if n == "number"
@@ -326,7 +342,7 @@ def _row(obj: Base) -> dict:
 
 def create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
                    idempotency_key: str | None = None, suggestion: Proposal | None = None,
-                   suggest_later: bool = False, commit: bool = False) -> Intake:
+                   suggest_later: bool = False, commit: bool = False, sent: str | None = None) -> Intake:
     """A request from any channel. An inquiry with a direct answer is closed at once; anything else
     becomes a ticket in state `new`, with its dispatch deadline, waiting for the dispatcher.
 
@@ -337,9 +353,15 @@ def create_request(session: Session, actor: Actor, clock: Clock, settings: Setti
 
     `commit=True`: the intake is the caller's whole unit of work (POST /api/v1/requests), so it is committed
     here, before the answer is made; on PostgreSQL its one statement then runs in autocommit, a round trip
-    instead of three. Otherwise the caller's boundary commits, with whatever else it writes."""
+    instead of three. Otherwise the caller's boundary commits, with whatever else it writes.
+
+    An Idempotency-Key is the sender's own (a key is unique per sender, Request.created_by) and names one request:
+    `sent` is the fingerprint of what the sender sent (default: of `new`); the same key again with a different
+    request is refused (InvalidInput on Idempotency-Key, a 422)."""
+    if idempotency_key is not None and sent is None:
+        sent = fingerprint(new)
     intake = _create_request(session, actor, clock, settings, new, idempotency_key, suggestion, suggest_later,
-                             commit)
+                             commit, sent)
     if commit:
         session.commit()
     return intake
@@ -351,13 +373,14 @@ def _check_key(actor: Actor, idempotency_key: str | None) -> None:
         raise InvalidInput("Idempotency-Key has 1 to 128 characters", field="Idempotency-Key")
 
 
-def check(session: Session, actor: Actor, new: NewRequest, idempotency_key: str | None) -> Intake | None:
+def check(session: Session, actor: Actor, new: NewRequest, idempotency_key: str | None,
+          sent: str | None = None) -> Intake | None:
     """What intake checks before it asks smart dispatch for a suggestion: the permission, the key, and the
-    request's fields. Returns the first answer when the Idempotency-Key was seen before (a retry should not
-    pay for a suggestion again), else None: go on."""
+    request's fields. Returns the first answer when the Idempotency-Key was seen before with this request
+    (`sent`, its fingerprint; a retry should not pay for a suggestion again), else None: go on."""
     _check_key(actor, idempotency_key)
     if idempotency_key is not None:
-        seen = find_by_key(session, actor, idempotency_key)
+        seen = find_by_key(session, actor, idempotency_key, sent if sent is not None else fingerprint(new))
         if seen is not None:
             return seen
     _validate(new)
@@ -366,22 +389,26 @@ def check(session: Session, actor: Actor, new: NewRequest, idempotency_key: str 
 
 def _create_request(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
                     idempotency_key: str | None, suggestion: Proposal | None, suggest_later: bool,
-                    commit: bool) -> Intake:
+                    commit: bool, sent: str | None) -> Intake:
     # No lookup of the Idempotency-Key first: the request's INSERT finds a twin (_insert_intake), and a retry
     # is rare (intake's `check` looks first when a suggestion is to be made).
     _check_key(actor, idempotency_key)
     try:
-        return _create(session, actor, clock, settings, new, idempotency_key, suggestion, suggest_later, commit)
-    except (InvalidInput, NotFound):
+        return _create(session, actor, clock, settings, new, idempotency_key, suggestion, suggest_later, commit,
+                       sent)
+    except (InvalidInput, NotFound) as exc:
+        if exc.field == "Idempotency-Key":
+            raise
         # The retry of an acknowledged request gets the first answer, even if its body would not pass today.
-        seen = find_by_key(session, actor, idempotency_key) if idempotency_key is not None else None
+        seen = find_by_key(session, actor, idempotency_key, sent) if idempotency_key is not None else None
         if seen is None:
             raise
         return seen
 
 
 def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, new: NewRequest,
-            idempotency_key: str | None, suggestion: Proposal | None, suggest_later: bool, commit: bool) -> Intake:
+            idempotency_key: str | None, suggestion: Proposal | None, suggest_later: bool, commit: bool,
+            sent: str | None) -> Intake:
     _validate(new)
     if new.direct_answer is not None:
         suggestion = None
@@ -400,7 +427,10 @@ def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, ne
     request = Request(text=new.text.strip(), title=new.title.strip(), request_type=new.request_type,
                       channel=new.channel, address=new.address.strip(), area=area, lng=new.lng, lat=new.lat,
                       contact=contact, anonymous=new.anonymous, no_callback=new.no_callback or new.anonymous,
-                      urgency=new.urgency, category=category, idempotency_key=idempotency_key,
+                      urgency=new.requested_urgency or new.urgency, category=category,
+                      idempotency_key=idempotency_key,
+                      idempotency_scope=actor.username if idempotency_key is not None else None,
+                      idempotency_fingerprint=sent if idempotency_key is not None else None,
                       created_at=now, created_by=actor.username,
                       outcome=Outcome.direct_answer if new.direct_answer else Outcome.ticket,
                       answer=new.direct_answer.strip() if new.direct_answer else None, terms=new.terms)
@@ -418,6 +448,8 @@ def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, ne
                         extensions=0, reopened=0, callback_due=False, suggestion=None, manual_review=False,
                         suggest_pending=suggest_later and suggestion is None, version=1, units=[], events=[])
         created = {"channel": new.channel.value, "type": new.request_type.value}
+        if new.requested_urgency is not None and new.requested_urgency != new.urgency:
+            created["requested_urgency"] = new.requested_urgency.value
         if suggestion:
             full, brief = suggestion
             ticket.suggestion = json.dumps(full, ensure_ascii=False, default=str)
@@ -425,7 +457,7 @@ def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, ne
             created["suggestion"] = brief
         event = new_event(ticket, actor, now, Step.create, None, TicketState.new, "", created, seq=1)
     if not _insert_intake(session, settings, contact, request, ticket, event, commit):
-        seen = find_by_key(session, actor, idempotency_key) if idempotency_key is not None else None
+        seen = find_by_key(session, actor, idempotency_key, sent) if idempotency_key is not None else None
         if seen is None:  # cannot be: the INSERT found it
             raise ConcurrentChange("the request with this Idempotency-Key vanished: send it again",
                                    field="Idempotency-Key")
@@ -433,13 +465,18 @@ def _create(session: Session, actor: Actor, clock: Clock, settings: Settings, ne
     return Intake(request=request, ticket=ticket)
 
 
-def find_by_key(session: Session, actor: Actor, key: str) -> Intake | None:
-    """The intake an Idempotency-Key made before, if any (its sender's only)."""
-    request = session.scalar(select(Request).where(Request.idempotency_key == key))
+def find_by_key(session: Session, actor: Actor, key: str, sent: str | None = None) -> Intake | None:
+    """The intake this sender's Idempotency-Key made before, if any: keys are each sender's own, so another's
+    same key is another request. `sent`: the fingerprint of the request sent now; a different one than the key
+    came with first is refused (IETF draft "The Idempotency-Key HTTP Header Field": 422), not answered with the
+    first ticket. A request stored before fingerprints were kept is not compared."""
+    request = session.scalar(select(Request).where(Request.idempotency_key == key,
+                                                   Request.idempotency_scope == actor.username))
     if request is None:
         return None
-    if request.created_by != actor.username:  # a replay answers its sender only, never someone else's ticket
-        raise Conflict("this Idempotency-Key was used by another sender: pick a new one", field="Idempotency-Key")
+    if sent is not None and request.idempotency_fingerprint is not None and request.idempotency_fingerprint != sent:
+        raise InvalidInput("this Idempotency-Key was sent before with a different request: a new request needs a "
+                           "new key", field="Idempotency-Key")
     ticket = session.scalar(reading.shaped(reading.DETAIL).where(Ticket.request_id == request.id))
     return Intake(request=request, ticket=ticket, replayed=True)
 

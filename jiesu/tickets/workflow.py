@@ -32,6 +32,7 @@ from jiesu.errors import (
 from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.places.models import Area
 from jiesu.taxonomy import service as taxonomy
+from jiesu.taxonomy.models import Urgency
 from jiesu.taxonomy.rules import deadlines
 from jiesu.tickets import rules
 from jiesu.tickets.models import (
@@ -63,6 +64,7 @@ class StepInput:
     days: float | None = None  # extension
     parent: str | None = None  # merge target number
     category: str | None = None  # dispatch: the category the dispatcher confirms or corrects
+    urgency: Urgency | None = None  # dispatch: the urgency the dispatcher confirms (a citizen's asked-for one) or sets
     deadline: str | None = None  # mark_overdue: "sign" or "reply"
     # The callback's answers (callback.service), kept on the close/reopen event they lead to.
     resolved: bool | None = None
@@ -229,6 +231,8 @@ def _dispatch(session, actor, now, settings, ticket, data, payload) -> None:
     co_units = [_unit(session, code, "co_units") for code in dict.fromkeys(data.co_units)]
     if category is not None:
         ticket.category = category
+    if data.urgency is not None:  # before the deadlines, which it sets
+        ticket.urgency = Urgency(data.urgency)
     ticket.main_unit = unit
     ticket.dispatched_at = now
     _set_unit_deadlines(session, settings, ticket, unit, now)

@@ -27,7 +27,7 @@ from jiesu.config import Settings
 from jiesu.errors import ConcurrentChange, DomainError, InvalidInput, TicketNotFound
 from jiesu.limits import MAX_CODE, MAX_REASON, MAX_TEXT, MAX_UNIT_CODE
 from jiesu.permissions import Actor, Permission, can, is_system
-from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, URGENCY_LABELS
+from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, URGENCY_LABELS, Urgency
 from jiesu.tickets import attachments, refusals
 from jiesu.tickets import service as tickets
 from jiesu.tickets.models import CHANNEL_LABELS, Ticket, TicketEvent, UnitRole
@@ -135,6 +135,7 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
                 for e in sorted(t.events, key=lambda e: e.seq)]
     r = t.request
     done = request.query_params.get("done", "")
+    files = attachments.of_ticket(session, t)
     return pages.render(
         request, "ticket.html", actor, status_code=status_code, session=session, t=t, r=r, parent=parent,
         children=children,
@@ -145,7 +146,8 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
         channel_label=CHANNEL_LABELS.get(r.channel, r.channel.value), local=pages.local_time(settings.tz),
         suggestion=json.loads(t.suggestion) if t.suggestion and can(actor.role, Permission.routing_suggest)
         else None,
-        files=attachments.of_ticket(session, t), steps=tickets.available_steps(actor, t), step_error=step_error,
+        files=files, removable={f.id for f in files if attachments.may_remove(actor, t, f)},
+        steps=tickets.available_steps(actor, t), step_error=step_error,
         reply_waits_for=[tu.unit.name for tu in tickets.summons_waiting(t)]
         if t.state == TicketState.handling and actor.unit_id is not None and actor.unit_id == t.main_unit_id else [],
         done=Step(done) if done in Step._value2member_map_ else None)
@@ -187,6 +189,15 @@ def _taken_since(session: Session, actor: Actor, number: str, step: Step, seen: 
                                  TicketEvent.actor == actor.username, TicketEvent.action == step.value)) > 0
 
 
+def _urgency(value: str) -> Urgency | None:
+    """The dispatch form's 确认紧急 box: `emergency` when ticked, nothing otherwise."""
+    if not value.strip():
+        return None
+    if value.strip() not in Urgency._value2member_map_:
+        raise InvalidInput("urgency is emergency, normal or complex", field="urgency")
+    return Urgency(value.strip())
+
+
 def _version(value: str) -> int | None:
     return int(value) if value.isdigit() and len(value) < 10 else None
 
@@ -197,6 +208,26 @@ def _codes(values: list[str]) -> list[str]:
     if len(codes) > MAX_UNITS:
         raise InvalidInput(f"at most {MAX_UNITS} units in one step", field="units")
     return codes
+
+
+@router.post("/tickets/{number}/attachments/{attachment_id}/remove", response_class=HTMLResponse)
+def remove_attachment(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep, settings: SettingsDep,
+                      number: str, attachment_id: str) -> Response:
+    """The ticket page's 删除 button beside a file: tickets.attachments.remove, then the page again."""
+    number = number[:32]
+    if actor.role is None:
+        return RedirectResponse(pages.login_url(f"/tickets/{number}"), status_code=303)
+    if not attachment_id.isdigit() or len(attachment_id) > 10:
+        return pages.error_page(request, actor, 404, session=session)
+    try:
+        attachments.remove(session, actor, clock, number, int(attachment_id))
+    except DomainError as exc:
+        session.rollback()
+        status = exc.status if exc.status in (403, 404, 409, 422) else 422
+        return show(request, session, actor, clock, settings, number, status_code=status,
+                    step_error={"step": None, "message": refusal(request, settings, exc), "field": exc.field,
+                                "values": {}})
+    return RedirectResponse(f"/tickets/{number}?done={Step.remove_attachment.value}", status_code=303)
 
 
 @router.post("/tickets/{number}/steps/{step}", response_class=HTMLResponse)
@@ -210,6 +241,7 @@ async def take_step(request: Request, session: SessionDep, actor: ActorDep, cloc
                     days: Annotated[str, Form(max_length=16)] = "",
                     parent: Annotated[str, Form(max_length=MAX_CODE)] = "",
                     category: Annotated[str, Form(max_length=MAX_CODE)] = "",
+                    urgency: Annotated[str, Form(max_length=16)] = "",
                     expected_version: Annotated[str, Form(max_length=12)] = "",
                     seen: Annotated[str, Form(max_length=12)] = "",
                     next_: Annotated[str, Form(alias="next", max_length=pages.MAX_NEXT)] = "",
@@ -235,7 +267,7 @@ async def take_step(request: Request, session: SessionDep, actor: ActorDep, cloc
             data = tickets.StepInput(reason=reason, text=text, unit=unit.strip() or None,
                                      co_units=_codes(co_units), units=_codes(units), days=_days(days),
                                      parent=parent.strip() or None, category=category.strip() or None,
-                                     expected_version=version)
+                                     urgency=_urgency(urgency), expected_version=version)
             tickets.act(session, actor, clock, settings, number, the_step, data)
 
     def work() -> Response:

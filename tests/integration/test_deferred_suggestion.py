@@ -188,12 +188,17 @@ def test_a_suggestion_that_fails_does_not_hold_up_the_others(hotline, desk, sess
     assert routing.suggest_pending(session, clock, settings) == 0
 
 
-def test_a_retry_gets_the_first_answer_even_if_its_body_would_fail_now(hotline, desk):
+def test_a_retry_gets_the_first_answer_and_another_body_under_its_key_is_refused(hotline, desk):
     first = hotline.create(desk["op"], key="retry-1", **(GROUP_RENTAL | {"area_code": COMMUNITY}))
-    again = hotline.client.post("/api/v1/requests", json=GROUP_RENTAL | {"area_code": "999999999999"},
+    again = hotline.client.post("/api/v1/requests", json=GROUP_RENTAL | {"area_code": COMMUNITY},
                                 headers=desk["op"] | {"Idempotency-Key": "retry-1"})
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["ticket"]["number"] == first["ticket"]["number"] and again.json()["replayed"] is True
+    # Another body under the same key (here one that would fail on its own too): the key's misuse is named,
+    # never the first ticket handed back as if it were this request's (issue 15, defect 10).
+    other = hotline.client.post("/api/v1/requests", json=GROUP_RENTAL | {"area_code": "999999999999"},
+                                headers=desk["op"] | {"Idempotency-Key": "retry-1"})
+    assert other.status_code == 422 and other.json()["error"]["field"] == "Idempotency-Key"
     fresh = hotline.client.post("/api/v1/requests", json=GROUP_RENTAL | {"area_code": "999999999999"},
                                 headers=desk["op"] | {"Idempotency-Key": "retry-2"})
     assert fresh.status_code == 422 and fresh.json()["error"]["field"] == "area_code"

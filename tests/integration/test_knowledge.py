@@ -236,7 +236,7 @@ def test_an_inquiry_is_answered_from_the_base_and_closed_without_a_ticket(hotlin
     out = r.json()
     assert out["outcome"] == "direct_answer" and out["direct_answer"] == hit["answer"] and not out["edited"]
     again = c.post("/api/v1/knowledge/answers", headers=op | {"Idempotency-Key": "call-1"},
-                   json={"text": QUERIES["hukou"], "article_id": hit["id"]})
+                   json={"text": QUERIES["hukou"], "article_id": hit["id"], "contact_phone": "13800000000"})
     assert again.status_code == 201 and again.json()["replayed"] and again.json()["request_id"] == out["request_id"]
     assert again.headers["Idempotent-Replayed"] == "true"
     request = session.get(Request, out["request_id"])

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from jiesu.clock import FixedClock
 from jiesu.config import Settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
-from jiesu.errors import ConcurrentChange, DomainError, TransitionNotAllowed
+from jiesu.errors import ConcurrentChange, DomainError, InvalidInput, TransitionNotAllowed
 from jiesu.permissions import SYSTEM, Actor, Role
 from jiesu.taxonomy.models import RequestType
 from jiesu.tickets import rules, service
@@ -218,7 +218,7 @@ def test_the_same_idempotency_key_from_eight_threads_makes_one_request(pg, commi
     def work(i: int):
         with unit_of_work(factory) as s:
             intake = service.create_request(s, cast["operator"], clock, settings, service.NewRequest(
-                text=f"重试{i}", request_type=RequestType.help, channel=Channel.open311, contact_name="王女士",
+                text="重试", request_type=RequestType.help, channel=Channel.open311, contact_name="王女士",
                 contact_phone=phone), key, commit=commit)
             return intake.ticket.number, intake.replayed
 
@@ -232,3 +232,24 @@ def test_the_same_idempotency_key_from_eight_threads_makes_one_request(pg, commi
         assert len(list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)))) == 1
         # the losers' personal data was never stored: one contact, the winner's
         assert s.scalar(select(func.count()).select_from(Contact).where(Contact.phone == phone)) == 1
+
+
+def test_the_same_key_with_eight_different_bodies_makes_one_request_and_seven_422s(pg):
+    """Issue 15, defect 10: the twins that lose the INSERT compare what they sent with what the key came with."""
+    factory, cast, settings = pg
+    clock = FixedClock(START)
+    key = "retry-with-another-body"
+
+    def work(i: int):
+        with unit_of_work(factory) as s:
+            return service.create_request(s, cast["operator"], clock, settings, service.NewRequest(
+                text=f"第{i}件事", request_type=RequestType.help, channel=Channel.hotline), key, commit=True
+            ).ticket.number
+
+    results = together(THREADS, work)
+    made = [r for r in results if isinstance(r, str)]
+    refused = [r for r in results if isinstance(r, InvalidInput)]
+    assert len(made) == 1 and len(refused) == THREADS - 1, results
+    assert {r.field for r in refused} == {"Idempotency-Key"}
+    with unit_of_work(factory) as s:
+        assert s.scalar(select(func.count()).select_from(Request).where(Request.idempotency_key == key)) == 1

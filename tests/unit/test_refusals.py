@@ -21,7 +21,7 @@ SAMPLES = {
     "data.parent": "20230311-000124", "', '.join(waiting)": "北京市公安局大兴区分局, 区城管执法局",
     "role.value if role else 'anonymous'": "citizen", "t.party.value.replace('_', ' ')": "main unit",
     "name": "reason", "len(data)": "123456789", "limit": "10485760", "MAX_PER_TICKET": "20",
-    "attachment_id": "7", "MAX_UNITS": "20",
+    "attachment_id": "7", "MAX_UNITS": "20", "kind": "application/pdf", "ends": ".pdf",
 }
 # Codes of the domain errors raised, by class name.
 CODES = {"TransitionNotAllowed": "transition_not_allowed", "NotAllowedNow": "transition_not_allowed",

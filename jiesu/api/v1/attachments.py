@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
 
 from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
@@ -36,7 +36,9 @@ class AttachmentOut(BaseModel):
 async def upload(number: str, file: UploadFile, request: Request, session: SessionDep, actor: UserDep,
                  clock: ClockDep, settings: SettingsDep) -> AttachmentOut:
     """Attach a photo (JPEG, PNG, GIF, WebP) or a PDF, sent as multipart form field `file`. The type is
-    checked from the bytes, not the name; the size limit is JIESU_MAX_ATTACHMENT_MB."""
+    checked from the bytes, and the name's extension must say the same (`.jpg`, `.png`, `.pdf` ...); a name with
+    folders or `..` is refused. The size limit is JIESU_MAX_ATTACHMENT_MB. Only those who take part in an open
+    ticket may attach: the centre, its operator, the units working on it, the citizen who made it."""
     limit = int(settings.max_attachment_mb * 1024 * 1024)
     data = await file.read(limit + 1)  # read one byte past the limit to know it is too big, no more
     if len(data) > limit:
@@ -53,5 +55,21 @@ def list_attachments(number: str, session: SessionDep, actor: UserDep) -> list[A
 @router.get("/attachments/{attachment_id}", response_class=FileResponse, responses=responses(401, 403, 404, 422))
 def download(attachment_id: Annotated[int, Path(ge=1, le=2**31 - 1)],  # a larger id is no row's: 422, not 500
              session: SessionDep, actor: UserDep, settings: SettingsDep) -> FileResponse:
+    """The file, as the type its bytes were found to be, never sniffed again by the browser (nosniff): a photo
+    shown inline, a PDF downloaded (a browser's PDF viewer runs scripts), under its checked name."""
     row, path = attachments.open_one(session, actor, settings, attachment_id)
-    return FileResponse(path, media_type=row.content_type, filename=row.filename)
+    inline = row.content_type.startswith("image/")
+    return FileResponse(path, media_type=row.content_type, filename=row.filename,
+                        content_disposition_type="inline" if inline else "attachment",
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
+                                 "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+
+@router.delete("/tickets/{number}/attachments/{attachment_id}", status_code=204,
+               responses=responses(401, 403, 404, 409, 422))
+def remove(number: str, attachment_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep,
+           actor: UserDep, clock: ClockDep) -> Response:
+    """Take a file off an open ticket: its uploader or the ticket's handling unit may. The ticket's timeline
+    records who removed which file (`remove_attachment`)."""
+    attachments.remove(session, actor, clock, number, attachment_id)
+    return Response(status_code=204)

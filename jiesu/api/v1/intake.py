@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Response
 
 from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
-from jiesu.api.errors import responses
+from jiesu.api.errors import IDEMPOTENCY_NOTES, responses
 from jiesu.api.v1 import tickets
 from jiesu.intake import service
 from jiesu.limits import MAX_IDEMPOTENCY_KEY
@@ -19,7 +19,7 @@ router = APIRouter(tags=["tickets"])
 
 
 @router.post("/requests", status_code=201, response_model=IntakeOut,
-             responses=responses(401, 403, 409, 422, notes={409: "this Idempotency-Key was used by another sender"}))
+             responses=responses(401, 403, 409, 422, notes=IDEMPOTENCY_NOTES))
 def create_request(body: RequestIn, session: SessionDep, actor: UserDep, clock: ClockDep,
                    settings: SettingsDep,
                    idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY)] = None,
@@ -31,7 +31,9 @@ def create_request(body: RequestIn, session: SessionDep, actor: UserDep, clock: 
                    ) -> Response:
     """A citizen's request from any channel. An inquiry with `direct_answer` is closed at once;
     anything else becomes a ticket waiting for dispatch. Send an `Idempotency-Key` header to make a
-    retry safe: the same key returns the first answer (with `replayed: true`), never a second ticket."""
+    retry safe: the same key returns the first answer (with `replayed: true`), never a second ticket. A key is
+    the sender's own (another sender's same key is another request), and names one request: sent again with a
+    different body it is refused (422, field `Idempotency-Key`)."""
     now = suggest == "now" if suggest is not None else settings.suggest_at_intake
     # The request boundary: the intake is this request's whole work, so the service commits it (on PostgreSQL
     # in one autocommit statement) before the answer is made: a failed commit is an error, never a 201 the

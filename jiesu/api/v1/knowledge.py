@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from jiesu.api.deps import LOGIN_OPTIONAL, ActorDep, ClockDep, SessionDep, SettingsDep, UserDep
-from jiesu.api.errors import responses
+from jiesu.api.errors import IDEMPOTENCY_NOTES, responses
 from jiesu.intake import service as intake
 from jiesu.intake.schemas import AnswerIn, AnswerOut
 from jiesu.knowledge import service
@@ -104,7 +104,7 @@ def step_article(article_id: ArticleId, step: Step, session: SessionDep, actor: 
 
 
 @router.post("/answers", status_code=201, response_model=AnswerOut,
-             responses=responses(401, 403, 409, 422, notes={409: "this Idempotency-Key was used by another sender"}))
+             responses=responses(401, 403, 409, 422, notes=IDEMPOTENCY_NOTES))
 def direct_answer(body: AnswerIn, response: Response, session: SessionDep, actor: UserDep, clock: ClockDep,
                   settings: SettingsDep,
                   idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY)] = None) -> AnswerOut:

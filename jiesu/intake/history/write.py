@@ -49,7 +49,8 @@ TABLES = (
     ("requests", (("id", "int4"), ("text", "text"), ("title", "varchar"), ("request_type", "varchar"),
                   ("channel", "varchar"), ("address", "varchar"), ("area_id", "int4"), ("anonymous", "bool"),
                   ("no_callback", "bool"), ("urgency", "varchar"), ("category_id", "int4"), ("outcome", "varchar"),
-                  ("idempotency_key", "varchar"), ("created_at", "timestamp"), ("created_by", "varchar"))),
+                  ("idempotency_key", "varchar"), ("idempotency_scope", "varchar"), ("created_at", "timestamp"),
+                  ("created_by", "varchar"))),
     ("tickets", (("id", "int4"), ("number", "varchar"), ("request_id", "int4"), ("state", "varchar"),
                  ("main_unit_id", "int4"), ("category_id", "int4"), ("urgency", "varchar"), ("area_id", "int4"),
                  ("district_code", "varchar"), ("created_at", "timestamp"), ("dispatched_at", "timestamp"),
@@ -216,7 +217,7 @@ class Writer:
             created = stamp(g.created_at)
             ticket_of[g.number] = tid
             requests.append((rid, g.text, g.title, g.request_type, "import_", g.address, g.area_id, False, False,
-                             g.urgency, g.category_id, "ticket", KEY_PREFIX + g.number, created, ACTOR))
+                             g.urgency, g.category_id, "ticket", KEY_PREFIX + g.number, ACTOR, created, ACTOR))
             tickets.append((tid, g.number, rid, g.state, g.unit_id, g.category_id, g.urgency, g.area_id,
                             g.district_code, created,
                             None if g.dispatched_at is None else stamp(g.dispatched_at),
