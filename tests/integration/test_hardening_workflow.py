@@ -62,7 +62,6 @@ def test_a_redispatched_ticket_leaves_the_old_districts_copy(desk: Desk, cast: C
 
     assert copies() == [DISTRICT]
     assert service.get(s, cast.district, t.number).number == t.number  # 大兴 reads its street's ticket
-    attachments.add(s, cast.district, clock, desk.settings, t.number, "before.png", PNG)
     desk.act(cast.handler, t, Step.return_, reason="属昌平区")
     desk.act(cast.dispatcher, t, Step.uphold_return, unit=street.code, reason="改派昌平区")
     assert copies() == [CHANGPING]  # the copy follows the ticket; 大兴's went
