@@ -24,11 +24,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from jiesu import wiring
+from jiesu import migrate, revisions, wiring
 from jiesu.app import create_app
 from jiesu.callback import service as callback
 from jiesu.cli import app as cli
@@ -265,6 +266,11 @@ def test_a_restored_database_answers_every_read_as_before(databases: tuple[str, 
     done = _jiesu(restored, settings, "restore", str(file))
     assert done.exit_code == 0, done.output
     assert "restored" in done.output and "schema at" in done.output
+    engine = make_engine(restored)
+    try:
+        assert migrate.check(engine).is_current
+    finally:
+        engine.dispose()
     after, _ = _read_everything(restored, settings, tokens, ids)
     _same(before, after)
 
@@ -345,3 +351,26 @@ def test_a_sqlite_backup_is_consistent_while_another_connection_writes(tmp_path:
         thread.join()
     assert all(a == b for a, b in counts), counts
     assert counts[-1][0] > counts[0][0] > 0 or written[0] > counts[-1][0], (counts, written)
+
+
+def test_a_backup_of_an_older_schema_is_restored_at_the_newest(databases: tuple[str, str], tmp_path: Path):
+    """A backup taken before the newest migration (an older Jiesu) comes back migrated to it."""
+    original, restored = databases
+    settings = Settings(var_dir=tmp_path / "var", secret_key="backup-test", database_url=original)
+    engine = make_engine(original)
+    try:
+        newest = revisions.head(engine)
+        older = ScriptDirectory.from_config(revisions.alembic_config(original)).get_revision(newest).down_revision
+        migrate.upgrade(engine, older)
+    finally:
+        engine.dispose()
+    file = tmp_path / "older.backup"
+    assert _jiesu(original, settings, "backup", str(file)).exit_code == 0
+    done = _jiesu(restored, settings, "restore", str(file))
+    assert done.exit_code == 0 and f"schema at {newest}" in done.output, done.output
+    engine = make_engine(restored)
+    try:
+        status = migrate.check(engine)
+        assert status.is_current, (status.current, status.head, status.differences)
+    finally:
+        engine.dispose()
