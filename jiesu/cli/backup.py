@@ -28,7 +28,7 @@ from sqlalchemy.engine import URL, make_url
 
 from jiesu import migrate
 from jiesu.config import get_settings
-from jiesu.db import make_engine
+from jiesu.db import Base, make_engine
 from jiesu.shell import console, fail
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -64,11 +64,13 @@ def kind_of_url(url: URL) -> str:
 
 
 def tables_with_rows(engine: Engine) -> tuple[list[str], list[str]]:
-    """(every table of the database, those of them that hold at least one row; Alembic's own left out)."""
-    names = [t for t in inspect(engine).get_table_names() if t != VERSION_TABLE]
+    """(every table of the database, those of Jiesu's tables that hold at least one row). Alembic's own and the
+    search index's (SQLite's FTS keeps a row of settings in a fresh one) are not data."""
+    names = inspect(engine).get_table_names()
+    ours = [t for t in names if t in Base.metadata.tables]
     preparer = engine.dialect.identifier_preparer
     with engine.connect() as conn:
-        filled = [t for t in names if conn.execute(text(f"SELECT 1 FROM {preparer.quote(t)} LIMIT 1")).first()]
+        filled = [t for t in ours if conn.execute(text(f"SELECT 1 FROM {preparer.quote(t)} LIMIT 1")).first()]
     return names, filled
 
 
