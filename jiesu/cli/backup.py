@@ -107,7 +107,7 @@ def _libpq(url: URL) -> tuple[str, dict[str, str]]:
 
 
 def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, errors="replace")
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         raise BackupError(f"{what} failed ({Path(cmd[0]).name} exited with {done.returncode}): "
@@ -131,12 +131,12 @@ def backup_sqlite(database: Path, target: Path) -> None:
             check = copy.execute("PRAGMA quick_check").fetchone()[0]
         finally:
             copy.close()
+        if check != "ok":
+            raise BackupError(f"the copy failed SQLite's check: {check}")
+        os.replace(partial, target)
     finally:
         source.close()
-    if check != "ok":
-        partial.unlink(missing_ok=True)
-        raise BackupError(f"the copy failed SQLite's check: {check}")
-    os.replace(partial, target)
+        partial.unlink(missing_ok=True)  # left only by a failure
 
 
 def backup_postgresql(url: URL, target: Path) -> None:
