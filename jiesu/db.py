@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,6 +95,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Plain postgresql:// means psycopg 3 here; psycopg2 is not a dependency.
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query \
+            and "PGCONNECT_TIMEOUT" not in os.environ:
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT)
     ping_idle = kwargs.pop("ping_after_idle", PING_AFTER_IDLE)
     # FastAPI runs up to 40 handlers at once per process (JIESU_THREADS). Past pool_size, a returned connection
     # is closed and the next request connects anew: a new PostgreSQL backend each time.
@@ -104,6 +108,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "checkin", _mark_checkin)
         event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect, ping_idle))
     return engine
+
+
+# Seconds a new connection to PostgreSQL may take (libpq waits forever by default). A server that is down refuses
+# at once; one whose host is gone (a failover, a cut network) answers nothing, and without a limit every request
+# thread would wait for the operating system's TCP timeout, minutes, instead of answering 503. The URL's own
+# ?connect_timeout= or PGCONNECT_TIMEOUT wins.
+CONNECT_TIMEOUT = 5
 
 
 # A connection that sat in the pool longer than this is pinged before use; a busy one is not. SQLAlchemy's

@@ -48,6 +48,7 @@ class Server:
     root: Path
     port: int
     as_user: str | None
+    options: str = ""  # the server's command-line options (pg_ctl -o), to start it again after pause()
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         cmd = [str(a) for a in args]
@@ -67,6 +68,20 @@ class Server:
     def stop(self) -> None:
         self._run(self.bindir / "pg_ctl", "-D", self.root / "data", "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def pause(self) -> None:
+        """Shut the server down as an operator's restart does (fast mode: sessions are ended, what they
+        committed is kept), leaving its data for resume()."""
+        r = self._run(self.bindir / "pg_ctl", "-D", self.root / "data", "-m", "fast", "-w", "stop")
+        if r.returncode != 0:
+            raise Unavailable(f"pg_ctl stop failed: {r.stderr.strip()}")
+
+    def resume(self) -> None:
+        """Start the server again after pause(), on the same port and data."""
+        r = self._run(self.bindir / "pg_ctl", "-D", self.root / "data", "-o", self.options, "-l", self.root / "log",
+                      "-w", "-t", "60", "start")
+        if r.returncode != 0:
+            raise Unavailable(f"pg_ctl start failed: {r.stderr.strip()}")
 
 
 def start() -> Server:
@@ -89,6 +104,7 @@ def start() -> Server:
         raise Unavailable(f"initdb failed: {r.stderr.strip()[-500:]}")
     opts = (f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
+    server.options = opts
     r = server._run(bindir / "pg_ctl", "-D", root / "data", "-o", opts, "-l", root / "log", "-w", "-t", "60", "start")
     if r.returncode != 0:
         log = (root / "log").read_text(errors="replace")[-800:] if (root / "log").exists() else ""

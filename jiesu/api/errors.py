@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -140,13 +141,25 @@ def install(app: FastAPI, render_page: PageRenderer) -> None:
         return JSONResponse(error_body("conflict", "the change conflicts with data written meanwhile; "
                                        "nothing was saved, reload and try again"), status_code=409)
 
-    @app.exception_handler(OperationalError)
-    async def operational_error(request: Request, exc: OperationalError) -> Response:
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        # The database is away (restarting, unreachable, refusing connections) or every pooled connection is in
+        # use past the pool's timeout: nothing was saved, and the same request later will do.
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, getattr(exc, "orig", exc))
         if wants_html(request):
             return await html_error(request, 503, headers={"Retry-After": "5"})
         return JSONResponse(error_body("unavailable", "the database is busy or unreachable; nothing was saved, "
                                        "try again"), status_code=503, headers={"Retry-After": "5"})
+
+    app.add_exception_handler(OperationalError, unavailable)
+    app.add_exception_handler(PoolTimeout, unavailable)
+
+    @app.exception_handler(DBAPIError)
+    async def driver_error(request: Request, exc: DBAPIError) -> Response:
+        # A driver error other than OperationalError (e.g. InterfaceError) that SQLAlchemy recognised as a lost
+        # connection is the database going away too; any other is a bug.
+        if exc.connection_invalidated:
+            return await unavailable(request, exc)
+        return await unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

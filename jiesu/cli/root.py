@@ -1,5 +1,5 @@
-"""The root of `jiesu`: its own commands (db, serve, clock) and every command group a capability's wiring
-names (jiesu.wiring.load().commands), added as this module is imported; and `main`, the console script.
+"""The root of `jiesu`: its own commands (db, serve, clock, backup, restore) and every command group a capability's
+wiring names (jiesu.wiring.load().commands), added as this module is imported; and `main`, the console script.
 
 The shell acts as the administrator (SYSTEM): whoever holds the shell holds the database anyway.
 Domain errors become a red message and exit code 1, never a traceback.
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from jiesu import wiring
-from jiesu.cli import db, serve
+from jiesu.cli import backup, db, serve
 from jiesu.registry import resolve
 from jiesu.shell import err
 
@@ -24,6 +24,8 @@ app = typer.Typer(help="Jiesu 接诉即办: the 12345 citizen hotline platform."
 app.command("serve")(serve.serve)
 app.command("clock")(serve.clock_command)
 app.add_typer(db.db_app, name="db")
+app.command("backup")(backup.backup_command)
+app.command("restore")(backup.restore_command)
 for name, ref in wiring.load().commands:  # every capability's commands, as its wiring names them
     app.add_typer(resolve(ref), name=name)
 
