@@ -169,15 +169,14 @@ def moment_query(name: str, *, required: bool = False, description: str = MOMENT
         except ValueError as exc:
             raise InvalidInput(f"{name}: {exc}", field=name) from None
 
-    if required:
-        async def needed(request: Request,
-                         value: Annotated[str, Query(alias=name, max_length=40, description=description)]
-                         ) -> datetime | None:
-            return parse(request, value)
-        return Depends(needed)
+    query = Query(alias=name, max_length=40, description=description)
 
-    async def optional(request: Request,
-                       value: Annotated[str | None, Query(alias=name, max_length=40, description=description)] = None
-                       ) -> datetime | None:
+    async def dependency(request: Request, value: str | None = None) -> datetime | None:
         return parse(request, value)
-    return Depends(optional)
+
+    if required:
+        dependency.__defaults__ = None  # no default: FastAPI answers a missing one with 422 naming it
+    # Real objects, not this module's postponed strings: `name` and `description` are this call's, not globals.
+    dependency.__annotations__ = {"request": Request, "value": Annotated[str if required else str | None, query],
+                                  "return": datetime | None}
+    return Depends(dependency)
