@@ -54,6 +54,7 @@ TABLE: list[tuple[str, str, str, str]] = [
      "文件过大（{size} 字节），最多 {limit} 字节。"),
     ("*", "*", r"no attachment (?P<id>\S+)", "找不到附件 {id}。"),
     ("*", "*", r"attachment (?P<id>\S+) is recorded but its file is missing", "附件 {id} 的文件已丢失。"),
+    ("invalid_input", "*", r"(?P<need>\w+) has at most (?P<n>\d+) characters", "{need}最多 {n} 字，未保存。"),
 ]
 FIELD_NAMES = {"reason": "理由", "text": "内容", "unit": "承办单位", "units": "被召集单位", "co_units": "协办单位",
                "days": "延期天数", "parent": "主工单编号", "category": "分类", "file": "附件",
