@@ -126,6 +126,11 @@ def test_a_plain_date_is_that_day_in_the_city_and_a_far_one_is_a_422(client, des
     r = client.get("/api/v1/calendar/add-business-days", params={"start": "2024-09-30", "days": 0}, headers=admin)
     assert r.status_code == 200 and r.json()["result_local"].startswith("2024-09-30T00:00:00+08:00"), r.text
     refused(client.get("/api/v1/calendar/days/0001-01-01", headers=admin), "day")
+    for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"):  # Open311: its shape, the field named
+        r = client.get("/open311/v2/requests.json", params={"start_date": value})
+        assert r.status_code == 400 and r.json()[0]["description"].startswith("start_date must be"), r.text
+    r = client.get("/open311/v2/requests.json", params={"start_date": "2024-09-30", "end_date": "2024-10-01"})
+    assert r.status_code == 200, r.text
 
 
 # --- 6. nothing accepted is cut ----------------------------------------------------------------------------
