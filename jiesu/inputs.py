@@ -41,20 +41,25 @@ def text_problem(value: str) -> str | None:
 
 def problems(value: object, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
     """(field path, problem) for every unacceptable string in a JSON value: its keys and its values, at any
-    depth. The path is dotted: "text", "co_units.0", "attributes.color"."""
-    if isinstance(value, str):
-        problem = text_problem(value)
-        if problem:
-            yield ".".join(path) or "body", problem
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            where = (*path, str(key))
-            if isinstance(key, str) and (problem := text_problem(key)):
-                yield ".".join(where), "a key " + problem
-            yield from problems(item, where)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from problems(item, (*path, str(i)))
+    depth (walked with a stack, not recursion: a JSON body may nest as deep as its parser allows). The path is
+    dotted: "text", "co_units.0", "attributes.color"."""
+    stack: list[tuple[tuple[str, ...], object]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem:
+                yield ".".join(where) or "body", problem
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                at = (*where, str(key))
+                if isinstance(key, str) and (problem := text_problem(key)):
+                    yield ".".join(at), "a key " + problem
+                children.append((at, child))
+            stack.extend(reversed(children))
+        elif isinstance(item, list):
+            stack.extend(reversed([((*where, str(i)), child) for i, child in enumerate(item)]))
 
 
 def first_problem(value: object) -> tuple[str, str] | None:

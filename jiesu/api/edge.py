@@ -89,6 +89,8 @@ def check_json(body: bytes) -> None:
     """Every string of a JSON body; a body that is not JSON is left to the route (which answers 422)."""
     try:
         value = json.loads(body)
+    except RecursionError:
+        raise bad_text("body", "is nested too deeply") from None
     except ValueError:
         return
     found = inputs.first_problem(value)

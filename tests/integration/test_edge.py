@@ -76,6 +76,10 @@ def test_text_a_database_cannot_hold_is_a_422_naming_the_field(client, session, 
     ]:
         err = refused(r, field)
         assert err["code"] == "invalid_input" and ("NUL" in err["message"] or "surrogate" in err["message"])
+    deep = b'{"a":' * 5000 + b'"\\u0000"' + b"}" * 5000  # deeper than the JSON parser goes: still a 422
+    refused(client.post("/api/v1/auth/login", content=deep, headers=json_type), "body")
+    refused(client.post("/api/v1/auth/login", content=b'{"a":' * 500 + b'"\\u0000"' + b"}" * 500,
+                        headers=json_type), ".".join(["a"] * 500))
     assert events_of(session, t) == before
     assert client.get(f"/api/v1/tickets/{t.number}/attachments", headers=hand).json() == []
 
