@@ -14,6 +14,7 @@ import tracemalloc
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from jiesu.errors import InvalidInput
@@ -292,6 +293,10 @@ def test_a_served_413_is_read_by_a_client_that_sends_everything_first(tmp_path):
             assert answer.status == 413, (path, text[:300])
             assert "larger than" in (json.loads(text)[0]["description"] if path.startswith("/open311")
                                      else json.loads(text)["error"]["message"])
+        # requests (schemathesis's and the Open311 clients' HTTP library) sends it all too before reading
+        r = requests.post(f"{base}/open311/v2/requests.json", data=body, timeout=60,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 413 and "larger than" in r.json()[0]["description"], r.text[:300]
         # and the server is still up and answering
         conn = http.client.HTTPConnection(netloc, timeout=10)
         conn.request("GET", "/api/v1/health")
