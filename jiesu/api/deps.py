@@ -158,8 +158,8 @@ Month = Annotated[str, AfterValidator(_month)]
 
 def moment_query(name: str, *, required: bool = False, description: str = MOMENT_HELP) -> Any:
     """A query parameter `name` holding an instant (inputs.moment): a plain date or a time without an offset is
-    read in Settings.tz; an aware UTC datetime (or None when absent) reaches the handler, a bad one a 422
-    naming `name`. Use as `Annotated[datetime | None, moment_query("created_from")]`."""
+    read in Settings.tz; an aware datetime (or None when absent) reaches the handler, a bad one or a year out
+    of range a 422 naming `name`. Use as `Annotated[datetime | None, moment_query("created_from")]`."""
 
     def parse(request: Request, value: str | None) -> datetime | None:
         if value is None:
