@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio.to_thread
 import fastapi_offline
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from jiesu import __version__, wiring
-from jiesu.api import errors
+from jiesu.api import edge, errors, open311
 from jiesu.api.deps import SessionDep
 from jiesu.api.security import SESSION_COOKIE, SecurityHeaders
 from jiesu.clock import Clock, SystemClock
@@ -69,14 +69,22 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.clock = clock or SystemClock()
     app.state.clock_interval = clock_interval
     app.state.job_runner = None
+    refused = errors.install(app, pages.html_error)
+
+    async def answer_refusal(request, exc: edge.Refused):
+        if request.url.path.startswith(edge.OPEN311):
+            return open311.error_response(request, exc)
+        return await refused(request, exc)
+
+    # Inside the session (an error page names who is logged in) and the security headers.
+    app.add_middleware(edge.Edge, answer=answer_refusal)
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key(), session_cookie=SESSION_COOKIE,
                        same_site="lax", max_age=12 * 3600, https_only=settings.cookie_secure)
     # Around the whole stack, Starlette's ServerErrorMiddleware included: a 500 carries the headers too.
     build = app.build_middleware_stack
     app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]
-    errors.install(app, pages.html_error)
 
-    v1 = APIRouter(prefix="/api/v1")
+    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(edge.form_fields)])
     # Routes are matched in turn, in the registry's order: the busiest (intake and tickets) first.
     for ref in registry.api:
         v1.include_router(resolve(ref))

@@ -17,6 +17,7 @@ MAX_REASON = 2000  # why: a return, an extension, a rejection, a review; a callb
 MAX_TITLE = 200
 MAX_ADDRESS = 256  # the place as the citizen said it
 MAX_NOTE = 200  # an administrator's note on a routing rule or an API key
+MAX_PURPOSE = 256  # why a person read a citizen's contact unmasked (the access log)
 
 # --- names and codes -------------------------------------------------------------------------------------
 
@@ -34,3 +35,11 @@ MAX_TOKEN = 100  # a survey link's token
 MAX_PAGE_SIZE = 1000  # a list's `limit`
 MAX_OFFSET = 10**9  # past any real table, and inside every database's integer
 MAX_PAGE_NUMBER = 10**6  # a page's ?page= (and Open311's page) beyond this is refused or shows the last page
+
+# --- what a request may send (jiesu/api/edge.py refuses more with 413) -----------------------------------
+
+MAX_JSON_BYTES = 1024 * 1024  # a JSON body, a form without files, any other body: 4,000 characters are 12 kB
+MAX_OPEN311_BYTES = 256 * 1024  # an Open311 POST: a description, attributes, a URL
+MAX_PHOTOS = 6  # files with one note or reply on a ticket's page; the API takes one file per request
+MULTIPART_SLACK = 256 * 1024  # a multipart body's boundaries, headers and text fields beside its files
+MAX_DRAIN_BYTES = 64 * 1024 * 1024  # read and dropped after a refusal, so the client reads the answer, not a reset

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from jiesu import inputs
 from jiesu.api.security import check_api_cookie
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.db import finish, open_session
-from jiesu.errors import AuthenticationFailed
+from jiesu.errors import AuthenticationFailed, InvalidInput
 from jiesu.permissions import ANONYMOUS, Actor
 from jiesu.units import users
 
@@ -138,16 +138,45 @@ async def require_login(actor: ActorDep) -> Actor:
 UserDep = Annotated[Actor, Depends(require_login)]
 
 
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Every date, time and month a query or path carries goes through jiesu.inputs: one parser, one range of years.
+MOMENT_HELP = ("ISO 8601: 2024-10-01 (that day's start in the city's time zone), 2024-10-01T09:00 (the city's time) "
+               "or 2024-10-01T09:00:00+08:00")
 
 
-def _iso_8601(value: object) -> object:
-    # Pydantic also takes a number as a Unix time ("0" is 1970-01-01, "0.5" half a second later); the document
-    # promises ISO 8601, and a number in a date field is far more often a mistake than an epoch.
-    if isinstance(value, str) and not _ISO_DAY.match(value.strip()):
-        raise ValueError("an ISO 8601 date or time is expected, e.g. 2024-10-01 or 2024-10-01T09:00:00+08:00")
-    return value
+def _iso_day(value: object) -> object:
+    # Pydantic would also take a number as a Unix time ("0" is 1970-01-01); the document promises ISO 8601.
+    return inputs.day(value) if isinstance(value, str) else value
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_8601)]
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601)]
+def _month(value: str) -> str:
+    return inputs.month(value)
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_day)]
+Month = Annotated[str, AfterValidator(_month)]
+
+
+def moment_query(name: str, *, required: bool = False, description: str = MOMENT_HELP) -> Any:
+    """A query parameter `name` holding an instant (inputs.moment): a plain date or a time without an offset is
+    read in Settings.tz; an aware datetime (or None when absent) reaches the handler, a bad one or a year out
+    of range a 422 naming `name`. Use as `Annotated[datetime | None, moment_query("created_from")]`."""
+
+    def parse(request: Request, value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return inputs.moment(value, request.app.state.settings.tz)
+        except ValueError as exc:
+            raise InvalidInput(f"{name}: {exc}", field=name) from None
+
+    query = Query(alias=name, max_length=40, description=description)
+
+    async def dependency(request: Request, value: str | None = None) -> datetime | None:
+        return parse(request, value)
+
+    if required:
+        dependency.__defaults__ = None  # no default: FastAPI answers a missing one with 422 naming it
+    # Real objects, not this module's postponed strings: `name` and `description` are this call's, not globals.
+    dependency.__annotations__ = {"request": Request, "value": Annotated[str if required else str | None, query],
+                                  "return": datetime | None}
+    return Depends(dependency)

@@ -5,7 +5,7 @@ A browser asking for a page (Accept: text/html, outside /api/) gets the same sta
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from jiesu.api.edge import Refused
 from jiesu.errors import AuthenticationFailed, DomainError
 from jiesu.tickets import refusals
 
@@ -51,6 +52,7 @@ ERROR_DESCRIPTIONS = {
     403: "this role may not do this",
     404: "no such resource",
     409: "conflicts with what exists",
+    413: "the request body is larger than this resource takes",
     422: "invalid input; `field` names it",
     429: "too many logins in a row without a success, for this username from this address: it waits a while",
 }
@@ -95,7 +97,10 @@ def said(request: Request, exc: DomainError) -> str:
     return exc.message
 
 
-def install(app: FastAPI, render_page: PageRenderer) -> None:
+def install(app: FastAPI, render_page: PageRenderer) -> Callable[[Request, Refused], Awaitable[Response]]:
+    """The exception handlers; returns the one that answers a refusal at the edge (api/edge.py), for the edge
+    middleware to answer with outside the routes."""
+
     async def html_error(request: Request, status: int, *, field: str | None = None,
                          headers: dict[str, str] | None = None) -> Response:
         return await run_in_threadpool(render_page, request, status, field=field, headers=headers)
@@ -107,6 +112,12 @@ def install(app: FastAPI, render_page: PageRenderer) -> None:
             return await html_error(request, exc.status, field=exc.field)
         return JSONResponse(error_body(exc.code, said(request, exc), exc.field), status_code=exc.status,
                             headers=headers)
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        if wants_html(request):
+            return await html_error(request, exc.status_code, field=exc.field)
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -167,3 +178,5 @@ def install(app: FastAPI, render_page: PageRenderer) -> None:
         if wants_html(request):
             return await html_error(request, 500)
         return JSONResponse(error_body("internal_error", "internal error; it has been logged"), status_code=500)
+
+    return refused

@@ -2,9 +2,10 @@
 
 Errors leave in the spec's shape, not Jiesu's: `[{"code", "description"}]` (or `<errors><error>`), with 404 for
 what does not exist (a service, a request, a token, a jurisdiction, a resource), 403 for a missing or bad
-api_key and 400 for everything else, including a body that is too large and a failure of the back end: never
-a 5xx (each route is wrapped by Open311Route, and `/open311/v2/{anything else}` is answered here too). The
-resources are left out of the OpenAPI document, which describes /api/v1 and its error shape.
+api_key, 413 for a body larger than MAX_OPEN311_BYTES and 400 for everything else, including text the edge
+refuses (a NUL, api/edge.py) and a failure of the back end: never a 5xx (each route is wrapped by Open311Route,
+and `/open311/v2/{anything else}` is answered here too). The resources are left out of the OpenAPI document,
+which describes /api/v1 and its error shape.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jiesu.api.deps import ClockDep, SessionDep, SettingsDep
+from jiesu.api.edge import Refused, check_form
 from jiesu.errors import AuthenticationFailed, DomainError, NotFound, PermissionDenied
+from jiesu.limits import MAX_OPEN311_BYTES
 from jiesu.open311 import render, schemas
 from jiesu.open311 import service as open311
 from jiesu.open311.render import FORMATS, JSON, XML
@@ -29,7 +32,7 @@ from jiesu.open311.render import FORMATS, JSON, XML
 log = logging.getLogger("jiesu.open311")
 
 PREFIX = "/open311/v2"
-MAX_BODY = 256 * 1024  # a POST is a few kB: 4,000 characters of description, attributes, a URL
+MAX_BODY = MAX_OPEN311_BYTES  # a POST is a few kB; the edge (api/edge.py) refuses more with 413 before this
 MAX_FIELDS = 500
 
 
@@ -51,6 +54,9 @@ def error_response(request: Request, exc: Exception) -> Response:
         status, description = 403, exc.message
     elif isinstance(exc, DomainError):
         status, description = 400, exc.message
+    elif isinstance(exc, Refused):  # at the edge: text that cannot be text (400 here), a body too large (413)
+        status = 413 if exc.status_code == 413 else 400
+        description = exc.message
     elif isinstance(exc, RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
@@ -127,6 +133,7 @@ async def form_arguments(request: Request) -> schemas.Arguments:
         request._body = bytes(body)  # read once above, under the cap; form() parses it from here
         form = await request.form(max_fields=MAX_FIELDS, max_files=10)
         try:
+            check_form(form)
             pairs += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
         finally:
             await form.close()

@@ -17,6 +17,7 @@ from fastapi import Request
 from markupsafe import Markup, escape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jiesu.api import edge
 from jiesu.errors import PermissionDenied
 
 FIELD = "csrf_token"
@@ -86,13 +87,17 @@ async def require_form_token(request: Request) -> None:
     if request.method not in UNSAFE:
         return
     check_origin(request)
-    sent = request.headers.get(HEADER)
-    if sent is None:
+    sent, form = request.headers.get(HEADER), None
+    if sent is None or request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         form = await request.form()  # parsed once: the handler's Form() parameters read the same copy
-        sent = form.get(FIELD)
+        sent = form.get(FIELD) if sent is None else sent
     if not _matches(request, sent):
         raise CsrfRefused("this form has expired or did not come from this site: reload the page and try again",
                           field=FIELD)
+    if form is not None:
+        # A urlencoded form's text was checked at the edge already (api/edge.py); a multipart one is checked
+        # here, where it is parsed: every field and file name must be text a database can hold.
+        edge.check_form(form)
 
 
 def check_api_cookie(request: Request) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from jiesu import glossary
+from jiesu import glossary, inputs
 from jiesu.clock import Clock
 from jiesu.errors import (
     InvalidInput,
@@ -25,6 +25,7 @@ from jiesu.errors import (
     UnitNotFound,
     check_page,
 )
+from jiesu.limits import MAX_PURPOSE
 from jiesu.permissions import Actor, Permission, Role, is_system, require
 from jiesu.places.models import Area
 from jiesu.taxonomy import service as taxonomy
@@ -291,14 +292,17 @@ def overdue(now: datetime | None) -> ColumnElement[bool]:
 def contact_of(session: Session, actor: Actor, clock: Clock, number: str, purpose: str) -> Contact | None:
     """The citizen's name and phone, unmasked, for a role that needs them; the read is logged."""
     require(actor, Permission.personal_data_read)
-    if not purpose.strip():
-        raise InvalidInput("say why you need the citizen's contact", field="purpose")
+    purpose = purpose.strip()
+    if not inputs.visible(purpose) or inputs.text_problem(purpose):  # a zero-width space is no reason
+        raise InvalidInput("say why you need the citizen's contact, in words", field="purpose")
+    if len(purpose) > MAX_PURPOSE:
+        raise InvalidInput(f"purpose has at most {MAX_PURPOSE} characters", field="purpose")
     ticket = get(session, actor, number, ROW)
     contact = ticket.request.contact
     if contact is None:
         return None
     session.add(PersonalDataAccess(at=clock.now(), actor=actor.username, role=actor.role.value,
-                                   contact_id=contact.id, ticket_id=ticket.id, purpose=purpose.strip()[:256]))
+                                   contact_id=contact.id, ticket_id=ticket.id, purpose=purpose))
     session.flush()
     return contact
 

@@ -69,6 +69,7 @@ TABLE: list[tuple[str, str, str, str]] = [
     ("permission_denied", "*", r"only the uploader or the handling unit may remove a file, while the ticket is open",
      "只有上传人或主办单位可以在工单办结前删除附件。"),
     ("*", "*", r"ticket (?P<number>\S+) has no attachment (?P<id>\S+)", "工单 {number} 没有附件 {id}。"),
+    ("invalid_input", "*", r"(?P<need>\w+) has at most (?P<n>\d+) characters", "{need}最多 {n} 字，未保存。"),
 ]
 FIELD_NAMES = {"reason": "理由", "text": "内容", "unit": "承办单位", "units": "被召集单位", "co_units": "协办单位",
                "days": "延期天数", "parent": "主工单编号", "category": "分类", "file": "附件",

@@ -28,7 +28,7 @@ from jiesu.errors import (
     NotFound,
     PlaceNotFound,
 )
-from jiesu.limits import MAX_ADDRESS, MAX_REASON, MAX_TEXT, MAX_TITLE
+from jiesu.limits import MAX_ADDRESS, MAX_TEXT, MAX_TITLE
 from jiesu.permissions import Actor, Permission, require
 from jiesu.places import service as places
 from jiesu.places.models import Area
@@ -496,5 +496,5 @@ def new_event(ticket: Ticket, actor: Actor, now: datetime, step: Step, before: T
                after: TicketState, reason: str, payload: dict, seq: int) -> TicketEvent:
     return TicketEvent(ticket=ticket, seq=seq, at=now, actor=actor.username,
                        role=actor.role.value if actor.role else "anonymous", unit_id=actor.unit_id,
-                       action=step.value, from_state=before, to_state=after, reason=reason[:MAX_REASON],
+                       action=step.value, from_state=before, to_state=after, reason=reason,
                        payload=json.dumps(payload, ensure_ascii=False, default=str))

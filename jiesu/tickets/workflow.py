@@ -29,6 +29,7 @@ from jiesu.errors import (
     TransitionNotAllowed,
     UnitNotFound,
 )
+from jiesu.limits import MAX_REASON, MAX_TEXT
 from jiesu.permissions import Actor, Permission, Role, require
 from jiesu.places.models import Area
 from jiesu.taxonomy import service as taxonomy
@@ -98,6 +99,7 @@ def act(session: Session, actor: Actor, clock: Clock, settings: Settings, number
     PermissionDenied (not this actor's), InvalidInput (a needed field missing or wrong), or
     ConcurrentChange (someone changed the ticket meanwhile)."""
     data = data or StepInput()
+    _check_lengths(data)
     ticket = _locked(session, actor, number)
     if data.expected_version is not None and data.expected_version != ticket.version:
         raise ConcurrentChange(f"ticket {number} is at version {ticket.version}, not {data.expected_version}: "
@@ -183,6 +185,14 @@ def _check(step: Step, ticket: Ticket, actor: Actor, data: StepInput) -> rules.T
         raise PermissionDenied(exc.message, field=exc.field) from None
     except rules.MissingInput as exc:
         raise InvalidInput(exc.message, field=exc.field) from None
+
+
+def _check_lengths(data: StepInput) -> None:
+    """What a step carries is kept whole (the event's reason is the reason, or the text: a reply, a note), so
+    what is longer than its limit is refused here, for every caller (API, pages, CLI, importer), never cut."""
+    for name, limit in (("reason", MAX_REASON), ("text", MAX_TEXT)):
+        if len(getattr(data, name) or "") > limit:
+            raise InvalidInput(f"{name} has at most {limit} characters", field=name)
 
 
 def _event(session: Session, ticket: Ticket, actor: Actor, now: datetime, step: Step, before: TicketState | None,

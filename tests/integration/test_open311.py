@@ -274,7 +274,7 @@ def test_keys_and_bodies(client, session, clock, key):
     _, key = open311.create_key(session, SYSTEM, clock, "second")
     huge = "description=" + "x" * (300 * 1024)
     r = client.post(f"{BASE}/requests.json", content=huge, headers=FORM)
-    assert "larger than" in error_of(r, 400)
+    assert "larger than" in error_of(r, 413)
 
     def chunks():  # no Content-Length: the cap holds while reading
         for _ in range(100):
@@ -282,7 +282,7 @@ def test_keys_and_bodies(client, session, clock, key):
 
     r = client.post(f"{BASE}/requests.json", content=chunks(),
                     headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert "larger than" in error_of(r, 400)
+    assert "larger than" in error_of(r, 413)
     r = client.post(f"{BASE}/requests.json", json={"api_key": key, "service_code": code})
     assert "x-www-form-urlencoded" in error_of(r, 400)
     r = client.post(f"{BASE}/requests.json", content=b"api_key=\xff\xfe", headers={"Content-Type":

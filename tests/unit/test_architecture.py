@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2] / "jiesu"
 
 # The bottom: shared vocabulary and plumbing, importing no capability.
 FOUNDATION = {"errors", "permissions", "glossary", "limits", "clock", "config", "db", "data", "events", "scheduler",
-              "registry", "revisions", "shell", "__init__"}
+              "registry", "revisions", "shell", "__init__", "inputs"}
 # The capabilities, lowest first: each may import those of a lower rank, never one of its own rank or above.
 RANK = {
     "calendar": 1, "places": 1,

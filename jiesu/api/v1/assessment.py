@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
+from jiesu.api.deps import ClockDep, Month, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.assessment import export, rules, service
 from jiesu.assessment.schemas import (
@@ -26,7 +26,7 @@ from jiesu.permissions import Permission, require
 
 router = APIRouter(prefix="/assessment", tags=["assessment"])
 
-Month = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="the assessment month, YYYY-MM",
+AssessedMonth = Annotated[Month, Query(pattern=r"^\d{4}-\d{2}$", description="the assessment month, YYYY-MM",
                              examples=["2023-03"])]
 Level = Literal["street", "district", "department"]
 Measure = Literal[service.MEASURES]  # type: ignore[valid-type]
@@ -42,7 +42,7 @@ def _period(month: str) -> str:
 
 
 @router.get("/rates", response_model=RankingOut, responses=responses(401, 403, 422))
-def rates(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: ClockDep, month: Month,
+def rates(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: ClockDep, month: AssessedMonth,
           level: Level = "street", live: Annotated[bool, LIVE] = False) -> RankingOut:
     """One month's ranking at one level (street: 街道 and 乡镇 each ranked within their kind and within their
     district; district; department: 市级部门 and 公共服务企业), with last month's score, the change, the bottom
@@ -57,7 +57,7 @@ XLSX_RESPONSE = {200: {"content": {export.XLSX_MEDIA_TYPE: {"schema": {"type": "
 
 
 @router.get("/rates.xlsx", response_class=Response, responses={**XLSX_RESPONSE, **responses(401, 403, 422)})
-def rates_xlsx(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: ClockDep, month: Month,
+def rates_xlsx(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: ClockDep, month: AssessedMonth,
                level: Level = "street", live: Annotated[bool, LIVE] = False) -> Response:
     """The same ranking as an Excel workbook, as `jiesu assess rates --xlsx` writes it."""
     r = service.ranking(session, actor, settings, clock, month, level, prefer_rollup=not live)
@@ -67,7 +67,7 @@ def rates_xlsx(session: SessionDep, actor: UserDep, settings: SettingsDep, clock
 
 
 @router.get("/trend", response_model=TrendOut, responses=responses(401, 403, 422))
-def trend(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: ClockDep, month: Month,
+def trend(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: ClockDep, month: AssessedMonth,
           months: Annotated[int, Query(ge=1, le=36)] = 6, level: Level = "district") -> TrendOut:
     """The city's rates and each unit's (or district's) over the `months` months up to `month`."""
     points = service.trend(session, actor, settings, clock, _period(month), months, level)
@@ -75,7 +75,7 @@ def trend(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: Clo
 
 
 @router.get("/behind", response_model=BehindOut, responses=responses(401, 403, 422))
-def behind(session: SessionDep, actor: UserDep, settings: SettingsDep, month: Month, level: Level = "street",
+def behind(session: SessionDep, actor: UserDep, settings: SettingsDep, month: AssessedMonth, level: Level = "street",
            key: Annotated[str | None, Query(max_length=MAX_UNIT_CODE,
                                             description="a row's key; none: every unit")] = None,
            measure: Measure = "valid", limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
@@ -87,7 +87,7 @@ def behind(session: SessionDep, actor: UserDep, settings: SettingsDep, month: Mo
 
 
 @router.get("/supervision", response_model=SupervisionOut, responses=responses(401, 403, 422))
-def supervision(session: SessionDep, actor: UserDep, settings: SettingsDep, month: Month,
+def supervision(session: SessionDep, actor: UserDep, settings: SettingsDep, month: AssessedMonth,
                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
                 district: Annotated[str | None, Query(max_length=MAX_CODE, description="a district code")] = None
                 ) -> SupervisionOut:
@@ -97,7 +97,8 @@ def supervision(session: SessionDep, actor: UserDep, settings: SettingsDep, mont
 
 
 @router.post("/rollup", response_model=RollupOut, responses=responses(401, 403, 422))
-def rollup(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: ClockDep, month: Month) -> RollupOut:
+def rollup(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: ClockDep,
+           month: AssessedMonth) -> RollupOut:
     """Keep a closed month's cells, so that its ranking reads them instead of every fact. Administrators only;
     refused for a month still running."""
     require(actor, Permission.assessment_edit)

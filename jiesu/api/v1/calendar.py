@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from jiesu.api.deps import IsoDate, IsoDateTime, SessionDep, SettingsDep, UserDep
+from jiesu.api.deps import IsoDate, SessionDep, SettingsDep, UserDep, moment_query
 from jiesu.api.errors import responses
 from jiesu.calendar import service
 from jiesu.calendar.schemas import BusinessDaysOut, DayOut, OverrideOut
@@ -15,12 +16,11 @@ AUTH = responses(401, 403, 422, notes={403: "role may not read the calendar"})
 
 
 @router.get("/add-business-days", response_model=BusinessDaysOut, responses=AUTH)
-def add_business_days(session: SessionDep, actor: UserDep, settings: SettingsDep, start: IsoDateTime,
+def add_business_days(session: SessionDep, actor: UserDep, settings: SettingsDep,
+                      start: Annotated[datetime, moment_query("start", required=True)],
                       days: Annotated[float, Query(ge=0, le=366)],
                       calendar: Annotated[str, Query(max_length=32)] = "default") -> BusinessDaysOut:
-    """The instant `days` business days after `start` (which must carry a UTC offset)."""
-    if start.tzinfo is None:
-        raise InvalidInput("start needs a UTC offset, e.g. 2024-09-30T10:00+08:00", field="start")
+    """The instant `days` business days after `start` (without an offset: in the city's time zone)."""
     cal = service.business_calendar(session, actor, settings, calendar)
     try:
         result = cal.add_business_days(start, days)

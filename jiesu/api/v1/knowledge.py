@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from jiesu.api.deps import LOGIN_OPTIONAL, ActorDep, ClockDep, SessionDep, SettingsDep, UserDep
+from jiesu.api.deps import LOGIN_OPTIONAL, ActorDep, ClockDep, Month, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import IDEMPOTENCY_NOTES, responses
 from jiesu.intake import service as intake
 from jiesu.intake.schemas import AnswerIn, AnswerOut
@@ -118,7 +118,7 @@ def direct_answer(body: AnswerIn, response: Response, session: SessionDep, actor
 
 @router.get("/stats", response_model=StatsOut, responses=responses(401, 403, 422))
 def stats(session: SessionDep, actor: UserDep, clock: ClockDep, settings: SettingsDep,
-          month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM; default: this month",
+          month: Annotated[Month | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM; default: this month",
                                              examples=["2024-09"])] = None,
           months: Annotated[int, Query(ge=1, le=36, description="this many months up to `month`")] = 1,
           ) -> StatsOut:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
+from jiesu.api.deps import ClockDep, Month, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.routing import service
 from jiesu.routing.models import RoutingRule
@@ -54,7 +54,7 @@ def delete_rule(rule_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: Sess
 
 @router.get("/accuracy", response_model=AccuracyOut, responses=responses(401, 403, 422))
 def accuracy(session: SessionDep, actor: UserDep, settings: SettingsDep,
-             month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]) -> AccuracyOut:
+             month: Annotated[Month, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]) -> AccuracyOut:
     """How often dispatchers followed the suggestions in a month (first dispatches), from the event log."""
     a = service.accuracy(session, actor, settings, month)
     return AccuracyOut(month=a.month, dispatched=a.dispatched, category_followed=a.category_followed,

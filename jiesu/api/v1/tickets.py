@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from jiesu.api.deps import ClockDep, IsoDateTime, SessionDep, SettingsDep, UserDep, writes_on_read
+from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep, moment_query, writes_on_read
 from jiesu.api.errors import responses
 from jiesu.errors import CategoryNotFound, InvalidInput
-from jiesu.limits import MAX_CODE, MAX_OFFSET, MAX_PAGE_SIZE, MAX_SEARCH, MAX_UNIT_CODE
+from jiesu.limits import MAX_CODE, MAX_OFFSET, MAX_PAGE_SIZE, MAX_PURPOSE, MAX_SEARCH, MAX_UNIT_CODE
 from jiesu.permissions import Actor
 from jiesu.tickets import service
 from jiesu.tickets.models import Ticket
@@ -33,6 +34,8 @@ def detail(session, actor: Actor, ticket: Ticket) -> TicketDetailOut:
 
 @router.get("/tickets", response_model=TicketPage, responses=responses(401, 403, 422))
 def list_tickets(session: SessionDep, actor: UserDep, clock: ClockDep,
+                 created_from: Annotated[datetime | None, moment_query("created_from")],
+                 created_to: Annotated[datetime | None, moment_query("created_to")],
                  state: TicketState | None = None,
                  unit: Annotated[str | None, Query(max_length=MAX_UNIT_CODE)] = None,
                  district_code: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
@@ -40,7 +43,6 @@ def list_tickets(session: SessionDep, actor: UserDep, clock: ClockDep,
                  overdue: bool | None = None,
                  manual: Annotated[bool | None, Query(description="true: the manual queue (smart dispatch was "
                                                               "not sure enough)")] = None,
-                 created_from: IsoDateTime | None = None, created_to: IsoDateTime | None = None,
                  q: Annotated[str | None, Query(max_length=MAX_SEARCH)] = None,
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
                  offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> TicketPage:
@@ -64,7 +66,7 @@ def get_ticket(number: str, session: SessionDep, actor: UserDep) -> TicketDetail
 @router.get("/tickets/{number}/contact", response_model=ContactOut | None, responses=responses(401, 403, 404, 422))
 @writes_on_read
 def get_contact(number: str, session: SessionDep, actor: UserDep, clock: ClockDep,
-                purpose: Annotated[str, Query(min_length=1, max_length=256, description="why: it is logged")]
+                purpose: Annotated[str, Query(min_length=1, max_length=MAX_PURPOSE, description="why: it is logged")]
                 ) -> ContactOut | None:
     """The citizen's name and phone unmasked, for the roles that call them. Every read is logged."""
     contact = service.contact_of(session, actor, clock, number, purpose)
