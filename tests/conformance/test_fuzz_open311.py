@@ -14,6 +14,8 @@ each value. Every request runs in a savepoint that is rolled back after it.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from sqlalchemy import select
 
@@ -90,6 +92,14 @@ def read_names(monkeypatch, send) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def fill(path: str, fmt: str, known: dict[str, str], **over: str) -> str:
+    """The path with its format and parameters, `over` in place of the known values."""
+    out = path.replace("{rest:path}", "{rest}").replace("{fmt}", fmt)
+    for name, value in {**known, **over}.items():
+        out = out.replace("{" + name + "}", nasty.q(value))
+    return out
+
+
 def test_open311_answers_nasty_input_with_a_4xx_never_a_5xx(o311: Open311, app, monkeypatch):
     routes = [(path, r) for path, r in nasty.routes(app) if path.startswith(PREFIX + "/")]
     resources = [(path, r) for path, r in routes if "{rest:path}" not in path]
@@ -103,15 +113,10 @@ def test_open311_answers_nasty_input_with_a_4xx_never_a_5xx(o311: Open311, app, 
         params = [p.alias for p in route.dependant.path_params if p.alias != "fmt"]
         for method in sorted(route.methods & {"GET", "POST"}):
             for fmt in FORMATS if "{fmt}" in path else FORMATS[:1]:
-                def url(**over: str) -> str:
-                    out = path.replace("{rest:path}", "{rest}").replace("{fmt}", fmt)
-                    for name in params:
-                        out = out.replace("{" + name + "}", nasty.q(over.get(name, known[name])))
-                    return out
-
+                url = partial(fill, path, fmt, {name: known[name] for name in params})
                 extra = ATTRIBUTES if method == "POST" else []
-                args = read_names(monkeypatch, lambda: o311.send(method, url(), [*plausible.items(), *extra],
-                                                                 what="plausible"))
+                probe = partial(o311.send, method, url(), [*plausible.items(), *extra], what="plausible")
+                args = read_names(monkeypatch, probe)
                 read_by[(method, path)] = args
                 base = [(a, plausible.get(a, "")) for a in args] + extra
                 # XML differs from JSON in how the answer is written: the values that break text, there.

@@ -49,8 +49,8 @@ STAGES = {
                 ("handler", Step.reply, {"text": "已处理"})],
 }
 # A valid value for each form field a nasty value is not in: the handler gets past its own checks to the service.
-PLAUSIBLE = {"reason": "现场核实", "text": "楼下噪音扰民", "unit": STREET, "units": OTHER, "co_units": OTHER, "days": "2",
-             "category": "", "reached": "1", "contacted": "1", "resolution": "resolved",
+PLAUSIBLE = {"reason": "现场核实", "text": "楼下噪音扰民", "unit": STREET, "units": OTHER, "co_units": OTHER,
+             "days": "2", "category": "", "reached": "1", "contacted": "1", "resolution": "resolved",
              "satisfaction": "satisfied", "comment": "好", "action": "ticket", "request_type": "complaint",
              "urgency": "normal", "address": "大兴区观音寺街道首座御园", "contact_name": "张先生",
              "contact_phone": "13800000000", "username": "nobody", "password": "wrong-password", "next": "/"}
@@ -173,7 +173,8 @@ def fuzz_route(p: Pages, route: APIRoute, method: str) -> None:
         text = [(name, value) for name, is_text in query if is_text]
         # Every text query field at once (they are read independently), or one by one where a URL would be too long.
         for group in nasty.at_once(text):
-            p.send(who, method, _fill(route.path, base_path), query=group, what=f"query {[n for n, _ in group]}={label}")
+            p.send(who, method, _fill(route.path, base_path), query=group,
+                   what=f"query {[n for n, _ in group]}={label}")
         for name, is_text in query:
             if not is_text:
                 p.send(who, method, _fill(route.path, base_path), query=[(name, value)], what=f"query {name}={label}")

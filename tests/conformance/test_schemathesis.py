@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -331,6 +332,12 @@ def _plausible(doc: dict, node: dict) -> object:
     return None
 
 
+def _fill(path: str, values: dict[str, str], **over: str) -> str:
+    for n, v in {**values, **over}.items():
+        path = path.replace("{" + n + "}", nasty.q(str(v)))
+    return path
+
+
 @pytest.fixture
 def admin_token(session, clock) -> str:
     user = users.create(session, SYSTEM, clock, username="fuzz-admin", password=PASSWORD, role=Role.admin)
@@ -381,12 +388,7 @@ def test_nasty_values_in_every_field_never_answer_5xx(app, session, clock, setti
         body = _plausible(doc, body_node) if body_node else None
         fields = body_node.get("properties", {}) if body_node else {}
 
-        def url(**over: str) -> str:
-            out = path
-            for n, v in {**path_params, **over}.items():
-                out = out.replace("{" + n + "}", nasty.q(str(v)))
-            return out
-
+        url = partial(_fill, path, path_params)
         free_query = [n for n, node in query if _free_text(node)]
         free_body = [n for n, node in fields.items() if _free_text(_resolve(doc, node))]
         for label, value in nasty.VALUES:
