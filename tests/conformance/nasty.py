@@ -30,6 +30,9 @@ VALUES: list[tuple[str, str]] = [
     ("oversized", "长" * (MAX_TEXT + 1)),
 ]
 LABELS = dict(VALUES)
+NUMBERS = [(label, v) for label, v in VALUES if label in ("huge", "negative", "not-a-number")]
+# For a text field read as text (a search, a name, a month): a number in it is only more text.
+TEXTS = [pair for pair in VALUES if pair not in NUMBERS]
 # The ones that break text on its way to the database (or past its limit): a pass that cannot afford every value
 # in every field sends these to the fields it reads least.
 TEXT_BREAKERS = [(label, v) for label, v in VALUES if label in ("nul", "surrogate", "oversized")]
