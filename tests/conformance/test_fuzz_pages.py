@@ -52,6 +52,8 @@ STAGES = {
     "replied": [("dispatcher", Step.dispatch, {"unit": STREET}), ("handler", Step.sign, {}),
                 ("handler", Step.reply, {"text": "已处理"})],
 }
+STAGES["replied, no callback"] = STAGES["replied"]
+NO_CALLBACK = {"replied, no callback"}  # the citizen asked not to be called back: the centre may close by hand
 FREE_TEXT = 200  # characters: a form field this long or longer (or unbounded) is free text
 # A valid value for each form field a nasty value is not in: the handler gets past its own checks to the service.
 PLAUSIBLE = {"reason": "现场核实", "text": "楼下噪音扰民", "unit": STREET, "units": OTHER, "co_units": OTHER,
@@ -73,7 +75,7 @@ class Pages:
                 user = users.create(session, SYSTEM, clock, username=f"fuzz-{name}", password=PASSWORD, role=role,
                                     unit_code=unit)
                 self.actors[name] = users.actor_of(user)
-        self.stage = {name: self._ticket(steps) for name, steps in STAGES.items()}
+        self.stage = {name: self._ticket(steps, no_callback=name in NO_CALLBACK) for name, steps in STAGES.items()}
         replied = self._ticket(STAGES["replied"])
         self.survey = callback.survey_token(settings, tickets.get(session, SYSTEM, replied))
         session.commit()
@@ -88,10 +90,10 @@ class Pages:
         self.failures: list[str] = []
         self.sent = 0
 
-    def _ticket(self, steps) -> str:
+    def _ticket(self, steps, no_callback: bool = False) -> str:
         new = tickets.NewRequest(text="楼下餐馆油烟扰民", request_type=RequestType.complaint, channel=Channel.hotline,
                                  address="首座御园3号楼", area_code=STREET, contact_name="张三",
-                                 contact_phone="13800000000")
+                                 contact_phone="13800000000", no_callback=no_callback)
         number = tickets.create_request(self.session, self.actors["operator"], self.clock, self.settings,
                                         new).ticket.number
         for who, step, data in steps:
@@ -155,8 +157,10 @@ def values_for(field) -> list[tuple[str, str]]:
 def _path_values(p: Pages, route: APIRoute) -> dict[str, str]:
     # A real thing for each path parameter, so that the fuzzed fields reach the service, not a 404.
     number = p.stage["replied"] if route.path.startswith("/callbacks/") else p.stage["handling"]
-    known = {"number": number, "code": STREET, "token": p.survey, "fmt": "csv"}
-    return {name: known[name] for name in fields_of(route)[0]}
+    known = {"number": number, "code": STREET, "token": p.survey, "fmt": "csv", "attachment_id": "1"}
+    names = fields_of(route)[0]
+    assert set(names) <= set(known), f"{route.path}: give its new path parameter a real value here"
+    return {name: known[name] for name in names}
 
 
 def _fill(path: str, values: dict[str, str]) -> str:
