@@ -119,7 +119,7 @@ def test_only_those_who_take_part_in_an_open_ticket_may_attach(session, clock, s
     desk.act(cast.police, t, Step.summons_sign)
     desk.act(cast.police, t, Step.summons_report, text="已到场")
     desk.act(cast.handler, t, Step.reply, text="已处理")
-    desk.act(cast.callback, t, Step.close, resolved=True, satisfied="satisfied")
+    t = desk.called_back(cast.callback, t)
     with pytest.raises(PermissionDenied):  # a closed ticket's record is final
         attachments.add(session, cast.handler, clock, settings, t.number, "late.png", PNG)
 
@@ -154,7 +154,7 @@ def test_the_uploader_or_the_handling_unit_removes_a_file_with_an_event(session,
     attachments.remove(session, cast.handler, clock, t.number, last.id)
     attachments.add(session, cast.handler, clock, settings, t.number, "more.jpg", JPEG)
     desk.act(cast.handler, t, Step.reply, text="已处理")
-    desk.act(cast.callback, t, Step.close, resolved=True, satisfied="satisfied")
+    t = desk.called_back(cast.callback, t)
     with pytest.raises(PermissionDenied):  # closed: the record stays as it is
         attachments.remove(session, cast.handler, clock, t.number, last.id - 1)
 

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from jiesu.calendar.service import load_calendar
+from jiesu.callback import service as callback
+from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.errors import (
     ConcurrentChange,
     DomainError,
@@ -139,9 +141,6 @@ class Desk:
 
     def called_back(self, actor: Actor, ticket: Ticket) -> Ticket:
         """The callback desk records a resolved, satisfied citizen: the close a replied ticket takes (issue 15)."""
-        from jiesu.callback import service as callback
-        from jiesu.callback.models import Resolution, Satisfaction
-
         out = callback.record(self.session, actor, self.clock, self.settings, ticket.number, callback.Answer(
             contacted=True, resolution=Resolution.resolved, satisfaction=Satisfaction.satisfied))
         assert out.result == "closed"
