@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,9 @@ def demo_tickets(session: Session) -> list[Ticket]:
                                 .order_by(Ticket.number)))
 
 
+CALLBACK_ID = re.compile(r'"callback": \d+')
+
+
 def fingerprint(connection) -> tuple:
     """What a run wrote, by natural keys (ids differ between runs on PostgreSQL: sequences do not roll back)."""
     rows = connection.execute(
@@ -48,6 +52,8 @@ def fingerprint(connection) -> tuple:
     answers = connection.execute(select(Request.created_at, Request.text, Request.answer)
                                  .where(Request.outcome == Outcome.direct_answer)
                                  .order_by(Request.created_at, Request.text)).all()
+    # A close names its Callback row by id, which is not a natural key either.
+    events = [(*e[:-1], CALLBACK_ID.sub('"callback": _', e[-1])) for e in events]
     return tuple(map(tuple, rows)), tuple(map(tuple, events)), tuple(map(tuple, answers))
 
 
