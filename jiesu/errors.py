@@ -57,6 +57,10 @@ class TooManyAttempts(AuthenticationFailed):
     code = "too_many_attempts"
     status = 429
 
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after  # seconds until this source may try again (the answer's Retry-After)
+
 
 class PermissionDenied(DomainError):
     code = "permission_denied"

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jiesu.api.edge import Refused
-from jiesu.errors import AuthenticationFailed, DomainError
+from jiesu.errors import AuthenticationFailed, DomainError, TooManyAttempts
 from jiesu.tickets import refusals
 
 log = logging.getLogger("jiesu.api")
@@ -108,8 +108,10 @@ def install(app: FastAPI, render_page: PageRenderer) -> Callable[[Request, Refus
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationFailed) else None
+        if isinstance(exc, TooManyAttempts):
+            headers = {**(headers or {}), "Retry-After": str(exc.retry_after)}
         if wants_html(request):
-            return await html_error(request, exc.status, field=exc.field)
+            return await html_error(request, exc.status, field=exc.field, headers=headers)
         return JSONResponse(error_body(exc.code, said(request, exc), exc.field), status_code=exc.status,
                             headers=headers)
 

@@ -361,3 +361,11 @@ def told_actor(event: object, reader: Actor, unit_names: Mapping[int, str], cent
     if unit_id is not None and unit_id in unit_names:
         return unit_names[unit_id]
     return centre or glossary.label("unit_kind", "centre")
+
+
+def told_uploader(uploaded_by: str, role: str, reader: Actor, lang: str = glossary.ZH) -> str:
+    """Who put a file on a ticket, as `reader` is told: the username to the staff; to a citizen their own name,
+    and a staff member's role (承办人, 社区工作者 ...), never a staff member's username (as told_actor)."""
+    if tells_staff_names(reader) or role in (Role.citizen.value, "anonymous"):
+        return uploaded_by
+    return glossary.label("role", role, lang)

@@ -23,6 +23,7 @@ from jiesu.tickets.reading import (  # noqa: F401
     shaped,
     timeline_units,
     told_actor,
+    told_uploader,
     visibility,
 )
 from jiesu.tickets.store import (  # noqa: F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from datetime import datetime, timedelta
@@ -232,7 +233,7 @@ def authenticate(session: Session, clock: Clock, username: str, password: str, *
         _forget_old_attempts(session, now)
     if attempts > MAX_FAILED_LOGINS and locked_until is not None and locked_until > now:
         raise TooManyAttempts(f"too many failed logins: try again after {locked_until.isoformat()}",
-                              field="password")
+                              retry_after=max(1, math.ceil((locked_until - now).total_seconds())), field="password")
     user = session.scalar(_by_name(username))
     if user is None:
         auth.verify_password(auth.DUMMY_HASH, password)  # spend the same time as a real check

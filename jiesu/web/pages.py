@@ -244,10 +244,12 @@ def login(request: Request, session: SessionDep, clock: ClockDep,
     target = local_path(next_)
     try:
         user = users.authenticate(session, clock, username, password, source=users.source_of(request.client))
-    except TooManyAttempts:
+    except TooManyAttempts as exc:
         session.commit()
-        return render(request, "login.html", ANONYMOUS, status_code=429,
-                      error="登录失败次数过多，请15分钟后再试", username=username, next=target)
+        refused = render(request, "login.html", ANONYMOUS, status_code=429,
+                         error="登录失败次数过多，请15分钟后再试", username=username, next=target)
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
     except AuthenticationFailed:
         session.commit()  # the failed attempt counts towards the lockout
         return render(request, "login.html", ANONYMOUS, status_code=401,

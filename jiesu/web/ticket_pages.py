@@ -25,7 +25,7 @@ from jiesu.api.security import require_form_token
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import ConcurrentChange, DomainError, InvalidInput, TicketNotFound
-from jiesu.limits import MAX_CODE, MAX_REASON, MAX_TEXT, MAX_UNIT_CODE
+from jiesu.limits import MAX_CODE, MAX_PHOTOS, MAX_REASON, MAX_TEXT, MAX_UNIT_CODE
 from jiesu.permissions import Actor, Permission, can, is_system
 from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, URGENCY_LABELS, Urgency
 from jiesu.tickets import attachments, refusals
@@ -40,7 +40,6 @@ from jiesu.web.i18n import pick_language
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_form_token)])
 
 MAX_UNITS = 20  # co-units or summoned units in one step
-MAX_PHOTOS = 6  # photos with one note or reply
 
 # How the steps a person may take are laid out (which ones: tickets.available_steps, the workflow's table; this
 # only orders them). The first that is not dangerous is the main step of the moment and shows open (签收 for a
@@ -147,6 +146,7 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
         suggestion=json.loads(t.suggestion) if t.suggestion and can(actor.role, Permission.routing_suggest)
         else None,
         files=files, removable={f.id for f in files if attachments.may_remove(actor, t, f)},
+        uploaders={f.id: tickets.told_uploader(f.uploaded_by, f.role, actor, lang) for f in files},
         steps=tickets.available_steps(actor, t), step_error=step_error,
         reply_waits_for=[tu.unit.name for tu in tickets.summons_waiting(t)]
         if t.state == TicketState.handling and actor.unit_id is not None and actor.unit_id == t.main_unit_id else [],

@@ -11,12 +11,13 @@ from fastapi.testclient import TestClient
 from jiesu import glossary
 from jiesu.permissions import SYSTEM, Role
 from jiesu.taxonomy.models import RequestType
-from jiesu.tickets import service
+from jiesu.tickets import attachments, service
 from jiesu.tickets.models import Channel
 from jiesu.tickets.rules import Step
 from jiesu.units import service as units
 from jiesu.units import users
 from tests import forms
+from tests.integration.test_attachments import PNG
 
 PASSWORD = "correct-horse-9"
 GUANYINSI = "110115009000"  # 观音寺街道
@@ -75,3 +76,21 @@ def test_a_citizen_sees_units_on_the_ticket_page(handled, app):
         "citizen-zhao", "disp-wang", "gys-li", "gys-li"]
     english = citizen.get(f"/tickets/{number}", params={"lang": "en"}).text
     assert re.findall(r'<td class="ev-who">(.*?) <span', english)[1] == glossary.label("unit_kind", "centre", "en")
+
+
+def test_a_citizen_is_told_the_role_not_the_username_of_who_attached_a_file(handled, client, app, session, clock,
+                                                                             settings):
+    number, _ = handled
+    staff = users.actor_of(users.get(session, SYSTEM, "gys-li"))
+    attachments.add(session, staff, clock, settings, number, "after.png", PNG)
+    session.commit()
+    mine = client.get(f"/api/v1/tickets/{number}/attachments", headers=bearer(client, "citizen-zhao")).json()
+    assert [a["uploaded_by"] for a in mine] == [glossary.label("role", "unit_handler")]
+    theirs = client.get(f"/api/v1/tickets/{number}/attachments", headers=bearer(client, "disp-wang")).json()
+    assert [a["uploaded_by"] for a in theirs] == ["gys-li"]
+    citizen = TestClient(app)
+    assert forms.post(citizen, "/login", {"username": "citizen-zhao", "password": PASSWORD},
+                      follow_redirects=False).status_code == 303
+    page = citizen.get(f"/tickets/{number}").text
+    assert "after.png" in page and glossary.label("role", "unit_handler") in page
+    assert not any(name in page for name in STAFF)

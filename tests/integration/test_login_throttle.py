@@ -98,6 +98,7 @@ def test_the_api_counts_by_the_clients_address(session, clock, app):
         codes = [stranger.post("/api/v1/auth/login", json={"username": username, "password": "bad"})
                  for _ in range(users.MAX_FAILED_LOGINS + 1)]
         assert [r.status_code for r in codes] == [401] * users.MAX_FAILED_LOGINS + [429]
+        assert 0 < int(codes[-1].headers["Retry-After"]) <= users.LOCKOUT.total_seconds()  # when to come back
         bodies[username] = [r.json() for r in codes]
     assert bodies["alice"] == bodies["nobody"]  # nothing tells which username has an account
     assert stranger.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 429
@@ -109,9 +110,10 @@ def test_the_login_page_counts_by_the_clients_address(session, clock, app):
     stranger = TestClient(app, client=("203.0.113.9", 40000))
     owner = TestClient(app, client=("198.51.100.7", 40000))
     for username in ("alice", "nobody"):
-        codes = [forms.post(stranger, "/login", {"username": username, "password": "bad"}).status_code
-                 for _ in range(users.MAX_FAILED_LOGINS + 1)]
-        assert codes == [401] * users.MAX_FAILED_LOGINS + [429]
+        answers = [forms.post(stranger, "/login", {"username": username, "password": "bad"})
+                   for _ in range(users.MAX_FAILED_LOGINS + 1)]
+        assert [r.status_code for r in answers] == [401] * users.MAX_FAILED_LOGINS + [429]
+        assert 0 < int(answers[-1].headers["Retry-After"]) <= users.LOCKOUT.total_seconds()
     r = forms.post(owner, "/login", {"username": "alice", "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 303
 

@@ -10,7 +10,9 @@ from pydantic import BaseModel
 from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep
 from jiesu.api.errors import responses
 from jiesu.errors import InvalidInput
+from jiesu.permissions import Actor
 from jiesu.tickets import attachments
+from jiesu.tickets import service as tickets
 
 router = APIRouter(tags=["tickets"])
 
@@ -26,9 +28,10 @@ class AttachmentOut(BaseModel):
     url: str
 
     @classmethod
-    def of(cls, a) -> AttachmentOut:
+    def of(cls, a, reader: Actor) -> AttachmentOut:
         return cls(id=a.id, filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256,
-                   uploaded_at=a.uploaded_at, uploaded_by=a.uploaded_by, url=f"/api/v1/attachments/{a.id}")
+                   uploaded_at=a.uploaded_at, uploaded_by=tickets.told_uploader(a.uploaded_by, a.role, reader),
+                   url=f"/api/v1/attachments/{a.id}")
 
 
 @router.post("/tickets/{number}/attachments", status_code=201, response_model=AttachmentOut,
@@ -43,13 +46,14 @@ async def upload(number: str, file: UploadFile, request: Request, session: Sessi
     data = await file.read(limit + 1)  # read one byte past the limit to know it is too big, no more
     if len(data) > limit:
         raise InvalidInput(f"the file is larger than {limit} bytes", field="file")
-    return AttachmentOut.of(attachments.add(session, actor, clock, settings, number, file.filename or "", data))
+    return AttachmentOut.of(attachments.add(session, actor, clock, settings, number, file.filename or "", data),
+                            actor)
 
 
 @router.get("/tickets/{number}/attachments", response_model=list[AttachmentOut],
             responses=responses(401, 403, 404, 422))
 def list_attachments(number: str, session: SessionDep, actor: UserDep) -> list[AttachmentOut]:
-    return [AttachmentOut.of(a) for a in attachments.list_for(session, actor, number)]
+    return [AttachmentOut.of(a, actor) for a in attachments.list_for(session, actor, number)]
 
 
 @router.get("/attachments/{attachment_id}", response_class=FileResponse, responses=responses(401, 403, 404, 422))
