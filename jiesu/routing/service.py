@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, or_, select, true, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from jiesu.clock import Clock
@@ -334,7 +335,8 @@ def plan_suggestions(session: Session, clock: Clock, settings: Settings, *, batc
                      ) -> list[Planned]:
     """The suggestions of the oldest tickets waiting for one (tickets.suggest_pending), worked out with reads
     only: no row is locked and SQLite's write lock is not taken meanwhile. A ticket whose suggestion fails is
-    logged and planned as done without one (the dispatcher decides), so that it cannot hold up the rest."""
+    logged and planned as done without one (the dispatcher decides), so that it cannot hold up the rest; a failure
+    of the database is no ticket's fault and is raised, leaving every ticket waiting for the next pass."""
     rows = session.execute(select(Ticket.id, Ticket.number, Ticket.state, Request.title, Request.text,
                                   Request.address, Request.lng, Request.lat, Area.code, Category.code, Contact.phone)
                            .join(Request, Request.id == Ticket.request_id)
@@ -352,6 +354,8 @@ def plan_suggestions(session: Session, clock: Clock, settings: Settings, *, batc
             s = make_suggestion(session, clock, settings, text=text, title=title or "", address=address or "",
                         area_code=area_code, lng=lng, lat=lat, phone=phone, category_code=category_code,
                         before_id=ticket_id)
+        except SQLAlchemyError:
+            raise  # the database, not this ticket: the batch is retried whole on the next pass, none is skipped
         except Exception:
             log.exception("smart dispatch: no suggestion for %s", number)
             out.append(Planned(ticket_id, number, None))

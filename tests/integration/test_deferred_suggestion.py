@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from jiesu import wiring
@@ -186,6 +187,23 @@ def test_a_suggestion_that_fails_does_not_hold_up_the_others(hotline, desk, sess
     assert [e["action"] for e in ticket_of(hotline, desk, bad)["timeline"]] == ["create"]
     assert [e["action"] for e in ticket_of(hotline, desk, good)["timeline"]] == ["create", "suggest"]
     assert routing.suggest_pending(session, clock, settings) == 0
+
+
+def test_a_database_failure_skips_no_ticket(hotline, desk, session, clock, settings, monkeypatch):
+    """The database going away mid-batch (a restart, a lost connection) is no ticket's fault: the batch fails
+    whole and every ticket still waits for its suggestion, instead of being planned as done without one."""
+    number = hotline.create(desk["op"], **GROUP_RENTAL)["ticket"]["number"]
+    real = routing.make_suggestion
+
+    def lost(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(routing, "make_suggestion", lost)
+    with pytest.raises(OperationalError):
+        routing.suggest_pending(session, clock, settings)
+    monkeypatch.setattr(routing, "make_suggestion", real)
+    assert routing.suggest_pending(session, clock, settings) == 1
+    assert [e["action"] for e in ticket_of(hotline, desk, number)["timeline"]] == ["create", "suggest"]
 
 
 def test_a_retry_gets_the_first_answer_and_another_body_under_its_key_is_refused(hotline, desk):
