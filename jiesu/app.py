@@ -69,15 +69,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.clock = clock or SystemClock()
     app.state.clock_interval = clock_interval
     app.state.job_runner = None
-    refused = errors.install(app, pages.html_error)
-
-    async def answer_refusal(request, exc: edge.Refused):
-        if request.url.path.startswith(edge.OPEN311):
-            return open311.error_response(request, exc)
-        return await refused(request, exc)
-
+    refused = errors.install(app, pages.html_error, shapes={edge.OPEN311: open311.error_response})
     # Inside the session (an error page names who is logged in) and the security headers.
-    app.add_middleware(edge.Edge, answer=answer_refusal)
+    app.add_middleware(edge.Edge, answer=refused)
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key(), session_cookie=SESSION_COOKIE,
                        same_site="lax", max_age=12 * 3600, https_only=settings.cookie_secure)
     # Around the whole stack, Starlette's ServerErrorMiddleware included: a 500 carries the headers too.

@@ -5,7 +5,7 @@ A browser asking for a page (Accept: text/html, outside /api/) gets the same sta
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -97,9 +97,13 @@ def said(request: Request, exc: DomainError) -> str:
     return exc.message
 
 
-def install(app: FastAPI, render_page: PageRenderer) -> Callable[[Request, Refused], Awaitable[Response]]:
+def install(app: FastAPI, render_page: PageRenderer,
+            shapes: Mapping[str, Callable[[Request, Exception], Response]] | None = None,
+            ) -> Callable[[Request, Refused], Awaitable[Response]]:
     """The exception handlers; returns the one that answers a refusal at the edge (api/edge.py), for the edge
-    middleware to answer with outside the routes."""
+    middleware to answer with outside the routes. `shapes`: {path prefix: answer} for the paths whose errors
+    leave in their own shape (Open311's error document), whatever raised them and wherever: in the route, or
+    after it, when the request's session commits."""
 
     async def html_error(request: Request, status: int, *, field: str | None = None,
                          headers: dict[str, str] | None = None) -> Response:
@@ -181,4 +185,16 @@ def install(app: FastAPI, render_page: PageRenderer) -> Callable[[Request, Refus
             return await html_error(request, 500)
         return JSONResponse(error_body("internal_error", "internal error; it has been logged"), status_code=500)
 
-    return refused
+    for kind, handler in list(app.exception_handlers.items()):
+        app.exception_handlers[kind] = _shaped(handler, shapes or {})
+    return _shaped(refused, shapes or {})
+
+
+def _shaped(handler, shapes: Mapping[str, Callable[[Request, Exception], Response]]):
+    async def answer(request: Request, exc: Exception) -> Response:
+        for prefix, shape in shapes.items():
+            if request.url.path.startswith(prefix):
+                return shape(request, exc)
+        return await handler(request, exc)
+
+    return answer

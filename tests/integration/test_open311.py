@@ -8,13 +8,16 @@ import hashlib
 import json
 import xml.etree.ElementTree as ET
 from datetime import timedelta
+from unittest.mock import Mock
 
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
+from jiesu.api import deps
 from jiesu.callback import service as callback
 from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.errors import Conflict, InvalidInput, PermissionDenied
@@ -461,3 +464,19 @@ def test_any_input_gets_an_answer_or_the_spec_error_never_a_5xx(client, key, for
         else:
             assert answer.text.startswith('<?xml version="1.0" encoding="utf-8"?>')
             ET.fromstring(answer.content)
+
+
+def test_a_failure_when_the_request_commits_leaves_in_the_specs_shape(client, session, key, monkeypatch):
+    """The request's session commits after the route has answered (api/deps.get_session): a failure there (the
+    database gone, a conflict) still leaves as Open311's error document, not Jiesu's JSON error."""
+    lost = OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+    monkeypatch.setattr(deps, "finish", Mock(side_effect=lost))
+    for fmt in ("json", "xml"):
+        r = post(client, fmt, api_key=key, service_code=code_of(session, "自来水供应"), lat=str(FENGTAI[0]),
+                 long=str(FENGTAI[1]), description="小区停水一天了")
+        assert r.status_code == 400, r.text
+        if fmt == "json":
+            assert "back end could not be reached" in error_of(r, 400)
+        else:
+            assert r.headers["content-type"].startswith("text/xml")
+            assert ET.fromstring(r.content).tag == "errors" and "back end could not be reached" in r.text
