@@ -22,9 +22,9 @@ demo: install
 serve: install
 	$(BIN)/jiesu serve
 
-## make test: the whole suite, on SQLite and on a throwaway PostgreSQL 15
+## make test: the whole suite, on SQLite and on a throwaway PostgreSQL 15 (two pytest processes: tests/tiers.sh)
 test: install
-	$(BIN)/pytest
+	PYTEST=$(BIN)/pytest tests/tiers.sh
 
 ## make test-fast: the unit and integration tiers on SQLite only (no browser, no PostgreSQL server)
 test-fast: install

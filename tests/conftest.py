@@ -9,9 +9,11 @@ city is seeded once (`demo_var`, with that classifier); a test that needs the de
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -177,6 +179,23 @@ def tmp_root() -> Iterator[Path]:
         yield Path(d)
 
 
+def made_once(name: str, tmp_root: Path, make: Callable[[Path], str]) -> tuple[Path, str]:
+    """A folder `make` fills (and what it printed), made once per run of the suite: in the session's tmp_root, or,
+    when the run is two pytest processes at once (tests/tiers.sh), in the folder they share (JIESU_TEST_SHARED),
+    by whichever asks first while the other waits on the lock."""
+    shared = os.environ.get("JIESU_TEST_SHARED")
+    if not shared:
+        path = tmp_root / name
+        return path, make(path)
+    path, done = Path(shared) / name, Path(shared) / f"{name}.done"
+    with open(Path(shared) / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)  # a half-made one, from a process that failed in `make`
+            done.write_text(make(path), encoding="utf-8")
+    return path, done.read_text(encoding="utf-8")
+
+
 @pytest.fixture(scope="session")
 def trained_routing(tmp_root: Path) -> tuple[Path, str]:
     """The category classifier, trained once per test session by the real `jiesu routing train` on the shipped
@@ -187,11 +206,13 @@ def trained_routing(tmp_root: Path) -> tuple[Path, str]:
     from jiesu.cli import app
     from tests.settings_env import jiesu_env
 
-    var = tmp_root / "trained-var"
-    with jiesu_env({"JIESU_VAR_DIR": str(var), "COLUMNS": "200"}):
-        result = CliRunner().invoke(app, ["routing", "train"])
-    assert result.exit_code == 0, f"jiesu routing train -> {result.exit_code}\n{result.output}"
-    return var, result.output
+    def train(var: Path) -> str:
+        with jiesu_env({"JIESU_VAR_DIR": str(var), "COLUMNS": "200"}):
+            result = CliRunner().invoke(app, ["routing", "train"])
+        assert result.exit_code == 0, f"jiesu routing train -> {result.exit_code}\n{result.output}"
+        return result.output
+
+    return made_once("trained-var", tmp_root, train)
 
 
 @pytest.fixture(scope="session")
@@ -207,7 +228,8 @@ def demo_var(tmp_root: Path, trained_var: Path) -> Path:
     Nobody serves or writes this folder: a test takes its own copy (tests/served.py demo_env)."""
     from tests.served import DEMO_DB, app_env, jiesu
 
-    var = tmp_root / "demo-var"
-    jiesu(app_env(var, DEMO_DB, COLUMNS="200"), "demo", "seed", "--tickets", str(DEMO_TICKETS), "--days",
-          str(DEMO_DAYS), "--model", str(trained_var), timeout=600)
-    return var
+    def seed(var: Path) -> str:
+        return jiesu(app_env(var, DEMO_DB, COLUMNS="200"), "demo", "seed", "--tickets", str(DEMO_TICKETS), "--days",
+                     str(DEMO_DAYS), "--model", str(trained_var), timeout=600)
+
+    return made_once("demo-var", tmp_root, seed)[0]
