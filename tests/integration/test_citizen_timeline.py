@@ -75,6 +75,7 @@ def test_a_citizen_sees_units_on_the_ticket_page(handled, app):
     assert re.findall(r'<td class="ev-who">(.*?) <span', staff.get(f"/tickets/{number}").text) == [
         "citizen-zhao", "disp-wang", "gys-li", "gys-li"]
     english = citizen.get(f"/tickets/{number}", params={"lang": "en"}).text
+    assert f"<title>Ticket {number}" in english and f"<title>工单 {number}" in page
     assert re.findall(r'<td class="ev-who">(.*?) <span', english)[1] == glossary.label("unit_kind", "centre", "en")
 
 
