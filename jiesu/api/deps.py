@@ -148,12 +148,8 @@ def _iso_day(value: object) -> object:
     return inputs.day(value) if isinstance(value, str) else value
 
 
-def _month(value: str) -> str:
-    return inputs.month(value)
-
-
 IsoDate = Annotated[date, BeforeValidator(_iso_day)]
-Month = Annotated[str, AfterValidator(_month)]
+Month = Annotated[str, AfterValidator(inputs.month)]
 
 
 def moment_query(name: str, *, required: bool = False, description: str = MOMENT_HELP) -> Any:
@@ -161,18 +157,15 @@ def moment_query(name: str, *, required: bool = False, description: str = MOMENT
     read in Settings.tz; an aware datetime (or None when absent) reaches the handler, a bad one or a year out
     of range a 422 naming `name`. Use as `Annotated[datetime | None, moment_query("created_from")]`."""
 
-    def parse(request: Request, value: str | None) -> datetime | None:
+    query = Query(alias=name, max_length=40, description=description)
+
+    async def dependency(request: Request, value: str | None = None) -> datetime | None:
         if value is None:
             return None
         try:
             return inputs.moment(value, request.app.state.settings.tz)
         except ValueError as exc:
             raise InvalidInput(f"{name}: {exc}", field=name) from None
-
-    query = Query(alias=name, max_length=40, description=description)
-
-    async def dependency(request: Request, value: str | None = None) -> datetime | None:
-        return parse(request, value)
 
     if required:
         dependency.__defaults__ = None  # no default: FastAPI answers a missing one with 422 naming it

@@ -380,7 +380,7 @@ def check(session: Session, actor: Actor, new: NewRequest, idempotency_key: str 
     (`sent`, its fingerprint; a retry should not pay for a suggestion again), else None: go on."""
     _check_key(actor, idempotency_key)
     if idempotency_key is not None:
-        seen = find_by_key(session, actor, idempotency_key, sent if sent is not None else fingerprint(new))
+        seen = find_by_key(session, actor, idempotency_key, sent or fingerprint(new))
         if seen is not None:
             return seen
     _validate(new)
