@@ -33,7 +33,10 @@ class Settings(BaseSettings):
     assess_month_start_day: int = Field(default=1, ge=1, le=28, description="the assessment month of M runs from "
                                         "this day of M-1 to the day before it in M (19: 19 Feb - 18 Mar); 1: the "
                                         "calendar month")
-    assess_weight_response: float = Field(default=0.1, ge=0, le=1)
+    assess_weight_response: float = Field(default=0.1, ge=0, le=1, description="the response rate's weight: "
+                                          "dispatches signed within the sign deadline")
+    assess_weight_contact: float = Field(default=0.0, ge=0, le=1, description="the contact rate's weight (联系率: "
+                                         "the unit contacted the citizen, as the callback heard)")
     assess_weight_resolution: float = Field(default=0.5, ge=0, le=1)
     assess_weight_satisfaction: float = Field(default=0.4, ge=0, le=1)
     assess_basically_factor: float = Field(default=0.9, ge=0, le=1, description="what 基本满意 counts for "
@@ -42,6 +45,8 @@ class Settings(BaseSettings):
                                         "the resolution rate")
     assess_excluded_categories: str = Field(default="", description="category codes (comma-separated) left out "
                                             "of the rates, with everything below them")
+    assess_settle_days: int = Field(default=3, ge=0, le=31, description="days after a month ends before the clock "
+                                    "keeps its figures: signs, returns upheld, of the month's last dispatches")
     assess_min_sample: int = Field(default=10, ge=1, description="valid callbacks a unit needs to be ranked")
     assess_bottom: int = Field(default=3, ge=0, le=100, description="how many at the bottom of each ranking "
                                "are named")

@@ -206,14 +206,27 @@ ASSESSMENT_LEVEL = {  # what a ranking ranks
     "department": Term("市级部门及公共服务企业", "City departments and public-service companies"),
 }
 
+SIGNED_IN_TIME = Term("按时签收", "Signed in time")
+SIGNED_LATE = Term("超时签收", "Signed late")
+NOT_SIGNED = Term("逾期未签收", "Not signed by the deadline")
+SIGN_PENDING = Term("待签收（未到时限）", "Awaiting signature (deadline ahead)")
+SIGN_UPHELD = Term("退单审核通过（不计入派单）", "Return upheld (not counted)")
+
 FACT_KIND = {  # what a ticket counts as for a unit in a month
     "callback": VALID_CALLBACK,
     "unreachable": UNREACHABLE,
     "upheld_return": UPHELD_RETURN,
+    "sign_on_time": SIGNED_IN_TIME,
+    "sign_late": SIGNED_LATE,
+    "sign_missed": NOT_SIGNED,
+    "sign_pending": SIGN_PENDING,
+    "sign_void": Term("未签收即并单或撤回", "Merged or withdrawn before the deadline"),
+    "sign_upheld": SIGN_UPHELD,
 }
 
 RATE = {  # 三率 and the score made of them
     "response": Term("响应率", "Response rate"),
+    "contact": Term("联系率", "Contact rate"),
     "resolution": Term("解决率", "Resolution rate"),
     "satisfaction": Term("满意率", "Satisfaction rate"),
     "composite": Term("综合得分", "Composite score"),
@@ -228,6 +241,14 @@ MEASURE = {  # a figure of a ranking whose tickets can be listed (assessment.MEA
     "unreachable": UNREACHABLE,
     "upheld_return": UPHELD_RETURN,
     "excluded_category": Term("不纳入考核的类别", "Excluded categories"),
+    # the response rate's (assessment.SIGN_MEASURES)
+    "dispatched": Term("计入派单量", "Dispatches counted"),
+    "signed": SIGNED_IN_TIME,
+    "not_in_time": Term("未按时签收", "Not signed in time"),
+    "late": SIGNED_LATE,
+    "missed": NOT_SIGNED,
+    "pending": SIGN_PENDING,
+    "sign_upheld": SIGN_UPHELD,
 }
 
 

@@ -35,7 +35,7 @@ class Level(StrEnum):
     department = "department"
 
 
-Measure = StrEnum("Measure", {m: m for m in assessment.MEASURES})  # what `behind` can open
+Measure = StrEnum("Measure", {m: m for m in assessment.ALL_MEASURES})  # what `behind` can open
 
 
 MONTH = typer.Option("--month", help="the assessment month, YYYY-MM (e.g. 2023-03)")
@@ -218,8 +218,8 @@ def behind(
     month = _month(month)
     settings = get_settings()
     with session_scope(settings) as session:
-        pairs, total = assessment.behind(session, SYSTEM, settings, month, level.value, key, measure.value, limit,
-                                         offset)
+        pairs, total = assessment.behind(session, SYSTEM, settings, clock(), month, level.value, key, measure.value,
+                                         limit, offset)
         out = behind_out(session, month, level.value, key, measure.value, limit, offset, pairs, total)
     if as_json:
         _echo_json(out.model_dump(mode="json"))

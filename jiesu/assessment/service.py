@@ -1,10 +1,11 @@
 """The assessment (考核): three rates per unit, district and department; monthly rankings; supervision lists.
 
-Facts are written as callbacks happen (`record_*`, in the caller's transaction): one row per ticket, unit and
-period, holding the last answers of that period. A ranking sums facts into cells (unit x district x category
-x kind); a closed period's cells are kept (`rollup`), so that ranking a past month reads a few thousand rows
-however many tickets it had. `direct_cells` computes the same cells from the callbacks and the event log
-alone; a test holds the two to the same numbers.
+Facts are written as callbacks and steps happen (`record_*`, in the caller's transaction): one row per ticket,
+unit and period, holding the last answers of that period (RateFact), and one per dispatch to a unit, saying
+whether it was signed in time (SignFact, replayed from the ticket's events by rules.replay). A ranking sums
+facts into cells (unit x district x category x kind); a closed period's cells are kept (`rollup`), so that
+ranking a past month reads a few thousand rows however many tickets it had. `direct_cells` computes the same
+cells from the callbacks and the event log alone; a test holds the two to the same numbers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, case, delete, func, insert, null, select
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from jiesu import glossary
 from jiesu.assessment import rules
 from jiesu.assessment.formulas import Counts, Formula, Rates
-from jiesu.assessment.models import FactKind, RateCell, RateFact, RateRollup
+from jiesu.assessment.models import FactKind, RateCell, RateFact, RateRollup, SignFact
 from jiesu.callback.models import Callback, Resolution, Satisfaction
 from jiesu.clock import Clock
 from jiesu.config import Settings
@@ -32,7 +33,7 @@ from jiesu.places.models import Area, AreaLevel
 from jiesu.taxonomy.models import Category
 from jiesu.tickets import reading
 from jiesu.tickets.models import Ticket, TicketEvent
-from jiesu.tickets.rules import OPEN_WORK, TicketState
+from jiesu.tickets.rules import OPEN_WORK, Step, TicketState
 from jiesu.units.models import UNIT_KIND_LABELS, Unit, UnitKind
 
 LEVELS = ("street", "district", "department")
@@ -41,6 +42,11 @@ RESOLUTION_SCORE = {Resolution.resolved: 2, Resolution.partly: 1, Resolution.unr
 SATISFACTION_SCORE = {Satisfaction.satisfied: 2, Satisfaction.basically: 1, Satisfaction.unsatisfied: 0}
 MEASURES = ("valid", "contacted", "not_contacted", "resolved", "partly", "unresolved", "satisfied", "basically",
             "unsatisfied", "unreachable", "upheld_return", "excluded_category")
+# The response rate's drill-down: the sign facts behind each of its figures (rules.sign_kind at the clock's now).
+SIGN_MEASURES = {"dispatched": ("sign_on_time", "sign_late", "sign_missed"), "signed": ("sign_on_time",),
+                 "not_in_time": ("sign_late", "sign_missed"), "late": ("sign_late",), "missed": ("sign_missed",),
+                 "pending": ("sign_pending",), "sign_upheld": ("sign_upheld",)}
+ALL_MEASURES = MEASURES + tuple(SIGN_MEASURES)
 
 
 def _check(period: str, level: str = "street") -> None:
@@ -96,6 +102,78 @@ def record_upheld_return(session: Session, settings: Settings, ticket: Ticket, u
     _upsert_fact(session, _period(settings, at), ticket, unit_id, FactKind.upheld_return, at, None)
 
 
+def _spell_facts(settings: Settings, spells: list[rules.Spell], units: dict[str, int], district: str | None,
+                 category: int | None) -> dict[tuple[str, int], dict]:
+    """A ticket's sign facts from its spells, keyed (period, unit): the last spell of a unit in a period wins."""
+    out: dict[tuple[str, int], dict] = {}
+    for spell in spells:
+        unit_id = units.get(spell.unit)
+        if unit_id is None:
+            continue
+        period = _period(settings, spell.dispatched_at)
+        out[(period, unit_id)] = dict(period=period, unit_id=unit_id, district_code=district, category_id=category,
+                                      dispatched_at=spell.dispatched_at, sign_by=spell.sign_by,
+                                      signed_at=spell.signed_at, status=spell.status)
+    return out
+
+
+def _decoded(rows: Iterable) -> Iterable[tuple[str, datetime, dict]]:
+    return ((action, at, json.loads(payload or "{}")) for action, at, payload in rows)
+
+
+def _unit_ids(session: Session, spells: Iterable[rules.Spell]) -> dict[str, int]:
+    codes = {s.unit for s in spells}
+    if not codes:
+        return {}
+    return dict(session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes))).all())
+
+
+def record_step(session: Session, settings: Settings, ticket: Ticket, step: Step) -> None:
+    """A step that dispatches, signs, returns or ends a ticket: its sign facts replayed from its events (the rule
+    `jiesu assess rebuild` applies to the whole log), written where they differ. The ticket's row is locked by
+    the step, so no other writer changes its facts meanwhile."""
+    if step.value not in rules.SIGN_ACTIONS:
+        return
+    e = TicketEvent
+    spells = rules.replay(_decoded(session.execute(
+        select(e.action, e.at, e.payload).where(e.ticket_id == ticket.id, e.action.in_(rules.SIGN_ACTIONS))
+        .order_by(e.seq))))
+    wanted = _spell_facts(settings, spells, _unit_ids(session, spells), ticket.district_code, ticket.category_id)
+    for fact in session.scalars(select(SignFact).where(SignFact.ticket_id == ticket.id)):
+        now = wanted.pop((fact.period, fact.unit_id), None)
+        if now is None:
+            session.delete(fact)
+        else:
+            for name, value in now.items():
+                setattr(fact, name, value)
+    for fact in wanted.values():
+        session.add(SignFact(ticket_id=ticket.id, **fact))
+    session.flush()
+
+
+def direct_sign_facts(session: Session, settings: Settings, period: str) -> list[dict]:
+    """The period's sign facts from the event log alone: every ticket dispatched (or re-dispatched) in the
+    period, its signing replayed (rules.replay) through whatever came after."""
+    start, end = rules.window(period, settings.tz, settings.assess_month_start_day)
+    e = TicketEvent
+    sent = (select(e.ticket_id).where(e.action.in_(("dispatch", "uphold_return")), e.at >= start, e.at < end)
+            .distinct().subquery())
+    rows = session.execute(select(e.ticket_id, e.action, e.at, e.payload, Ticket.district_code, Ticket.category_id)
+                           .join(sent, sent.c.ticket_id == e.ticket_id).join(Ticket, Ticket.id == e.ticket_id)
+                           .where(e.action.in_(rules.SIGN_ACTIONS)).order_by(e.ticket_id, e.seq))
+    by_ticket: dict[int, tuple[str | None, int | None, list[tuple]]] = {}
+    for ticket_id, action, at, payload, district, category in rows:
+        by_ticket.setdefault(ticket_id, (district, category, []))[2].append((action, at, payload))
+    replayed = {tid: (d, c, rules.replay(_decoded(evs))) for tid, (d, c, evs) in by_ticket.items()}
+    units = _unit_ids(session, (s for _, _, spells in replayed.values() for s in spells))
+    out = []
+    for ticket_id, (district, category, spells) in replayed.items():
+        for (p, _), fact in _spell_facts(settings, spells, units, district, category).items():
+            if p == period:
+                out.append(dict(ticket_id=ticket_id, **fact))
+    return out
+
+
 # --- cells: facts summed --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -129,8 +207,28 @@ def _fact_cells_stmt(period: str):
             .where(f.period == period).group_by(f.unit_id, f.district_code, f.category_id, f.kind))
 
 
-def fact_cells(session: Session, period: str) -> list[Cell]:
-    return [Cell(*row) for row in session.execute(_fact_cells_stmt(period))]
+def _sign_kind(now: datetime):
+    """rules.sign_kind in SQL: the cell a sign fact counts in at `now`."""
+    f, st = SignFact, rules.SignStatus
+    return case((f.status == st.open, case((f.sign_by.is_not(None) & (f.sign_by <= now), "sign_missed"),
+                                           else_="sign_pending")),
+                (f.status == st.on_time, "sign_on_time"), (f.status == st.late, "sign_late"),
+                (f.status == st.unsigned, "sign_missed"), (f.status == st.void, "sign_void"),
+                else_="sign_upheld")
+
+
+def _sign_cells_stmt(period: str, now: datetime, category=None):
+    f = SignFact
+    kind = _sign_kind(now)
+    cat = f.category_id if category is None else category
+    return (select(f.unit_id, f.district_code, cat, kind, func.count())
+            .where(f.period == period).group_by(f.unit_id, f.district_code, cat, kind))
+
+
+def fact_cells(session: Session, period: str, now: datetime) -> list[Cell]:
+    """The period's cells summed from its facts (callbacks and signing), as they stand at `now`."""
+    out = [Cell(*row) for row in session.execute(_fact_cells_stmt(period))]
+    return out + [Cell(u, d, c, FactKind(k), n) for u, d, c, k, n in session.execute(_sign_cells_stmt(period, now))]
 
 
 def stored_cells(session: Session, period: str) -> list[Cell] | None:
@@ -157,7 +255,7 @@ def rollup(session: Session, settings: Settings, clock: Clock, period: str) -> i
     kept = RateRollup(period=period, built_at=clock.now(), facts=0)
     session.add(kept)
     session.flush()
-    cells = fact_cells(session, period)
+    cells = fact_cells(session, period, clock.now())
     if cells:
         session.execute(insert(RateCell), [dict(period=period, **c.__dict__) for c in cells])
     kept.facts = sum(c.tickets for c in cells)
@@ -215,7 +313,8 @@ def direct_facts(session: Session, settings: Settings, period: str) -> list[dict
     return out
 
 
-def direct_cells(session: Session, settings: Settings, period: str) -> list[Cell]:
+def direct_cells(session: Session, settings: Settings, period: str, now: datetime) -> list[Cell]:
+    """The period's cells from the callbacks and the event log alone, sign facts as they stand at `now`."""
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * 6)
     for f in direct_facts(session, settings, period):
         s = sums[(f["unit_id"], f["district_code"], f["category_id"], f["kind"])]
@@ -225,6 +324,9 @@ def direct_cells(session: Session, settings: Settings, period: str) -> list[Cell
         s[3] += f["resolution"] == 1
         s[4] += f["satisfaction"] == 2
         s[5] += f["satisfaction"] == 1
+    for f in direct_sign_facts(session, settings, period):
+        kind = FactKind(rules.sign_kind(f["status"], f["sign_by"], now))
+        sums[(f["unit_id"], f["district_code"], f["category_id"], kind)][0] += 1
     return [Cell(*key, *s) for key, s in sums.items()]
 
 
@@ -239,8 +341,9 @@ class Row:
     counts: Counts
     rates: Rates
     unreachable: int = 0
-    upheld_returns: int = 0
+    upheld_returns: int = 0  # callbacks of tickets whose return was upheld
     excluded_category: int = 0
+    sign_upheld: int = 0  # dispatches returned, the return upheld: not counted in the response rate
     rank: int | None = None  # within its group; None: below the minimum sample
     rank_in_district: int | None = None
     previous: float | None = None  # last period's composite
@@ -270,6 +373,7 @@ class Ranking:
     excluded_codes: list[str]
     source: str  # "rollup" (a closed period's cells) or "facts" (read live)
     formulas: list[str] = field(default_factory=list)
+    sign_upheld: int = 0
 
 
 @dataclass
@@ -337,45 +441,72 @@ EXCLUDED = -1  # a ranking cell's category_id when it sums the excluded categori
 def cells(session: Session, settings: Settings, clock: Clock, period: str, *, prefer_rollup: bool = True,
           excluded: set[int] | frozenset[int] = frozenset()) -> tuple[list[Cell], str]:
     """The period's counts at the ranking's grain: per unit, district and kind, the excluded categories'
-    tickets apart (category_id EXCLUDED), summed in the database from the kept rollup or from the facts."""
-    def grouped(table, sums):
-        cat = case((table.category_id.in_(excluded), EXCLUDED), else_=None) if excluded else null()
-        keys = [table.unit_id, table.district_code, table.kind] + ([cat] if excluded else [])
-        stmt = (select(table.unit_id, table.district_code, cat, table.kind, *sums)
+    tickets apart (category_id EXCLUDED), summed in the database from the kept rollup or from the facts (sign
+    facts as they stand now: an unsigned dispatch past its deadline is a miss, one before it pending)."""
+    def category(table):
+        return case((table.category_id.in_(excluded), EXCLUDED), else_=None) if excluded else null()
+
+    def grouped(table, kind, sums):
+        cat = category(table)
+        keys = [table.unit_id, table.district_code, kind] + ([cat] if excluded else [])
+        stmt = (select(table.unit_id, table.district_code, cat, kind, *sums)
                 .where(table.period == period).group_by(*keys))
-        return [Cell(*row) for row in session.execute(stmt)]
+        return [Cell(u, d, c, FactKind(k), *n) for u, d, c, k, *n in session.execute(stmt)]
 
     if prefer_rollup and session.get(RateRollup, period) is not None:
         c = RateCell
-        return grouped(c, [func.sum(col).cast(Integer) for col in (c.tickets, c.contacted, c.resolved, c.partly,
-                                                                     c.satisfied, c.basically)]), "rollup"
-    return grouped(RateFact, _fact_sums()), "facts"
+        return grouped(c, c.kind, [func.sum(col).cast(Integer) for col in (
+            c.tickets, c.contacted, c.resolved, c.partly, c.satisfied, c.basically)]), "rollup"
+    return (grouped(RateFact, RateFact.kind, _fact_sums())
+            + grouped(SignFact, _sign_kind(clock.now()), [func.count()])), "facts"
+
+
+# What a ranked key sums, by name: the callbacks' counts, then what is counted beside them.
+SUMS = ("valid", "contacted", "resolved", "partly", "satisfied", "basically", "signed", "late", "missed", "pending",
+        "unreachable", "upheld", "excluded", "sign_upheld")
+_SIGN_SUM = {FactKind.sign_on_time: "signed", FactKind.sign_late: "late", FactKind.sign_missed: "missed",
+             FactKind.sign_pending: "pending", FactKind.sign_upheld: "sign_upheld"}
+_N_COUNTS = 10  # the first SUMS make a Counts
+
+
+def _sums_of(c: Cell, excluded: set[int]) -> dict[str, int]:
+    if c.category_id == EXCLUDED or c.category_id in excluded:
+        return {"excluded": c.tickets} if c.kind == FactKind.callback else {}
+    if c.kind == FactKind.callback:
+        return {"valid": c.tickets, "contacted": c.contacted, "resolved": c.resolved, "partly": c.partly,
+                "satisfied": c.satisfied, "basically": c.basically}
+    if c.kind == FactKind.unreachable:
+        return {"unreachable": c.tickets}
+    if c.kind == FactKind.upheld_return:
+        return {"upheld": c.tickets}
+    name = _SIGN_SUM.get(c.kind)
+    return {name: c.tickets} if name else {}  # sign_void: not counted anywhere
+
+
+def _counts(sums: list[int]) -> Counts:
+    return Counts(*sums[:_N_COUNTS])
 
 
 def _aggregate(directory: _Directory, level: str, cell_list: list[Cell], excluded: set[int]
                ) -> tuple[dict[str, tuple[_Who, list[int]]], list[int]]:
-    """Per ranked key: [valid, contacted, resolved, partly, satisfied, basically, unreachable, upheld,
-    excluded]; and the same summed over everything, ranked or not."""
+    """Per ranked key: its sums in the order of SUMS; and the same summed over everything, ranked or not."""
+    index = {name: i for i, name in enumerate(SUMS)}
     out: dict[str, tuple[_Who, list[int]]] = {}
-    total = [0] * 9
+    total = [0] * len(SUMS)
     for c in cell_list:
-        if c.kind == FactKind.callback and (c.category_id == EXCLUDED or c.category_id in excluded):
-            add = [0] * 8 + [c.tickets]
-        elif c.kind == FactKind.callback:
-            add = [c.tickets, c.contacted, c.resolved, c.partly, c.satisfied, c.basically, 0, 0, 0]
-        elif c.kind == FactKind.unreachable:
-            add = [0] * 6 + [c.tickets, 0, 0]
-        else:
-            add = [0] * 7 + [c.tickets, 0]
-        total = [a + b for a, b in zip(total, add, strict=True)]
+        add = _sums_of(c, excluded)
+        if not add:
+            continue
+        for name, v in add.items():
+            total[index[name]] += v
         who = directory.who(level, c.unit_id, c.district_code)
         if who is None:
             continue
         if who.key not in out:
-            out[who.key] = (who, [0] * 9)
+            out[who.key] = (who, [0] * len(SUMS))
         sums = out[who.key][1]
-        for i, v in enumerate(add):
-            sums[i] += v
+        for name, v in add.items():
+            sums[index[name]] += v
     return out, total
 
 
@@ -391,18 +522,20 @@ def ranking(session: Session, actor: Actor, settings: Settings, clock: Clock, pe
     groups, total = _aggregate(directory, level, now_cells, excluded)
     before, _ = _aggregate(directory, level, cells(session, settings, clock, rules.shift(period, -1),
                                                    prefer_rollup=prefer_rollup, excluded=excluded)[0], excluded)
+    i = {name: k for k, name in enumerate(SUMS)}
     rows = []
     for key, (who, s) in groups.items():
-        counts = Counts(*s[:6])
+        counts = _counts(s)
         prev = before.get(key)
-        previous = formula.rates(Counts(*prev[1][:6])).composite if prev else None
-        rows.append(Row(key, who.name, who.group, who.district, counts, formula.rates(counts), s[6], s[7], s[8],
-                        previous=previous))
+        previous = formula.rates(_counts(prev[1])).composite if prev else None
+        rows.append(Row(key, who.name, who.group, who.district, counts, formula.rates(counts), s[i["unreachable"]],
+                        s[i["upheld"]], s[i["excluded"]], sign_upheld=s[i["sign_upheld"]], previous=previous))
     _rank(rows, settings.assess_min_sample, settings.assess_bottom)
     start, end = rules.window(period, settings.tz, settings.assess_month_start_day)
-    total_counts = Counts(*total[:6])
+    total_counts = _counts(total)
     return Ranking(period, level, start, end, formula, settings.assess_min_sample, rows, total_counts,
-                   formula.rates(total_counts), total[6], total[7], total[8], codes, source, formula.describe())
+                   formula.rates(total_counts), total[i["unreachable"]], total[i["upheld"]], total[i["excluded"]],
+                   codes, source, formula.describe(), sign_upheld=total[i["sign_upheld"]])
 
 
 def _rank(rows: list[Row], min_sample: int, bottom: int) -> None:
@@ -457,8 +590,8 @@ def trend(session: Session, actor: Actor, settings: Settings, clock: Clock, peri
         groups, total = _aggregate(directory, level, cells(session, settings, clock, p, excluded=excluded)[0],
                                    excluded)
         # keyed by code: two streets may share a name (八里庄街道 in 朝阳 and in 海淀)
-        per = {key: (who.name, formula.rates(Counts(*s[:6]))) for key, (who, s) in groups.items()}
-        out.append((p, formula.rates(Counts(*total[:6])), per))
+        per = {key: (who.name, formula.rates(_counts(s))) for key, (who, s) in groups.items()}
+        out.append((p, formula.rates(_counts(total)), per))
     return out
 
 
@@ -477,40 +610,51 @@ def _measure_filter(measure: str):
     }[measure]
 
 
-def behind(session: Session, actor: Actor, settings: Settings, period: str, level: str, key: str | None,
-           measure: str = "valid", limit: int = 100, offset: int = 0) -> tuple[list[tuple[RateFact, Ticket]], int]:
-    """The tickets behind one figure of a ranking: (fact, ticket) pairs, and how many there are."""
+def behind(session: Session, actor: Actor, settings: Settings, clock: Clock, period: str, level: str,
+           key: str | None, measure: str = "valid", limit: int = 100, offset: int = 0
+           ) -> tuple[list[tuple[RateFact | SignFact, Ticket]], int]:
+    """The tickets behind one figure of a ranking: (fact, ticket) pairs, and how many there are. A callback's
+    measure gives RateFacts; a measure of the response rate (SIGN_MEASURES) gives SignFacts."""
     require(actor, Permission.assessment_read)
     check_page(limit, offset)
     _check(period, level)
-    if measure not in MEASURES:
-        raise InvalidInput(f"measure is one of {', '.join(MEASURES)}", field="measure")
+    if measure not in ALL_MEASURES:
+        raise InvalidInput(f"measure is one of {', '.join(ALL_MEASURES)}", field="measure")
     excluded, _ = _excluded_ids(session, settings)
-    where = [RateFact.period == period, _measure_filter(measure)]
+    table = SignFact if measure in SIGN_MEASURES else RateFact
+    if table is SignFact:
+        where = [SignFact.period == period, _sign_kind(clock.now()).in_(SIGN_MEASURES[measure])]
+    else:
+        where = [RateFact.period == period, _measure_filter(measure)]
     if measure == "excluded_category":
-        where.append(RateFact.category_id.in_(excluded or {-1}))
-    elif measure not in ("unreachable", "upheld_return") and excluded:
-        where.append(RateFact.category_id.is_(None) | RateFact.category_id.not_in(excluded))
+        where.append(table.category_id.in_(excluded or {-1}))
+    elif measure not in ("unreachable", "upheld_return", "sign_upheld") and excluded:
+        where.append(table.category_id.is_(None) | table.category_id.not_in(excluded))
     if key:
-        if level == "district":
-            where.append(RateFact.district_code == key)
-        else:
-            unit = session.scalar(select(Unit).where(Unit.code == key))
-            if unit is None:
-                raise InvalidInput(f"no unit {key}", field="key")
-            kinds = {"street": {UnitKind.street}, "department": {UnitKind.department, UnitKind.utility}}[level]
-            if unit.kind not in kinds:
-                raise InvalidInput(f"{key} is not ranked at level {level}", field="key")
-            ids = [unit.id]
-            if level == "department":
-                ids += list(session.scalars(select(Unit.id).where(Unit.parent_id == unit.id,
-                                                                  Unit.kind == UnitKind.department_branch)))
-            where.append(RateFact.unit_id.in_(ids))
-    stmt = reading.readable(actor, ()).join(RateFact, RateFact.ticket_id == Ticket.id).where(*where)
+        where.append(_whose(session, level, key, table))
+    stmt = reading.readable(actor, ()).join(table, table.ticket_id == Ticket.id).where(*where)
     total = reading.count(session, stmt)
-    rows = session.execute(stmt.add_columns(RateFact).options(*reading.BRIEF).order_by(RateFact.at, RateFact.id)
+    at = SignFact.dispatched_at if table is SignFact else RateFact.at
+    rows = session.execute(stmt.add_columns(table).options(*reading.BRIEF).order_by(at, table.id)
                            .limit(limit).offset(offset))
     return [(f, t) for t, f in rows], total
+
+
+def _whose(session: Session, level: str, key: str, table):
+    """The facts of one ranked key: a district's, or a unit's (a department's with its branches')."""
+    if level == "district":
+        return table.district_code == key
+    unit = session.scalar(select(Unit).where(Unit.code == key))
+    if unit is None:
+        raise InvalidInput(f"no unit {key}", field="key")
+    kinds = {"street": {UnitKind.street}, "department": {UnitKind.department, UnitKind.utility}}[level]
+    if unit.kind not in kinds:
+        raise InvalidInput(f"{key} is not ranked at level {level}", field="key")
+    ids = [unit.id]
+    if level == "department":
+        ids += list(session.scalars(select(Unit.id).where(Unit.parent_id == unit.id,
+                                                          Unit.kind == UnitKind.department_branch)))
+    return table.unit_id.in_(ids)
 
 
 @dataclass
@@ -564,24 +708,46 @@ def supervision(session: Session, actor: Actor, settings: Settings, period: str,
 
 def rebuild(session: Session, settings: Settings, periods: Iterable[str]) -> int:
     """Write the facts of these periods anew from the callbacks and the event log (after the month's start
-    day or the callback attempts were changed, or facts were lost). Returns how many facts were written."""
+    day or the callback attempts were changed, the response rate's definition with them, or facts were lost).
+    Returns how many facts were written."""
     written = 0
     for period in periods:
         rules.parse_period(period)
         session.execute(delete(RateFact).where(RateFact.period == period))
+        session.execute(delete(SignFact).where(SignFact.period == period))
         invalidate(session, [period])
         facts = direct_facts(session, settings, period)
         if facts:
             session.execute(insert(RateFact), [dict(period=period, **f) for f in facts])
-        written += len(facts)
+        signs = direct_sign_facts(session, settings, period)
+        if signs:
+            session.execute(insert(SignFact), signs)
+        written += len(facts) + len(signs)
     session.flush()
     return written
 
 
+def periods_on_record(session: Session, settings: Settings) -> list[str]:
+    """Every period something was assessed in: the first dispatch or callback to the clock's last."""
+    firsts = [session.scalar(select(func.min(TicketEvent.at)).where(TicketEvent.action.in_(
+        ("dispatch", "uphold_return", "import")))), session.scalar(select(func.min(Callback.at)))]
+    lasts = [session.scalar(select(func.max(TicketEvent.at))), session.scalar(select(func.max(Callback.at)))]
+    firsts, lasts = [t for t in firsts if t], [t for t in lasts if t]
+    if not firsts:
+        return []
+    first, last = _period(settings, min(firsts)), _period(settings, max(lasts))
+    out = [first]
+    while out[-1] < last:
+        out.append(rules.shift(out[-1], 1))
+    return out
+
+
 def keep_last_period(session: Session, settings: Settings, clock: Clock) -> int:
-    """The clock's monthly job: once a period has ended, keep its cells, so that ranking it reads the
-    rollup. Returns 1 when it kept one now, 0 when there was nothing to do."""
-    last = rules.shift(_period(settings, clock.now()), -1)
+    """The clock's monthly job: once a period has ended and settled (`assess_settle_days`: the signs and upheld
+    returns of its last dispatches are in), keep its cells, so that ranking it reads the rollup. Returns 1 when
+    it kept one now, 0 when there was nothing to do."""
+    now = clock.now()
+    last = rules.shift(_period(settings, now - timedelta(days=settings.assess_settle_days)), -1)
     if session.get(RateRollup, last) is not None:
         return 0
     try:

@@ -3,7 +3,7 @@ from jiesu.callback.service import CALLBACK_REACHED, CALLBACK_UNREACHABLE
 from jiesu.db import unit_of_work
 from jiesu.registry import Registry
 from jiesu.scheduler import Job, Pass
-from jiesu.tickets.workflow import RETURN_UPHELD
+from jiesu.tickets.workflow import RETURN_UPHELD, STEPPED
 
 
 def _keep_last_period(work: Pass) -> dict[str, int]:
@@ -20,3 +20,4 @@ def include(r: Registry) -> None:
     r.listen(CALLBACK_REACHED, assessment.record_callback)
     r.listen(CALLBACK_UNREACHABLE, assessment.record_unreachable)
     r.listen(RETURN_UPHELD, assessment.record_upheld_return)
+    r.listen(STEPPED, assessment.record_step)

@@ -51,6 +51,8 @@ from jiesu.units.models import Unit, UnitKind
 
 # Published when the centre upholds a return: the ticket was never this unit's (the assessment forgets it there).
 RETURN_UPHELD = "ticket.return_upheld"
+# Published after every step, its event written: the assessment replays a ticket's signing from its events.
+STEPPED = "ticket.stepped"
 
 
 @dataclass
@@ -124,6 +126,7 @@ def act(session: Session, actor: Actor, clock: Clock, settings: Settings, number
     except IntegrityError as exc:  # two events with the same seq: the other writer won
         raise ConcurrentChange(f"ticket {number} was changed by someone else meanwhile: reload it",
                                field="number") from exc
+    events.publish(STEPPED, session=session, settings=settings, ticket=ticket, step=step)
     return ticket
 
 
@@ -226,6 +229,12 @@ def _set_unit_deadlines(session: Session, settings: Settings, ticket: Ticket, un
     ticket.sign_overdue = False
 
 
+def _kept_sign_by(ticket: Ticket, payload: dict) -> None:
+    """The sign deadline a (re-)dispatch set, on its event: the response rate is replayed from the event log."""
+    if ticket.sign_by is not None:
+        payload["sign_by"] = ticket.sign_by.isoformat()
+
+
 Effect = Callable[[Session, Actor, datetime, Settings, Ticket, StepInput, dict], None]
 
 
@@ -246,6 +255,7 @@ def _dispatch(session, actor, now, settings, ticket, data, payload) -> None:
     ticket.main_unit = unit
     ticket.dispatched_at = now
     _set_unit_deadlines(session, settings, ticket, unit, now)
+    _kept_sign_by(ticket, payload)
     for co in co_units:
         if co.id != unit.id:
             session.add(TicketUnit(ticket=ticket, unit=co, role=UnitRole.co, created_at=now))
@@ -300,6 +310,7 @@ def _uphold_return(session, actor, now, settings, ticket, data, payload) -> None
     # deadlines run from now, and the event says when it was sent on.
     ticket.signed_at = None
     _set_unit_deadlines(session, settings, ticket, unit, now)
+    _kept_sign_by(ticket, payload)
     _copy_to_district(session, ticket, unit, now)
     # Departments the old unit whistled in and that have not reported are released: the new unit
     # decides for itself whom to summon. Those that reported stay, as part of the record.
@@ -316,6 +327,7 @@ def _uphold_return(session, actor, now, settings, ticket, data, payload) -> None
 def _reject_return(session, actor, now, settings, ticket, data, payload) -> None:
     # Back to the same unit: it signs again; the reply deadline it had still stands.
     _set_unit_deadlines(session, settings, ticket, ticket.main_unit, now, keep_reply=True)
+    _kept_sign_by(ticket, payload)
     ticket.signed_at = None
 
 

@@ -494,7 +494,7 @@ def behind_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
     month, key, page = month[:16], key[:MAX_UNIT_CODE], min(max(page, 1), MAX_PAGE_NUMBER)
     month = month or periods.period_of(clock.now(), settings.tz, settings.assess_month_start_day)  # this month
     try:
-        rows, total = assessment.behind(session, actor, settings, month, level, key or None, measure,
+        rows, total = assessment.behind(session, actor, settings, clock, month, level, key or None, measure,
                                         limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     except InvalidInput as exc:
         return pages.error_page(request, actor, 422, session=session, field=exc.field)

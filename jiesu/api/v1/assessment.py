@@ -29,7 +29,7 @@ router = APIRouter(prefix="/assessment", tags=["assessment"])
 AssessedMonth = Annotated[Month, Query(pattern=r"^\d{4}-\d{2}$", description="the assessment month, YYYY-MM",
                              examples=["2023-03"])]
 Level = Literal["street", "district", "department"]
-Measure = Literal[service.MEASURES]  # type: ignore[valid-type]
+Measure = Literal[service.ALL_MEASURES]  # type: ignore[valid-type]
 LIVE = Query(description="read the facts even when the month was rolled up")
 
 
@@ -75,14 +75,15 @@ def trend(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: Clo
 
 
 @router.get("/behind", response_model=BehindOut, responses=responses(401, 403, 422))
-def behind(session: SessionDep, actor: UserDep, settings: SettingsDep, month: AssessedMonth, level: Level = "street",
+def behind(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: ClockDep, month: AssessedMonth,
+           level: Level = "street",
            key: Annotated[str | None, Query(max_length=MAX_UNIT_CODE,
                                             description="a row's key; none: every unit")] = None,
            measure: Measure = "valid", limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
            offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> BehindOut:
     """The tickets behind one figure of a ranking: each with its state, the unit it counted for, and what it
     counted as (a reached callback and its answers, 未联系上, or 退单审核通过)."""
-    pairs, total = service.behind(session, actor, settings, month, level, key, measure, limit, offset)
+    pairs, total = service.behind(session, actor, settings, clock, month, level, key, measure, limit, offset)
     return behind_out(session, month, level, key, measure, limit, offset, pairs, total)
 
 
