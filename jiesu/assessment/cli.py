@@ -148,15 +148,54 @@ def rollup(month: Annotated[str, MONTH]) -> None:
 
 
 @assess_app.command("rebuild")
-def rebuild(month: Annotated[str, MONTH]) -> None:
-    """Write the month's facts anew from the callbacks and the event log (after the month's start day or the
-    callback attempts changed). A rolled-up month is read live until rolled up again."""
-    month = _month(month)
+def rebuild(
+    month: Annotated[str | None, typer.Option("--month", help="the assessment month, YYYY-MM")] = None,
+    every: Annotated[bool, typer.Option("--all", help="every month on record")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="list every figure that changed")] = False,
+    as_json: Annotated[bool, JSON] = False,
+) -> None:
+    """Write months' facts anew from the callbacks and the event log (after the month's start day, the callback
+    attempts or a rate's definition changed), keep again the rollups that were kept, and say which figures
+    changed."""
+    if (month is None) == (not every):
+        raise fail("--month YYYY-MM or --all: one of them")
     settings = get_settings()
     with session_scope(settings) as session:
-        written = assessment.rebuild(session, settings, [month])
-    console.print(f"{month}: {written} facts written; run `jiesu assess rollup --month {month}` to keep a "
-                  "closed month's cells again", highlight=False, soft_wrap=True)
+        periods = [_month(month)] if month else assessment.periods_on_record(session, settings)
+        done = assessment.rebuild_and_compare(session, settings, clock(), periods)
+    report_rebuilt(done, verbose=verbose, as_json=as_json)
+
+
+def report_rebuilt(done: list[assessment.Rebuilt], *, verbose: bool = False, as_json: bool = False) -> None:
+    """What a rebuild wrote and changed, per month and level: the figures that stayed say the definition of
+    the others is what changed, not the data."""
+    if as_json:
+        _echo_json([{"period": r.period, "facts": r.facts, "rollup_kept_again": r.kept, "ranked": r.ranked,
+                     "changes": [c.__dict__ for c in r.changes]} for r in done])
+        return
+    if not done:
+        console.print("nothing on record to rebuild", highlight=False)
+    labels = export.RATE
+    for r in done:
+        line = [f"{r.period}: {r.facts} facts written" + ("; rollup kept again" if r.kept else "")]
+        for level in assessment.LEVELS:
+            if not r.ranked.get(level):
+                continue
+            moved = [f"{labels[rate]} {r.changed(level, rate)}" for rate in assessment.RATE_NAMES
+                     if r.changed(level, rate)]
+            line.append(f"  {assessment.LEVEL_LABELS[level]} ({r.ranked[level]}): "
+                        + ("changed: " + ", ".join(moved) if moved else "no figure changed"))
+        console.print("\n".join(line), highlight=False, soft_wrap=True)
+        if verbose:
+            for c in r.changes:
+                console.print(f"    {c.level} {c.key} {escape(c.name)} {labels[c.rate]}: {_figure(c.rate, c.before)}"
+                              f" → {_figure(c.rate, c.after)}", highlight=False, soft_wrap=True)
+
+
+def _figure(rate: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2f}" if rate == "composite" else f"{100 * value:.1f}%"
 
 
 def _tickets_table(title: str, tickets, total: int, tz) -> Table:

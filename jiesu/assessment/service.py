@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, case, delete, func, insert, null, select
@@ -739,6 +739,83 @@ def periods_on_record(session: Session, settings: Settings) -> list[str]:
     out = [first]
     while out[-1] < last:
         out.append(rules.shift(out[-1], 1))
+    return out
+
+
+@dataclass(frozen=True)
+class Change:
+    """One figure a rebuild changed: before (as it was published, the response rate by the definition of then:
+    contacted / valid) and after."""
+
+    level: str
+    key: str
+    name: str
+    rate: str  # response, contact, resolution, satisfaction, composite
+    before: float | None
+    after: float | None
+
+
+@dataclass
+class Rebuilt:
+    period: str
+    facts: int
+    kept: bool  # the period had a rollup, kept again from the rebuilt facts
+    ranked: dict[str, int]  # per level: how many keys have figures
+    changes: list[Change]
+
+    def changed(self, level: str, rate: str) -> int:
+        return sum(1 for c in self.changes if c.level == level and c.rate == rate)
+
+
+RATE_NAMES = ("response", "contact", "resolution", "satisfaction", "composite")
+
+
+def _figures(session: Session, settings: Settings, clock: Clock, period: str, formula: Formula
+             ) -> dict[tuple[str, str], tuple[str, Rates]]:
+    excluded, _ = _excluded_ids(session, settings)
+    directory = _Directory(session)
+    now_cells = cells(session, settings, clock, period, excluded=excluded)[0]
+    out = {}
+    for level in LEVELS:
+        groups, _ = _aggregate(directory, level, now_cells, excluded)
+        for key, (who, sums) in groups.items():
+            out[(level, key)] = (who.name, formula.rates(_counts(sums)))
+    return out
+
+
+def _earlier(formula: Formula) -> Formula:
+    """The formula as Jiesu wrote it before the response rate came from signing: contacted / valid, weighted as
+    the response rate is now."""
+    return replace(formula, weight_response=0.0, weight_contact=formula.weight_response)
+
+
+def rebuild_and_compare(session: Session, settings: Settings, clock: Clock, periods: Iterable[str],
+                        *, since_signing: bool = False) -> list[Rebuilt]:
+    """`rebuild`, period by period, keeping again the rollups that were kept, and saying which figures changed.
+    since_signing: the figures before were made by the earlier definition (the upgrade to sign facts), so the
+    response rate and the composite before are read as it made them (contacted / valid)."""
+    formula = Formula.from_settings(settings)
+    out = []
+    for period in periods:
+        kept = session.get(RateRollup, period) is not None
+        before = _figures(session, settings, clock, period, _earlier(formula) if since_signing else formula)
+        written = rebuild(session, settings, [period])
+        if kept:
+            rollup(session, settings, clock, period)
+        after = _figures(session, settings, clock, period, formula)
+        changes = []
+        for level, key in sorted(set(before) | set(after)):
+            name = (after.get((level, key)) or before[(level, key)])[0]
+            old, new = before.get((level, key), (name, None))[1], after.get((level, key), (name, None))[1]
+            for rate in RATE_NAMES:
+                b = getattr(old, rate) if old else None
+                a = getattr(new, rate) if new else None
+                if since_signing and rate == "response" and old:
+                    b = old.contact  # the earlier definition's response rate
+                if (b is None) != (a is None) or (b is not None and abs(a - b) > 1e-9):
+                    changes.append(Change(level, key, name, rate, b, a))
+        ranked = {level: sum(1 for lv, _ in after if lv == level) for level in LEVELS}
+        out.append(Rebuilt(period, written, kept, ranked, changes))
     return out
 
 

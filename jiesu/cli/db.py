@@ -5,9 +5,13 @@ from __future__ import annotations
 import typer
 
 from jiesu import migrate
+from jiesu.assessment import service as assessment
+from jiesu.assessment.cli import clock, report_rebuilt
 from jiesu.config import get_settings
 from jiesu.db import make_engine
-from jiesu.shell import console, fail
+from jiesu.shell import console, fail, session_scope
+
+SIGN_FACTS = "0011"  # the response rate from signing: every month's facts are rebuilt from the event log
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -17,10 +21,20 @@ def db_upgrade() -> None:
     """Migrate the database to the newest schema (creates the SQLite file if needed)."""
     settings = get_settings()
     engine = make_engine(settings.effective_database_url)
+    was = migrate.check(engine).current
     migrate.upgrade(engine)
     status = migrate.check(engine)
     console.print(f"schema at {status.current} on {engine.url.render_as_string(hide_password=True)}")
     engine.dispose()
+    if was is not None and was < SIGN_FACTS <= status.current:
+        # A database that had rates before: its months are written anew, and what changed is said.
+        console.print("响应率 now counts dispatches signed within their deadline (联系率 keeps the contacted / "
+                      "valid it was): every month's facts are rebuilt from the event log", highlight=False)
+        with session_scope(settings) as session:
+            done = assessment.rebuild_and_compare(session, settings, clock(),
+                                                  assessment.periods_on_record(session, settings),
+                                                  since_signing=True)
+        report_rebuilt(done)
 
 
 @db_app.command("check")
