@@ -160,8 +160,9 @@ COUNTED = ("sign_on_time", "sign_late", "sign_missed")  # the response rate's de
 
 
 def sign_kind(status: SignStatus, sign_by: datetime | None, now: datetime) -> str:
-    """What a spell counts as at `now`: an open one is a miss once its deadline has passed, pending before."""
+    """What a spell counts as at `now`: an open one is a miss once its deadline has passed (a sign at the
+    deadline itself is in time), pending until then."""
     if status == SignStatus.open:
-        return "sign_missed" if sign_by is not None and sign_by <= now else "sign_pending"
+        return "sign_missed" if sign_by is not None and sign_by < now else "sign_pending"
     return {SignStatus.on_time: "sign_on_time", SignStatus.late: "sign_late", SignStatus.unsigned: "sign_missed",
             SignStatus.void: "sign_void", SignStatus.upheld_return: "sign_upheld"}[status]

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, case, delete, func, insert, null, select
+from sqlalchemy import Integer, case, delete, func, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from jiesu.config import Settings
 from jiesu.errors import InvalidInput, check_page
 from jiesu.permissions import Actor, Permission, require
 from jiesu.places.models import Area, AreaLevel
+from jiesu.taxonomy import service as taxonomy
 from jiesu.taxonomy.models import Category
 from jiesu.tickets import reading
 from jiesu.tickets.models import Ticket, TicketEvent
@@ -210,7 +211,7 @@ def _fact_cells_stmt(period: str):
 def _sign_kind(now: datetime):
     """rules.sign_kind in SQL: the cell a sign fact counts in at `now`."""
     f, st = SignFact, rules.SignStatus
-    return case((f.status == st.open, case((f.sign_by.is_not(None) & (f.sign_by <= now), "sign_missed"),
+    return case((f.status == st.open, case((f.sign_by.is_not(None) & (f.sign_by < now), "sign_missed"),
                                            else_="sign_pending")),
                 (f.status == st.on_time, "sign_on_time"), (f.status == st.late, "sign_late"),
                 (f.status == st.unsigned, "sign_missed"), (f.status == st.void, "sign_void"),
@@ -725,6 +726,40 @@ def rebuild(session: Session, settings: Settings, periods: Iterable[str]) -> int
         written += len(facts) + len(signs)
     session.flush()
     return written
+
+
+STARTS = ("dispatch", "uphold_return", "reject_return")  # the steps that set a sign deadline
+
+
+def backfill_sign_deadlines(session: Session, batch: int = 5000) -> tuple[int, int]:
+    """Events written before the sign deadline was kept on them (before revision 0011) get it, so that the
+    replay judges their signs as the deadlines did: a ticket's latest such event the deadline the ticket holds
+    (it set it), an earlier one its policy's (dispatch time + sign hours, for the category and urgency the
+    ticket has: both are settled at dispatch). Returns (exact, from the policy)."""
+    e = TicketEvent
+    latest = (select(e.ticket_id, func.max(e.seq).label("seq")).where(e.action.in_(STARTS))
+              .group_by(e.ticket_id).subquery())
+    rows = session.execute(
+        select(e.id, e.at, e.payload, e.seq == latest.c.seq, Ticket.sign_by, Category.code, Ticket.urgency)
+        .join(Ticket, Ticket.id == e.ticket_id).join(latest, latest.c.ticket_id == e.ticket_id)
+        .outerjoin(Category, Category.id == Ticket.category_id)
+        .where(e.action.in_(STARTS), e.payload.not_like('%"sign_by"%'))).all()
+    hours: dict[tuple, float] = {}
+    exact = from_policy = 0
+    updates = []
+    for event_id, at, payload, is_latest, held, category, urgency in rows:
+        if is_latest and held is not None:
+            due, exact = held, exact + 1
+        else:
+            if (category, urgency) not in hours:
+                hours[(category, urgency)] = taxonomy.policy_for(session, category, urgency).sign_within_hours
+            due, from_policy = at + timedelta(hours=hours[(category, urgency)]), from_policy + 1
+        updates.append({"id": event_id, "payload": json.dumps({**json.loads(payload or "{}"),
+                                                                     "sign_by": due.isoformat()},
+                                                                    ensure_ascii=False)})
+    for k in range(0, len(updates), batch):
+        session.execute(update(TicketEvent), updates[k:k + batch])  # by primary key, in batches
+    return exact, from_policy
 
 
 def periods_on_record(session: Session, settings: Settings) -> list[str]:

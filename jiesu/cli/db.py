@@ -31,6 +31,9 @@ def db_upgrade() -> None:
         console.print("响应率 now counts dispatches signed within their deadline (联系率 keeps the contacted / "
                       "valid it was): every month's facts are rebuilt from the event log", highlight=False)
         with session_scope(settings) as session:
+            exact, from_policy = assessment.backfill_sign_deadlines(session)
+            console.print(f"sign deadlines kept on the dispatch events written before: {exact} as their ticket "
+                          f"holds it, {from_policy} from their deadline policy", highlight=False)
             done = assessment.rebuild_and_compare(session, settings, clock(),
                                                   assessment.periods_on_record(session, settings),
                                                   since_signing=True)
