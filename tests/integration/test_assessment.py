@@ -17,6 +17,7 @@ from jiesu.callback.models import Resolution as R
 from jiesu.callback.models import Satisfaction as Sat
 from jiesu.permissions import SYSTEM
 from jiesu.taxonomy.models import Category
+from jiesu.tickets.models import TicketEvent
 from jiesu.tickets.rules import Step
 from tests.integration.test_tickets import OTHER_STREET, STREET, handling, replied
 from tests.stories import bj
@@ -52,14 +53,20 @@ def test_rates_as_computed_by_hand(desk, cast, clock):
     call(desk, cast, c, answer(R.resolved, Sat.basically, contacted=False))  # ... counts once, as last answered
     for _ in range(3):
         call(desk, cast, d, callback.Answer(reached=False))  # 未联系上: not a valid callback
+    e = desk.new(cast.operator)
+    desk.act(cast.dispatcher, e, Step.dispatch, unit=STREET)
+    clock.advance(timedelta(minutes=61))  # the sign deadline is an hour
+    desk.act(cast.handler, e, Step.sign)
     row = rank(desk)[STREET]
-    # valid 3 (a, b, c); contacted a, b; resolved a, c; satisfied a, basically b and c
-    assert row.counts.astuple() == (3, 2, 2, 1, 1, 2)
+    # valid 3 (a, b, c); contacted a, b; resolved a, c; satisfied a, basically b and c;
+    # dispatched 5 (a-e): a-d signed at once, e an hour and a minute late
+    assert row.counts.astuple() == (3, 2, 2, 1, 1, 2, 4, 1, 0, 0)
     assert row.unreachable == 1
-    assert row.rates.response == pytest.approx(2 / 3)
+    assert row.rates.response == pytest.approx(4 / 5)
+    assert row.rates.contact == pytest.approx(2 / 3)
     assert row.rates.resolution == pytest.approx(2 / 3)
     assert row.rates.satisfaction == pytest.approx((1 + 0.9 * 2) / 3)
-    assert row.rates.composite == pytest.approx(100 * (0.1 * 2 / 3 + 0.5 * 2 / 3 + 0.4 * 2.8 / 3))
+    assert row.rates.composite == pytest.approx(100 * (0.1 * 4 / 5 + 0.5 * 2 / 3 + 0.4 * 2.8 / 3))
     assert row.rank == 1 and row.group == "街道" and row.district == "大兴区"
 
 
@@ -112,10 +119,15 @@ def test_excluded_categories_are_counted_apart(desk, cast, settings):
     row = rank(desk)[STREET]
     assert row.counts.valid == 1 and row.excluded_category == 1
     assert row.rates.resolution == 0
-    facts, total = assessment.behind(desk.session, SYSTEM, settings, MONTH, "street", STREET, "excluded_category")
+    assert row.counts.dispatched == 1  # the excluded ticket's dispatch is left out of the response rate too
+    facts, total = assessment.behind(desk.session, SYSTEM, settings, desk.clock, MONTH, "street", STREET,
+                                     "excluded_category")
     assert total == 1 and facts[0][1].number == t.number
-    _, total = assessment.behind(desk.session, SYSTEM, settings, MONTH, "street", STREET, "valid")
+    _, total = assessment.behind(desk.session, SYSTEM, settings, desk.clock, MONTH, "street", STREET, "valid")
     assert total == 1
+    facts, total = assessment.behind(desk.session, SYSTEM, settings, desk.clock, MONTH, "street", STREET,
+                                     "dispatched")
+    assert total == 1 and facts[0][1].number == u.number
 
 
 def test_a_merged_duplicate_is_not_counted(desk, cast):
@@ -124,8 +136,9 @@ def test_a_merged_duplicate_is_not_counted(desk, cast):
     desk.act(cast.dispatcher, child, Step.merge, parent=parent.number)
     desk.act(cast.handler, parent, Step.reply, text="已处理")
     call(desk, cast, parent, answer(R.resolved, Sat.satisfied))
-    assert rank(desk)[STREET].counts.valid == 1
-    _, total = assessment.behind(desk.session, SYSTEM, desk.settings, MONTH, "street", STREET, "valid")
+    row = rank(desk)[STREET]
+    assert row.counts.valid == 1 and row.counts.dispatched == 1  # the child was never dispatched
+    _, total = assessment.behind(desk.session, SYSTEM, desk.settings, desk.clock, MONTH, "street", STREET, "valid")
     assert total == 1
 
 
@@ -133,8 +146,10 @@ def test_the_month_boundary_in_beijing_time(desk, cast, clock, settings):
     t = replied(desk, cast)
     clock.set(bj("2024-10-01 00:30"))  # 30 September 16:30 UTC: already October in Beijing
     call(desk, cast, t, answer(R.resolved, Sat.satisfied))
-    assert STREET not in rank(desk, month="2024-09")
-    assert rank(desk, month="2024-10")[STREET].counts.valid == 1
+    september = rank(desk, month="2024-09")[STREET]  # dispatched and signed in September: its response counts there
+    assert (september.counts.valid, september.counts.dispatched, september.rates.response) == (0, 1, 1.0)
+    october = rank(desk, month="2024-10")[STREET]
+    assert (october.counts.valid, october.counts.dispatched, october.rates.response) == (1, 0, None)
 
 
 def test_a_month_that_runs_from_the_19th(desk, cast, clock, settings):
@@ -173,8 +188,8 @@ def test_ranking_order_bottom_min_sample_and_month_on_month(desk, cast, clock, s
     assert rows[STREET].rank == 1 and rows[OTHER_STREET].rank == 2
     assert rows[OTHER_STREET].bottom and not rows[STREET].bottom
     assert rows[STREET].rank_in_district == 1
-    # last month: one valid callback (contacted, partly, unsatisfied: 10 points), below the minimum sample then,
-    # but its score is still the comparison
+    # last month: one valid callback (partly, unsatisfied: 0) of a ticket signed at once (response 1: 10 points),
+    # below the minimum sample then, but its score is still the comparison
     assert rows[STREET].previous == pytest.approx(10.0)
     assert rows[STREET].change == pytest.approx(90.0)
     august = rank(desk, month="2024-08")
@@ -209,10 +224,15 @@ def test_facts_rollup_and_direct_give_the_same_numbers(desk, cast, clock, settin
     desk.act(cast.handler, t, Step.return_, reason="不属于本街道")
     desk.act(cast.dispatcher, t, Step.uphold_return, unit=OTHER_STREET, reason="改派")
     s = desk.session
-    live = assessment.fact_cells(s, MONTH)
-    assert cells(live) == cells(assessment.direct_cells(s, settings, MONTH))
-    assert sum(c.tickets for c in live) == 4
+    live = assessment.fact_cells(s, MONTH, clock.now())
+    assert cells(live) == cells(assessment.direct_cells(s, settings, MONTH, clock.now()))
+    # callbacks: a, b valid, c unreachable, t upheld; dispatches: a-c signed, t upheld, t at the other street pending
+    assert sum(c.tickets for c in live) == 4 + 5
+    assert {c.kind for c in live if c.kind.startswith("sign")} == {"sign_on_time", "sign_upheld", "sign_pending"}
     clock.set(bj("2024-10-02 09:00"))
+    live = assessment.fact_cells(s, MONTH, clock.now())  # the other street's deadline passed meanwhile: a miss
+    assert cells(live) == cells(assessment.direct_cells(s, settings, MONTH, clock.now()))
+    assert "sign_pending" not in {c.kind for c in live} and "sign_missed" in {c.kind for c in live}
     before = rank(desk, prefer_rollup=False)
     assessment.rollup(s, settings, clock, MONTH)
     kept = assessment.stored_cells(s, MONTH)
@@ -223,7 +243,7 @@ def test_facts_rollup_and_direct_give_the_same_numbers(desk, cast, clock, settin
         k: (v.counts, v.rates, v.rank) for k, v in before.items()}
     # facts written anew from the callbacks and the events are the facts written as things happened
     written = assessment.rebuild(s, settings, [MONTH])
-    assert written == 4 and cells(assessment.fact_cells(s, MONTH)) == cells(live)
+    assert written == 4 + 5 and cells(assessment.fact_cells(s, MONTH, clock.now())) == cells(live)
     assert assessment.stored_cells(s, MONTH) is None  # rebuild dropped the rollup: read live until kept again
 
 
@@ -293,14 +313,71 @@ def test_demo_month_ranking_equals_hand_written_sql(session, settings):
           AND NOT EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = last.ticket_id
                           AND e.action = 'uphold_return' AND e.at > last.at AND e.at < :end)
         GROUP BY u.code""")
+    responded = _response_by_hand(session, start, end, now)
     expected = {}
     for code, valid, contacted, resolved, satisfied, basically in session.execute(
             sql, {"start": start.astimezone(UTC), "end": end.astimezone(UTC)}):
-        composite = 100 * (0.1 * contacted / valid + 0.5 * resolved / valid + 0.4 * (satisfied + 0.9 * basically)
-                           / valid)
-        expected[code] = (valid, contacted, resolved, round(composite, 6))
-    got = {row.key: (row.counts.valid, row.counts.contacted, row.counts.resolved, round(row.rates.composite, 6))
+        response = responded.get(code)
+        others = 0.5 * resolved / valid + 0.4 * (satisfied + 0.9 * basically) / valid
+        composite = 100 * (0.1 * response + others) if response is not None else 100 * others / 0.9
+        expected[code] = (valid, contacted, resolved, None if response is None else round(response, 6),
+                          round(composite, 6))
+    got = {row.key: (row.counts.valid, row.counts.contacted, row.counts.resolved,
+                     None if row.rates.response is None else round(row.rates.response, 6),
+                     round(row.rates.composite, 6))
            for row in r.rows if row.counts.valid}
     assert got == expected
+    assert any(v[3] is not None and v[3] < 1 for v in expected.values()), "some street signed late or not at all"
+    assert {k for k, v in responded.items() if v is not None} >= {row.key for row in r.rows if row.counts.dispatched}
     ranked = [row for row in r.rows if row.rank is not None]
     assert ranked, "some streets reach the minimum sample"
+
+
+def _response_by_hand(session, start, end, now) -> dict[str, float | None]:
+    """Each street's response rate in [start, end) read straight from the event log: every dispatch (or upheld
+    return's re-dispatch) there in the month, as it stood at `now`, without the assessment's code."""
+    import json
+    from datetime import UTC, datetime
+
+    streets = set(session.scalars(text("SELECT code FROM units WHERE kind = 'street'")))
+    sent = ("dispatch", "uphold_return")
+    events = session.execute(text("""
+        SELECT e.ticket_id, e.action, e.at, e.payload FROM ticket_events e
+        WHERE e.ticket_id IN (SELECT ticket_id FROM ticket_events
+                              WHERE action IN ('dispatch', 'uphold_return') AND at >= :start AND at < :end)
+        ORDER BY e.ticket_id, e.seq""").columns(at=TicketEvent.at.type),
+        {"start": start.astimezone(UTC), "end": end.astimezone(UTC)})
+    log: dict[int, list] = {}
+    for ticket_id, action, at, payload in events:
+        log.setdefault(ticket_id, []).append((action, at, json.loads(payload or "{}")))
+    outcome: dict[tuple[int, str], str] = {}  # (ticket, unit) -> its last dispatch's outcome in the month
+    for ticket_id, evs in log.items():
+        for i, (action, at, payload) in enumerate(evs):
+            if action not in sent or not start <= at < end:
+                continue
+            deadline = datetime.fromisoformat(payload["sign_by"])  # every dispatch keeps its sign deadline
+            state = None
+            for later, when, data in evs[i + 1:]:
+                if later in sent:  # sent on: an upheld return is not held against the unit, whatever it did
+                    state = "upheld" if later == "uphold_return" else state
+                    break
+                if state is not None:
+                    continue
+                if later == "sign":
+                    state = "on_time" if when <= deadline else "late"
+                elif later == "reject_return" and when <= deadline:  # returned in time: the new deadline
+                    deadline = datetime.fromisoformat(data["sign_by"])
+                elif later in ("merge", "withdraw"):
+                    state = "missed" if when > deadline else "void"
+            outcome[(ticket_id, payload["unit"])] = state or ("missed" if deadline <= now else "pending")
+    tally: dict[str, Counter] = {}
+    for (_, unit), state in outcome.items():
+        if unit in streets:
+            tally.setdefault(unit, Counter())[state] += 1
+    assert sum(sum(c.values()) for c in tally.values()) > 100, "the demo month has dispatches to streets"
+    assert any(c["late"] + c["missed"] for c in tally.values()), "and some not signed in time"
+    out = {}
+    for unit, c in tally.items():
+        counted = c["on_time"] + c["late"] + c["missed"]
+        out[unit] = c["on_time"] / counted if counted else None
+    return out

@@ -480,9 +480,38 @@ def test_the_clock_keeps_last_months_rollup_once(session, settings, clock):
 
     sessions = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
                             expire_on_commit=False)
-    assert wiring.scheduler().run_once(sessions, clock, settings).rollups == 1  # 30 Sep 2024: August is kept
-    assert session.get(RateRollup, "2024-08") is not None
+    # 30 Sep 2024: August ended and settled long ago (assess_settle_days 3), September is running
+    assert wiring.scheduler().run_once(sessions, clock, settings).rollups == 1
+    assert session.get(RateRollup, "2024-08") is not None and session.get(RateRollup, "2024-09") is None
     assert wiring.scheduler().run_once(sessions, clock, settings).rollups == 0
+
+
+def test_a_month_is_kept_only_after_its_settle_days(session, settings, desk):
+    """September is not kept on 1 October: a dispatch of its last hour may still be signed in time, a return
+    upheld. It is kept once assess_settle_days (3) have passed, with what happened meanwhile."""
+    from jiesu.assessment import service as assessment
+    from jiesu.assessment.models import RateRollup
+    from tests.stories import bj
+
+    clock = desk.clock
+    sessions = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
+                            expire_on_commit=False)
+    clock.set(bj("2024-09-30 23:30"))
+    number = desk.dispatched(urgency=Urgency.normal)
+    assert desk.ticket(number).sign_by == bj("2024-10-01 00:30")
+    clock.set(bj("2024-10-01 00:10"))
+    desk.act(desk.handler, number, Step.sign)  # within its sign deadline, in October
+    assert wiring.scheduler().run_once(sessions, clock, settings).rollups == 1  # August, not September
+    assert session.get(RateRollup, "2024-08") is not None and session.get(RateRollup, "2024-09") is None
+    clock.set(bj("2024-10-03 23:59"))
+    assert wiring.scheduler().run_once(sessions, clock, settings).rollups == 0
+    assert session.get(RateRollup, "2024-09") is None
+    clock.set(bj("2024-10-04 00:00"))
+    assert wiring.scheduler().run_once(sessions, clock, settings).rollups == 1
+    assert session.get(RateRollup, "2024-09") is not None
+    r = assessment.ranking(session, SYSTEM, settings, clock, "2024-09", "street")
+    (row,) = [row for row in r.rows if row.key == GUANYINSI]
+    assert r.source == "rollup" and (row.counts.signed, row.counts.dispatched) == (1, 1)
 
 
 def test_the_clock_expires_knowledge_articles_past_their_validity(session, settings, clock):

@@ -1,12 +1,14 @@
 """群租: a call about a group rental in 首座御园, 大兴区观音寺街道. The street signs, whistles the police,
 城管 and 住建 into a joint action (吹哨报到), each department reports for duty and reports its part, the
-street replies, the callback finds it resolved: closed about 10 hours after the call."""
+street replies, the callback finds it resolved: closed about 10 hours after the call. Signed 20 minutes after
+the dispatch, within its hour: the street's response rate for March 2023 is 100 %."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from jiesu.permissions import Role
+from jiesu.assessment import service as assessment
+from jiesu.permissions import SYSTEM, Role
 from tests.stories import actions, at, bj, event
 
 STREET = "110115009000"  # 观音寺街道办事处
@@ -14,7 +16,7 @@ DISTRICT = "110115000000"  # 大兴区人民政府: gets a copy of its street's 
 DEPARTMENTS = {"ga-110115": "police", "cgzf-110115": "chengguan", "zj-110115": "housing"}
 
 
-def test_group_rental_in_shouzuo_yuyuan_closed_in_about_ten_hours(hotline, clock):
+def test_group_rental_in_shouzuo_yuyuan_closed_in_about_ten_hours(hotline, clock, settings):
     clock.set(bj("2023-03-14 08:30"))  # a Tuesday
     operator = hotline.login("op-wang", Role.operator)
     dispatcher = hotline.login("disp-li", Role.dispatcher)
@@ -101,3 +103,11 @@ def test_group_rental_in_shouzuo_yuyuan_closed_in_about_ten_hours(hotline, clock
     district = hotline.login("dx-district", Role.unit_handler, DISTRICT)
     listed = hotline.client.get("/api/v1/tickets", params={"state": "closed"}, headers=district).json()
     assert [t["number"] for t in listed["items"]] == [number]
+
+    # The street's response rate for March: the one ticket dispatched to it, signed within its sign deadline.
+    ranking = assessment.ranking(hotline.session, SYSTEM, settings, clock, "2023-03", "street")
+    (row,) = [r for r in ranking.rows if r.key == STREET]
+    assert row.name == "观音寺街道办事处" and row.district == "大兴区"
+    assert (row.counts.dispatched, row.counts.signed, row.counts.not_in_time) == (1, 1, 0)
+    assert row.rates.response == 1.0  # 100 %
+    assert (row.counts.valid, row.rates.contact) == (1, 1.0)  # the callback heard the street had called
