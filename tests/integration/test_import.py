@@ -262,7 +262,9 @@ def test_imported_callbacks_count_in_the_assessment(session, settings, clock, tm
                        c.resolved, c.partly, c.satisfied, c.basically) for c in cells)
 
     for period in report.periods:
-        assert key(assessment.fact_cells(session, period)) == key(assessment.direct_cells(session, settings, period))
+        now = clock.now()
+        assert key(assessment.fact_cells(session, period, now)) == key(assessment.direct_cells(session, settings,
+                                                                                              period, now))
     ranking = assessment.ranking(session, SYSTEM, settings, clock, PERIOD, "street", prefer_rollup=False)
     row = next(r for r in ranking.rows if r.key == STREET)
     # H-0001 resolved+satisfied; H-0004 not reached (H-0002 judges the branch, not the street)
