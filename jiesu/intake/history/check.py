@@ -76,7 +76,7 @@ class Lookups:
             self.areas[code] = (aid, district)
             self.parents[code] = (street, district)
         self.units = self._by_key(session.execute(select(Unit.id, Unit.code, Unit.name)))
-        self.unit_codes = dict(session.execute(select(Unit.id, Unit.code)).all())  # the replay names units so
+        self.unit_codes = dict(session.execute(select(Unit.id, Unit.code)).all())  # events name units by code
         self.categories = self._by_key(session.execute(select(Category.id, Category.code, Category.path,
                                                               Category.name)))
         self.category_codes = dict(session.execute(select(Category.id, Category.code)).all())
