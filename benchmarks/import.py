@@ -295,13 +295,13 @@ def fresh(db: Database, tmp: Path, name: str) -> Database:
 
 
 def data_size(engine: Engine) -> str:
-    from jiesu.assessment.models import RateFact
+    from jiesu.assessment.models import RateFact, SignFact
     from jiesu.callback.models import Callback
     from jiesu.tickets.models import Ticket, TicketEvent
 
     with engine.connect() as c:
         counts = {t.__tablename__: c.scalar(select(func.count()).select_from(t))
-                  for t in (Area, Unit, Category, Ticket, TicketEvent, Callback, RateFact)}
+                  for t in (Area, Unit, Category, Ticket, TicketEvent, Callback, RateFact, SignFact)}
     return ", ".join(f"{v:,} {k}" for k, v in counts.items())
 
 
@@ -348,8 +348,8 @@ def run_engine(db: Database, path: Path, rows: int, args: argparse.Namespace, tm
     else:
         print(f"      writing between batches in the reading thread: reading + checking {best.parse_seconds:.2f}"
               f" s, writing {best.write_seconds:.2f} s (numbers looked up, ids, executemany, commits)")
-    print(f"      {report.line()}; {report.callbacks:,} callbacks and facts; facts in {len(report.periods)} "
-          "months (their kept rollups dropped)")
+    print(f"      {report.line()}; {report.callbacks:,} callbacks and facts, {report.signs:,} sign facts; facts in "
+          f"{len(report.periods)} months (their kept rollups dropped)")
     print(line("the same file again: nothing to add", again.seconds, again.read, "rows/s", f"({again.line()})"))
     if any(r.loaded + r.rejected != rows for r in reports) or again.loaded or again.skipped_existing != report.loaded:
         print("   !! unexpected counts")

@@ -157,8 +157,11 @@ def direct_sign_facts(session: Session, settings: Settings, period: str) -> list
     period, its signing replayed (rules.replay) through whatever came after."""
     start, end = rules.window(period, settings.tz, settings.assess_month_start_day)
     e = TicketEvent
+    # An imported ticket's one event is at the moment of the import: its dispatch is the ticket's dispatched_at.
+    imported = (select(e.ticket_id).join(Ticket, Ticket.id == e.ticket_id)
+                .where(e.action == "import", Ticket.dispatched_at >= start, Ticket.dispatched_at < end))
     sent = (select(e.ticket_id).where(e.action.in_(("dispatch", "uphold_return")), e.at >= start, e.at < end)
-            .distinct().subquery())
+            .union(imported).subquery())
     rows = session.execute(select(e.ticket_id, e.action, e.at, e.payload, Ticket.district_code, Ticket.category_id)
                            .join(sent, sent.c.ticket_id == e.ticket_id).join(Ticket, Ticket.id == e.ticket_id)
                            .where(e.action.in_(rules.SIGN_ACTIONS)).order_by(e.ticket_id, e.seq))

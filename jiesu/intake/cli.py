@@ -120,11 +120,14 @@ def import_command(
     console.print(f"{file.name}: {report.read:,} rows read in {seconds:.1f} s "
                   f"({report.read / seconds if seconds else 0:,.0f} rows/s)")
     console.print(f"  {verb} {report.loaded:,} ticket(s), {report.callbacks:,} with callback answers")
+    console.print(f"  {report.signs:,} with their dispatch and sign times for the response rate "
+                  f"({report.signs_by_policy:,} sign deadline(s) from the deadline policy); {report.no_signs:,} "
+                  "without: not counted in it (left empty, not guessed)")
     if report.skipped_existing:
         console.print(f"  {report.skipped_existing:,} imported before: left as they are")
     if report.periods and not dry_run:
         shown = ", ".join(report.periods[:12]) + (" ..." if len(report.periods) > 12 else "")
-        console.print(f"  assessment months with new callbacks: {shown}; read live until `jiesu assess rollup "
+        console.print(f"  assessment months with new facts: {shown}; read live until `jiesu assess rollup "
                       "--month` keeps them again")
     if report.rejected:
         console.print(f"  [bold yellow]{report.rejected:,} rows rejected[/]: see {report_path}")

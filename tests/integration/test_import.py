@@ -143,6 +143,7 @@ def test_good_rows_load_with_everything_they_carry(session, settings, tmp_path, 
     report = run(session, settings, write(GOOD, tmp_path / f"history.{fmt}", fmt))
     assert (report.read, report.loaded, report.rejected, report.skipped_existing) == (6, 6, 0, 0)
     assert report.callbacks == 4 and report.periods == ["2023-03", "2023-04"]
+    assert (report.signs, report.signs_by_policy, report.no_signs) == (6, 6, 0)  # no sign_by column: the policy's
     assert report.rejections == []
 
     street, branch = ids(session, Unit, STREET), ids(session, Unit, BRANCH)
@@ -262,7 +263,9 @@ def test_imported_callbacks_count_in_the_assessment(session, settings, clock, tm
                        c.resolved, c.partly, c.satisfied, c.basically) for c in cells)
 
     for period in report.periods:
-        assert key(assessment.fact_cells(session, period)) == key(assessment.direct_cells(session, settings, period))
+        now = clock.now()
+        assert key(assessment.fact_cells(session, period, now)) == key(assessment.direct_cells(session, settings,
+                                                                                              period, now))
     ranking = assessment.ranking(session, SYSTEM, settings, clock, PERIOD, "street", prefer_rollup=False)
     row = next(r for r in ranking.rows if r.key == STREET)
     # H-0001 resolved+satisfied; H-0004 not reached (H-0002 judges the branch, not the street)
@@ -419,6 +422,8 @@ def test_the_command_reports_bad_rows_and_a_second_run_adds_nothing(cli_database
     done = jiesu(cli_database, tmp_path, "tickets", "import", str(clean))
     assert done.exit_code == 0, done.output
     assert "no row rejected" in done.output and "2023-03" in done.output
+    assert (f"{len(GOOD)} with their dispatch and sign times for the response rate ({len(GOOD)} sign deadline(s) "
+            "from the deadline policy); 0 without") in done.output
 
 
 def test_the_command_refuses_what_it_cannot_read(cli_database, tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,14 +20,15 @@ from jiesu.intake.history.read import COLUMNS, Bad
 from jiesu.limits import MAX_ADDRESS, MAX_CODE, MAX_REASON, MAX_TEXT, MAX_TITLE
 from jiesu.places.models import Area
 from jiesu.places.resolve import MAX_TEXT_LENGTH, resolver_for
+from jiesu.taxonomy import models as taxonomy
 from jiesu.taxonomy.models import REQUEST_TYPE_LABELS, URGENCY_LABELS, Category, RequestType, Urgency
 from jiesu.tickets.rules import STATE_LABELS, TicketState
 from jiesu.units.models import Unit
 
 # The values of a row read, in COLUMNS order.
 (C_NUMBER, C_CREATED, C_TEXT, C_TITLE, C_TYPE, C_URGENCY, C_ADDRESS, C_PLACE, C_DISTRICT, C_STREET, C_COMMUNITY,
- C_CATEGORY, C_UNIT, C_STATE, C_DISPATCHED, C_SIGNED, C_REPLIED, C_CLOSED, C_REPLY, C_CB_AT, C_CB_REACHED,
- C_CB_CONTACTED, C_CB_RESOLUTION, C_CB_SATISFACTION, C_CB_COMMENT) = range(len(COLUMNS))
+ C_CATEGORY, C_UNIT, C_STATE, C_DISPATCHED, C_SIGNED, C_REPLIED, C_CLOSED, C_SIGN_BY, C_REPLY, C_CB_AT,
+ C_CB_REACHED, C_CB_CONTACTED, C_CB_RESOLUTION, C_CB_SATISFACTION, C_CB_COMMENT) = range(len(COLUMNS))
 MAX_NUMBER, MAX_COMMENT = MAX_CODE, MAX_REASON  # a ticket's number; a callback's comment
 
 TRUE = frozenset({"true", "t", "1", "yes", "y", "是", "对"})
@@ -60,6 +61,7 @@ _TIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H
 
 
 AMBIGUOUS = -1
+Policy = taxonomy.DeadlinePolicy
 
 
 class Lookups:
@@ -74,8 +76,15 @@ class Lookups:
             self.areas[code] = (aid, district)
             self.parents[code] = (street, district)
         self.units = self._by_key(session.execute(select(Unit.id, Unit.code, Unit.name)))
+        self.unit_codes = dict(session.execute(select(Unit.id, Unit.code)).all())  # events name units by code
         self.categories = self._by_key(session.execute(select(Category.id, Category.code, Category.path,
                                                               Category.name)))
+        self.category_codes = dict(session.execute(select(Category.id, Category.code)).all())
+        # Hours to sign by (scope, urgency name): the deadline policies, loaded now, as the writers' threads will
+        # hold the session; taxonomy.policy_for's rule applied in sign_hours.
+        self.sign_within = {(scope, urgency.name): hours for scope, urgency, hours in session.execute(
+            select(Policy.scope, Policy.urgency, Policy.sign_within_hours))}
+        self._sign_hours: dict[tuple[int | None, str], float | None] = {}
         self.places: dict[str, tuple[int, str | None] | Bad] = {}
         self._resolver = None
 
@@ -91,6 +100,17 @@ class Lookups:
         for name, rid in names.items():
             out.setdefault(name, rid)
         return out
+
+    def sign_hours(self, category_id: int | None, urgency: str) -> float | None:
+        """The policy's hours to sign (taxonomy.policy_for: the category, its ancestors, then '*'); None when
+        there is no policy for that urgency."""
+        key = (category_id, urgency)
+        if key not in self._sign_hours:
+            code = self.category_codes.get(category_id)
+            scopes = [".".join(code.split(".")[:i]) for i in range(code.count(".") + 1, 0, -1)] if code else []
+            self._sign_hours[key] = next((self.sign_within[(s, urgency)] for s in [*scopes, taxonomy.DEFAULT_SCOPE]
+                                          if (s, urgency) in self.sign_within), None)
+        return self._sign_hours[key]
 
     def load_resolver(self) -> None:
         if self._resolver is None:
@@ -142,6 +162,10 @@ class Good:
     # (at, reached, contacted, resolution, satisfaction, comment, period, kind, resolution score,
     #  satisfaction score, attempt), or None
     callback: tuple | None
+    # The response rate's fact (assessment.SignFact): (period, dispatched_at, sign_by, signed_at, status), or
+    # None when the old system did not keep what it needs
+    sign: tuple | None = None
+    sign_by_policy: bool = False  # its sign_by from the deadline policy, the file having none
 
 
 def _json_text(s: str) -> str:
@@ -209,18 +233,23 @@ class Checker:
         if not raw:
             raise Bad("created_at", "the time the request came in is missing")
         created = self.time(raw, "created_at")[0]
-        dispatched = signed = replied = closed = None
+        dispatched = signed = replied = closed = sign_by = dispatched_local = None
         stamps = [f'"created_at": "{created.isoformat()}Z"']
         for col, name in ((C_DISPATCHED, "dispatched_at"), (C_SIGNED, "signed_at"), (C_REPLIED, "replied_at"),
-                          (C_CLOSED, "closed_at")):
+                          (C_CLOSED, "closed_at"), (C_SIGN_BY, "sign_by")):
             raw = v[col].strip()
             if raw:
-                t = self.time(raw, name)[0]
+                t, local = self.time(raw, name)
                 if t < created:
                     raise Bad(name, f"{name} is before created_at")
-                stamps.append(f'"{name}": "{t.isoformat()}Z"')
+                if col in (C_SIGNED, C_SIGN_BY) and dispatched is not None and t < dispatched:
+                    raise Bad(name, f"{name} is before dispatched_at")
+                if col != C_SIGN_BY:  # the deadline goes into the payload with the unit, below
+                    stamps.append(f'"{name}": "{t.isoformat()}Z"')
                 if col == C_DISPATCHED:
-                    dispatched = t
+                    dispatched, dispatched_local = t, local
+                elif col == C_SIGN_BY:
+                    sign_by = t
                 elif col == C_SIGNED:
                     signed = t
                 elif col == C_REPLIED:
@@ -280,6 +309,20 @@ class Checker:
         elif state in NEEDS_UNIT:
             raise Bad("unit", f"a {state} ticket needs its unit")
 
+        sign, sign_by_policy = None, False
+        # The response rate's fact, when the old system kept what it needs: the unit, the dispatch and the signing
+        # (or the ticket still waits for it). A ticket past dispatch with no sign time was signed when nobody
+        # knows: left empty, not guessed.
+        if unit_id is not None and dispatched is not None and (signed is not None or state == "dispatched"):
+            if sign_by is None:
+                hours = lk.sign_hours(category_id, urgency)
+                if hours is not None:
+                    sign_by, sign_by_policy = dispatched + timedelta(hours=hours), True
+            if sign_by is not None:
+                status = "open" if signed is None else "on_time" if signed <= sign_by else "late"
+                sign = (self.period(dispatched_local), dispatched, sign_by, signed, status)
+                stamps.append(f'"unit": {_json_text(lk.unit_codes[unit_id])}, "sign_by": "{sign_by.isoformat()}Z"')
+
         callback = None
         if v[C_CB_AT] or v[C_CB_REACHED] or v[C_CB_CONTACTED] or v[C_CB_RESOLUTION] or v[C_CB_SATISFACTION]:
             callback = self._callback(v, created, unit_id)
@@ -291,7 +334,8 @@ class Checker:
                    + "}")
         self.seen.add(number)
         return Good(line, number, text, title, request_type, urgency, address, area_id, district, category_id,
-                     unit_id, state, created, dispatched, signed, replied, closed, payload, callback)
+                     unit_id, state, created, dispatched, signed, replied, closed, payload, callback, sign,
+                     sign_by_policy)
 
     def _callback(self, v: tuple[str, ...], created: datetime, unit_id: int | None) -> tuple:
         if unit_id is None:

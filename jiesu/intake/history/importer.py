@@ -23,7 +23,15 @@ Per ticket it writes what the workflow would have left behind, and nothing it wo
   reached, `unreachable` when not (that callback is written as the round's last attempt,
   `settings.callback_attempts`, as the callback desk ends a round, so that `assessment.direct_facts` reads
   the same fact back). The kept rollups of the months touched are dropped (`assessment.invalidate`), so
-  those months are read live until rolled up again.
+  those months are read live until rolled up again;
+- when the old system kept the signing, the assessment's SignFact (响应率) in the month of the dispatch, and the
+  unit's code, dispatch time, sign deadline and sign time in the event's payload, which is what
+  `assessment.rules.replay` (and so `jiesu assess rebuild`) reads back. It needs the unit, dispatched_at and
+  either signed_at or the state `dispatched` (still to sign: open, a miss once the deadline passes); the
+  deadline is the file's sign_by, else the city's deadline policy for the category and urgency from
+  dispatched_at (as live dispatches get it; the report counts these). A ticket past dispatch without signed_at
+  gets none: the old system did not keep when it was signed, and its unit's response rate is left empty for
+  it, not guessed. Those months' rollups are dropped too.
 
 Open states are taken as the old system left them (new, dispatched, handling, returned, replied): the
 ticket carries on in Jiesu's workflow; those past `new` need their unit. A number already used by a ticket
@@ -68,6 +76,9 @@ class ImportReport:
     skipped_existing: int = 0  # imported before (a second run)
     rejected: int = 0
     callbacks: int = 0  # callbacks written with the tickets, each with its assessment fact
+    signs: int = 0  # tickets written with their response-rate fact (dispatch and signing, or still to sign)
+    signs_by_policy: int = 0  # ... whose sign deadline came from the deadline policy (the file had no sign_by)
+    no_signs: int = 0  # tickets without one: not dispatched, or the old system kept no sign time (rate left empty)
     periods: list[str] = field(default_factory=list)  # assessment months with new facts: their rollups dropped
     seconds: float = 0.0
     parse_seconds: float = 0.0  # reading and checking rows (Python; overlaps with the writing)
@@ -142,6 +153,9 @@ def import_tickets(session: Session, actor: Actor, clock: Clock, settings: Setti
                 report.skipped_existing += r.skipped
                 report.loaded += r.loaded
                 report.callbacks += r.callbacks
+                report.signs += r.signs
+                report.signs_by_policy += r.signs_by_policy
+                report.no_signs += r.loaded - r.signs
                 report.write_seconds += r.seconds
                 periods.update(r.periods)
                 if progress is not None:

@@ -32,6 +32,7 @@ COLUMNS = (
     "unit",  # the main unit: its code, or its name when no other unit has it
     "state",  # the final state: closed, withdrawn, merged (or an open one); English or 已办结 ...; default closed
     "dispatched_at", "signed_at", "replied_at", "closed_at",
+    "sign_by",  # the sign deadline (签收时限) the old system set; default: the deadline policy's, from dispatched_at
     "reply",  # the unit's answer (答复), kept in the import event's payload
     "callback_at",  # default: closed_at, else replied_at
     "callback_reached",  # true/false (是/否); default true when answers are given

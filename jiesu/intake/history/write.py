@@ -69,6 +69,9 @@ TABLES = (
                     ("callback_id", "int4"), ("at", "timestamp"), ("kind", "varchar"), ("district_code", "varchar"),
                     ("category_id", "int4"), ("contacted", "bool"), ("resolution", "int4"),
                     ("satisfaction", "int4"))),
+    ("sign_facts", (("id", "int4"), ("period", "varchar"), ("ticket_id", "int4"), ("unit_id", "int4"),
+                    ("district_code", "varchar"), ("category_id", "int4"), ("dispatched_at", "timestamp"),
+                    ("sign_by", "timestamp"), ("signed_at", "timestamp"), ("status", "varchar"))),
 )
 REFERENCED = (("units", "unit_id"), ("categories", "category_id"), ("areas", "area_id"))
 SQLITE_CACHE_KIB = 256 * 1024
@@ -84,6 +87,8 @@ class Done:
     callbacks: int
     periods: set[str]
     seconds: float
+    signs: int = 0  # tickets written with a sign fact
+    signs_by_policy: int = 0  # ... whose sign deadline came from the deadline policy
 
 
 class Writer:
@@ -163,8 +168,10 @@ class Writer:
 
     def write(self, goods: list[Good]) -> None:
         with_cb = [g for g in goods if g.callback is not None]
+        signs = sum(g.sign is not None for g in goods)
         n, m = len(goods), len(with_cb)
-        counts = {"requests": n, "tickets": n, "ticket_events": n, "callbacks": m, "rate_facts": m}
+        counts = {"requests": n, "tickets": n, "ticket_events": n, "callbacks": m, "rate_facts": m,
+                  "sign_facts": signs}
         if self.sqlite:
             self._write_sqlite(goods, with_cb, self._sqlite_ids(counts))
         else:
@@ -208,10 +215,11 @@ class Writer:
         return {table: ids or [] for table, ids in zip(counts, row, strict=False)}
 
     def _rows(self, goods: list[Good], with_cb: list[Good], ids: dict, stamp: Callable) -> Iterator[list]:
-        """The five tables' rows, in TABLES' column orders; times through `stamp` (the driver's form)."""
+        """The six tables' rows, in TABLES' column orders; times through `stamp` (the driver's form)."""
         now = stamp(self.now)
         rids, tids, eids = ids["requests"], ids["tickets"], ids["ticket_events"]
-        requests, tickets, events, ticket_of = [], [], [], {}
+        requests, tickets, events, signs, ticket_of = [], [], [], [], {}
+        sids = iter(ids["sign_facts"])
         for i, g in enumerate(goods):
             rid, tid = rids[i], tids[i]
             created = stamp(g.created_at)
@@ -227,6 +235,10 @@ class Writer:
                             created, False, False, False, 0, 0, False, False, 1))
             events.append((eids[i], tid, 1, now, ACTOR, "admin", EVENT_ACTION, None, g.state, EVENT_REASON,
                            g.payload))
+            if g.sign is not None:  # what assessment.rules.replay makes of the event's payload
+                period, sent, due, signed, status = g.sign
+                signs.append((next(sids), period, tid, g.unit_id, g.district_code, g.category_id, stamp(sent),
+                              stamp(due), None if signed is None else stamp(signed), status))
         yield requests
         yield tickets
         yield events
@@ -241,6 +253,7 @@ class Writer:
                           g.category_id, bool(contacted), res_score, sat_score))
         yield callbacks
         yield facts
+        yield signs
 
     def _write_pg(self, goods: list[Good], with_cb: list[Good], counts: dict[str, int]) -> None:
         with self._driver().cursor() as cur:
@@ -285,6 +298,7 @@ class Writer:
         if done or refused:
             goods = [g for g in goods if g.number not in done and g.number not in refused]
         periods = {g.callback[6] for g in goods if g.callback is not None}
+        periods |= {g.sign[0] for g in goods if g.sign is not None}
         if goods and not dry_run:
             self.write(goods)
             assessment.invalidate(self.session, sorted(periods))
@@ -293,7 +307,9 @@ class Writer:
             elif not self.sqlite:
                 self.after()
         callbacks = sum(g.callback is not None for g in goods)
-        return Done(len(done), rejections, len(goods), callbacks, periods, time.perf_counter() - t0)
+        signs = sum(g.sign is not None for g in goods)
+        by_policy = sum(g.sign is not None and g.sign_by_policy for g in goods)
+        return Done(len(done), rejections, len(goods), callbacks, periods, time.perf_counter() - t0, signs, by_policy)
 
 
 class Pipeline:
