@@ -767,8 +767,10 @@ def backfill_sign_deadlines(session: Session, batch: int = 5000) -> tuple[int, i
 
 def periods_on_record(session: Session, settings: Settings) -> list[str]:
     """Every period something was assessed in: the first dispatch or callback to the clock's last."""
+    # an imported ticket's dispatch is its dispatched_at (its one event is at the import's moment)
     firsts = [session.scalar(select(func.min(TicketEvent.at)).where(TicketEvent.action.in_(
-        ("dispatch", "uphold_return", "import")))), session.scalar(select(func.min(Callback.at)))]
+        ("dispatch", "uphold_return")))), session.scalar(select(func.min(Ticket.dispatched_at))),
+        session.scalar(select(func.min(Callback.at)))]
     lasts = [session.scalar(select(func.max(TicketEvent.at))), session.scalar(select(func.max(Callback.at)))]
     firsts, lasts = [t for t in firsts if t], [t for t in lasts if t]
     if not firsts:
