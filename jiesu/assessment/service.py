@@ -474,8 +474,13 @@ _N_COUNTS = 10  # the first SUMS make a Counts
 
 
 def _sums_of(c: Cell, excluded: set[int]) -> dict[str, int]:
+    """A cell's counts by name. An excluded category's callbacks are counted apart and its dispatches not at all;
+    what is left out whatever the category (未联系上, upheld returns) is counted as such, as `behind` lists it."""
     if c.category_id == EXCLUDED or c.category_id in excluded:
-        return {"excluded": c.tickets} if c.kind == FactKind.callback else {}
+        if c.kind == FactKind.callback:
+            return {"excluded": c.tickets}
+        if c.kind not in (FactKind.unreachable, FactKind.upheld_return, FactKind.sign_upheld):
+            return {}
     if c.kind == FactKind.callback:
         return {"valid": c.tickets, "contacted": c.contacted, "resolved": c.resolved, "partly": c.partly,
                 "satisfied": c.satisfied, "basically": c.basically}
