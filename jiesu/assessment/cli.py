@@ -68,7 +68,7 @@ def _write(path: Path, write, what: str) -> None:
     err.print(f"{what} written to {path}", highlight=False, soft_wrap=True)
 
 
-TERMINAL_COLUMNS = {"rank", "rank_in_district", "name", "group", "dispatched", "response", "valid", "contact",
+TERMINAL_COLUMNS = {"rank", "rank_in_district", "name", "group", "response", "valid", "contact",
                     "resolution", "satisfaction", "composite", "change", "bottom"}
 NARROW_COLUMNS = {"rank", "name", "response", "valid", "resolution", "satisfaction", "composite", "bottom"}
 

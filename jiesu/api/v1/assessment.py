@@ -47,7 +47,9 @@ def rates(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: Clo
           level: Level = "street", live: Annotated[bool, LIVE] = False) -> RankingOut:
     """One month's ranking at one level (street: 街道 and 乡镇 each ranked within their kind and within their
     district; district; department: 市级部门 and 公共服务企业), with last month's score, the change, the bottom
-    named, the formulas used and what was left out. Each row's `key` and each figure (`measures`) drill down
+    named, the formulas used and what was left out. Each row and total has 响应率 (signed in time / counted
+    dispatches) with its counts, 联系率 (contacted / valid) and the callbacks' rates beside their counts; a rate
+    with nothing to count is null. Each row's `key` and each figure (`measures`) drill down
     through /assessment/behind."""
     r = service.ranking(session, actor, settings, clock, month, level, prefer_rollup=not live)
     return RankingOut.model_validate(export.to_dict(r, settings.tz))
