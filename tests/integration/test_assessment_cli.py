@@ -141,9 +141,10 @@ def test_rollup_and_rebuild(jiesu, city):
     assert json.loads(jiesu("rates", "--month", "2024-09", "--live", "--json", stdout=True))["source"] == "facts"
     assert "has not ended yet" in jiesu("rollup", "--month", "2024-10", code=1)
     out = jiesu("rebuild", "--month", "2024-09")
-    assert "2024-09: 15 facts written" in out  # 7 callbacks' and 8 dispatches' (every ticket sent in September)
+    # 7 callbacks' facts and 8 dispatches' (every ticket sent in September); the kept month is kept again
+    assert "2024-09: 15 facts written; rollup kept again" in out and "no figure changed" in out
     rebuilt = json.loads(jiesu("rates", "--month", "2024-09", "--json", stdout=True))
-    assert rebuilt["source"] == "facts" and rebuilt["rows"] == before["rows"]
+    assert rebuilt["source"] == "rollup" and rebuilt["rows"] == before["rows"]
 
 
 def test_supervise_and_behind(jiesu, city):
