@@ -20,7 +20,7 @@ from rich.table import Table
 from jiesu.assessment import export, rules
 from jiesu.assessment import service as assessment
 from jiesu.callback.models import RESOLUTION_LABELS, SATISFACTION_LABELS, Resolution, Satisfaction
-from jiesu.clock import Clock, SystemClock
+from jiesu.clock import Clock, FixedClock, SystemClock
 from jiesu.config import get_settings
 from jiesu.permissions import SYSTEM
 from jiesu.shell import console, err, fail, session_scope
@@ -68,9 +68,18 @@ def _write(path: Path, write, what: str) -> None:
     err.print(f"{what} written to {path}", highlight=False, soft_wrap=True)
 
 
-TERMINAL_COLUMNS = {"rank", "rank_in_district", "name", "group", "valid", "response", "resolution", "satisfaction",
-                    "composite", "change", "bottom"}
-NARROW_COLUMNS = {"rank", "name", "valid", "resolution", "satisfaction", "composite", "bottom"}
+TERMINAL_COLUMNS = {"rank", "rank_in_district", "name", "group", "response", "valid", "contact",
+                    "resolution", "satisfaction", "composite", "change", "bottom"}
+NARROW_COLUMNS = {"rank", "name", "response", "valid", "resolution", "satisfaction", "composite", "bottom"}
+
+
+def total_line(label: str, counts, rates, sign_upheld: int) -> str:
+    """A totals line: every rate beside the counts it is made of ("—": no denominator, not 0)."""
+    return (f"{label}: 计入派单量 {counts.dispatched}（按时签收 {counts.signed}, 超时签收 {counts.late}, 逾期未签收 "
+            f"{counts.missed}; 待签收 {counts.pending}, 退单审核通过 {sign_upheld} 不计入）, 响应率 "
+            f"{export.pct(rates.response)}; 有效回访量 {counts.valid}, 联系率 {export.pct(rates.contact)}, 解决率 "
+            f"{export.pct(rates.resolution)}, 满意率 {export.pct(rates.satisfaction)}; 综合得分 "
+            f"{export.score(rates.composite)}")
 
 
 def print_ranking(ranking: assessment.Ranking, tz) -> None:
@@ -95,13 +104,10 @@ def print_ranking(ranking: assessment.Ranking, tz) -> None:
         table.add_row(*cells, end_section=last_of_group)
     console.print(table)
     counts, rates = export.table_total(ranking)
-    console.print(f"本表合计: 有效回访量 {counts.valid}, 响应率 {export.pct(rates.response)}, 解决率 "
-                  f"{export.pct(rates.resolution)}, 满意率 {export.pct(rates.satisfaction)}, 综合得分 "
-                  f"{export.score(rates.composite)}", highlight=False, soft_wrap=True)
-    t = ranking.total_rates
-    console.print(f"全市合计: 有效回访量 {ranking.total.valid}, 响应率 {export.pct(t.response)}, 解决率 "
-                  f"{export.pct(t.resolution)}, 满意率 {export.pct(t.satisfaction)}, 综合得分 "
-                  f"{export.score(t.composite)}", highlight=False, soft_wrap=True)
+    console.print(total_line("本表合计", counts, rates, sum(r.sign_upheld for r in ranking.rows)), highlight=False,
+                  soft_wrap=True)
+    console.print(total_line("全市合计", ranking.total, ranking.total_rates, ranking.sign_upheld), highlight=False,
+                  soft_wrap=True)
     console.print("考核公式:", style="bold")
     for line in ranking.formulas or ranking.formula.describe():
         console.print(f"  {line}", highlight=False, soft_wrap=True)
@@ -251,25 +257,35 @@ def behind(
     offset: Annotated[int, typer.Option(min=0)] = 0,
     as_json: Annotated[bool, JSON] = False,
 ) -> None:
-    """The tickets behind one figure of a ranking (e.g. --measure unsatisfied --key 110115009000)."""
+    """The tickets behind one figure of a ranking (e.g. --measure unsatisfied --key 110115009000; the response
+    rate's: --measure not_in_time lists the dispatches signed late or not at all)."""
     from jiesu.assessment.schemas import behind_out  # pydantic models: built by the commands that use them
 
     month = _month(month)
     settings = get_settings()
+    frozen = FixedClock(clock().now())  # the sign facts are chosen and labelled at one moment
     with session_scope(settings) as session:
-        pairs, total = assessment.behind(session, SYSTEM, settings, clock(), month, level.value, key, measure.value,
+        pairs, total = assessment.behind(session, SYSTEM, settings, frozen, month, level.value, key, measure.value,
                                          limit, offset)
-        out = behind_out(session, month, level.value, key, measure.value, limit, offset, pairs, total)
+        out = behind_out(session, month, level.value, key, measure.value, limit, offset, pairs, total, frozen.now())
     if as_json:
         _echo_json(out.model_dump(mode="json"))
         return
     table = Table(title=f"{month} {level.value} {key or '(all)'} {measure.value}: {total} tickets"
                         + (f", {offset + 1}-{offset + len(out.items)} shown" if total > len(out.items) else ""))
-    for col in ("工单编号", "状态", "单位", "计为", "时间", "联系", "解决", "满意"):
-        table.add_column(col)
-    for i in out.items:
-        table.add_row(i.number, i.state_label, i.unit_name or "-", i.kind_label, _local(i.at, settings.tz),
-                      "-" if i.contacted is None else ("是" if i.contacted else "否"),
-                      RESOLUTION_LABELS[Resolution(i.resolution)] if i.resolution else "-",
-                      SATISFACTION_LABELS[Satisfaction(i.satisfaction)] if i.satisfaction else "-")
+    if measure.value in assessment.SIGN_MEASURES:  # the response rate's: when sent, due, signed (local time)
+        for col in ("工单编号", "状态", "单位", "计为", "派单时间", "签收时限", "签收时间"):
+            table.add_column(col)
+        for i in out.items:
+            table.add_row(i.number, i.state_label, i.unit_name or "-", i.kind_label,
+                          _local(i.dispatched_at, settings.tz), _local(i.sign_by, settings.tz),
+                          _local(i.signed_at, settings.tz))
+    else:
+        for col in ("工单编号", "状态", "单位", "计为", "时间", "联系", "解决", "满意"):
+            table.add_column(col)
+        for i in out.items:
+            table.add_row(i.number, i.state_label, i.unit_name or "-", i.kind_label, _local(i.at, settings.tz),
+                          "-" if i.contacted is None else ("是" if i.contacted else "否"),
+                          RESOLUTION_LABELS[Resolution(i.resolution)] if i.resolution else "-",
+                          SATISFACTION_LABELS[Satisfaction(i.satisfaction)] if i.satisfaction else "-")
     console.print(table)

@@ -2,8 +2,9 @@
 an Excel workbook laid out as a government report. Pure: no database; the ranking comes from service.ranking.
 
 Every output holds the same rows with the same figures. Rates are fractions (0.933) in JSON and Excel (shown
-as 93.3%), the composite and its month-on-month change are points; a rate without valid callbacks is None in
-JSON and "—" in CSV and Excel, never 0.
+as 93.3%), the composite and its month-on-month change are points; a rate without its denominator (the
+response rate without a counted dispatch, the others without a valid callback) is None in JSON and "—" in CSV
+and Excel, never 0 nor 100%.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 from jiesu import glossary
 from jiesu.assessment import rules
 from jiesu.assessment.formulas import Counts, Rates
-from jiesu.assessment.service import LEVEL_LABELS, MEASURES, Ranking, Row
+from jiesu.assessment.service import ALL_MEASURES, LEVEL_LABELS, Ranking, Row
 
 DASH = "—"
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
@@ -42,8 +43,16 @@ COLUMNS = (
     Column("key", "代码", 14, "text"),
     Column("district", "所属区", 11, "text"),
     Column("group", "类别", 12, "text"),
-    Column("valid", "有效回访量", 11, "int"),
+    # 响应率 beside the dispatches it is made of; then the callbacks' rates beside theirs
+    Column("dispatched", MEASURE["dispatched"], 10, "int"),
+    Column("signed", MEASURE["signed"], 9, "int"),
+    Column("late", MEASURE["late"], 9, "int"),
+    Column("missed", MEASURE["missed"], 10, "int"),
+    Column("pending", MEASURE["pending"], 11, "int"),
+    Column("sign_upheld", MEASURE["sign_upheld"], 14, "int"),
     Column("response", RATE["response"], 9, "rate"),
+    Column("valid", "有效回访量", 11, "int"),
+    Column("contact", RATE["contact"], 9, "rate"),
     Column("resolution", RATE["resolution"], 9, "rate"),
     Column("satisfaction", RATE["satisfaction"], 9, "rate"),
     Column("composite", RATE["composite"], 10, "score"),
@@ -63,21 +72,24 @@ def columns(level: str) -> list[Column]:
 
 # --- the figures, once ----------------------------------------------------------------------------------
 
-def _counts(c: Counts) -> dict:
-    return {"valid": c.valid, "contacted": c.contacted, "resolved": c.resolved, "partly": c.partly,
+def _counts(c: Counts, sign_upheld: int) -> dict:
+    """The counts behind the rates: the dispatches (response) and the callbacks (the others)."""
+    return {"dispatched": c.dispatched, "signed": c.signed, "late": c.late, "missed": c.missed,
+            "not_in_time": c.not_in_time, "pending": c.pending, "sign_upheld": sign_upheld,
+            "valid": c.valid, "contacted": c.contacted, "resolved": c.resolved, "partly": c.partly,
             "unresolved": c.unresolved, "satisfied": c.satisfied, "basically": c.basically,
             "unsatisfied": c.unsatisfied}
 
 
 def _rates(r: Rates) -> dict:
-    return {"response": r.response, "resolution": r.resolution, "satisfaction": r.satisfaction,
-            "composite": r.composite}
+    return {"response": r.response, "contact": r.contact, "resolution": r.resolution,
+            "satisfaction": r.satisfaction, "composite": r.composite}
 
 
 def row_dict(row: Row) -> dict:
     return {"rank": row.rank, "rank_in_district": row.rank_in_district, "key": row.key, "name": row.name,
             "group": row.group, "district": row.district, "ranked": row.rank is not None, "bottom": row.bottom,
-            **_counts(row.counts), **_rates(row.rates), "previous": row.previous, "change": row.change,
+            **_counts(row.counts, row.sign_upheld), **_rates(row.rates), "previous": row.previous, "change": row.change,
             "unreachable": row.unreachable, "upheld_returns": row.upheld_returns,
             "excluded_category": row.excluded_category}
 
@@ -88,6 +100,13 @@ def table_total(ranking: Ranking) -> tuple[Counts, Rates]:
     return counts, ranking.formula.rates(counts)
 
 
+def totals(ranking: Ranking) -> dict[str, dict]:
+    """本表合计 (table) and 全市合计 (all): counts and rates, as the rows carry them."""
+    counts, rates = table_total(ranking)
+    return {"table": {**_counts(counts, sum(r.sign_upheld for r in ranking.rows)), **_rates(rates)},
+            "all": {**_counts(ranking.total, ranking.sign_upheld), **_rates(ranking.total_rates)}}
+
+
 def window_local(ranking: Ranking, tz: ZoneInfo = DEFAULT_TZ) -> dict:
     start, end = ranking.start.astimezone(tz), ranking.end.astimezone(tz)
     return {"start": start.isoformat(), "end": end.isoformat(), "first_day": start.date().isoformat(),
@@ -96,7 +115,7 @@ def window_local(ranking: Ranking, tz: ZoneInfo = DEFAULT_TZ) -> dict:
 
 def to_dict(ranking: Ranking, tz: ZoneInfo = DEFAULT_TZ) -> dict:
     """The ranking as JSON: what the API answers and `jiesu assess rates --json` prints."""
-    counts, rates = table_total(ranking)
+    f = ranking.formula
     return {
         "period": ranking.period,
         "level": ranking.level,
@@ -105,17 +124,14 @@ def to_dict(ranking: Ranking, tz: ZoneInfo = DEFAULT_TZ) -> dict:
         "window": window_local(ranking, tz),
         "source": ranking.source,
         "formulas": list(ranking.formulas or ranking.formula.describe()),
-        "formula": {"weight_response": ranking.formula.weight_response,
-                    "weight_resolution": ranking.formula.weight_resolution,
-                    "weight_satisfaction": ranking.formula.weight_satisfaction,
-                    "basically_factor": ranking.formula.basically_factor,
-                    "partly_factor": ranking.formula.partly_factor},
+        "formula": {"weight_response": f.weight_response, "weight_contact": f.weight_contact,
+                    "weight_resolution": f.weight_resolution, "weight_satisfaction": f.weight_satisfaction,
+                    "basically_factor": f.basically_factor, "partly_factor": f.partly_factor},
         "min_sample": ranking.min_sample,
-        "totals": {"table": {**_counts(counts), **_rates(rates)},
-                   "all": {**_counts(ranking.total), **_rates(ranking.total_rates)}},
+        "totals": totals(ranking),
         "excluded": {"unreachable": ranking.unreachable, "upheld_returns": ranking.upheld_returns,
                      "excluded_category": ranking.excluded_category, "excluded_codes": list(ranking.excluded_codes)},
-        "measures": list(MEASURES),
+        "measures": list(ALL_MEASURES),
         "rows": [row_dict(r) for r in ranking.rows],
     }
 
@@ -140,7 +156,9 @@ def period_line(ranking: Ranking, tz: ZoneInfo = DEFAULT_TZ) -> str:
 def notes(ranking: Ranking) -> list[str]:
     """What the table's reader needs to know beside the formulas."""
     out = [f"有效回访量少于 {ranking.min_sample} 件的单位列出、不排名（排名栏为“{DASH}”）；"
-           f"无有效回访的比率为“{DASH}”，不计为 0。",
+           f"无计入派单的响应率、无有效回访的其余各率为“{DASH}”，不计为 0。",
+           f"全市待签收（未到时限）{ranking.total.pending} 件、退单审核通过（不计入派单）{ranking.sign_upheld} 件，"
+           "不计入派单量。",
            "环比 = 本月综合得分 − 上月综合得分（分）；“末位”为本类别排名最后、予以点名的单位。",
            f"全市未联系上 {ranking.unreachable} 件、退单审核通过 {ranking.upheld_returns} 件，不计入有效回访量；"
            f"不纳入考核类别 {ranking.excluded_category} 件"
@@ -196,7 +214,7 @@ def write_csv(ranking: Ranking, path: Path) -> None:
 
 def to_workbook(ranking: Ranking, tz: ZoneInfo = DEFAULT_TZ, generated_at: datetime | None = None):
     """An openpyxl Workbook: sheet 考核排名 (title, period, formulas, the ranked table, totals), and sheet
-    回访计数 with the counts each rate is made of."""
+    回访计数 with the counts each rate is made of (the dispatches, then the callbacks)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
@@ -274,7 +292,8 @@ def to_workbook(ranking: Ranking, tz: ZoneInfo = DEFAULT_TZ, generated_at: datet
     counts, rates = table_total(ranking)
     for label, c, rt in (("本表合计", counts, rates), ("全市合计（全部承办单位）", ranking.total, ranking.total_rates)):
         row += 1
-        totals = {"name": label, **_counts(c), **_rates(rt)}
+        totals = {"name": label, **_counts(c, ranking.sign_upheld if c is ranking.total
+                                             else sum(x.sign_upheld for x in ranking.rows)), **_rates(rt)}
         if c is ranking.total:
             totals |= {"unreachable": ranking.unreachable, "upheld_returns": ranking.upheld_returns,
                        "excluded_category": ranking.excluded_category}
@@ -309,7 +328,9 @@ def _counts_sheet(wb, ranking: Ranking, border, header_fill, center) -> None:
     from openpyxl.worksheet.properties import PageSetupProperties
 
     ws = wb.create_sheet("回访计数")
-    headers = [("name", "单位", 26), ("key", "代码", 14), ("group", "类别", 12), ("valid", "有效回访量", 11),
+    headers = [("name", "单位", 26), ("key", "代码", 14), ("group", "类别", 12),
+               *((k, MEASURE[k], 10) for k in ("dispatched", "signed", "late", "missed", "pending", "sign_upheld")),
+               ("valid", "有效回访量", 11),
                ("contacted", "联系市民", 10), ("resolved", MEASURE["resolved"], 9),
                ("partly", MEASURE["partly"], 10), ("unresolved", MEASURE["unresolved"], 9),
                ("satisfied", MEASURE["satisfied"], 8), ("basically", MEASURE["basically"], 10),

@@ -2,7 +2,8 @@
 
 The ranking's shape is export.to_dict's (the same figures as the CSV and the Excel file); these models
 describe it for the OpenAPI document. Rates are fractions (0.933), the composite and its change points;
-a rate is null when there is no valid callback behind it, never 0.
+a rate is null when its denominator is 0 (no counted dispatch for the response rate, no valid callback for
+the others), never 0.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jiesu import glossary
+from jiesu.assessment import rules
 from jiesu.assessment.formulas import Rates
-from jiesu.assessment.models import FactKind, RateFact
+from jiesu.assessment.models import FactKind, RateFact, SignFact
 from jiesu.tickets.models import Ticket
 from jiesu.tickets.rules import STATE_LABELS, TicketState
 from jiesu.units.models import Unit
@@ -26,6 +28,14 @@ KIND_LABELS = glossary.labels("fact_kind", FactKind)
 
 
 class CountsOut(BaseModel):
+    dispatched: int = Field(description="计入派单量: dispatches to the unit in the period, signed or past their sign "
+                                        "deadline, without upheld returns and excluded categories")
+    signed: int = Field(description="按时签收: signed within the sign deadline")
+    late: int = Field(description="超时签收: signed after it")
+    missed: int = Field(description="逾期未签收: not signed, the deadline passed")
+    not_in_time: int = Field(description="late + missed: the /assessment/behind measure not_in_time")
+    pending: int = Field(description="待签收: not signed, the deadline ahead; not counted yet")
+    sign_upheld: int = Field(description="dispatches returned, the return upheld: not counted")
     valid: int = Field(description="有效回访量: reached callbacks, without upheld returns and excluded categories")
     contacted: int
     resolved: int
@@ -37,7 +47,9 @@ class CountsOut(BaseModel):
 
 
 class RatesOut(BaseModel):
-    response: float | None = Field(description="响应率, a fraction; null without valid callbacks")
+    response: float | None = Field(description="响应率 = signed / dispatched, a fraction; null without a counted "
+                                               "dispatch")
+    contact: float | None = Field(description="联系率 = contacted / valid, a fraction; null without valid callbacks")
     resolution: float | None = Field(description="解决率, a fraction")
     satisfaction: float | None = Field(description="满意率, a fraction")
     composite: float | None = Field(description="综合得分, in points (0-100)")
@@ -73,6 +85,7 @@ class WindowOut(BaseModel):
 
 class FormulaOut(BaseModel):
     weight_response: float
+    weight_contact: float
     weight_resolution: float
     weight_satisfaction: float
     basically_factor: float
@@ -126,15 +139,24 @@ class TrendOut(BaseModel):
 
 
 class BehindItemOut(BaseModel):
+    """One ticket behind a figure. A callback's measure gives callback, unreachable or upheld_return items (with
+    the callback's answers); a response-rate measure gives sign_* items (with the dispatch's times)."""
+
     number: str
     state: TicketState
     state_label: str
     unit_code: str | None
     unit_name: str | None
     district_code: str | None
-    kind: FactKind
+    kind: FactKind = Field(description="what the ticket counted as: callback, unreachable, upheld_return, or for "
+                                       "the response rate sign_on_time, sign_late, sign_missed, sign_pending, "
+                                       "sign_void, sign_upheld")
     kind_label: str
-    at: datetime
+    at: datetime = Field(description="the callback's time, or the dispatch's")
+    dispatched_at: datetime | None = Field(None, description="when it was dispatched to the unit; null unless a "
+                                                             "sign_* item")
+    sign_by: datetime | None = Field(None, description="its sign deadline; null unless a sign_* item (or not kept)")
+    signed_at: datetime | None = Field(None, description="when the unit signed; null if it did not")
     contacted: bool | None = Field(description="null unless the fact is a reached callback")
     resolution: str | None = Field(description="resolved, partly or unresolved; null unless a reached callback")
     satisfaction: str | None = Field(description="satisfied, basically or unsatisfied")
@@ -188,8 +210,8 @@ class RollupOut(BaseModel):
 # --- builders ---------------------------------------------------------------------------------------------
 
 def rates_dict(r: Rates) -> dict:
-    return {"response": r.response, "resolution": r.resolution, "satisfaction": r.satisfaction,
-            "composite": r.composite}
+    return {"response": r.response, "contact": r.contact, "resolution": r.resolution,
+            "satisfaction": r.satisfaction, "composite": r.composite}
 
 
 def trend_out(period: str, months: int, level: str, points) -> TrendOut:
@@ -201,17 +223,25 @@ def trend_out(period: str, months: int, level: str, points) -> TrendOut:
 
 
 def behind_out(session: Session, period: str, level: str, key: str | None, measure: str, limit: int, offset: int,
-               pairs: list[tuple[RateFact, Ticket]], total: int) -> BehindOut:
+               pairs: list[tuple[RateFact | SignFact, Ticket]], total: int, now: datetime) -> BehindOut:
+    """`now`: the moment service.behind chose the sign facts at (an unsigned one is a miss past its deadline)."""
     ids = {f.unit_id for f, _ in pairs}
     units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))} if ids else {}
     items = []
     for f, t in pairs:
         unit = units.get(f.unit_id)
+        common = dict(number=t.number, state=t.state, state_label=STATE_LABELS[t.state],
+                      unit_code=unit.code if unit else None, unit_name=unit.name if unit else None,
+                      district_code=f.district_code)
+        if isinstance(f, SignFact):
+            kind = FactKind(rules.sign_kind(f.status, f.sign_by, now))
+            items.append(BehindItemOut(**common, kind=kind, kind_label=KIND_LABELS[kind], at=f.dispatched_at,
+                                       dispatched_at=f.dispatched_at, sign_by=f.sign_by, signed_at=f.signed_at,
+                                       contacted=None, resolution=None, satisfaction=None))
+            continue
         answered = f.kind == FactKind.callback
         items.append(BehindItemOut(
-            number=t.number, state=t.state, state_label=STATE_LABELS[t.state],
-            unit_code=unit.code if unit else None, unit_name=unit.name if unit else None,
-            district_code=f.district_code, kind=f.kind, kind_label=KIND_LABELS[f.kind], at=f.at,
+            **common, kind=f.kind, kind_label=KIND_LABELS[f.kind], at=f.at,
             contacted=f.contacted if answered else None,
             resolution=RESOLUTION_NAMES[f.resolution] if answered else None,
             satisfaction=SATISFACTION_NAMES[f.satisfaction] if answered else None))

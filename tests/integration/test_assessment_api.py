@@ -14,18 +14,21 @@ from sqlalchemy import select
 
 from jiesu.assessment import export
 from jiesu.assessment import service as assessment
+from jiesu.assessment.formulas import Formula
 from jiesu.callback import service as callback
 from jiesu.callback.models import Resolution, Satisfaction
 from jiesu.config import Settings
 from jiesu.permissions import SYSTEM
 from jiesu.tickets import jobs
-from jiesu.tickets.models import Ticket
+from jiesu.tickets.models import Ticket, TicketEvent
 from jiesu.tickets.rules import Step
 from tests.integration.test_tickets import Desk
 from tests.stories import PASSWORD
 
 STREET, OTHER, POLICE = "110115009000", "110115001000", "ga-110115"  # 观音寺街道, 兴丰街道, 大兴公安分局
 R, S = Resolution, Satisfaction
+# 观音寺街道 in September: response 4 signed / 5 dispatched; contact 3/3; resolution 2/3; satisfaction 1.9/3
+SEPTEMBER_COMPOSITE = 100 * (0.1 * 4 / 5 + 0.5 * 2 / 3 + 0.4 * 1.9 / 3)
 
 
 @pytest.fixture
@@ -53,6 +56,9 @@ def build_city(desk: Desk, cast, clock) -> dict[str, str]:
                  unreachable after three attempts; 兴丰街道: resolved/satisfied twice; 大兴公安分局: partly/basically,
                  not contacted; and one ticket left unsigned past its deadline.
         2024-10 观音寺街道: the reopened ticket resolved/satisfied, and one more resolved/satisfied.
+    Every ticket but the unsigned one is signed at once when dispatched (30 September 10:00, in time): 观音寺街道
+    signed 4 of its 5 September dispatches (response 80%), 兴丰街道 2 of 2, the police 1 of 1; in October 观音寺街道
+    signed its one dispatch (the reopened ticket went back to it without a new dispatch).
     The clock is left on 2 October."""
     n = {}
     t = replied_by(desk, cast, STREET, cast.handler)
@@ -131,12 +137,24 @@ def test_the_street_ranking_has_the_figures_of_the_export(client, session, setti
     assert (here["rank"], here["rank_in_district"], here["bottom"], here["group"], here["district"]) == (
         2, 2, True, "街道", "大兴区")
     assert (here["valid"], here["contacted"], here["resolved"], here["satisfied"], here["basically"]) == (3, 3, 2, 1, 1)
+    # the response rate from signing: the unsigned ticket is a miss; the contact rate from the callbacks, apart
+    assert (here["dispatched"], here["signed"], here["late"], here["missed"], here["not_in_time"], here["pending"],
+            here["sign_upheld"]) == (5, 4, 0, 1, 1, 0, 0)
+    assert here["response"] == pytest.approx(4 / 5) and here["contact"] == 1.0
+    assert (other["dispatched"], other["signed"], other["response"], other["contact"]) == (2, 2, 1.0, 1.0)
     assert here["resolution"] == pytest.approx(2 / 3) and here["satisfaction"] == pytest.approx(1.9 / 3)
-    assert here["composite"] == pytest.approx(100 * (0.1 + 0.5 * 2 / 3 + 0.4 * 1.9 / 3))
+    assert here["composite"] == pytest.approx(SEPTEMBER_COMPOSITE)
     assert here["unreachable"] == 1 and here["previous"] is None and here["change"] is None
     assert data["excluded"]["unreachable"] == 1 and data["totals"]["all"]["valid"] == 6
-    assert data["totals"]["table"]["valid"] == 5
-    assert data["formulas"][0].startswith("有效回访量")
+    table, everyone = data["totals"]["table"], data["totals"]["all"]
+    assert table["valid"] == 5 and (table["dispatched"], table["signed"], table["missed"]) == (7, 6, 1)
+    assert table["response"] == pytest.approx(6 / 7) and table["contact"] == 1.0
+    # the city: the police's dispatch signed too, its callback not contacted
+    assert (everyone["dispatched"], everyone["signed"]) == (8, 7) and everyone["response"] == pytest.approx(7 / 8)
+    assert everyone["contact"] == pytest.approx(5 / 6)
+    assert data["formulas"] == Formula().describe() and data["formulas"][2] == (
+        "响应率 = 签收时限内签收数 / 计入派单量")
+    assert data["formula"]["weight_contact"] == 0.0 and data["measures"] == list(assessment.ALL_MEASURES)
 
 
 def test_month_on_month_and_departments_below_the_minimum(client, city, login):
@@ -144,16 +162,35 @@ def test_month_on_month_and_departments_below_the_minimum(client, city, login):
     october = get(client, "rates", supervisor, month="2024-10").json()
     [here] = october["rows"]
     assert here["key"] == STREET and here["valid"] == 2 and here["composite"] == 100.0
-    assert here["previous"] == pytest.approx(100 * (0.1 + 0.5 * 2 / 3 + 0.4 * 1.9 / 3))
+    assert (here["dispatched"], here["signed"], here["response"]) == (1, 1, 1.0)
+    assert here["previous"] == pytest.approx(SEPTEMBER_COMPOSITE)
     assert here["change"] == pytest.approx(100 - here["previous"]) and not here["bottom"]
     departments = get(client, "rates", supervisor, month="2024-09", level="department").json()
     [police] = departments["rows"]
     assert police["group"] == "市级部门" and police["valid"] == 1 and police["rank"] is None
-    assert police["response"] == 0.0 and police["resolution"] == 0.0 and police["ranked"] is False
+    # signed at once, but the citizen said no one contacted them: responded in time, not contacted
+    assert police["response"] == 1.0 and police["contact"] == 0.0 and police["dispatched"] == 1
+    assert police["resolution"] == 0.0 and police["ranked"] is False
     districts = get(client, "rates", supervisor, month="2024-09", level="district").json()
     assert [(r["name"], r["valid"], r["rank"]) for r in districts["rows"]] == [("大兴区", 6, 1)]
+    assert [(r["dispatched"], r["signed"], r["response"]) for r in districts["rows"]] == [(8, 7, pytest.approx(7 / 8))]
     empty = get(client, "rates", supervisor, month="2023-03").json()
     assert empty["rows"] == [] and empty["totals"]["all"]["composite"] is None
+    assert empty["totals"]["all"]["response"] is None and empty["totals"]["all"]["contact"] is None
+
+
+def test_a_rate_without_a_counted_dispatch_is_empty_not_0(client, desk, cast, city, login):
+    # 兴丰街道 in October: one dispatch, its sign deadline still ahead (pending), no callback yet
+    t = desk.new(cast.operator)
+    desk.act(cast.dispatcher, t, Step.dispatch, unit=OTHER)
+    desk.session.flush()
+    october = get(client, "rates", login("supervisor"), month="2024-10").json()
+    other = {r["key"]: r for r in october["rows"]}[OTHER]
+    assert (other["dispatched"], other["pending"], other["valid"]) == (0, 1, 0)
+    assert other["response"] is None and other["contact"] is None and other["composite"] is None
+    assert october["totals"]["all"]["pending"] == 1 and october["totals"]["all"]["response"] == 1.0
+    pending = get(client, "behind", login("supervisor"), month="2024-10", key=OTHER, measure="pending").json()
+    assert [(i["number"], i["kind"], i["signed_at"]) for i in pending["items"]] == [(t.number, "sign_pending", None)]
 
 
 def test_the_excel_download(client, city, login):
@@ -192,12 +229,45 @@ def test_the_tickets_behind_a_figure(client, city, login):
     get(client, "behind", supervisor, 422, month="2024-09", measure="everything")
 
 
+def test_the_tickets_behind_the_response_rate(client, session, city, login):
+    supervisor = login("supervisor")
+    late = get(client, "behind", supervisor, month="2024-09", key=STREET, measure="not_in_time").json()
+    assert late["total"] == 1 and [i["number"] for i in late["items"]] == [city["unsigned"]]
+    [item] = late["items"]
+    assert (item["kind"], item["kind_label"], item["signed_at"]) == ("sign_missed", "逾期未签收", None)
+    assert item["contacted"] is None and item["resolution"] is None and item["unit_code"] == STREET
+    sent = session.scalar(select(TicketEvent).join(Ticket).where(Ticket.number == city["unsigned"],
+                                                                 TicketEvent.action == "dispatch"))
+    assert item["dispatched_at"] == item["at"] == "2024-09-30T02:00:00Z" == sent.at.isoformat().replace(
+        "+00:00", "Z")
+    assert item["sign_by"] == json.loads(sent.payload)["sign_by"].replace("+00:00", "Z")
+    assert item["sign_by"] < "2024-10-02T02:00:00Z"  # past, on the clock's 2 October
+    signed = get(client, "behind", supervisor, month="2024-09", key=STREET, measure="signed").json()
+    assert {i["number"] for i in signed["items"]} == {city["ok"], city["basically"], city["reopened"],
+                                                      city["unreachable"]}
+    assert {(i["kind"], i["kind_label"], i["signed_at"]) for i in signed["items"]} == {
+        ("sign_on_time", "按时签收", "2024-09-30T02:00:00Z")}
+    dispatched = get(client, "behind", supervisor, month="2024-09", key=STREET, measure="dispatched").json()
+    assert dispatched["total"] == 5 and city["unsigned"] in {i["number"] for i in dispatched["items"]}
+    # the whole district's: 观音寺街道's unsigned ticket only; nothing pending, nothing late
+    district = get(client, "behind", supervisor, month="2024-09", level="district", key="110115000000",
+                   measure="not_in_time").json()
+    assert [i["number"] for i in district["items"]] == [city["unsigned"]]
+    assert get(client, "behind", supervisor, month="2024-09", measure="late").json()["total"] == 0
+    assert get(client, "behind", supervisor, month="2024-09", measure="pending").json()["total"] == 0
+
+
 def test_trend(client, city, login):
     out = get(client, "trend", login("supervisor"), month="2024-10", months=3, level="street").json()
     assert [p["period"] for p in out["points"]] == ["2024-08", "2024-09", "2024-10"]
     assert out["points"][0]["rows"] == [] and out["points"][0]["total"]["composite"] is None
-    september = {r["name"]: r["composite"] for r in out["points"][1]["rows"]}
-    assert september["兴丰街道办事处"] == 100.0 and september["观音寺街道办事处"] == pytest.approx(68.6667, abs=1e-3)
+    assert out["points"][0]["total"]["response"] is None
+    september = {r["name"]: r for r in out["points"][1]["rows"]}
+    here = september["观音寺街道办事处"]
+    assert september["兴丰街道办事处"]["composite"] == 100.0 and here["composite"] == pytest.approx(66.6667, abs=1e-3)
+    assert here["response"] == pytest.approx(4 / 5) and here["contact"] == 1.0
+    total = out["points"][1]["total"]  # the city's: the police signed, did not contact
+    assert total["response"] == pytest.approx(7 / 8) and total["contact"] == pytest.approx(5 / 6)
     assert out["points"][2]["total"]["composite"] == 100.0
 
 

@@ -67,9 +67,17 @@ def test_the_ranked_table(jiesu, city):
     assert "2024年9月 街乡镇接诉即办考核排名" in out and "考核周期：2024年9月1日至2024年9月30日" in out
     assert out.index("兴丰街道办事处") < out.index("观音寺街道办事处")
     here = next(line for line in out.splitlines() if "观音寺街道办事处" in line)
-    assert "末位" in here and "66.7%" in here and "68.67" in here
-    assert "考核公式" in out and "综合得分 = 100 × (0.1 × 响应率 + 0.5 × 解决率 + 0.4 × 满意率)" in out
-    assert "全市未联系上 1 件" in out and "本表合计: 有效回访量 5" in out
+    # response 4 signed of 5 dispatched; contact 3/3; resolution 2/3; composite 100 x (0.08 + 0.5 x 2/3 + 0.4 x 1.9/3)
+    cells = here.split()
+    assert "末位" in cells and "80.0%" in cells and "100.0%" in cells and "66.7%" in cells and "66.67" in cells
+    assert "考核公式" in out and "响应率 = 签收时限内签收数 / 计入派单量" in out
+    assert "联系率 = 承办单位联系市民数 / 有效回访量" in out
+    assert "综合得分 = 100 × (0.1 × 响应率 + 0 × 联系率 + 0.5 × 解决率 + 0.4 × 满意率)" in out
+    assert "全市未联系上 1 件" in out
+    text = " ".join(out.split())
+    assert "本表合计: 计入派单量 7（按时签收 6, 超时签收 0, 逾期未签收 1; 待签收 0, 退单审核通过 0 不计入）, " \
+           "响应率 85.7%; 有效回访量 5, 联系率 100.0%" in text
+    assert "全市合计: 计入派单量 8（按时签收 7," in text and "响应率 87.5%; 有效回访量 6, 联系率 83.3%" in text
     department = jiesu("rates", "--month", "2024-09", "--level", "department")
     assert "—" in department  # one valid callback: listed, not ranked
 
@@ -88,8 +96,17 @@ def test_csv_and_xlsx_files(jiesu, city, tmp_path):
     rows = list(csv.reader(io.StringIO(table.read_bytes().decode("utf-8-sig"))))
     assert rows[0][:3] == ["排名", "区内排名", "单位"]
     assert [r[2] for r in rows[1:]] == ["兴丰街道办事处", "观音寺街道办事处"]
-    ws = load_workbook(xlsx)["考核排名"]
+    here = dict(zip(rows[0], rows[2], strict=True))
+    assert (here["计入派单量"], here["按时签收"], here["逾期未签收"], here["响应率"], here["联系率"]) == (
+        "5", "4", "1", "80.0%", "100.0%")
+    wb = load_workbook(xlsx)
+    ws = wb["考核排名"]
     assert ws["A1"].value == "2024年9月 街乡镇接诉即办考核排名"
+    counts = wb["回访计数"]
+    header = [c.value for c in counts[2]]
+    values = dict(zip(header, [c.value for c in counts[4]], strict=True))
+    assert values["单位"] == "观音寺街道办事处"
+    assert (values["计入派单量"], values["逾期未签收"], values["联系市民"]) == (5, 1, 3)
     bad = jiesu("rates", "--month", "2024-09", "--xlsx", str(tmp_path / "no" / "such" / "dir.xlsx"), code=1)
     assert "cannot write Excel report" in bad
 
@@ -124,9 +141,10 @@ def test_rollup_and_rebuild(jiesu, city):
     assert json.loads(jiesu("rates", "--month", "2024-09", "--live", "--json", stdout=True))["source"] == "facts"
     assert "has not ended yet" in jiesu("rollup", "--month", "2024-10", code=1)
     out = jiesu("rebuild", "--month", "2024-09")
-    assert "2024-09: 7 facts written" in out
+    # 7 callbacks' facts and 8 dispatches' (every ticket sent in September); the kept month is kept again
+    assert "2024-09: 15 facts written; rollup kept again" in out and "no figure changed" in out
     rebuilt = json.loads(jiesu("rates", "--month", "2024-09", "--json", stdout=True))
-    assert rebuilt["source"] == "facts" and rebuilt["rows"] == before["rows"]
+    assert rebuilt["source"] == "rollup" and rebuilt["rows"] == before["rows"]
 
 
 def test_supervise_and_behind(jiesu, city):
@@ -139,6 +157,16 @@ def test_supervise_and_behind(jiesu, city):
     data = json.loads(jiesu("behind", "--month", "2024-09", "--key", STREET, "--json", stdout=True))
     assert data["total"] == 3 and {i["number"] for i in data["items"]} == {city["ok"], city["basically"],
                                                                           city["reopened"]}
+    # the response rate's: the dispatch signed late or not at all, with its times in Beijing time
+    out = jiesu("behind", "--month", "2024-09", "--key", STREET, "--measure", "not_in_time")
+    line = next(line for line in out.splitlines() if city["unsigned"] in line)
+    assert ": 1 tickets" in out and "派单时间" in out and "签收时限" in out and city["ok"] not in out
+    assert "逾期未签收" in line and "2024-09-30 10:00" in line
+    data = json.loads(jiesu("behind", "--month", "2024-09", "--key", STREET, "--measure", "not_in_time", "--json",
+                            stdout=True))
+    [item] = data["items"]
+    assert (item["number"], item["kind"], item["dispatched_at"], item["signed_at"]) == (
+        city["unsigned"], "sign_missed", "2024-09-30T02:00:00Z", None)
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

@@ -20,6 +20,7 @@ from jiesu.assessment.schemas import (
     supervision_out,
     trend_out,
 )
+from jiesu.clock import FixedClock
 from jiesu.errors import InvalidInput
 from jiesu.limits import MAX_CODE, MAX_OFFSET, MAX_PAGE_SIZE, MAX_UNIT_CODE
 from jiesu.permissions import Permission, require
@@ -46,7 +47,9 @@ def rates(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: Clo
           level: Level = "street", live: Annotated[bool, LIVE] = False) -> RankingOut:
     """One month's ranking at one level (street: 街道 and 乡镇 each ranked within their kind and within their
     district; district; department: 市级部门 and 公共服务企业), with last month's score, the change, the bottom
-    named, the formulas used and what was left out. Each row's `key` and each figure (`measures`) drill down
+    named, the formulas used and what was left out. Each row and total has 响应率 (signed in time / counted
+    dispatches) with its counts, 联系率 (contacted / valid) and the callbacks' rates beside their counts; a rate
+    with nothing to count is null. Each row's `key` and each figure (`measures`) drill down
     through /assessment/behind."""
     r = service.ranking(session, actor, settings, clock, month, level, prefer_rollup=not live)
     return RankingOut.model_validate(export.to_dict(r, settings.tz))
@@ -82,9 +85,12 @@ def behind(session: SessionDep, actor: UserDep, settings: SettingsDep, clock: Cl
            measure: Measure = "valid", limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
            offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> BehindOut:
     """The tickets behind one figure of a ranking: each with its state, the unit it counted for, and what it
-    counted as (a reached callback and its answers, 未联系上, or 退单审核通过)."""
-    pairs, total = service.behind(session, actor, settings, clock, month, level, key, measure, limit, offset)
-    return behind_out(session, month, level, key, measure, limit, offset, pairs, total)
+    counted as: for the callbacks' measures a reached callback and its answers, 未联系上, or 退单审核通过; for
+    the response rate's (dispatched, signed, not_in_time, late, missed, pending, sign_upheld) the dispatch, its
+    sign deadline and when it was signed (按时签收, 超时签收, 逾期未签收 ...)."""
+    frozen = FixedClock(clock.now())  # the sign facts are chosen and labelled at one moment
+    pairs, total = service.behind(session, actor, settings, frozen, month, level, key, measure, limit, offset)
+    return behind_out(session, month, level, key, measure, limit, offset, pairs, total, frozen.now())
 
 
 @router.get("/supervision", response_model=SupervisionOut, responses=responses(401, 403, 422))
