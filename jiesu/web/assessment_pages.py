@@ -53,7 +53,7 @@ CARD_STEPS = 3  # the timeline's last steps on each card of the callback desk
 # What the desk says after a callback is recorded (sentences: the catalogue translates them).
 RESULT_NOTICES = {"closed": "回访完成，工单已办结", "reopened": "市民表示未解决，已转回承办单位重办",
                   "retry": "未联系上市民，稍后再次回访", "unreachable": "多次未联系上市民，工单已办结（未联系上）"}
-MEASURE_LABELS = glossary.labels("measure", assessment.MEASURES)
+MEASURE_LABELS = glossary.labels("measure", assessment.ALL_MEASURES)
 SCORE_RESOLUTION = {score: RESOLUTION_LABELS[name] for score, name in RESOLUTION_NAMES.items()}
 SCORE_SATISFACTION = {score: SATISFACTION_LABELS[name] for score, name in SATISFACTION_NAMES.items()}
 
@@ -403,8 +403,8 @@ def _trend_chart(trend: list, _) -> dict:
     def series(pick) -> list[float | None]:
         return [None if pick(rates) is None else round(100 * pick(rates), 1) for _p, rates, _per in trend]
 
-    lines = [(_("响应率"), series(lambda r: r.response)), (_("解决率"), series(lambda r: r.resolution)),
-             (_("满意率"), series(lambda r: r.satisfaction)),
+    lines = [(_("响应率"), series(lambda r: r.response)), (_("联系率"), series(lambda r: r.contact)),
+             (_("解决率"), series(lambda r: r.resolution)), (_("满意率"), series(lambda r: r.satisfaction)),
              (_("综合得分"), [None if rates.composite is None else round(rates.composite, 2)
                             for _p, rates, _per in trend])]
     return {"data": [{"type": "scatter", "mode": "lines+markers", "name": name, "x": months, "y": values,
@@ -507,10 +507,12 @@ def behind_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
         name = session.scalar(select(Unit.name).where(Unit.code == key)) or key
     pages_n = max(1, -(-total // PAGE_SIZE))
     params = {"month": month, "level": level, "key": key, "measure": measure}
+    now = clock.now()  # the moment behind() read the facts at: an unsigned dispatch is a miss after its deadline
     return pages.render(
         request, "behind.html", actor, session=session, rows=rows, total=total, page=page, pages=pages_n,
         month=month, level=level, key=key, measure=measure, key_name=name, measure_label=MEASURE_LABELS[measure],
-        kinds=KIND_LABELS, unit_names=unit_names,
+        kinds=KIND_LABELS, unit_names=unit_names, signing=measure in assessment.SIGN_MEASURES,
+        sign_kind=lambda f: periods.sign_kind(f.status, f.sign_by, now),
         resolution_labels=SCORE_RESOLUTION, satisfaction_labels=SCORE_SATISFACTION, states=STATE_LABELS,
         local=pages.local_time(settings.tz), summary=pages.summary,
         back=pages.url_with("/assessment", {"month": month, "level": level}),

@@ -125,9 +125,20 @@ def test_the_supervisor_sees_rankings_trends_and_overdue_lists(page, server, tmp
     assert page.locator(".js-plotly-plot").count() == 2
     assert page.locator("#chart-ranking svg.main-svg").count() >= 1
     assert page.locator("#chart-ranking .barlayer .point").count() >= 1
-    assert page.locator("#chart-trend .scatterlayer .trace").count() == 4
+    # response, contact, resolution, satisfaction and the composite
+    assert page.locator("#chart-trend .scatterlayer .trace").count() == 5
     assert page.locator("table.ranking tbody tr").count() >= 1
+    assert page.locator("table.ranking thead").get_by_text("联系率", exact=True).is_visible()
     page.screenshot(path=str(tmp_path / "assessment-street.png"), full_page=True)
+    # the response rate's card opens the dispatches not signed in time, with their deadlines and sign times
+    page.locator(".card.response").get_by_role("link", name="未按时签收").click()
+    page.wait_for_url("**/assessment/behind?*measure=not_in_time*")
+    assert page.get_by_role("heading", level=1).inner_text().endswith("未按时签收")
+    assert page.locator("table.behind.signing thead").inner_text().split() == [
+        "工单编号", "考核单位", "派单时间", "签收时限", "签收时间", "计入"]
+    page.screenshot(path=str(tmp_path / "assessment-not-in-time.png"), full_page=True)
+    page.go_back()
+    page.wait_for_load_state("networkidle")
     # the districts are ranked in the demo city: ranks, and the bottom named
     page.locator("nav.chips").get_by_role("link", name="区", exact=True).click()
     page.wait_for_url("**/assessment?*level=district*")

@@ -49,9 +49,9 @@ def replied_at(desk: Desk, cast: Cast, street: str = STREET, text: str = "楼下
 
 
 def answer(desk: Desk, cast: Cast, t: Ticket, resolution=Resolution.resolved,
-           satisfaction=Satisfaction.satisfied) -> callback.Outcome:
+           satisfaction=Satisfaction.satisfied, contacted: bool = True) -> callback.Outcome:
     return callback.record(desk.session, cast.callback, desk.clock, desk.settings, t.number, callback.Answer(
-        contacted=True, resolution=resolution, satisfaction=satisfaction))
+        contacted=contacted, resolution=resolution, satisfaction=satisfaction))
 
 
 @pytest.fixture
@@ -64,6 +64,46 @@ def city(desk, cast):
     answer(desk, cast, bad[0])
     answer(desk, cast, bad[1], Resolution.unresolved, Satisfaction.unsatisfied)
     return {"good": [t.number for t in good], "bad": [t.number for t in bad]}
+
+
+@pytest.fixture
+def signing(desk, cast, clock):
+    """Signing apart from contacting (the sign deadline is an hour after the dispatch here). 兴丰 signed its two
+    tickets at once in August, and September's callbacks reached citizens it had contacted: no dispatch of
+    September, so no response rate. 观音寺, on 30 September at 10:00: one ticket signed at once, one at 12:00
+    (late), one never (missed at 12:00), one dispatched at 12:00 (its deadline ahead: not counted yet); the
+    citizen of the first says it was contacted, the one of the late ticket that it was not. The clock is left
+    at 12:00."""
+    september = clock.now()
+    clock.set(september - timedelta(days=31))  # Friday 30 August, 10:00 in Beijing
+    august = [replied_at(desk, cast, OTHER_STREET, text="小区门口占道经营") for _ in range(2)]
+    clock.set(september)
+    for t in august:
+        answer(desk, cast, t)
+    made = {}
+    for name in ("on_time", "late", "missed"):
+        made[name] = desk.new(cast.operator)
+        desk.act(cast.dispatcher, made[name], Step.dispatch, unit=STREET)
+    desk.act(cast.handler, made["on_time"], Step.sign)
+    clock.advance(timedelta(hours=2))
+    desk.act(cast.handler, made["late"], Step.sign)
+    made["pending"] = desk.new(cast.operator)
+    desk.act(cast.dispatcher, made["pending"], Step.dispatch, unit=STREET)
+    for name, contacted in (("on_time", True), ("late", False)):
+        desk.act(cast.handler, made[name], Step.reply, text="已督促餐馆加装油烟净化器")
+        answer(desk, cast, made[name], contacted=contacted)
+    return {name: t.number for name, t in made.items()} | {"august": [t.number for t in august]}
+
+
+def ranking_rows(html: str) -> list[str]:
+    start = html.index('<table class="ranking">')
+    return re.findall(r"<tr class=\"[^\"]*\">(.*?)</tr>", html[start:html.index("</table>", start)], re.S)
+
+
+def cell(row: str, name: str) -> str:
+    m = re.search(rf'<td class="{name}">(.*?)</td>', row, re.S)
+    assert m, f"no {name} cell in {row}"
+    return m.group(1)
 
 
 def numbers_on(html: str) -> list[str]:
@@ -220,8 +260,7 @@ def test_the_ranking_with_drill_down_links(client, city):
     r = client.get("/assessment", params={"month": MONTH, "level": "street"})
     assert r.status_code == 200
     html = r.text
-    table = html[html.index('<table class="ranking">'):html.index("</table>", html.index('<table class="ranking">'))]
-    rows = re.findall(r"<tr class=\"[^\"]*\">(.*?)</tr>", table, re.S)
+    rows = ranking_rows(html)
     assert len(rows) == 2
     assert "观音寺街道办事处" in rows[0] and re.search(r"<td>1\s", rows[0]) and "末位" not in rows[0]
     assert "兴丰街道办事处" in rows[1] and re.search(r"<td>2\s", rows[1]) and "末位" in rows[1]
@@ -240,9 +279,74 @@ def test_the_ranking_with_drill_down_links(client, city):
         assert client.get(f"/tickets/{number}").status_code == 200
     # the city's figures, the formulas as configured
     assert "75.0%" in html  # resolution over the city: 3 of 4
-    assert "综合得分 = 100 × (0.1 × 响应率 + 0.5 × 解决率 + 0.4 × 满意率)" in html
+    assert "综合得分 = 100 × (0.1 × 响应率 + 0 × 联系率 + 0.5 × 解决率 + 0.4 × 满意率)" in html
+    assert "响应率 = 签收时限内签收数 / 计入派单量" in html
+    # each street signed its two tickets at once: 2 of 2; the city 4 of 4, and 77.50 = 0.1 x 100 + 0.5 x 75 + 0.4 x 75
+    response = cell(rows[0], "response")
+    assert response.startswith("100.0%") and "measure=dispatched\" title=\"计入派单量\">2</a>" in response
+    assert "77.50" in html
     city_valid = client.get("/assessment/behind", params={"month": MONTH, "measure": "valid"})
     assert len(numbers_on(city_valid.text)) == 4
+
+
+def test_the_response_rate_is_signing_and_the_contact_rate_stands_apart(client, signing):
+    login(client, "supervisor")
+    html = client.get("/assessment", params={"month": MONTH, "level": "street"}).text
+    rows = ranking_rows(html)
+    assert len(rows) == 2
+    xingfeng, guanyinsi = rows  # 100.00 ranks above 93.33
+    assert "兴丰街道办事处" in xingfeng and "观音寺街道办事处" in guanyinsi
+    # 观音寺: 1 of 3 counted dispatches signed in time (the pending one is not counted); 1 of 2 citizens contacted
+    response = cell(guanyinsi, "response")
+    assert response.startswith("33.3%")
+    assert f"key={STREET}&amp;measure=dispatched\" title=\"计入派单量\">3</a>" in response
+    assert f"key={STREET}&amp;measure=not_in_time\" title=\"未按时签收\">2</a>" in response
+    contact = cell(guanyinsi, "contact")
+    assert contact.startswith("50.0%") and "measure=contacted\" title=\"已联系市民\">1</a>" in contact
+    assert "measure=not_contacted\" title=\"未联系市民\">1</a>" in contact
+    # 100 x (0.1 x 1/3 + 0.5 x 1 + 0.4 x 1) = 93.33
+    assert "<b>93.33</b>" in guanyinsi
+    # 兴丰: no dispatch in September, so no response rate (not 0 %); its composite is the other rates' (0.9 of the
+    # weights, scaled up to 1): 100
+    response = cell(xingfeng, "response")
+    assert response.startswith("—") and "%" not in response and "measure=not_in_time" not in response
+    assert cell(xingfeng, "contact").startswith("100.0%") and "<b>100.00</b>" in xingfeng
+    # the city: 1 of 3 signed in time, 3 of 4 contacted; the pending dispatch said apart
+    cards = html[html.index('<div class="cards">'):html.index('<h2 id="ranking">')]
+    assert re.search(r"<b>33.3%</b><span>响应率</span>", cards) and re.search(r"<b>75.0%</b><span>联系率</span>", cards)
+    assert "measure=not_in_time\">未按时签收 2</a>" in cards and "measure=dispatched\">计入派单量 3</a>" in cards
+    assert "measure=pending\">待签收（未到时限） 1</a>" in html
+
+
+def behind_rows(html: str) -> list[list[str]]:
+    """The drill-down's rows, each as its cells' text."""
+    body = html[html.index("<tbody>", html.index('<table class="behind')):html.index("</tbody>")]
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def test_the_not_in_time_drill_down_lists_the_late_and_unsigned_with_their_times(client, signing):
+    login(client, "supervisor")
+    params = {"month": MONTH, "level": "street", "key": STREET}
+    page = client.get("/assessment/behind", params={**params, "measure": "not_in_time"})
+    assert page.status_code == 200 and "观音寺街道办事处 · 未按时签收" in page.text
+    assert "共 2 件工单" in page.text
+    # ticket, unit, dispatched, sign by, signed, counted as: Beijing time (the clock's 02:00 UTC is 10:00)
+    assert behind_rows(page.text) == [
+        [signing["late"], "观音寺街道办事处", "2024-09-30 10:00", "2024-09-30 11:00", "2024-09-30 12:00", "超时签收"],
+        [signing["missed"], "观音寺街道办事处", "2024-09-30 10:00", "2024-09-30 11:00", "—", "逾期未签收"]]
+    assert 'datetime="2024-09-30T10:00:00+08:00"' in page.text
+    dispatched = client.get("/assessment/behind", params={**params, "measure": "dispatched"}).text
+    assert numbers_on(dispatched) == [signing["on_time"], signing["late"], signing["missed"]]
+    pending = client.get("/assessment/behind", params={**params, "measure": "pending"}).text
+    assert [r[0] for r in behind_rows(pending)] == [signing["pending"]] and "待签收（未到时限）" in pending
+    # a callback measure keeps its own columns: the callback's time, and whether the unit contacted the citizen
+    contacted = client.get("/assessment/behind", params={**params, "measure": "not_contacted"}).text
+    assert [r[0] for r in behind_rows(contacted)] == [signing["late"]] and "<th>联系</th>" in contacted
+    none = client.get("/assessment/behind", params={**params, "key": OTHER_STREET, "measure": "dispatched"}).text
+    assert "共 0 件工单" in none and numbers_on(none) == []
+    english = client.get("/assessment/behind", params={**params, "measure": "not_in_time", "lang": "en"}).text
+    assert "Not signed in time" in english and "Signed late" in english and "Sign by" in english
 
 
 def test_the_district_and_department_levels(client, city):
@@ -280,7 +384,8 @@ def test_the_charts_are_plotly_served_from_here(client, city):
     assert bars[0]["x"][0] == 100.0 and bars[0]["x"][1] < 100.0
     trend = charts["chart-trend"]
     assert trend["data"][0]["x"] == ["2024-04", "2024-05", "2024-06", "2024-07", "2024-08", "2024-09"]
-    assert [line["y"][-1] for line in trend["data"][:3]] == [100.0, 75.0, 75.0]  # response, resolution, satisfaction
+    assert [line["name"] for line in trend["data"]] == ["响应率", "联系率", "解决率", "满意率", "综合得分"]
+    assert [line["y"][-1] for line in trend["data"]] == [100.0, 100.0, 75.0, 75.0, 77.5]
     assert trend["data"][0]["y"][:5] == [None] * 5  # no callbacks before: no rate, not 0
     js = client.get("/static/vendor/plotly.min.js")
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
@@ -327,7 +432,8 @@ def test_in_english(client, city):
     login(client, "supervisor")
     html = client.get("/assessment", params={"month": MONTH, "lang": "en"}).text
     assert "Assessment and supervision" in html and "Composite score" in html and "Subdistrict" in html
-    assert "composite = 100 x (0.1 x response" in html
+    assert "composite = 100 x (0.1 x response + 0 x contact" in html
+    assert "Response rate" in html and "Contact rate" in html
     login(client, "callback")
     assert "Callback desk" in client.get("/callbacks").text
 
