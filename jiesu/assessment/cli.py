@@ -70,6 +70,7 @@ def _write(path: Path, write, what: str) -> None:
 
 TERMINAL_COLUMNS = {"rank", "rank_in_district", "name", "group", "response", "valid", "contact",
                     "resolution", "satisfaction", "composite", "change", "bottom"}
+WIDE = 280  # the terminal's width that shows all the columns the files carry (24 for streets)
 NARROW_COLUMNS = {"rank", "name", "response", "valid", "resolution", "satisfaction", "composite", "bottom"}
 
 
@@ -84,7 +85,7 @@ def total_line(label: str, counts, rates, sign_upheld: int) -> str:
 
 def print_ranking(ranking: assessment.Ranking, tz) -> None:
     cols = export.columns(ranking.level)
-    narrow = console.width < 200
+    narrow = console.width < WIDE  # below it, every column would be cut to a few characters
     if narrow:  # a terminal shows what is read first; the files and --json carry every column
         keep = TERMINAL_COLUMNS if console.width >= 110 else NARROW_COLUMNS
         cols = [c for c in cols if c.key in keep]

@@ -163,7 +163,7 @@ def notes(ranking: Ranking) -> list[str]:
            f"全市未联系上 {ranking.unreachable} 件、退单审核通过 {ranking.upheld_returns} 件，不计入有效回访量；"
            f"不纳入考核类别 {ranking.excluded_category} 件"
            + (f"（类别代码 {', '.join(ranking.excluded_codes)}）。" if ranking.excluded_codes else "。"),
-           "数据来源：" + ("已结转的月度汇总" if ranking.source == "rollup" else "实时回访数据") + "。"]
+           "数据来源：" + ("已结转的月度汇总" if ranking.source == "rollup" else "实时数据（回访与签收记录）") + "。"]
     return out
 
 
