@@ -221,6 +221,7 @@ FACT_KIND = {  # what a ticket counts as for a unit in a month
     "sign_missed": NOT_SIGNED,
     "sign_pending": SIGN_PENDING,
     "sign_void": Term("未签收即并单或撤回", "Merged or withdrawn before the deadline"),
+    "sign_returned": Term("退单待审", "Returned, in review"),  # the ticket state's word: the same thing
     "sign_upheld": SIGN_UPHELD,
 }
 
@@ -247,7 +248,7 @@ MEASURE = {  # a figure of a ranking whose tickets can be listed (assessment.MEA
     "not_in_time": Term("未按时签收", "Not signed in time"),
     "late": SIGNED_LATE,
     "missed": NOT_SIGNED,
-    "pending": SIGN_PENDING,
+    "pending": Term("暂不计入（未到签收时限或退单待审）", "Not counted yet (deadline ahead, or return under review)"),
     "sign_upheld": SIGN_UPHELD,
 }
 

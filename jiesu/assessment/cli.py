@@ -77,7 +77,7 @@ NARROW_COLUMNS = {"rank", "name", "response", "valid", "resolution", "satisfacti
 def total_line(label: str, counts, rates, sign_upheld: int) -> str:
     """A totals line: every rate beside the counts it is made of ("—": no denominator, not 0)."""
     return (f"{label}: 计入派单量 {counts.dispatched}（按时签收 {counts.signed}, 超时签收 {counts.late}, 逾期未签收 "
-            f"{counts.missed}; 待签收 {counts.pending}, 退单审核通过 {sign_upheld} 不计入）, 响应率 "
+            f"{counts.missed}; 暂不计入 {counts.pending}, 退单审核通过 {sign_upheld} 不计入）, 响应率 "
             f"{export.pct(rates.response)}; 有效回访量 {counts.valid}, 联系率 {export.pct(rates.contact)}, 解决率 "
             f"{export.pct(rates.resolution)}, 满意率 {export.pct(rates.satisfaction)}; 综合得分 "
             f"{export.score(rates.composite)}")

@@ -157,8 +157,8 @@ def notes(ranking: Ranking) -> list[str]:
     """What the table's reader needs to know beside the formulas."""
     out = [f"有效回访量少于 {ranking.min_sample} 件的单位列出、不排名（排名栏为“{DASH}”）；"
            f"无计入派单的响应率、无有效回访的其余各率为“{DASH}”，不计为 0。",
-           f"全市待签收（未到时限）{ranking.total.pending} 件、退单审核通过（不计入派单）{ranking.sign_upheld} 件，"
-           "不计入派单量。",
+           f"全市暂不计入（未到签收时限或退单待审）{ranking.total.pending} 件、退单审核通过（不计入派单）"
+           f"{ranking.sign_upheld} 件，不计入派单量。",
            "环比 = 本月综合得分 − 上月综合得分（分）；“末位”为本类别排名最后、予以点名的单位。",
            f"全市未联系上 {ranking.unreachable} 件、退单审核通过 {ranking.upheld_returns} 件，不计入有效回访量；"
            f"不纳入考核类别 {ranking.excluded_category} 件"

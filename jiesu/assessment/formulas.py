@@ -33,7 +33,8 @@ class Counts:
     partly: int = 0
     satisfied: int = 0
     basically: int = 0
-    # Dispatches (rules.sign_kind): signed in time, signed late, not signed past the deadline, deadline ahead.
+    # Dispatches (rules.sign_kind): signed in time, signed late, not signed past the deadline, not counted yet
+    # (the deadline ahead, or returned in time and the return not ruled on).
     signed: int = 0
     late: int = 0
     missed: int = 0

@@ -27,6 +27,7 @@ class FactKind(StrEnum):
     sign_missed = "sign_missed"  # not signed, the deadline passed
     sign_pending = "sign_pending"  # not signed, the deadline still ahead: not counted yet
     sign_void = "sign_void"  # merged or withdrawn before its deadline, unsigned: not counted
+    sign_returned = "sign_returned"  # returned within its deadline, the centre not ruled yet: not counted yet
     sign_upheld = "sign_upheld"  # returned, and the return upheld: not counted against the unit
 
 

@@ -77,6 +77,7 @@ class SignStatus(StrEnum):
     late = "late"  # signed after it
     unsigned = "unsigned"  # left the unit's hands (merged, withdrawn) unsigned after its deadline had passed
     void = "void"  # ... before its deadline: there was nothing to sign for, not counted
+    returned = "returned"  # returned (退单) unsigned within its deadline: answered; not counted until the centre rules
     upheld_return = "upheld_return"  # the centre ruled it not this unit's ticket: not counted against it
 
 
@@ -92,8 +93,8 @@ class Spell:
 
 
 # The steps that start, end or answer a unit's hold. Any other step leaves the spells as they are.
-SIGN_ACTIONS = frozenset({"dispatch", "sign", "uphold_return", "reject_return", "mark_overdue", "merge",
-                          "withdraw", "import"})
+SIGN_ACTIONS = frozenset({"dispatch", "sign", "return", "uphold_return", "reject_return", "mark_overdue",
+                          "merge", "withdraw", "import"})
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -107,9 +108,11 @@ def replay(events: Iterable[tuple[str, datetime, dict]]) -> list[Spell]:
     - dispatch / uphold_return start a spell for the unit named, with the sign deadline the step set; an upheld
       return ends the spell before it as `upheld_return` (re-dispatched: it counts for the unit that holds it).
     - sign answers the open spell: on time when at or before its deadline.
-    - reject_return: a unit that returned the ticket, unsigned, within its deadline answered in time, so the new
-      deadline the centre gives it stands; one that returned after its deadline had passed keeps the old one.
-    - merge / withdraw end an open spell: unsigned if its deadline had passed, void if not.
+    - return (退单) of an unsigned ticket within its deadline answers the dispatch too: the spell is `returned`,
+      counted neither way while the centre reviews it. Upheld, it is `upheld_return`; rejected, the unit signs
+      against the new deadline the centre gives. A return after the deadline had passed answers nothing: the
+      spell stays open on its old deadline (a miss, or a late sign once the rejected ticket is signed).
+    - merge / withdraw end an open spell: unsigned if its deadline had passed, void if not (or if returned).
     - Events written before the deadline was kept on them carry no `sign_by`: the clock's mark_overdue (sign)
       says the deadline had passed by then, and a sign with no deadline known and no such mark is on time.
     - import (intake.history) carries the old system's unit, dispatch time, sign deadline and sign time when it
@@ -123,7 +126,7 @@ def replay(events: Iterable[tuple[str, datetime, dict]]) -> list[Spell]:
             spells.extend(_imported(payload))
             continue
         current = spells[-1] if spells else None
-        is_open = current is not None and current.status == SignStatus.open
+        is_open = current is not None and current.status in (SignStatus.open, SignStatus.returned)
         if action in ("dispatch", "uphold_return") and payload.get("unit"):
             if action == "uphold_return" and current is not None and current.status != SignStatus.upheld_return:
                 current.status = SignStatus.upheld_return
@@ -134,14 +137,18 @@ def replay(events: Iterable[tuple[str, datetime, dict]]) -> list[Spell]:
             current.signed_at = at
             on_time = current.sign_by is None or at <= current.sign_by
             current.status = SignStatus.on_time if on_time else SignStatus.late
+        elif action == "return":
+            if current.status == SignStatus.open and (current.sign_by is None or at <= current.sign_by):
+                current.status = SignStatus.returned
         elif action == "reject_return":
-            if (current.sign_by is None or at <= current.sign_by) and payload.get("sign_by"):
-                current.sign_by = _moment(payload["sign_by"])
+            if current.status == SignStatus.returned:
+                current.status = SignStatus.open
+                current.sign_by = _moment(payload.get("sign_by")) or current.sign_by
         elif action == "mark_overdue":
             if payload.get("deadline") == "sign" and current.sign_by is None:
                 current.sign_by = at
         else:  # merge, withdraw
-            missed = current.sign_by is not None and at > current.sign_by
+            missed = current.status == SignStatus.open and current.sign_by is not None and at > current.sign_by
             current.status = SignStatus.unsigned if missed else SignStatus.void
     return spells
 
@@ -165,4 +172,5 @@ def sign_kind(status: SignStatus, sign_by: datetime | None, now: datetime) -> st
     if status == SignStatus.open:
         return "sign_missed" if sign_by is not None and sign_by < now else "sign_pending"
     return {SignStatus.on_time: "sign_on_time", SignStatus.late: "sign_late", SignStatus.unsigned: "sign_missed",
-            SignStatus.void: "sign_void", SignStatus.upheld_return: "sign_upheld"}[status]
+            SignStatus.void: "sign_void", SignStatus.returned: "sign_returned",
+            SignStatus.upheld_return: "sign_upheld"}[status]

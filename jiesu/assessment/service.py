@@ -46,7 +46,7 @@ MEASURES = ("valid", "contacted", "not_contacted", "resolved", "partly", "unreso
 # The response rate's drill-down: the sign facts behind each of its figures (rules.sign_kind at the clock's now).
 SIGN_MEASURES = {"dispatched": ("sign_on_time", "sign_late", "sign_missed"), "signed": ("sign_on_time",),
                  "not_in_time": ("sign_late", "sign_missed"), "late": ("sign_late",), "missed": ("sign_missed",),
-                 "pending": ("sign_pending",), "sign_upheld": ("sign_upheld",)}
+                 "pending": ("sign_pending", "sign_returned"), "sign_upheld": ("sign_upheld",)}
 ALL_MEASURES = MEASURES + tuple(SIGN_MEASURES)
 
 
@@ -218,7 +218,7 @@ def _sign_kind(now: datetime):
                                            else_="sign_pending")),
                 (f.status == st.on_time, "sign_on_time"), (f.status == st.late, "sign_late"),
                 (f.status == st.unsigned, "sign_missed"), (f.status == st.void, "sign_void"),
-                else_="sign_upheld")
+                (f.status == st.returned, "sign_returned"), else_="sign_upheld")
 
 
 def _sign_cells_stmt(period: str, now: datetime, category=None):
@@ -469,7 +469,7 @@ def cells(session: Session, settings: Settings, clock: Clock, period: str, *, pr
 SUMS = ("valid", "contacted", "resolved", "partly", "satisfied", "basically", "signed", "late", "missed", "pending",
         "unreachable", "upheld", "excluded", "sign_upheld")
 _SIGN_SUM = {FactKind.sign_on_time: "signed", FactKind.sign_late: "late", FactKind.sign_missed: "missed",
-             FactKind.sign_pending: "pending", FactKind.sign_upheld: "sign_upheld"}
+             FactKind.sign_pending: "pending", FactKind.sign_returned: "pending", FactKind.sign_upheld: "sign_upheld"}
 _N_COUNTS = 10  # the first SUMS make a Counts
 
 

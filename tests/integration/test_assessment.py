@@ -356,7 +356,7 @@ def _response_by_hand(session, start, end, now) -> dict[str, float | None]:
             if action not in sent or not start <= at < end:
                 continue
             deadline = datetime.fromisoformat(payload["sign_by"])  # every dispatch keeps its sign deadline
-            state = None
+            state, returned = None, False
             for later, when, data in evs[i + 1:]:
                 if later in sent:  # sent on: an upheld return is not held against the unit, whatever it did
                     state = "upheld" if later == "uphold_return" else state
@@ -365,11 +365,14 @@ def _response_by_hand(session, start, end, now) -> dict[str, float | None]:
                     continue
                 if later == "sign":
                     state = "on_time" if when <= deadline else "late"
-                elif later == "reject_return" and when <= deadline:  # returned in time: the new deadline
-                    deadline = datetime.fromisoformat(data["sign_by"])
+                elif later == "return" and when <= deadline:  # returned unsigned in time: answered, under review
+                    returned = True
+                elif later == "reject_return" and returned:  # ... sent back: signed against the new deadline
+                    returned, deadline = False, datetime.fromisoformat(data["sign_by"])
                 elif later in ("merge", "withdraw"):
-                    state = "missed" if when > deadline else "void"
-            outcome[(ticket_id, payload["unit"])] = state or ("missed" if deadline <= now else "pending")
+                    state = "missed" if when > deadline and not returned else "void"
+            missed = deadline < now and not returned
+            outcome[(ticket_id, payload["unit"])] = state or ("missed" if missed else "pending")
     tally: dict[str, Counter] = {}
     for (_, unit), state in outcome.items():
         if unit in streets:

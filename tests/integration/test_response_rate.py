@@ -206,3 +206,28 @@ def test_live_rolled_up_and_from_the_log_agree_cell_for_cell(desk, cast, clock, 
     assessment.rebuild(s, settings, [MONTH])
     assert sign_facts(s) == written and len(written) == 2 * 9 + 1
     assert cells(assessment.fact_cells(s, MONTH, clock.now())) == cells(live)
+
+
+def test_a_return_within_the_deadline_is_not_held_against_the_unit_while_the_centre_reviews_it(desk, cast, clock):
+    """A street that returns an unsigned ticket in time has answered the dispatch: the ticket counts neither way
+    until the centre rules; sent back, the street signs against the new deadline the centre gives it."""
+    signed = dispatched(desk, cast)
+    desk.act(cast.handler, signed, Step.sign)
+    t = dispatched(desk, cast)
+    clock.advance(timedelta(minutes=30))
+    desk.act(cast.handler, t, Step.return_, reason="不属于本街道管辖")
+    clock.advance(timedelta(hours=5))  # long past the first deadline: the review is the centre's time, not the unit's
+    row = rank(desk)[STREET]
+    assert (row.counts.dispatched, row.counts.signed, row.counts.pending) == (1, 1, 1)
+    assert row.rates.response == 1.0
+    assert behind(desk, "pending") == [t.number] and behind(desk, "not_in_time") == []
+    desk.act(cast.dispatcher, t, Step.reject_return, reason="经核实属本街道")
+    clock.advance(timedelta(minutes=20))
+    desk.act(cast.handler, t, Step.sign)
+    row = rank(desk)[STREET]
+    assert (row.counts.dispatched, row.counts.signed, row.counts.late) == (2, 2, 0)
+    # a return made after the deadline answered nothing: that dispatch is a miss while reviewed
+    late = dispatched(desk, cast)
+    clock.advance(SIGN_WITHIN + timedelta(minutes=10))
+    desk.act(cast.handler, late, Step.return_, reason="不属于本街道管辖")
+    assert behind(desk, "not_in_time") == [late.number]

@@ -104,9 +104,9 @@ def test_csv_has_a_bom_chinese_headers_percentages_and_dashes(tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert rows[0] == ["排名", "区内排名", "单位", "代码", "所属区", "类别", "计入派单量", "按时签收", "超时签收",
-                       "逾期未签收", "待签收（未到时限）", "退单审核通过（不计入派单）", "响应率", "有效回访量",
-                       "联系率", "解决率", "满意率", "综合得分", "上月得分", "环比", "未联系上", "退单审核通过",
-                       "不纳入考核", "末位"]
+                       "逾期未签收", "暂不计入（未到签收时限或退单待审）", "退单审核通过（不计入派单）", "响应率",
+                       "有效回访量", "联系率", "解决率", "满意率", "综合得分", "上月得分", "环比", "未联系上",
+                       "退单审核通过", "不纳入考核", "末位"]
     assert rows[1][:17] == ["1", "1", "观音寺街道", "110115009000", "大兴区", "街道", "20", "18", "1", "1", "2", "0",
                             "90.0%", "20", "100.0%", "95.0%", "99.0%"]
     assert rows[1][18:20] == ["90.00", f"{export.row_dict(ranking().rows[0])['change']:+.2f}"]
@@ -161,7 +161,8 @@ def test_the_workbook_is_a_report(tmp_path):
     assert at(1, "单位").fill.fill_type is None
     for name in ("排名", "区内排名", "响应率", "联系率", "解决率", "满意率", "综合得分", "上月得分", "环比"):
         assert at(4, name).value == "—", name  # no valid callback, no counted dispatch: no rate, not 0
-    assert at(4, "有效回访量").value == 0 and at(4, "未联系上").value == 4 and at(4, "待签收（未到时限）").value == 1
+    assert at(4, "有效回访量").value == 0 and at(4, "未联系上").value == 4
+    assert at(4, "暂不计入（未到签收时限或退单待审）").value == 1
     assert at(5, "单位").value == "本表合计" and at(5, "有效回访量").value == 43
     assert at(5, "计入派单量").value == 32 and at(5, "退单审核通过（不计入派单）").value == 1
     assert at(5, "响应率").value == pytest.approx(30 / 32) and at(5, "排名").value is None
@@ -175,8 +176,8 @@ def test_the_workbook_is_a_report(tmp_path):
     assert ws.column_dimensions["C"].width >= 20
     counts = wb["回访计数"]
     assert [c.value for c in counts[2]][:11] == ["单位", "代码", "类别", "计入派单量", "按时签收", "超时签收",
-                                                 "逾期未签收", "待签收（未到时限）", "退单审核通过（不计入派单）",
-                                                 "有效回访量", "联系市民"]
+                                                 "逾期未签收", "暂不计入（未到签收时限或退单待审）",
+                                                 "退单审核通过（不计入派单）", "有效回访量", "联系市民"]
     assert [c.value for c in counts[3]][3:17] == [20, 18, 1, 1, 2, 0, 20, 20, 19, 1, 0, 18, 2, 0]
 
 

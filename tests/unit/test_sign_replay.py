@@ -65,11 +65,27 @@ def test_a_rejected_return_within_the_deadline_takes_the_new_deadline():
     assert s.sign_by == at(260) and s.status == St.on_time
 
 
-def test_a_rejected_return_after_the_deadline_keeps_the_old_one():
+def test_a_return_within_the_deadline_answers_it_until_the_centre_rules():
+    # returned at 30 of 60: counted neither way while reviewed, however long the review takes ...
+    (s,) = rules.replay([sent(STREET, 0), ev("return", 30)])
+    assert s.status == St.returned and rules.sign_kind(s.status, s.sign_by, at(10_000)) == "sign_returned"
+    # ... rejected after the old deadline had passed: the new one stands, and a sign within it is in time
     new_by = at(300 + 60).isoformat()
     events = [sent(STREET, 0), ev("return", 30), ev("reject_return", 300, sign_by=new_by), ev("sign", 310)]
     (s,) = rules.replay(events)
+    assert s.sign_by == at(360) and s.status == St.on_time
+    # ... and merged or withdrawn meanwhile: nothing was left to sign
+    (s,) = rules.replay([sent(STREET, 0), ev("return", 30), ev("merge", 500)])
+    assert s.status == St.void
+
+
+def test_a_return_after_the_deadline_answers_nothing_and_keeps_the_old_one():
+    new_by = at(300 + 60).isoformat()
+    events = [sent(STREET, 0), ev("return", 90), ev("reject_return", 300, sign_by=new_by), ev("sign", 310)]
+    (s,) = rules.replay(events)
     assert s.sign_by == at(60) and s.status == St.late
+    (s,) = rules.replay([sent(STREET, 0), ev("return", 90)])  # under review: already a miss
+    assert s.status == St.open and rules.sign_kind(s.status, s.sign_by, at(100)) == "sign_missed"
 
 
 def test_merged_or_withdrawn_before_the_deadline_is_void_after_it_unsigned():

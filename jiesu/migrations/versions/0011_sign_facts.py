@@ -31,7 +31,7 @@ def upgrade() -> None:
     sa.Column('dispatched_at', jiesu.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sign_by', jiesu.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('signed_at', jiesu.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('status', sa.Enum('open', 'on_time', 'late', 'unsigned', 'void', 'upheld_return', name='signstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('status', sa.Enum('open', 'on_time', 'late', 'unsigned', 'void', 'returned', 'upheld_return', name='signstatus', native_enum=False, length=16), nullable=False),
     sa.ForeignKeyConstraint(['category_id'], ['categories.id'], name=op.f('fk_sign_facts_category_id_categories'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_sign_facts_ticket_id_tickets'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_sign_facts_unit_id_units'), ondelete='RESTRICT'),
