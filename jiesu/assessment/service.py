@@ -739,6 +739,14 @@ def rebuild(session: Session, settings: Settings, periods: Iterable[str]) -> int
 STARTS = ("dispatch", "uphold_return", "reject_return")  # the steps that set a sign deadline
 
 
+def sign_facts_missing(session: Session) -> bool:
+    """Dispatches on record and no sign fact at all: a database made before the sign facts (revision 0011),
+    upgraded or restored from a backup, whose months `backfill_sign_deadlines` and a rebuild bring up to date.
+    A database made since writes a fact at its first dispatch."""
+    dispatched = session.scalar(select(TicketEvent.id).where(TicketEvent.action.in_(STARTS)).limit(1))
+    return dispatched is not None and session.scalar(select(SignFact.id).limit(1)) is None
+
+
 def backfill_sign_deadlines(session: Session, batch: int = 5000) -> tuple[int, int]:
     """Events written before the sign deadline was kept on them (before revision 0011) get it, so that the
     replay judges their signs as the deadlines did: a ticket's latest such event the deadline the ticket holds

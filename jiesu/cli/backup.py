@@ -18,6 +18,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +28,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 
 from jiesu import migrate
+from jiesu.cli.db import catch_up
 from jiesu.config import get_settings
 from jiesu.db import Base, make_engine
 from jiesu.shell import console, fail
@@ -106,12 +108,14 @@ def _libpq(url: URL) -> tuple[str, dict[str, str]]:
     return uri, env
 
 
-def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
+def _run(cmd: list[str], env: dict[str, str], what: str) -> str:
+    """Run one of PostgreSQL's tools; its output, or a BackupError with the last lines it wrote."""
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, errors="replace")
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         raise BackupError(f"{what} failed ({Path(cmd[0]).name} exited with {done.returncode}): "
                           + (" / ".join(lines[-3:]) or "no message"))
+    return done.stdout
 
 
 # --- backup -------------------------------------------------------------------------------------------------
@@ -193,16 +197,27 @@ def restore_sqlite(source: Path, database: Path) -> None:
         backup_file.close()
 
 
-def restore_postgresql(source: Path, url: URL, *, replace: bool) -> None:
+def restore_postgresql(source: Path, url: URL, *, present: list[str]) -> None:
+    """pg_restore into the database, in one transaction: a failure leaves the database as it was. Replacing one
+    that has tables (`present`), --clean drops what the dump holds first; and the tables a newer Jiesu made since
+    the backup was taken (not in it) are dropped in the same transaction, before: their foreign keys would stop
+    the dump's tables from being dropped, and the upgrade after the restore makes them again."""
     uri, env = _libpq(url)
     pg_restore = str(pg_tool("pg_restore"))
-    _run([pg_restore, "--list", str(source)], env, f"reading {source}")
-    # One transaction: a failure leaves the database as it was. --clean drops what the dump holds first.
-    cmd = [pg_restore, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-           f"--dbname={uri}"]
-    if replace:
-        cmd += ["--clean", "--if-exists"]
-    _run([*cmd, str(source)], env, "pg_restore")
+    listing = _run([pg_restore, "--list", str(source)], env, f"reading {source}")
+    flags = ["--no-owner", "--no-privileges"] + (["--clean", "--if-exists"] if present else [])
+    dumped = set(re.findall(r" TABLE public (\S+) ", listing))
+    newer = [t for t in present if t not in dumped]
+    if not newer:
+        _run([pg_restore, *flags, "--single-transaction", "--exit-on-error", f"--dbname={uri}", str(source)], env,
+             "pg_restore")
+        return
+    with tempfile.TemporaryDirectory(prefix="jiesu-restore-") as tmp:
+        drops, script = Path(tmp) / "drop-newer.sql", Path(tmp) / "restore.sql"
+        drops.write_text("".join(f'DROP TABLE IF EXISTS public."{t}" CASCADE;\n' for t in newer), encoding="utf-8")
+        _run([pg_restore, *flags, f"--file={script}", str(source)], env, "pg_restore")
+        _run([str(pg_tool("psql")), "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1", f"--dbname={uri}",
+              "-f", str(drops), "-f", str(script)], env, "psql (the restore's script)")
 
 
 def restore(url_text: str, source: Path, *, force: bool) -> str:
@@ -231,7 +246,7 @@ def restore(url_text: str, source: Path, *, force: bool) -> str:
     if kind == "sqlite":
         restore_sqlite(source, Path(url.database))
     else:
-        restore_postgresql(source, url, replace=bool(tables))
+        restore_postgresql(source, url, present=tables)
     engine = make_engine(url_text)
     try:
         migrate.upgrade(engine)
@@ -280,6 +295,7 @@ def restore_command(file: Annotated[Path, typer.Argument(help="a backup written 
     where = make_url(settings.effective_database_url).render_as_string(hide_password=True)
     console.print(f"restored {file} into {where} in {time.perf_counter() - started:.1f} s; schema at {revision}",
                   highlight=False, soft_wrap=True)
+    catch_up(settings)
 
 
 __all__ = ["BackupError", "backup", "backup_command", "restore", "restore_command"]

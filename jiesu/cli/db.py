@@ -11,8 +11,6 @@ from jiesu.config import get_settings
 from jiesu.db import make_engine
 from jiesu.shell import console, fail, session_scope
 
-SIGN_FACTS = "0011"  # the response rate from signing: every month's facts are rebuilt from the event log
-
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
@@ -21,23 +19,28 @@ def db_upgrade() -> None:
     """Migrate the database to the newest schema (creates the SQLite file if needed)."""
     settings = get_settings()
     engine = make_engine(settings.effective_database_url)
-    was = migrate.check(engine).current
     migrate.upgrade(engine)
     status = migrate.check(engine)
     console.print(f"schema at {status.current} on {engine.url.render_as_string(hide_password=True)}")
     engine.dispose()
-    if was is not None and was < SIGN_FACTS <= status.current:
-        # A database that had rates before: its months are written anew, and what changed is said.
+    catch_up(settings)
+
+
+def catch_up(settings) -> None:
+    """What a migration leaves to the code, after `jiesu db upgrade` or `jiesu restore` of an older backup: a
+    database made before the sign facts (revision 0011) gets them for every month from its event log, each old
+    dispatch event first given the sign deadline it set, and the figures that changed are printed."""
+    with session_scope(settings) as session:
+        if not assessment.sign_facts_missing(session):
+            return
         console.print("响应率 now counts dispatches signed within their deadline (联系率 keeps the contacted / "
                       "valid it was): every month's facts are rebuilt from the event log", highlight=False)
-        with session_scope(settings) as session:
-            exact, from_policy = assessment.backfill_sign_deadlines(session)
-            console.print(f"sign deadlines kept on the dispatch events written before: {exact} as their ticket "
-                          f"holds it, {from_policy} from their deadline policy", highlight=False)
-            done = assessment.rebuild_and_compare(session, settings, clock(),
-                                                  assessment.periods_on_record(session, settings),
-                                                  since_signing=True)
-        report_rebuilt(done)
+        exact, from_policy = assessment.backfill_sign_deadlines(session)
+        console.print(f"sign deadlines kept on the dispatch events written before: {exact} as their ticket "
+                      f"holds it, {from_policy} from their deadline policy", highlight=False)
+        done = assessment.rebuild_and_compare(session, settings, clock(),
+                                              assessment.periods_on_record(session, settings), since_signing=True)
+    report_rebuilt(done)
 
 
 @db_app.command("check")

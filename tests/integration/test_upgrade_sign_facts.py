@@ -8,6 +8,7 @@ stand in for the deadlines, and the facts the upgrade writes are the ones the de
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -39,7 +40,9 @@ def _figures(engine, settings: Settings, periods: list[str]) -> dict[tuple, tupl
     return out
 
 
-def test_upgrading_from_0010_rebuilds_every_month_and_says_what_changed(request, tmp_path):
+@pytest.fixture
+def old_demo(request, tmp_path):
+    """The session's demo city taken back to revision 0010, with the sign facts and figures it had at 0011."""
     var = copy_demo(request.getfixturevalue("demo_var"), tmp_path / "var", "old.db")
     env = app_env(var, "old.db", COLUMNS="200")
     settings = Settings(var_dir=var, database_url=env["JIESU_DATABASE_URL"])
@@ -49,7 +52,6 @@ def test_upgrading_from_0010_rebuilds_every_month_and_says_what_changed(request,
     assert len(periods) >= 2, "the demo city spans months"
     facts, figures = _facts(engine), _figures(engine, settings, periods)
     assert facts and any(status == "late" for _, _, _, status, _ in facts)
-
     with engine.begin() as conn:  # as 0010 wrote them
         conn.execute(text("UPDATE ticket_events SET payload = json_remove(payload, '$.sign_by') "
                           "WHERE action IN ('dispatch', 'uphold_return', 'reject_return')"))
@@ -57,20 +59,46 @@ def test_upgrading_from_0010_rebuilds_every_month_and_says_what_changed(request,
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0010")
         assert conn.execute(text("SELECT count(*) FROM ticket_events WHERE payload LIKE '%sign_by%'")).scalar() == 0
+    engine.dispose()
+    return env, settings, periods, facts, figures
 
-    out = jiesu(env, "db", "upgrade")
-    assert "schema at 0011" in out and "响应率 now counts dispatches signed within their deadline" in out
+
+def _caught_up(out: str, periods: list[str], settings: Settings, facts: set, figures: dict) -> None:
+    """What `jiesu db upgrade` (or a restore) printed and wrote: every month rebuilt, only the response rate
+    (and the composite made with it) changed; the facts those the deadlines gave, the callbacks' figures as they
+    were."""
+    assert "响应率 now counts dispatches signed within their deadline" in out
+    assert "sign deadlines kept on the dispatch events written before" in out
     for period in periods:
         assert f"{period}: " in out and "facts written" in out
     changed = [line for line in out.splitlines() if "changed:" in line]
     assert changed and all("响应率" in line for line in changed), out
     assert not any(word in line for line in changed for word in ("解决率", "满意率", "联系率")), \
         "only the response rate's definition changed"
+    engine = make_engine(settings.effective_database_url)
+    try:
+        assert _facts(engine) == facts
+        after = _figures(engine, settings, periods)
+        assert after == figures
+        assert any(response is not None and response < 1 for response, *_ in after.values())
+    finally:
+        engine.dispose()
 
-    # The facts the upgrade wrote from the overdue marks are those the deadlines gave; the figures made of the
-    # callbacks are untouched, and the response rate is the new one.
-    assert _facts(engine) == facts
-    after = _figures(engine, settings, periods)
-    assert after == figures
-    assert any(response is not None and response < 1 for response, *_ in after.values())
-    engine.dispose()
+
+def test_upgrading_from_0010_rebuilds_every_month_and_says_what_changed(old_demo):
+    env, settings, periods, facts, figures = old_demo
+    out = jiesu(env, "db", "upgrade")
+    assert "schema at 0011" in out
+    _caught_up(out, periods, settings, facts, figures)
+    assert "响应率 now counts" not in jiesu(env, "db", "upgrade"), "once: a second upgrade has nothing to do"
+
+
+def test_restoring_a_backup_from_0010_catches_up_the_same_way(old_demo, tmp_path):
+    env, settings, periods, facts, figures = old_demo
+    backup = tmp_path / "old.backup"
+    jiesu(env, "backup", str(backup))
+    fresh = {**env, "JIESU_DATABASE_URL": f"sqlite:///{tmp_path / 'restored.db'}"}
+    out = jiesu(fresh, "restore", str(backup))
+    assert "schema at 0011" in out
+    _caught_up(out, periods, Settings(var_dir=settings.var_dir, database_url=fresh["JIESU_DATABASE_URL"]), facts,
+               figures)
