@@ -699,7 +699,8 @@ def supervision(session: Session, actor: Actor, settings: Settings, period: str,
     # home page's count, tickets.reading, says the same).
     sign, n_sign = listed(Ticket.sign_overdue.is_(True) & (Ticket.state == TicketState.dispatched)
                           & Ticket.signed_at.is_(None))
-    reply, n_reply = listed(Ticket.reply_overdue.is_(True))
+    # Likewise not replied yet: a ticket replied late waits for its callback, not for its unit.
+    reply, n_reply = listed(Ticket.reply_overdue.is_(True) & Ticket.state.in_(OPEN_WORK))
     escalated, n_esc = listed(Ticket.escalated.is_(True))
     reopen_events = (select(TicketEvent.ticket_id, func.count().label("n")).where(
         TicketEvent.action == "reopen", TicketEvent.at >= start, TicketEvent.at < end)

@@ -504,6 +504,23 @@ def test_a_ticket_signed_late_leaves_the_sign_overdue_list(client, desk, cast, c
     assert re.search(r'class="card waiting-sign_overdue[^"]*"[^>]*data-count="1"', client.get("/").text)
 
 
+def test_a_ticket_replied_late_leaves_the_reply_overdue_list(client, desk, cast, clock):
+    waiting, replied = desk.new(cast.operator), desk.new(cast.operator)
+    for t in (waiting, replied):
+        desk.act(cast.dispatcher, t, Step.dispatch, unit=STREET)
+        desk.act(cast.handler, t, Step.sign)
+    clock.advance(timedelta(days=30))  # past both reply deadlines
+    jobs.tick(desk.session, desk.clock, desk.settings)
+    desk.act(cast.handler, replied, Step.reply, text="已督促餐馆加装油烟净化器")  # late
+    desk.session.refresh(replied)
+    assert replied.reply_overdue and replied.state == S.replied
+    login(client, "supervisor")
+    html = client.get("/assessment", params={"month": MONTH}).text
+    reply = html[html.index('id="reply-overdue"'):html.index('id="escalated"')]
+    assert numbers_on(reply) == [waiting.number] and "共 1 件" in reply
+    assert re.search(r'class="card waiting-reply_overdue[^"]*"[^>]*data-count="1"', client.get("/").text)
+
+
 def test_on_a_phone_the_secondary_columns_go_and_the_times_wrap(client, signing):
     login(client, "supervisor")
     html = client.get("/assessment", params={"month": MONTH, "level": "street"}).text
