@@ -346,11 +346,22 @@ def _guard(request: Request, session: Session, actor: Actor) -> Response | None:
 
 
 def _month(value: str, clock, settings) -> str:
+    """The month asked for, or this month when none is: a month that is no month is refused naming the field
+    (InvalidInput), never silently replaced by another."""
+    value = value.strip()
+    if not value:
+        return periods.period_of(clock.now(), settings.tz, settings.assess_month_start_day)
     try:
         periods.parse_period(value)
-        return value.strip()
-    except ValueError:
-        return periods.period_of(clock.now(), settings.tz, settings.assess_month_start_day)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="month") from None
+    return value
+
+
+def _level(value: str) -> str:
+    if value not in assessment.LEVELS:
+        raise InvalidInput(f"level is one of {', '.join(assessment.LEVELS)}", field="level")
+    return value
 
 
 def behind_url(month: str, level: str, key: str, measure: str) -> str:
@@ -360,11 +371,14 @@ def behind_url(month: str, level: str, key: str, measure: str) -> str:
 GROUP_COLOURS = ["#0b57d0", "#0f766e", "#7c3aed", "#b45309"]
 
 
-def _ranking_chart(ranking: assessment.Ranking, _, group_label) -> dict:
+def _ranking_chart(ranking: assessment.Ranking, _, group_label) -> dict | None:
     """Composite scores as horizontal bars, best on top: the ranked units (or, when none has enough valid
-    callbacks yet, every unit with a score, in grey); the bottom of each group in red."""
+    callbacks yet, every unit with a score, in grey); the bottom of each group in red. None when no unit of the
+    level has a score: the page says so rather than draw empty axes under a title."""
     ranked = [r for r in ranking.rows if r.rank is not None]
     rows = ranked or [r for r in ranking.rows if r.rates.composite is not None]
+    if not rows:
+        return None
     rows.sort(key=lambda r: (-(r.rates.composite or 0), r.key))
     cut = len(rows) > CHART_BARS
     if cut:
@@ -409,7 +423,7 @@ def _trend_chart(trend: list, _) -> dict:
                             for _p, rates, _per in trend])]
     return {"data": [{"type": "scatter", "mode": "lines+markers", "name": name, "x": months, "y": values,
                       "connectgaps": False} for name, values in lines],
-            "layout": {"title": {"text": _("全市三率走势（近 {n} 个月）", n=len(months))}, "height": 360,
+            "layout": {"title": {"text": _("全市各率与综合得分走势（近 {n} 个月）", n=len(months))}, "height": 360,
                        "margin": {"l": 48, "r": 24, "t": 48, "b": 40},
                        "xaxis": {"type": "category"}, "yaxis": {"title": {"text": "%"}, "rangemode": "tozero"},
                        "legend": {"orientation": "h"}}}
@@ -422,8 +436,10 @@ def assessment_page(request: Request, session: SessionDep, actor: ActorDep, cloc
     if refused is not None:
         return refused
     asked = month.strip()[:16]
-    month = _month(asked, clock, settings)
-    level = level if level in assessment.LEVELS else "street"
+    try:
+        month, level = _month(asked, clock, settings), _level(level[:16])
+    except InvalidInput as exc:
+        return pages.error_page(request, actor, 422, session=session, field=exc.field)
     districts = pages.district_list(session, actor)
     district_code = district if district in {d.code for d in districts} else ""
     lang = _lang(request)
@@ -443,12 +459,15 @@ def assessment_page(request: Request, session: SessionDep, actor: ActorDep, cloc
     # Links keep the month asked for; without one, the next page picks its own default (see above).
     params = {"month": month if asked else "", "level": level, "district": district_code}
     charts = {"chart-ranking": _ranking_chart(ranking, _, group_label), "chart-trend": _trend_chart(trend, _)}
+    charts = {k: v for k, v in charts.items() if v is not None}
+    # The month chips, oldest to newest, each month once: the arrows step past both ends of the trend's months.
+    recent = [p for p, _r, _x in trend]
     return pages.render(
         request, "assessment.html", actor, session=session, month=month, level=level, levels=assessment.LEVELS,
         district=district_code, districts=districts, ranking=ranking, sup=sup, charts=charts,
         formulas=ranking.formula.describe("en" if lang == "en" else "zh"), start=start, end=end,
-        previous_month=periods.shift(month, -1), next_month=periods.shift(month, 1),
-        recent=[p for p, _r, _x in trend][::-1], pct=pct, points=points, signed=signed,
+        previous_month=periods.shift(recent[0] if recent else month, -1), next_month=periods.shift(month, 1),
+        recent=recent, pct=pct, points=points, signed=signed,
         behind=lambda key, measure: behind_url(month, level, key, measure),
         behind_unit=lambda code: behind_url(month, "street", code, "unresolved"), local=pages.local_time(settings.tz),
         summary=pages.summary, plotly_url=PLOTLY_URL, group_label=group_label, reopened=reopened,
@@ -473,8 +492,10 @@ def assessment_export(request: Request, session: SessionDep, actor: ActorDep, cl
         return refused
     if fmt not in EXPORT_TYPES:
         return pages.error_page(request, actor, 404, session=session)
-    month = _month(month.strip()[:16], clock, settings)
-    level = level if level in assessment.LEVELS else "street"
+    try:
+        month, level = _month(month[:16], clock, settings), _level(level[:16])
+    except InvalidInput as exc:
+        return pages.error_page(request, actor, 422, session=session, field=exc.field)
     ranking = assessment.ranking(session, actor, settings, clock, month, level)
     if fmt == "xlsx":
         body, filename = export.to_xlsx(ranking, settings.tz, clock.now()), export.xlsx_filename(ranking)
@@ -493,11 +514,19 @@ def behind_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
         return refused
     month, key, page = month[:16], key[:MAX_UNIT_CODE], min(max(page, 1), MAX_PAGE_NUMBER)
     month = month or periods.period_of(clock.now(), settings.tz, settings.assess_month_start_day)  # this month
+
+    def read(page: int):
+        return assessment.behind(session, actor, settings, clock, month, level, key or None, measure,
+                                 limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+
     try:
-        rows, total = assessment.behind(session, actor, settings, clock, month, level, key or None, measure,
-                                        limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        rows, total = read(page)
     except InvalidInput as exc:
         return pages.error_page(request, actor, 422, session=session, field=exc.field)
+    pages_n = max(1, -(-total // PAGE_SIZE))
+    if page > pages_n:  # past the end (an old link, a typed number): the last page, not an empty one
+        page = pages_n
+        rows, total = read(page)
     unit_ids = {f.unit_id for f, _t in rows}
     unit_names = {uid: n for uid, n in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))}
     name = ""
@@ -505,7 +534,6 @@ def behind_page(request: Request, session: SessionDep, actor: ActorDep, clock: C
         name = session.scalar(select(Area.name).where(Area.code == key)) or key
     elif key:
         name = session.scalar(select(Unit.name).where(Unit.code == key)) or key
-    pages_n = max(1, -(-total // PAGE_SIZE))
     params = {"month": month, "level": level, "key": key, "measure": measure}
     now = clock.now()  # the moment behind() read the facts at: an unsigned dispatch is a miss after its deadline
     return pages.render(

@@ -101,7 +101,7 @@ def ranking_rows(html: str) -> list[str]:
 
 
 def cell(row: str, name: str) -> str:
-    m = re.search(rf'<td class="{name}">(.*?)</td>', row, re.S)
+    m = re.search(rf'<td class="(?:[^"]* )?{name}(?: [^"]*)?">(.*?)</td>', row, re.S)
     assert m, f"no {name} cell in {row}"
     return m.group(1)
 
@@ -418,11 +418,23 @@ def test_the_supervision_lists(client, desk, cast, clock):
     assert late.number not in other
 
 
+@pytest.mark.parametrize("params, field", [
+    ({"month": "2024-13"}, "month"), ({"month": "abc"}, "month"), ({"month": MONTH, "level": "x"}, "level"),
+    ({"month": "2024-13", "level": "moon"}, "month")])
+def test_bad_parameters_are_refused_naming_the_field(client, city, params, field):
+    """Not silently replaced by this month or the streets: the page would show another ranking than asked for."""
+    login(client, "supervisor")
+    for path in ("/assessment", "/assessment/export.csv", "/assessment/export.xlsx"):
+        r = client.get(path, params=params)
+        assert r.status_code == 422, path
+        assert "请求参数有误" in r.text and f"参数 {field} 的值无效。" in r.text, path
+        assert "content-disposition" not in r.headers, path
+
+
 def test_bad_parameters(client, city):
     login(client, "supervisor")
-    r = client.get("/assessment", params={"month": "2024-13", "level": "moon"})
-    assert r.status_code == 200  # falls back to this month and the streets
-    assert 'value="2024-09"' in r.text
+    r = client.get("/assessment")  # no month: this month, as before
+    assert r.status_code == 200 and 'value="2024-09"' in r.text
     assert client.get("/assessment/behind", params={"month": MONTH, "measure": "everything"}).status_code == 422
     assert client.get("/assessment/behind", params={"month": "last", "measure": "valid"}).status_code == 422
     assert client.get("/assessment/behind", params={"month": MONTH, "key": "no-such-unit"}).status_code == 422
@@ -441,3 +453,120 @@ def test_in_english(client, city):
 def test_closed_tickets_of_the_city_are_the_ones_counted(session, city):
     closed = session.scalars(select(Ticket.number).where(Ticket.state == S.closed)).all()
     assert sorted(closed) == sorted(city["good"] + city["bad"][:1])
+
+
+# --- what a new user's review found ----------------------------------------------------------------
+
+def test_at_a_level_without_data_the_cards_say_they_are_the_citys_and_no_empty_chart(client, city):
+    login(client, "supervisor")
+    html = client.get("/assessment", params={"month": MONTH, "level": "department"}).text
+    # the cards are the whole city's, whatever the level, and say so
+    cards = html[html.index('<h2 id="city">'):html.index('<h2 id="ranking">')]
+    assert "全市" in cards and "不随考核层级变化" in cards and re.search(r"<b>4</b><span>有效回访量</span>", cards)
+    # no department has data: the message, once, and neither an empty chart under a title nor an empty table
+    ranking = html[html.index('<h2 id="ranking">'):html.index('<h2 id="trend">')]
+    assert ranking.count("本月还没有考核数据。") == 1
+    assert 'id="chart-ranking"' not in ranking and '<table class="ranking">' not in ranking
+    assert "chart-ranking" not in charts_of(html) and "chart-trend" in charts_of(html)
+    streets = client.get("/assessment", params={"month": MONTH, "level": "street"}).text
+    assert 'id="chart-ranking"' in streets and "本月还没有考核数据。" not in streets
+
+
+def test_partly_resolved_and_basically_satisfied_counts_link_to_their_tickets(client, desk, cast, city):
+    t = replied_at(desk, cast, STREET)
+    answer(desk, cast, t, Resolution.partly, Satisfaction.basically)
+    login(client, "supervisor")
+    rows = ranking_rows(client.get("/assessment", params={"month": MONTH, "level": "street"}).text)
+    guanyinsi = next(r for r in rows if "观音寺街道办事处" in r)
+    for measure, label in (("partly", "部分解决"), ("basically", "基本满意")):
+        link = f"/assessment/behind?month={MONTH}&amp;level=street&amp;key={STREET}&amp;measure={measure}"
+        assert f'<a class="count" href="{link}" title="{label}">1</a>' in guanyinsi, measure
+        assert numbers_on(client.get(link.replace("&amp;", "&")).text) == [t.number], measure
+    other = next(r for r in rows if "兴丰街道办事处" in r)
+    assert "measure=partly" not in other and "measure=basically" not in other  # none: no link to nothing
+
+
+def test_a_ticket_signed_late_leaves_the_sign_overdue_list(client, desk, cast, clock):
+    waiting, signed = desk.new(cast.operator), desk.new(cast.operator)
+    for t in (waiting, signed):
+        desk.act(cast.dispatcher, t, Step.dispatch, unit=STREET)
+    clock.advance(timedelta(hours=2))  # past both sign deadlines
+    jobs.tick(desk.session, desk.clock, desk.settings)
+    desk.act(cast.handler, signed, Step.sign)  # late
+    desk.session.refresh(signed)
+    assert signed.sign_overdue and signed.signed_at is not None  # the flag stays on the ticket
+    login(client, "supervisor")
+    html = client.get("/assessment", params={"month": MONTH}).text
+    sign = html[html.index('id="sign-overdue"'):html.index('id="reply-overdue"')]
+    assert numbers_on(sign) == [waiting.number] and "共 1 件" in sign
+    assert '<a class="card" href="#sign-overdue"><b>1</b>' in html
+    # the home page's card counts the same tickets
+    assert re.search(r'class="card waiting-sign_overdue[^"]*"[^>]*data-count="1"', client.get("/").text)
+
+
+def test_a_ticket_replied_late_leaves_the_reply_overdue_list(client, desk, cast, clock):
+    waiting, replied = desk.new(cast.operator), desk.new(cast.operator)
+    for t in (waiting, replied):
+        desk.act(cast.dispatcher, t, Step.dispatch, unit=STREET)
+        desk.act(cast.handler, t, Step.sign)
+    clock.advance(timedelta(days=30))  # past both reply deadlines
+    jobs.tick(desk.session, desk.clock, desk.settings)
+    desk.act(cast.handler, replied, Step.reply, text="已督促餐馆加装油烟净化器")  # late
+    desk.session.refresh(replied)
+    assert replied.reply_overdue and replied.state == S.replied
+    login(client, "supervisor")
+    html = client.get("/assessment", params={"month": MONTH}).text
+    reply = html[html.index('id="reply-overdue"'):html.index('id="escalated"')]
+    assert numbers_on(reply) == [waiting.number] and "共 1 件" in reply
+    assert re.search(r'class="card waiting-reply_overdue[^"]*"[^>]*data-count="1"', client.get("/").text)
+
+
+def test_on_a_phone_the_secondary_columns_go_and_the_times_wrap(client, signing):
+    login(client, "supervisor")
+    html = client.get("/assessment", params={"month": MONTH, "level": "street"}).text
+    head = html[html.index('<table class="ranking">'):html.index("</thead>")]
+    minor = re.findall(r'<th class="minor">(.*?)</th>', head)
+    # the contact rate too, while it is outside the composite (its weight 0, the default)
+    assert minor == ["类别", "所在区", "区内名次", "联系率", "环比", "未联系上", "退单审核通过"]
+    row = ranking_rows(html)[0]
+    assert len(re.findall(r'<td class="[^"]*\bminor\b', row)) == len(minor)
+    css = client.get("/static/assessment.css").text
+    phone = css[css.index("@media (max-width: 600px)"):]
+    assert "table.ranking .minor { display: none; }" in phone
+    assert "table.behind time .clock { display: block; }" in phone
+    behind = client.get("/assessment/behind", params={"month": MONTH, "key": STREET, "measure": "not_in_time"}).text
+    assert ('<time datetime="2024-09-30T11:00:00+08:00"><span class="day"><span class="year">2024-</span>09-30'
+            '</span> <span class="clock">11:00</span></time>') in behind
+    assert "table.behind time .year { display: none; }" in phone  # the month's year, in the crumbs
+
+
+def test_the_month_chips_name_each_month_once(client, city):
+    login(client, "supervisor")
+    html = client.get("/assessment", params={"month": MONTH}).text
+    start = html.index('<nav class="chips"')
+    chips = html[start:html.index("</nav>", start)]
+    months = re.findall(r"\d{4}-\d{2}", re.sub(r"<[^>]+>", " ", chips))
+    assert months == ["2024-03", "2024-04", "2024-05", "2024-06", "2024-07", "2024-08", "2024-09", "2024-10"]
+    assert f'href="/assessment?month={MONTH}&amp;level=street" class="on"' in chips
+
+
+def test_a_page_past_the_last_shows_the_last(client, city, monkeypatch):
+    monkeypatch.setattr(assessment_pages, "PAGE_SIZE", 1)
+    login(client, "supervisor")
+    html = client.get("/assessment/behind", params={"month": MONTH, "key": STREET, "measure": "valid",
+                                                    "page": 99}).text
+    assert "第 2 / 2 页" in html and "没有工单。" not in html
+    shown = numbers_on(html)
+    assert len(shown) == 1 and shown[0] in city["good"]
+
+
+def test_the_source_line_and_the_trend_title_in_both_languages(client, city):
+    login(client, "supervisor")
+    zh = client.get("/assessment", params={"month": MONTH}).text
+    assert "数据来源：实时计算" in zh
+    assert charts_of(zh)["chart-trend"]["layout"]["title"]["text"] == "全市各率与综合得分走势（近 6 个月）"
+    en = client.get("/assessment", params={"month": MONTH, "lang": "en"}).text
+    assert "Source: computed live" in en and "Source：" not in en
+    assert "Not counted as valid callbacks: " in en and "Not counted as dispatches: " in en
+    assert charts_of(en)["chart-trend"]["layout"]["title"]["text"] == \
+        "City-wide rates and composite score, last 6 months"

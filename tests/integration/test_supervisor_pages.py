@@ -71,9 +71,12 @@ def test_exports_need_a_login_and_a_known_format(client, cast):
     assert client.get("/assessment/export.csv").status_code == 403
     login(client, "supervisor")
     assert client.get("/assessment/export.pdf").status_code == 404
-    # a nonsense month or level falls back to this month's street ranking, as the page does
-    r = client.get("/assessment/export.csv", params={"month": "x", "level": "y"})
+    # no month: this month's (street) ranking, as the page shows; a nonsense month or level is refused, not replaced
+    r = client.get("/assessment/export.csv")
     assert r.status_code == 200 and 'filename="assessment-street-2024-09.csv"' in r.headers["content-disposition"]
+    r = client.get("/assessment/export.csv", params={"month": "2024-13"})
+    assert r.status_code == 422 and "参数 month 的值无效。" in r.text and "content-disposition" not in r.headers
+    assert client.get("/assessment/export.xlsx", params={"month": MONTH, "level": "y"}).status_code == 422
 
 
 FORM = re.compile(r'<form class="escalate" method="post" action="/tickets/([0-9-]+)/steps/escalate">(.*?)</form>',
