@@ -315,7 +315,7 @@ def test_the_response_rate_is_signing_and_the_contact_rate_stands_apart(client, 
     cards = html[html.index('<div class="cards">'):html.index('<h2 id="ranking">')]
     assert re.search(r"<b>33.3%</b><span>响应率</span>", cards) and re.search(r"<b>75.0%</b><span>联系率</span>", cards)
     assert "measure=not_in_time\">未按时签收 2</a>" in cards and "measure=dispatched\">计入派单量 3</a>" in cards
-    assert "measure=pending\">待签收（未到时限） 1</a>" in html
+    assert "measure=pending\">暂不计入（未到签收时限或退单待审） 1</a>" in html
 
 
 def behind_rows(html: str) -> list[list[str]]:
