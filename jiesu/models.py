@@ -1,6 +1,7 @@
 """Imports every capability's tables so that Base.metadata is complete (Alembic, tests)."""
 
-from jiesu.assessment.models import RateCell, RateFact, RateRollup
+from jiesu.assessment.models import RateCell, RateFact, RateRollup, SignFact
+from jiesu.audit.models import AuditEntry
 from jiesu.calendar.models import CalendarOverride
 from jiesu.callback.models import Callback
 from jiesu.db import Base
@@ -24,7 +25,7 @@ from jiesu.units.models import ApiToken, Unit, User
 __all__ = ["Base", "Area", "AreaAlias", "AreaBoundary", "Unit", "User", "ApiToken", "Category",
            "DeadlinePolicy", "CalendarOverride", "Contact", "Request", "Ticket", "TicketUnit", "TicketEvent",
            "PersonalDataAccess", "TicketCounter", "Attachment", "RoutingRule", "Callback",
-           "RateFact", "RateCell", "RateRollup", "ApiKey", "Open311Submission",
+           "RateFact", "RateCell", "RateRollup", "SignFact", "AuditEntry", "ApiKey", "Open311Submission",
            "Article", "Term", "DirectAnswer"]
 
 

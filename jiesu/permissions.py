@@ -46,6 +46,7 @@ class Permission(StrEnum):
     knowledge_review = "knowledge.review"  # publish or send back articles, see proposals from replies
     knowledge_answer = "knowledge.answer"  # close an inquiry with a direct answer (直接答复) from the base
     knowledge_stats = "knowledge.stats"  # direct answers against tickets, month by month
+    audit_read = "audit.read"  # the administrators' audit of changes to reference data
 
 
 R = Role
@@ -81,6 +82,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.assessment_edit: frozenset({R.admin}),
     Permission.tickets_import: frozenset({R.admin}),
     Permission.apikeys_edit: frozenset({R.admin}),
+    Permission.audit_read: frozenset({R.admin}),
     # The public part of the knowledge base is for everyone, without a login (the app's search); the service
     # shows staff the internal articles too. Departments write the articles of their field; the centre reviews.
     Permission.knowledge_read: EVERYONE,

@@ -12,6 +12,7 @@ from functools import cache
 
 from jiesu import events
 from jiesu.assessment import wiring as assessment
+from jiesu.audit import wiring as audit
 from jiesu.calendar import wiring as calendar
 from jiesu.callback import wiring as callback
 from jiesu.demo import wiring as demo
@@ -28,7 +29,7 @@ from jiesu.units import wiring as units
 from jiesu.web import wiring as web
 
 CAPABILITIES = (intake, tickets, units, places, taxonomy, calendar, assessment, callback, knowledge, routing,
-                open311, web, demo)
+                open311, audit, web, demo)
 
 
 @cache

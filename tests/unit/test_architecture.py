@@ -18,6 +18,7 @@ FOUNDATION = {"errors", "permissions", "glossary", "limits", "clock", "config", 
               "registry", "revisions", "shell", "__init__", "inputs"}
 # The capabilities, lowest first: each may import those of a lower rank, never one of its own rank or above.
 RANK = {
+    "audit": 0,  # the administrators' audit: every capability that changes reference data writes to it
     "calendar": 1, "places": 1,
     "units": 2, "taxonomy": 2,
     "tickets": 3,
