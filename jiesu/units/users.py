@@ -158,13 +158,18 @@ def update(session: Session, actor: Actor, clock: Clock, username: str, *, displ
     return user
 
 
+def lock_count(session: Session, username: str) -> int:
+    """How many sources are counting failed logins for this username (0: none; the admin page's "unlock")."""
+    return session.scalar(select(func.count()).select_from(LoginAttempts)
+                          .where(LoginAttempts.username == username)) or 0
+
+
 def unlock(session: Session, actor: Actor, clock: Clock, username: str) -> int:
     """Lift the login throttle on a user: forget every source's count of failed logins for the username.
     Returns how many sources were counting."""
     require(actor, Permission.users_edit)
     user = get(session, actor, username)
-    sources = session.scalar(select(func.count()).select_from(LoginAttempts)
-                             .where(LoginAttempts.username == user.username)) or 0
+    sources = lock_count(session, user.username)
     _forget_attempts(session, user.username)
     session.flush()
     audit.record(session, actor, "user", user.username, "unlock", {"login_attempts": sources},
