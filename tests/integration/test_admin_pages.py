@@ -137,7 +137,8 @@ def test_bad_input_is_422_naming_the_field_with_the_form_kept(admin, client):
     r = post(client, "/admin/units/new", {"code": "t-1", "name": "测试单位", "kind": "street", "area_code": ""},
              page="/admin/units/new")
     assert r.status_code == 422 and 'id="e-area_code"' in r.text and 'value="测试单位"' in r.text
-    r = post(client, "/admin/units/110115000000", {"name": "大兴区人民政府", "calendar": "no-such-calendar", "active": "1"},
+    r = post(client, "/admin/units/110115000000",
+             {"name": "大兴区人民政府", "calendar": "no-such-calendar", "active": "1"},
              page="/admin/units/110115000000")
     assert r.status_code == 422 and 'id="e-calendar"' in r.text
     r = post(client, "/admin/apikeys", {"name": "bad name!"}, page="/admin/apikeys")
