@@ -89,7 +89,20 @@ def _page(request: Request, name: str, actor: Actor, session: Session, settings,
     return pages.render(request, name, actor, status_code, session=session, sections=SECTIONS,
                         here_path=request.url.path, local=pages.local_time(settings.tz), role_labels=ROLE_LABELS,
                         kind_labels=UNIT_KIND_LABELS, entity_labels=ENTITY_LABELS, action_labels=ACTION_LABELS,
-                        field_labels=FIELD_LABELS, field_errors=FIELD_ERRORS, **context)
+                        field_labels=FIELD_LABELS, field_errors=FIELD_ERRORS, shown=_shown, **context)
+
+
+def _shown(translate, field: str, value: object) -> str:
+    """An audited value as the audit page says it: a role or a kind by its label, yes/no, — for none."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return translate("是" if value else "否")
+    if field == "role" and value in Role._value2member_map_:
+        return translate(ROLE_LABELS[Role(value)])
+    if field == "kind" and value in UnitKind._value2member_map_:
+        return translate(UNIT_KIND_LABELS[UnitKind(value)])
+    return str(value)
 
 
 def _errors(exc: DomainError) -> dict[str, str]:
