@@ -106,7 +106,7 @@ def test_an_administrator_manages_a_user_and_every_change_is_audited(admin, clie
     r = client.get("/admin/audit", params={"entity": "user", "key": "gys2"}, headers=HTML)
     body = text(r)
     assert r.status_code == 200
-    assert "修改" in body and "unit_handler" in body and "dispatcher" in body  # the role's before -> after
+    assert "修改" in body and "<del>承办人</del> → <ins>派单员</ins>" in body  # the role: before -> after
     assert "重置密码" in body and "解除登录锁定" in body and "停用" in body
     assert shown not in body and "first-pass-99" not in body and "argon2" not in body
     # nor in what the audit keeps
