@@ -76,8 +76,17 @@ def test_the_admin_adds_a_user_and_finds_it_on_the_audit_page(browser, server): 
         shot(page, "audit")
         page.goto(server + "/admin/units/110115009000")
         shot(page, "unit")
+        page.goto(server + "/admin/units?kind=street&district=110115000000")
+        shot(page, "units")
         page.goto(server + "/admin/apikeys")
+        page.locator("#f-name").fill("grid-app")
+        page.locator("#f-note").fill("区网格中心")
+        page.get_by_role("button", name="签发", exact=True).click()
+        key = page.locator("#new-key").inner_text()
+        assert key.strip() and "grid-app" in page.locator("table.admin-table").inner_text()
         shot(page, "apikeys")
+        page.goto(server + "/admin/apikeys")
+        assert key not in page.content()  # shown once
     finally:
         context.close()
     # a phone: the same pages, nothing wider than the screen but the tables scrolling in their box

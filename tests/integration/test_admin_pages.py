@@ -184,9 +184,12 @@ def test_keys_are_issued_once_and_revoked_and_the_audit_never_holds_them(admin, 
         assert key[:10] not in (e.before or "") + (e.after or "")
 
 
-@pytest.mark.parametrize("role", [Role.dispatcher])
-def test_only_administrators(admin, client, role):
-    login(client, "disp1")
+@pytest.mark.parametrize("role", [Role.dispatcher, Role.supervisor, Role.citizen])
+def test_only_administrators(admin, client, session, clock, role):
+    users.create(session, SYSTEM, clock, username="other1", password=PASSWORD, role=role,
+                 unit_code="12345" if role != Role.citizen else None)
+    session.commit()
+    login(client, "other1")
     for path in PAGES:
         r = client.get(path, headers=HTML)
         assert r.status_code == 403, path
