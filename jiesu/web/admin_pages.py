@@ -493,6 +493,8 @@ def audit_page(request: Request, session: SessionDep, actor: ActorDep, settings:
     page, pages_n = _paged(page, total)
     items = audit.entries(session, actor, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters)[0]
     params = {"entity": entity_value, "key": filters["key"] or "", "who": filters["who"] or ""}
+    # `who` is the header's name of the person logged in (pages.render): the filter goes as `by`.
     return _page(request, "admin_audit.html", actor, session, settings, items=items, total=total, page=page,
-                 pages=pages_n, entities=audit.ENTITIES, **params,
+                 pages=pages_n, entities=audit.ENTITIES, entity=params["entity"], key=params["key"],
+                 by=params["who"],
                  page_url=lambda n: pages.url_with("/admin/audit", {**params, "page": n if n > 1 else ""}))

@@ -117,6 +117,10 @@ def test_an_administrator_manages_a_user_and_every_change_is_audited(admin, clie
     entries, _ = audit.entries(session, SYSTEM, entity="user", key="gys2")
     assert entries[0].action == "unlock"
     assert "2024-09-30 10:00" in body and "boss" in body
+    # filtered by who: the header still names the person logged in
+    r = client.get("/admin/audit", params={"who": "boss"}, headers=HTML)
+    assert "管理员甲 · 管理员" in r.text and 'value="boss"' in r.text and "gys2" in r.text
+    assert "gys2" not in client.get("/admin/audit", params={"who": "nobody"}, headers=HTML).text
     # the index shows the latest
     assert "gys2" in client.get("/admin", headers=HTML).text
 
