@@ -74,6 +74,11 @@ def test_the_admin_adds_a_user_and_finds_it_on_the_audit_page(browser, server): 
         assert "admin" in row.inner_text() and "新增" in row.inner_text()
         assert "测试承办人" in row.inner_text() and "handler-pass-1" not in page.content()
         shot(page, "audit")
+        page.goto(server + "/admin/users/handler9?lang=en")  # English through the catalogue
+        assert page.get_by_role("heading", name="Account").is_visible()
+        assert page.get_by_role("button", name="Reset password").is_visible()
+        shot(page, "user-en")
+        page.goto(server + "/admin/audit?lang=zh_CN")
         page.goto(server + "/admin/units/110115009000")
         shot(page, "unit")
         page.goto(server + "/admin/units?kind=street&district=110115000000")
