@@ -407,6 +407,7 @@ def import_confirm(request: Request, session: SessionDep, actor: ActorDep, clock
         return RedirectResponse(pages.login_url("/admin/calendar"), status_code=303)
     today = clock.now().astimezone(settings.tz).date()
     try:
+        require(actor, Permission.calendar_edit)
         changes = calendar.preview_days(session, actor, calendar.read_days(csv))
         if not changes:
             raise FormError("file", "the file has no dates")

@@ -125,7 +125,8 @@ def test_the_admin_publishes_an_article_through_review(admin, city):
 def test_the_other_admin_pages_render(admin, city):
     _, page = admin
     for path, name in (("/admin/categories", "admin2-categories"), ("/admin/rules", "admin2-rules"),
-                       ("/admin/categories/01", "admin2-category")):
+                       ("/admin/categories/01", "admin2-category"), ("/admin/calendar?year=2024&lang=en",
+                                                                    "admin2-calendar-en")):
         page.goto(city + path)
         assert page.locator("nav.admin2-nav a.on").count() == 1
         shot(page, name)

@@ -331,6 +331,7 @@ POSTS = [("/admin/categories", {"name": "x"}), ("/admin/categories/01", {"name":
                               "sign_within_hours": "1", "reply_within": "1", "reply_unit": "hours"}),
          ("/admin/calendar/days", {"day": "2027-01-01", "kind": "holiday"}),
          ("/admin/calendar/import/confirm", {"csv": "2027-01-01,holiday"}),
+         ("/admin/calendar/import/confirm", {"csv": "not,a,notice"}),
          ("/admin/rules", {"category_scope": "*", "main": "@street"}), ("/admin/rules/1/delete", {}),
          ("/admin/articles", {"question": "q", "answer": "a"})]
 
