@@ -31,12 +31,13 @@ PAGE_SIZE = 50
 MAX_FIELD = 128  # codes, names, department keys, calendars, phone numbers: the columns are shorter still
 MAX_QUERY = 64
 
-# The admin sub-nav: every administration page, the other helper's four included.
+# The admin sub-nav: every administration page, the reference data's (admin_data_pages.py) included.
 SECTIONS = [
     ("/admin", "概览"),
     ("/admin/users", "用户"),
     ("/admin/units", "单位管理"),
-    ("/admin/categories", "分类与时限"),
+    ("/admin/categories", "诉求分类"),
+    ("/admin/policies", "办理时限"),
     ("/admin/calendar", "工作日历"),
     ("/admin/rules", "派单规则"),
     ("/admin/articles", "知识库"),

@@ -62,8 +62,8 @@ def test_an_administrator_manages_a_user_and_every_change_is_audited(admin, clie
     login(client, admin)
     r = client.get("/admin", headers=HTML)
     assert r.status_code == 200
-    for href in ("/admin/users", "/admin/units", "/admin/categories", "/admin/calendar", "/admin/rules",
-                 "/admin/articles", "/admin/apikeys", "/admin/audit"):
+    for href in ("/admin/users", "/admin/units", "/admin/categories", "/admin/policies", "/admin/calendar",
+                 "/admin/rules", "/admin/articles", "/admin/apikeys", "/admin/audit"):
         assert f'href="{href}"' in r.text
     # add
     r = post(client, "/admin/users/new", {"username": "gys2", "display_name": "王五", "role": "unit_handler",
