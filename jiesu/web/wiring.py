@@ -7,3 +7,4 @@ def include(r: Registry) -> None:
     r.add_router("jiesu.web.work_pages:router")  # the unit workbench (/work)
     r.add_router("jiesu.web.ticket_pages:router")
     r.add_router("jiesu.web.queue_pages:router")
+    r.add_router("jiesu.web.app_pages:router")  # the citizens' app (/app): 我要反映, 我的诉求
