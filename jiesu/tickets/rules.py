@@ -116,7 +116,7 @@ TRANSITIONS: dict[Step, Transition] = {t.action: t for t in [
     _t(Step.escalate, OPEN_WORK, None, frozenset({R.supervisor, R.dispatcher, R.admin}), needs=("reason",)),
     _t(Step.withdraw, OPEN_WORK, S.withdrawn, frozenset({R.citizen, R.operator, R.admin}), Party.creator,
        ("reason",)),
-    _t(Step.add_info, OPEN_WORK, None, frozenset({R.citizen, R.operator}), Party.creator, ("text",)),
+    _t(Step.add_info, OPEN_WORK, None, frozenset({R.citizen}), Party.creator, ("text",)),
     _t(Step.mark_overdue, OPEN_WORK | {S.replied}, None, frozenset({R.admin}), needs=("deadline",)),
     _t(Step.queue_callback, {S.replied}, None, frozenset({R.admin})),
     _t(Step.suggest, {S.new}, None, frozenset({R.admin}), needs=("suggestion",)),

@@ -282,10 +282,14 @@ def show(request: Request, session: Session, actor: Actor, clock: Clock, setting
     t = tickets.get(session, actor, number) if own else following.followed_one(session, actor, number,
                                                                                  tickets.DETAIL)
     files = attachments.of_ticket(session, t) if own else []
+    lang = pick_language(request.query_params.get("lang"), request.cookies.get("lang"), settings.language)
+    uploaders = {f.id: _("您") if f.uploaded_by == actor.username else tickets.told_uploader(
+        f.uploaded_by, f.role, actor, lang) for f in files}
     return pages.render(
         request, "app_request.html", actor, status_code=status_code, session=session, it=item(t, _, own=own),
         t=t, text=t.request.text if own else "", reply=reply_of(t) if own else "",
-        lines=timeline(session, actor, t, _, own=own), files=files, followers=following.followers(session, t),
+        lines=timeline(session, actor, t, _, own=own), files=files, uploaders=uploaders,
+        followers=following.followers(session, t),
         may_withdraw=own and t.state in OPEN_WORK, may_add=own and t.state in OPEN_WORK,
         may_survey=own and t.state == TicketState.replied, resolutions=RESOLUTION_LABELS,
         satisfactions=SATISFACTION_LABELS, local=pages.local_time(settings.tz), error=error, field=field,

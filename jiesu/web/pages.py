@@ -110,16 +110,16 @@ APP_HOME = "/app"
 
 
 def citizen_elsewhere(request: Request, actor: Actor, name: str, status_code: int) -> Response | None:
-    """Where a citizen goes instead of a staff page (or of a page their role may not see, 403): the app."""
-    if actor.role != Role.citizen or request.method not in ("GET", "HEAD"):
+    """Where a citizen goes instead of a staff page their role may read (the home page's counts, the ticket list,
+    a ticket's page): the app. A page their role may not use answers 403 as before, in the citizen's layout,
+    whose links lead to the app."""
+    if actor.role != Role.citizen or request.method not in ("GET", "HEAD") or name not in STAFF_TEMPLATES:
         return None
-    if name not in STAFF_TEMPLATES and status_code != 403:
+    if status_code >= 400:
         return None
     parts = request.url.path.strip("/").split("/")
     if len(parts) == 2 and parts[0] == "tickets" and name == "ticket.html":
         return RedirectResponse(f"{APP_HOME}/requests/{quote(parts[1])}", status_code=303)
-    if request.url.path.startswith(APP_HOME + "/"):  # the app's own refusals show as they are
-        return None
     return RedirectResponse(APP_HOME, status_code=303)
 
 

@@ -56,7 +56,7 @@ def test_a_citizen_lands_in_the_app_and_reports_with_a_place_and_a_photo(world, 
     assert 'href="/app/report"' in home and 'href="/app/requests"' in home and 'href="/public"' in home
     assert 'href="/tickets"' not in home and 'href="/docs"' not in home and 'href="/admin"' not in home
     assert 'rel="manifest" href="/app/manifest.webmanifest"' in home and "apple-touch-icon" in home
-    assert "<main>" in home and '<header class="top app-top">' in home
+    assert "<main>" in home and '<body class="app-body">' in home and "<nav>" in home
     form = client.get("/app/report").text
     for field in ("text", "place-q", "address", "photos"):
         assert f'<label for="{field}">' in form  # every field labelled
@@ -176,10 +176,13 @@ def test_a_citizen_adds_a_note_and_a_photo_then_withdraws(world, client, session
 
 def test_a_citizen_opening_a_staff_page_is_sent_to_the_app(world, client):
     number = citizens_ticket(world, client)
-    for path in ("/", "/tickets", "/tickets?state=new", "/queue", "/work", "/assessment", "/callbacks", "/console",
-                 "/units"):
+    for path in ("/", "/tickets", "/tickets?state=new&mine=1"):  # what the staff's pages would show them
         r = client.get(path, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/app", path
+    for path in ("/queue", "/work", "/assessment", "/callbacks", "/console", "/units"):  # refused, as before
+        r = client.get(path, follow_redirects=False)
+        assert r.status_code == 403, path
+        assert 'href="/app/report"' in r.text and 'href="/app/requests"' in r.text and 'href="/tickets"' not in r.text
     r = client.get(f"/tickets/{number}", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/app/requests/{number}"
     assert client.get("/places").status_code == 200  # the public pages stay open
