@@ -119,3 +119,73 @@ def test_a_citizen_reports_with_a_photo_and_the_location_on_a_phone(browser, ser
     pg.goto(f"{server}/tickets")  # a staff page: sent to the app
     assert pg.url == f"{server}/app"
     context.close()
+
+
+def open_requests_nearby(context, server: str) -> list[dict]:
+    """Open requests of 观音寺街道 in the demo, as the dispatcher reads them through the API."""
+    login = context.request.post(f"{server}/api/v1/auth/login", data={"username": "dispatcher",
+                                                                      "password": "jiesu12345"})
+    assert login.ok, login.text()
+    auth = {"Authorization": f"Bearer {login.json()['token']}"}
+    found = []
+    for state in ("handling", "dispatched"):
+        page = context.request.get(f"{server}/api/v1/tickets", headers=auth,
+                                   params={"state": state, "district_code": "110115000000", "limit": 200})
+        found += [t for t in page.json()["items"] if (t.get("area_code") or "").startswith("110115009")]
+    return found
+
+
+def test_a_citizen_follows_a_request_already_made_and_answers_a_survey(browser, server):  # noqa: F811
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    staff = browser.new_context()
+    nearby = open_requests_nearby(staff, server)
+    staff.close()
+    assert nearby, "the demo has open requests in 观音寺街道"
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai", device_scale_factor=1)
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    pg.goto(f"{server}/login?next=/app/report")
+    pg.get_by_label("用户名").fill("citizen")
+    pg.get_by_label("密码").fill("jiesu12345")
+    pg.get_by_role("button", name="登录").click()
+    pg.wait_for_url(f"{server}/app/report")
+    similar = pg.locator("#similar")
+    followed = None
+    for t in nearby[:5]:  # the first that is someone else's: offered as 已有人反映
+        pg.get_by_label("搜索社区或街道").fill("观音寺")
+        pg.locator("#place-results button").filter(has_text="观音寺街道").first.click()
+        pg.get_by_label("问题描述").fill(t["text"][:300])
+        try:
+            playwright.expect(similar.locator(f"text={t['number']}")).to_have_count(1, timeout=5_000)
+        except AssertionError:
+            continue
+        followed = t
+        break
+    assert followed is not None, "no similar open request offered"
+    assert "13" not in similar.inner_text().replace(followed["number"], "")  # no phone number of theirs
+    fits(pg)
+    pg.screenshot(path=str(SHOTS / "app-report-similar-390.png"), full_page=True)
+    similar.locator("li").filter(has_text=followed["number"]).get_by_role("button", name="已有人反映，加入关注").click()
+    pg.wait_for_url(f"{server}/app/requests/{followed['number']}?done=follow")
+    assert "已加入关注" in pg.get_by_role("status").first.inner_text()
+    assert followed["text"][:20] not in pg.content()  # their words are theirs
+    fits(pg)
+    pg.screenshot(path=str(SHOTS / "app-followed-390.png"), full_page=True)
+
+    pg.goto(f"{server}/app/requests")
+    assert pg.locator("#followed").get_by_text(followed["number"]).count() == 1
+    waiting = pg.locator("#mine li").filter(has_text="请评价").first  # the demo citizen's replied request
+    waiting.get_by_role("link").click()
+    pg.wait_for_url(re.compile(r".*/app/requests/\d{8}-\d{6}$"))
+    assert pg.locator("#survey-title").is_visible()
+    fits(pg)
+    pg.screenshot(path=str(SHOTS / "app-survey-390.png"), full_page=True)
+    survey = pg.locator(".app-survey")
+    survey.get_by_label("联系了", exact=True).check()
+    survey.get_by_label("已解决", exact=True).check()
+    survey.get_by_label("满意", exact=True).check()
+    survey.get_by_role("button", name="提交评价").click()
+    pg.wait_for_url(re.compile(r".*\?done=survey$"))
+    assert "感谢您的评价" in pg.get_by_role("status").first.inner_text()
+    assert pg.get_by_role("heading", level=1).inner_text() == "已办结"
+    context.close()
