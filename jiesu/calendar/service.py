@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import chinese_calendar
 from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session
 
+from jiesu.audit import service as audit
 from jiesu.calendar.models import CalendarOverride, DayKind
 from jiesu.calendar.rules import BusinessCalendar
 from jiesu.clock import Clock
@@ -53,6 +56,7 @@ def set_day(session: Session, actor: Actor, clock: Clock, day: date, kind: DayKi
     _check_name(name)
     row = session.scalar(select(CalendarOverride).where(CalendarOverride.calendar == calendar,
                                                         CalendarOverride.day == day))
+    before = day_snapshot(row) if row is not None else None
     if row is None:
         row = CalendarOverride(calendar=calendar, day=day)
         session.add(row)
@@ -61,18 +65,85 @@ def set_day(session: Session, actor: Actor, clock: Clock, day: date, kind: DayKi
     row.created_at = clock.now()
     row.created_by = actor.username
     session.flush()
+    after = day_snapshot(row)
+    if after != before:
+        audit.record(session, actor, "calendar", day_key(day, calendar), "set", before, after, at=row.created_at)
     return row
 
 
-def clear_day(session: Session, actor: Actor, day: date, calendar: str = "default") -> bool:
+def day_key(day: date, calendar: str = "default") -> str:
+    """How the audit names an override: its date, and its calendar when not the default one."""
+    return day.isoformat() if calendar == "default" else f"{calendar}:{day.isoformat()}"
+
+
+def day_snapshot(row: CalendarOverride) -> dict:
+    return {"calendar": row.calendar, "day": row.day.isoformat(), "kind": row.kind.value, "name": row.name}
+
+
+def clear_day(session: Session, actor: Actor, day: date, calendar: str = "default", *,
+              clock: Clock | None = None) -> bool:
     require(actor, Permission.calendar_edit)
     row = session.scalar(select(CalendarOverride).where(CalendarOverride.calendar == calendar,
                                                         CalendarOverride.day == day))
     if row is None:
         return False
+    before = day_snapshot(row)
     session.delete(row)
     session.flush()
+    audit.record(session, actor, "calendar", day_key(day, calendar), "clear", before, None,
+                 at=clock.now() if clock else None)
     return True
+
+
+def parse_days(rows: list[tuple[int, list[str]]], source: str) -> list[tuple[date, DayKind, str]]:
+    """(row of the file, cells) of a notice's CSV -> (date, kind, name), all checked: an error names the row."""
+    if rows and rows[0][1][0].strip().lower().lstrip("\ufeff") in ("date", "day", "日期"):
+        rows = rows[1:]
+    parsed = []
+    for line, r in rows:
+        if len(r) < 2:
+            raise DataSourceError(f"{source} row {line}: need date,kind[,name]", field="path")
+        try:
+            parsed.append((parse_day(r[0]), parse_kind(r[1]), _check_name(r[2].strip()) if len(r) > 2 else ""))
+        except InvalidInput as exc:
+            raise DataSourceError(f"{source} row {line}: {exc.message}", field="path") from exc
+    return parsed
+
+
+def read_days(text: str, source: str = "upload") -> list[tuple[date, DayKind, str]]:
+    """The rows of a notice's CSV text (what `jiesu calendar import` reads), checked; the error's field: file."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+        return parse_days(rows, source)
+    except csv.Error as exc:
+        raise InvalidInput(f"{source}: not a CSV file ({exc})", field="file") from exc
+    except DataSourceError as exc:
+        raise InvalidInput(exc.message, field="file") from exc
+
+
+@dataclass
+class DayChange:
+    day: date
+    before: CalendarOverride | None
+    kind: DayKind
+    name: str
+
+    @property
+    def unchanged(self) -> bool:
+        return self.before is not None and (self.before.kind, self.before.name) == (self.kind, self.name)
+
+
+def preview_days(session: Session, actor: Actor, days: list[tuple[date, DayKind, str]],
+                 calendar: str = "default") -> list[DayChange]:
+    """What importing `days` would change, nothing written: each day beside the override it replaces."""
+    require(actor, Permission.calendar_edit)
+    check_new_name(calendar)
+    if len({d for d, _, _ in days}) != len(days):
+        raise InvalidInput("a date occurs twice in the file", field="file")
+    have = {r.day: r for r in session.scalars(select(CalendarOverride).where(
+        CalendarOverride.calendar == calendar, CalendarOverride.day.in_([d for d, _, _ in days])))} if days else {}
+    return [DayChange(d, have.get(d), k, n) for d, k, n in sorted(days)]
 
 
 def import_days(session: Session, actor: Actor, clock: Clock, path: Path, calendar: str = "default") -> int:
@@ -90,16 +161,7 @@ def import_days(session: Session, actor: Actor, clock: Clock, path: Path, calend
     except UnicodeDecodeError as exc:
         raise DataSourceError(f"{path.name}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV",
                               field="path") from exc
-    if rows and rows[0][1][0].strip().lower() in ("date", "day", "日期"):
-        rows = rows[1:]
-    parsed = []
-    for line, r in rows:
-        if len(r) < 2:
-            raise DataSourceError(f"{path.name} row {line}: need date,kind[,name]", field="path")
-        try:
-            parsed.append((parse_day(r[0]), parse_kind(r[1]), _check_name(r[2].strip()) if len(r) > 2 else ""))
-        except InvalidInput as exc:
-            raise DataSourceError(f"{path.name} row {line}: {exc.message}", field="path") from exc
+    parsed = parse_days(rows, path.name)
     for day, kind, name in parsed:
         set_day(session, actor, clock, day, kind, name, calendar)
     return len(parsed)

@@ -11,6 +11,7 @@ validity are ever found; citizens and anonymous callers find the public ones onl
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from sqlalchemy import Select, and_, column, func, literal_column, or_, select, 
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from jiesu.audit import rules as audit_rules
+from jiesu.audit import service as audit
+from jiesu.audit.models import AuditEntry
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.data import read_csv
@@ -224,7 +228,28 @@ def create(session: Session, actor: Actor, clock: Clock, data: ArticleInput, *, 
     session.add(article)
     session.flush()
     _recount(session, None, rules.unique_terms(qt, at))
+    audit.record(session, actor, "article", str(article.id), "publish" if publish else "create", None,
+                 article_snapshot(session, article), at=now)
     return article
+
+
+def article_snapshot(session: Session, a: Article) -> dict:
+    """An article as the audit keeps it: its fields, with the codes of its category, area and unit."""
+    def code(model, id_):
+        return session.get(model, id_).code if id_ is not None else None
+    return {"question": a.question, "answer": a.answer, "status": a.status.value,
+            "category": code(Category, a.category_id), "area": code(Area, a.area_id), "unit": code(Unit, a.unit_id),
+            "valid_from": a.valid_from, "valid_to": a.valid_to, "public": a.public, "review_note": a.review_note}
+
+
+def history(session: Session, actor: Actor, article_id: int) -> list[audit.Entry]:
+    """Who did what to an article and when (the audit's entries of it, oldest first), for its editors."""
+    _editable(session, actor, article_id)
+    rows = session.scalars(select(AuditEntry).where(AuditEntry.entity == "article", AuditEntry.key == str(article_id))
+                           .order_by(AuditEntry.at, AuditEntry.id).limit(500))
+    return [audit.Entry(e.id, e.at, e.actor, e.role, e.entity, e.key, e.action,
+                        audit_rules.changes(json.loads(e.before) if e.before else None,
+                                            json.loads(e.after) if e.after else None)) for e in rows]
 
 
 def _load(session: Session, article_id: int) -> Article | None:
@@ -285,6 +310,7 @@ def edit(session: Session, actor: Actor, clock: Clock, article_id: int, data: Ar
         raise TransitionNotAllowed(f"a {article.status.value} article is revised (back to draft) before it is "
                                    "edited", field="status")
     _validate(data)
+    before_snap = article_snapshot(session, article)
     question, answer = data.question.strip(), data.answer.strip()
     if (question, answer) != (article.question, article.answer):
         before = rules.unique_terms(article.question_terms, article.answer_terms)
@@ -298,6 +324,10 @@ def edit(session: Session, actor: Actor, clock: Clock, article_id: int, data: Ar
         article.unit = _source_unit(session, actor, data.unit_code)
     article.updated_at, article.updated_by = clock.now(), actor.username
     _flush(session, article)
+    after_snap = article_snapshot(session, article)
+    if after_snap != before_snap:
+        audit.record(session, actor, "article", str(article.id), "edit", before_snap, after_snap,
+                     at=article.updated_at)
     return article
 
 
@@ -320,6 +350,7 @@ def act(session: Session, actor: Actor, clock: Clock, article_id: int, step: Ste
     if len(note) > MAX_REASON:
         raise InvalidInput(f"note has at most {MAX_REASON} characters", field="note")
     now = clock.now()
+    before = article_snapshot(session, article)
     article.status = target
     if who == Who.reviewer:
         article.reviewed_at, article.reviewed_by, article.review_note = now, actor.username, note
@@ -327,6 +358,8 @@ def act(session: Session, actor: Actor, clock: Clock, article_id: int, step: Ste
         article.review_note = note
     article.updated_at, article.updated_by = now, actor.username
     _flush(session, article)
+    audit.record(session, actor, "article", str(article.id), step.value, before, article_snapshot(session, article),
+                 at=now)
     return article
 
 
@@ -337,9 +370,11 @@ def delete(session: Session, actor: Actor, article_id: int) -> None:
         raise TransitionNotAllowed("only a draft that was never published is deleted; expire the others",
                                    field="status")
     before = rules.unique_terms(article.question_terms, article.answer_terms)
+    snapshot = article_snapshot(session, article)
     session.delete(article)
     session.flush()
     _recount(session, before, None)
+    audit.record(session, actor, "article", str(article_id), "delete", snapshot, None)
 
 
 @dataclass
@@ -661,8 +696,11 @@ def expire_due(session: Session, actor: Actor, clock: Clock, settings: Settings)
     due = list(session.scalars(select(Article).where(Article.status == ArticleStatus.published,
                                                      Article.valid_to < on)))
     for a in due:
+        before = article_snapshot(session, a)
         a.status, a.updated_at, a.updated_by = ArticleStatus.expired, now, actor.username
         a.review_note = f"有效期至 {a.valid_to.isoformat()}，已过期"
+        audit.record(session, actor, "article", str(a.id), Step.expire.value, before, article_snapshot(session, a),
+                     at=now)
     session.flush()
     return len(due)
 

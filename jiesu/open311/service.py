@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from jiesu.audit import service as audit
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
@@ -147,7 +148,13 @@ def create_key(session: Session, actor: Actor, clock: Clock, name: str, note: st
                  created_by=actor.username)
     session.add(row)
     session.flush()
+    audit.record(session, actor, "apikey", row.name, "create", None, key_snapshot(row), at=clock.now())
     return row, key
+
+
+def key_snapshot(row: ApiKey) -> dict[str, object]:
+    """A client system's key as the audit keeps it: never the key, nor its hash or first characters."""
+    return {"name": row.name, "note": row.note, "revoked": row.revoked_at is not None}
 
 
 def list_keys(session: Session, actor: Actor) -> list[ApiKey]:
@@ -161,8 +168,10 @@ def revoke_key(session: Session, actor: Actor, clock: Clock, name: str) -> ApiKe
     if row is None:
         raise NotFound(f"no API key named {name.strip()[:48]}", field="name")
     if row.revoked_at is None:
+        before = key_snapshot(row)
         row.revoked_at, row.revoked_by = clock.now(), actor.username
         session.flush()
+        audit.record(session, actor, "apikey", row.name, "revoke", before, key_snapshot(row), at=clock.now())
     return row
 
 

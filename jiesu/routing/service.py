@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, or_, select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from jiesu.audit import service as audit
 from jiesu.clock import Clock
 from jiesu.config import Settings
 from jiesu.db import ReferenceCache, unit_of_work
@@ -486,6 +487,7 @@ def set_rule(session: Session, actor: Actor, clock: Clock, *, category_scope: st
     rule = session.scalar(select(RoutingRule).where(RoutingRule.category_scope == category_scope,
                                                     RoutingRule.area_code.is_(None) if area_code is None
                                                     else RoutingRule.area_code == area_code))
+    before = rule_snapshot(rule) if rule is not None else None
     if rule is None:
         rule = RoutingRule(category_scope=category_scope, area_code=area_code)
         session.add(rule)
@@ -494,17 +496,42 @@ def set_rule(session: Session, actor: Actor, clock: Clock, *, category_scope: st
     rule.updated_by, rule.updated_at = actor.username, clock.now()
     session.flush()
     _REFERENCE.clear()  # this process's next suggestion reads the rules again
+    after = rule_snapshot(rule)
+    if after != before:
+        audit.record(session, actor, "rule", rule_key(rule), "set" if before else "create", before, after,
+                     at=rule.updated_at)
     return rule
 
 
-def delete_rule(session: Session, actor: Actor, rule_id: int) -> None:
+def rule_key(rule: RoutingRule) -> str:
+    """How the audit names a rule: its category scope @ its area (* for anywhere), as `jiesu routing rules` prints."""
+    return f"{rule.category_scope}@{rule.area_code or rules.ANY}"
+
+
+def rule_snapshot(rule: RoutingRule) -> dict:
+    return {"id": rule.id, "category_scope": rule.category_scope, "area_code": rule.area_code, "main": rule.main,
+            "co_units": json.loads(rule.co_units or "[]"), "note": rule.note, "active": rule.active}
+
+
+def get_rule(session: Session, actor: Actor, rule_id: int) -> RoutingRule:
+    require(actor, Permission.routing_suggest)
+    rule = session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise RuleNotFound(f"no routing rule #{rule_id}", field="rule_id")
+    return rule
+
+
+def delete_rule(session: Session, actor: Actor, rule_id: int, *, clock: Clock | None = None) -> None:
     require(actor, Permission.routing_edit)
     rule = session.get(RoutingRule, rule_id)
     if rule is None:
         raise RuleNotFound(f"no routing rule #{rule_id}", field="rule_id")
+    before = rule_snapshot(rule)
     session.delete(rule)
     session.flush()
     _REFERENCE.clear()
+    audit.record(session, actor, "rule", f"{before['category_scope']}@{before['area_code'] or rules.ANY}", "delete",
+                 before, None, at=clock.now() if clock else None)
 
 
 # Water, power, gas and heating go to their company, copied to the street that answers for the place.

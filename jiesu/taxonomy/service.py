@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from jiesu.audit import service as audit
 from jiesu.clock import Clock
 from jiesu.data import DATA_DIR, read_csv
 from jiesu.db import ReferenceCache
@@ -81,9 +82,13 @@ def category_by_code(session: Session, code: str) -> Category:
 
 
 def list_categories(session: Session, actor: Actor, *, parent_code: str | None = None, level: int | None = None,
-                    q: str | None = None) -> list[Category]:
+                    q: str | None = None, include_inactive: bool = False) -> list[Category]:
     require(actor, Permission.taxonomy_read)
-    stmt = select(Category).where(Category.active.is_(True))
+    stmt = select(Category)
+    if include_inactive:
+        require(actor, Permission.taxonomy_edit)  # what was taken out of use is the administrators' business
+    else:
+        stmt = stmt.where(Category.active.is_(True))
     if parent_code:
         try:
             stmt = stmt.where(Category.parent_id == get(session, actor, parent_code).id)
@@ -96,6 +101,91 @@ def list_categories(session: Session, actor: Actor, *, parent_code: str | None =
     if q:
         stmt = stmt.where(or_(Category.name.contains(q, autoescape=True), Category.path.contains(q, autoescape=True)))
     return list(session.scalars(stmt.options(joinedload(Category.parent)).order_by(Category.code)))
+
+
+NAME_MAX = 64  # Category.name
+
+
+def category_snapshot(c: Category) -> dict:
+    return {"code": c.code, "name": c.name, "level": c.level, "parent": c.code.rpartition(".")[0] or None,
+            "path": c.path, "active": c.active}
+
+
+def _check_name(session: Session, name: str, parent: Category | None, own_id: int | None = None) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a category needs its name", field="name")
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"name has at most {NAME_MAX} characters", field="name")
+    if "/" in name:
+        raise InvalidInput("a category name has no '/' (it separates the levels of a path)", field="name")
+    path = f"{parent.path}/{name}" if parent else name
+    if len(path) > 256:
+        raise InvalidInput("the path of this category would be longer than 256 characters", field="name")
+    clash = session.scalar(select(Category.id).where(Category.path == path))
+    if clash is not None and clash != own_id:
+        raise InvalidInput(f"{path} exists already", field="name")
+    return name
+
+
+def create_category(session: Session, actor: Actor, clock: Clock, name: str,
+                    parent_code: str | None = None) -> Category:
+    """A new category under `parent_code` (none: a new top level), coded after its last sibling."""
+    require(actor, Permission.taxonomy_edit)
+    parent = None
+    if parent_code:
+        parent = session.scalar(select(Category).where(Category.code == parent_code.strip()))
+        if parent is None:
+            raise InvalidInput(f"no category with code {parent_code}", field="parent_code")
+        if parent.level >= 3:
+            raise InvalidInput("the tree has three levels: a third-level category has no children",
+                               field="parent_code")
+        if not parent.active:
+            raise InvalidInput(f"{parent.code} is deactivated", field="parent_code")
+    name = _check_name(session, name, parent)
+    level = parent.level + 1 if parent else 1
+    siblings = session.scalars(select(Category.code).where(
+        Category.parent_id == parent.id if parent else Category.parent_id.is_(None)))
+    last = max((int(c.rpartition(".")[2]) for c in siblings if c.rpartition(".")[2].isdigit()), default=0)
+    code = (f"{parent.code}." if parent else "") + str(last + 1).zfill(CODE_WIDTH[level])
+    node = Category(code=code, name=name, level=level, parent_id=parent.id if parent else None,
+                    path=f"{parent.path}/{name}" if parent else name, active=True)
+    session.add(node)
+    session.flush()
+    audit.record(session, actor, "category", code, "create", None, category_snapshot(node), at=clock.now())
+    return node
+
+
+def update_category(session: Session, actor: Actor, clock: Clock, code: str, *, name: str | None = None,
+                    active: bool | None = None) -> Category:
+    """Rename a category (the paths under it follow) or take it out of use (active=False: no new ticket is
+    classified in it, the tickets that are keep it). A category with active children is not deactivated."""
+    require(actor, Permission.taxonomy_edit)
+    node = session.scalar(select(Category).where(Category.code == code))
+    if node is None:
+        raise CategoryNotFound(f"no category with code {code}", field="code")
+    before = category_snapshot(node)
+    parent = session.get(Category, node.parent_id) if node.parent_id is not None else None
+    if name is not None and name.strip() != node.name:
+        name = _check_name(session, name, parent, node.id)
+        old_path, new_path = node.path, f"{parent.path}/{name}" if parent else name
+        for child in session.scalars(select(Category).where(Category.path.startswith(old_path + "/",
+                                                                                     autoescape=True))):
+            child.path = new_path + child.path[len(old_path):]
+        node.name, node.path = name, new_path
+    if active is not None and active != node.active:
+        if not active and session.scalar(select(func.count()).select_from(Category).where(
+                Category.parent_id == node.id, Category.active.is_(True))):
+            raise InvalidInput("deactivate its active sub-categories first", field="active")
+        if active and parent is not None and not parent.active:
+            raise InvalidInput(f"its parent {parent.code} is deactivated", field="active")
+        node.active = active
+    session.flush()
+    after = category_snapshot(node)
+    if after != before:
+        action = "rename" if after["name"] != before["name"] else "activate" if node.active else "deactivate"
+        audit.record(session, actor, "category", code, action, before, after, at=clock.now())
+    return node
 
 
 def counts(session: Session, actor: Actor) -> dict[int, int]:
@@ -132,6 +222,8 @@ UTILITY_URGENCIES = (Urgency.normal, Urgency.complex)
 
 
 def _validate(spec: PolicySpec) -> None:
+    if len(spec.note) > 256:
+        raise InvalidInput("note has at most 256 characters", field="note")
     for name in ("dispatch_within_hours", "sign_within_hours", "reply_within"):
         value = getattr(spec, name)
         if not value > 0:
@@ -156,6 +248,7 @@ def set_policy(session: Session, actor: Actor, clock: Clock, scope: str, urgency
             raise InvalidInput(f"scope must be '*' or a category code: {exc}", field="scope") from exc
     row = session.scalar(select(DeadlinePolicy).where(DeadlinePolicy.scope == scope,
                                                       DeadlinePolicy.urgency == urgency))
+    before = policy_snapshot(row) if row is not None else None
     if row is None:
         row = DeadlinePolicy(scope=scope, urgency=urgency)
         session.add(row)
@@ -167,7 +260,23 @@ def set_policy(session: Session, actor: Actor, clock: Clock, scope: str, urgency
     row.updated_at = clock.now()
     row.updated_by = actor.username
     session.flush()
+    _POLICY_HOURS.clear()  # this process's next intake reads the policy again
+    after = policy_snapshot(row)
+    if before != after:
+        audit.record(session, actor, "policy", policy_key(scope, urgency), "set" if before else "create",
+                     before, after, at=row.updated_at)
     return row
+
+
+def policy_key(scope: str, urgency: Urgency) -> str:
+    """How the audit names a policy: scope:urgency, e.g. *:normal or 01.02:emergency."""
+    return f"{scope}:{urgency.value}"
+
+
+def policy_snapshot(row: DeadlinePolicy) -> dict:
+    return {"scope": row.scope, "urgency": row.urgency.value, "dispatch_within_hours": row.dispatch_within_hours,
+            "sign_within_hours": row.sign_within_hours, "reply_within": row.reply_within,
+            "reply_unit": row.reply_unit.value, "note": row.note}
 
 
 def seed_default_policies(session: Session, actor: Actor, clock: Clock) -> int:

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, insert, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from jiesu.audit import service as audit
 from jiesu.calendar.service import check_known
+from jiesu.clock import Clock
 from jiesu.errors import Conflict, InvalidInput, PlaceNotFound, UnitNotFound, check_page
 from jiesu.permissions import Actor, Permission, require
 from jiesu.places import service as places
@@ -163,6 +165,14 @@ def list_units(session: Session, actor: Actor, *, kind: UnitKind | None = None, 
     return units, total
 
 
+def snapshot(unit: Unit) -> dict[str, object]:
+    """A unit as the audit keeps it."""
+    return {"code": unit.code, "name": unit.name, "kind": unit.kind.value,
+            "parent": unit.parent.code if unit.parent is not None else None,
+            "area": unit.area.code if unit.area is not None else None, "department_key": unit.department_key,
+            "phone": unit.phone, "calendar": unit.calendar, "active": unit.active}
+
+
 def _area(session: Session, actor: Actor, code: str | None, kind: UnitKind) -> Area | None:
     if code is None:
         return None
@@ -194,7 +204,7 @@ def _parent(session: Session, actor: Actor, code: str | None, child_code: str | 
 
 def create(session: Session, actor: Actor, *, code: str, name: str, kind: UnitKind,
            parent_code: str | None = None, area_code: str | None = None, department_key: str | None = None,
-           phone: str | None = None) -> Unit:
+           phone: str | None = None, clock: Clock | None = None) -> Unit:
     require(actor, Permission.units_edit)
     code, name = code.strip(), name.strip()
     if not code:
@@ -224,14 +234,17 @@ def create(session: Session, actor: Actor, *, code: str, name: str, kind: UnitKi
                 phone=phone, calendar="default", active=True)
     session.add(unit)
     session.flush()
+    audit.record(session, actor, "unit", unit.code, "create", None, snapshot(unit),
+                 at=clock.now() if clock else None)
     return unit
 
 
 def update(session: Session, actor: Actor, code: str, *, name: str | None = None, parent_code: str | None = None,
            area_code: str | None = None, phone: str | None = None, active: bool | None = None,
-           calendar: str | None = None) -> Unit:
+           calendar: str | None = None, clock: Clock | None = None) -> Unit:
     require(actor, Permission.units_edit)
     unit = get(session, actor, code)
+    before = snapshot(unit)
     if name is not None:
         if not name.strip():
             raise InvalidInput("a unit needs a name", field="name")
@@ -248,6 +261,9 @@ def update(session: Session, actor: Actor, code: str, *, name: str | None = None
         check_known(session, calendar or "default")  # a unit cannot work by a calendar nobody has made
         unit.calendar = calendar or "default"
     session.flush()
+    after = snapshot(unit)
+    if after != before:
+        audit.record(session, actor, "unit", unit.code, "edit", before, after, at=clock.now() if clock else None)
     return unit
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import math
 import re
+import secrets
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, event, func, select, update
+from sqlalchemy import case, delete, event, func, or_, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from jiesu.audit import service as audit
 from jiesu.clock import Clock
 from jiesu.db import execute_apart
 from jiesu.errors import (
@@ -36,6 +39,12 @@ log = logging.getLogger("jiesu.users")
 
 def actor_of(user: User) -> Actor:
     return Actor(username=user.username, role=user.role, user_id=user.id, unit_id=user.unit_id)
+
+
+def snapshot(user: User) -> dict[str, object]:
+    """A user as the audit keeps it: never the password or its hash."""
+    return {"username": user.username, "display_name": user.display_name, "role": user.role.value,
+            "unit": user.unit.code if user.unit is not None else None, "active": user.active}
 
 
 def _check_password(password: str) -> None:
@@ -90,6 +99,18 @@ def create(session: Session, actor: Actor, clock: Clock, *, username: str, passw
     _check_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username} exists already", field="username")
+    unit = _unit_for(session, actor, role, unit_code)
+    user = User(username=username, display_name=(display_name or "").strip() or username,
+                password_hash=auth.hash_password(password), role=role, unit=unit, active=True,
+                created_at=clock.now())
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "user", user.username, "create", None, snapshot(user), at=clock.now())
+    return user
+
+
+def _unit_for(session: Session, actor: Actor, role: Role, unit_code: str | None):
+    """The unit a user of `role` is to belong to (None: no unit), checked against the role."""
     unit = None
     if unit_code:
         try:
@@ -103,19 +124,80 @@ def create(session: Session, actor: Actor, clock: Clock, *, username: str, passw
         kinds = ", ".join(sorted(k.value for k in allowed)) or "none"
         raise InvalidInput(f"a {role.value} cannot belong to a {unit.kind.value} (allowed: {kinds})",
                            field="unit_code")
-    user = User(username=username, display_name=(display_name or "").strip() or username,
-                password_hash=auth.hash_password(password), role=role, unit=unit, active=True,
-                created_at=clock.now())
-    session.add(user)
-    session.flush()
+    return unit
+
+
+MAX_DISPLAY_NAME = 128
+
+
+def update(session: Session, actor: Actor, clock: Clock, username: str, *, display_name: str | None = None,
+           role: Role | None = None, unit_code: str | None = None) -> User:
+    """Change a user's display name, role or unit (unit_code "" : no unit). A new role or unit ends the user's
+    sessions and tokens: what they may do has changed."""
+    require(actor, Permission.users_edit)
+    user = get(session, actor, username)
+    before = snapshot(user)
+    if display_name is not None:
+        name = display_name.strip()
+        if not name or len(name) > MAX_DISPLAY_NAME:
+            raise InvalidInput(f"a display name is 1 to {MAX_DISPLAY_NAME} characters", field="display_name")
+        user.display_name = name
+    new_role = role if role is not None else user.role
+    if role is not None or unit_code is not None:
+        code = unit_code if unit_code is not None else (user.unit.code if user.unit is not None else None)
+        unit = _unit_for(session, actor, new_role, code or None)
+        if _is_self(actor, user) and new_role != user.role:
+            raise InvalidInput("an administrator cannot change their own role", field="role")
+        user.role, user.unit = new_role, unit
+    after = snapshot(user)
+    if after != before:
+        if (after["role"], after["unit"]) != (before["role"], before["unit"]):
+            _revoke_all(session, user, clock.now())
+        session.flush()
+        audit.record(session, actor, "user", user.username, "edit", before, after, at=clock.now())
     return user
 
 
+def lock_count(session: Session, username: str) -> int:
+    """How many sources are counting failed logins for this username (0: none; the admin page's "unlock")."""
+    return session.scalar(select(func.count()).select_from(LoginAttempts)
+                          .where(LoginAttempts.username == username)) or 0
+
+
+def unlock(session: Session, actor: Actor, clock: Clock, username: str) -> int:
+    """Lift the login throttle on a user: forget every source's count of failed logins for the username.
+    Returns how many sources were counting."""
+    require(actor, Permission.users_edit)
+    user = get(session, actor, username)
+    sources = lock_count(session, user.username)
+    _forget_attempts(session, user.username)
+    session.flush()
+    audit.record(session, actor, "user", user.username, "unlock", {"login_attempts": sources},
+                 {"login_attempts": 0}, at=clock.now())
+    return sources
+
+
+GENERATED_PASSWORD_LENGTH = 12
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I to misread
+
+
+def generate_password() -> str:
+    """A password to give a user by hand (an administrator's reset): readable aloud, no look-alike characters."""
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(GENERATED_PASSWORD_LENGTH))
+
+
 def list_users(session: Session, actor: Actor, *, role: Role | None = None, unit_code: str | None = None,
-               limit: int = 100, offset: int = 0) -> tuple[list[User], int]:
+               q: str | None = None, active: bool | None = None, limit: int = 100,
+               offset: int = 0) -> tuple[list[User], int]:
+    """Users by username. `q`: a fragment of the username or the display name."""
     require(actor, Permission.users_read)
     check_page(limit, offset)
     stmt = select(User)
+    if q:
+        stmt = stmt.where(or_(User.username.contains(q, autoescape=True),
+                              User.display_name.contains(q, autoescape=True)))
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
     if role:
         stmt = stmt.where(User.role == role)
     if unit_code:
@@ -139,6 +221,9 @@ def set_password(session: Session, actor: Actor, clock: Clock, username: str, pa
     _forget_attempts(session, user.username)  # a new password (an administrator's reset) lifts every lock
     _revoke_all(session, user, clock.now())  # a new password ends every session and token of the old one
     session.flush()
+    # That it changed, never what to (nor its hash): the action says it.
+    audit.record(session, actor, "user", user.username, "set_password" if _is_self(actor, user) else "reset_password",
+                 at=clock.now())
     return user
 
 
@@ -152,11 +237,17 @@ def set_active(session: Session, actor: Actor, username: str, active: bool, cloc
     """Deactivating a user also revokes every token they hold."""
     require(actor, Permission.users_edit)
     user = get(session, actor, username)
+    if not active and _is_self(actor, user):
+        raise InvalidInput("an administrator cannot deactivate their own account", field="username")
+    was = user.active
     user.active = active
     forget_tokens(session)
     if not active:
         _revoke_all(session, user, clock.now())
     session.flush()
+    if was != active:
+        audit.record(session, actor, "user", user.username, "reactivate" if active else "deactivate",
+                     {"active": was}, {"active": active}, at=clock.now())
     return user
 
 
@@ -327,7 +418,7 @@ def actor_for_token(session: Session, clock: Clock, token: str, cache_seconds: f
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         try:
             with session.begin_nested():
-                execute_apart(session, update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+                execute_apart(session, sql_update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
             set_committed_value(row, "last_used_at", now)
         except OperationalError:
             # SQLite, in a page's read transaction: another writer (the clock, a step) committed since it began,

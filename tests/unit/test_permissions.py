@@ -46,6 +46,7 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "knowledge.review": (N, N,  N,   N,   N,   N,   Y,   N,   N),
     "knowledge.answer": (Y, Y,  N,   N,   N,   N,   Y,   N,   N),
     "knowledge.stats": (Y, Y,   N,   N,   Y,   N,   Y,   N,   N),
+    "audit.read":    (N,   N,   N,   N,   N,   N,   Y,   N,   N),
 }
 
 ROLES_AND_ANONYMOUS: list[Role | None] = [*Role, None]
