@@ -75,6 +75,7 @@ STEP = {  # the workflow's steps, as the timeline and the API's list of actions 
     "merge": Term("并单", "Merge"),
     "escalate": Term("督办", "Escalated"),
     "withdraw": Term("撤回", "Withdraw"),
+    "add_info": Term("补充说明", "Details added"),
     "mark_overdue": Term("超期", "Overdue"),
     "queue_callback": Term("进入回访队列", "Queued for callback"),
     "suggest": Term("智能派单建议", "Dispatch suggestion"),

@@ -18,6 +18,7 @@ from jiesu.tickets.models import (
     Ticket,
     TicketCounter,
     TicketEvent,
+    TicketFollower,
     TicketUnit,
 )
 from jiesu.units.models import ApiToken, Unit, User
@@ -26,7 +27,7 @@ __all__ = ["Base", "Area", "AreaAlias", "AreaBoundary", "Unit", "User", "ApiToke
            "DeadlinePolicy", "CalendarOverride", "Contact", "Request", "Ticket", "TicketUnit", "TicketEvent",
            "PersonalDataAccess", "TicketCounter", "Attachment", "RoutingRule", "Callback",
            "RateFact", "RateCell", "RateRollup", "SignFact", "AuditEntry", "ApiKey", "Open311Submission",
-           "Article", "Term", "DirectAnswer"]
+           "Article", "Term", "DirectAnswer", "TicketFollower"]
 
 
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:

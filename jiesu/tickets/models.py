@@ -235,3 +235,16 @@ Index("ix_tickets_overdue_created", Ticket.created_at, Ticket.id, postgresql_whe
 # Partial: only the few tickets waiting for their suggestion are in it, so intake pays little for it.
 Index("ix_tickets_suggest_pending", Ticket.id, postgresql_where=Ticket.suggest_pending,
       sqlite_where=Ticket.suggest_pending)
+
+
+class TicketFollower(Base):
+    """A citizen who follows a ticket someone else filed (the app's 加入关注, as FixMyStreet's and Signalen's
+    "me too"): they see its public status in 我的诉求 instead of filing the same request again."""
+
+    __tablename__ = "ticket_followers"
+    __table_args__ = (UniqueConstraint("ticket_id", "username", name="uq_ticket_followers_ticket_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

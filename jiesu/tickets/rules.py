@@ -52,6 +52,7 @@ class Step(StrEnum):
     merge = "merge"  # 并单: a duplicate goes into a parent
     escalate = "escalate"  # 督办
     withdraw = "withdraw"  # citizen withdraws
+    add_info = "add_info"  # 补充说明: the citizen adds to their own open request (the app's 补充)
     mark_overdue = "mark_overdue"  # the clock: a sign or reply deadline passed
     queue_callback = "queue_callback"  # the clock: a replied ticket enters the callback queue
     suggest = "suggest"  # smart dispatch's worker: the suggestion made after intake (routing.service)
@@ -115,6 +116,7 @@ TRANSITIONS: dict[Step, Transition] = {t.action: t for t in [
     _t(Step.escalate, OPEN_WORK, None, frozenset({R.supervisor, R.dispatcher, R.admin}), needs=("reason",)),
     _t(Step.withdraw, OPEN_WORK, S.withdrawn, frozenset({R.citizen, R.operator, R.admin}), Party.creator,
        ("reason",)),
+    _t(Step.add_info, OPEN_WORK, None, frozenset({R.citizen}), Party.creator, ("text",)),
     _t(Step.mark_overdue, OPEN_WORK | {S.replied}, None, frozenset({R.admin}), needs=("deadline",)),
     _t(Step.queue_callback, {S.replied}, None, frozenset({R.admin})),
     _t(Step.suggest, {S.new}, None, frozenset({R.admin}), needs=("suggestion",)),

@@ -497,7 +497,7 @@ EFFECTS: dict[Step, Effect] = {
     Step.reject_return: _reject_return, Step.note: _note, Step.request_extension: _request_extension,
     Step.approve_extension: _approve_extension, Step.reject_extension: _reject_extension, Step.whistle: _whistle,
     Step.summons_sign: _summons_sign, Step.summons_report: _summons_report, Step.reply: _reply, Step.close: _close,
-    Step.reopen: _reopen, Step.merge: _merge, Step.escalate: _escalate, Step.withdraw: _withdraw,
+    Step.reopen: _reopen, Step.merge: _merge, Step.escalate: _escalate, Step.withdraw: _withdraw, Step.add_info: _note,
     Step.mark_overdue: _mark_overdue, Step.queue_callback: _queue_callback, Step.suggest: _suggest,
 }
 assert set(EFFECTS) == set(rules.TRANSITIONS), "every step of the table has its effect"

@@ -101,8 +101,32 @@ def login_url(next_path: str) -> str:
     return "/login" if next_path in ("/", "") else "/login?next=" + quote(next_path, safe="/")
 
 
+# The staff's pages: a citizen who opens one (a bookmark, a link, the address typed) is sent to their app instead,
+# where their requests are told in their words (web/app_pages.py); the staff's lists, filters and usernames are
+# never shown to them. The ticket page sends them to the same ticket in the app.
+STAFF_TEMPLATES = frozenset({"home.html", "tickets.html", "ticket.html", "queue.html", "work.html", "assessment.html",
+                             "behind.html", "callbacks.html", "console.html", "units.html"})
+APP_HOME = "/app"
+
+
+def citizen_elsewhere(request: Request, actor: Actor, name: str, status_code: int) -> Response | None:
+    """Where a citizen goes instead of a staff page their role may read (the home page's counts, the ticket list,
+    a ticket's page): the app. A page their role may not use answers 403 as before, in the citizen's layout,
+    whose links lead to the app."""
+    if actor.role != Role.citizen or request.method not in ("GET", "HEAD") or name not in STAFF_TEMPLATES:
+        return None
+    if status_code >= 400:
+        return None
+    parts = request.url.path.strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "tickets" and name == "ticket.html":
+        return RedirectResponse(f"{APP_HOME}/requests/{quote(parts[1])}", status_code=303)
+    return RedirectResponse(APP_HOME, status_code=303)
+
+
 def render(request: Request, name: str, actor: Actor, status_code: int = 200, *, session: Session | None = None,
            **context: object) -> Response:
+    if (elsewhere := citizen_elsewhere(request, actor, name, status_code)) is not None:
+        return elsewhere
     settings = request.app.state.settings
     # Only ?lang= and the cookie it sets choose: the browser's Accept-Language is not asked.
     lang = pick_language(request.query_params.get("lang"), request.cookies.get("lang"), settings.language)
@@ -255,6 +279,8 @@ def login(request: Request, session: SessionDep, clock: ClockDep,
         return render(request, "login.html", ANONYMOUS, status_code=401,
                       error="用户名或密码错误", username=username, next=target)
     request.session[SESSION_TOKEN_KEY] = users.start_web_session(session, clock, user)
+    if user.role == Role.citizen and target == "/":  # a citizen lands in their app
+        target = APP_HOME
     return RedirectResponse(target, status_code=303)
 
 

@@ -9,3 +9,4 @@ def include(r: Registry) -> None:
     r.add_router("jiesu.web.queue_pages:router")
     r.add_router("jiesu.web.admin_data_pages:router")  # administration of the reference data (/admin/...)
     r.add_router("jiesu.web.admin_pages:router")  # administration (/admin): users, units, API keys, the audit
+    r.add_router("jiesu.web.app_pages:router")  # the citizens' app (/app): 我要反映, 我的诉求

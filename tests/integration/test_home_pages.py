@@ -109,7 +109,6 @@ def test_every_role_sees_what_waits_for_it(world, client):
         "police1": {"to_sign": 0, "handling": 0, "due_today": 0, "overdue": 0, "summoned": 1},
         "gwnl1": {"to_sign": 1, "handling": 0, "due_today": 1, "overdue": 0, "summoned": 0, "community": 2},
         "sup1": {"sign_overdue": 1, "reply_overdue": 0, "escalated": 0},
-        "cit1": {"mine_open": 1, "mine_replied": 0},
         "op1": {"calls_today": 9, "answered_today": 0, "to_dispatch": 2},
     }
     for username, want in expected.items():
@@ -120,6 +119,11 @@ def test_every_role_sees_what_waits_for_it(world, client):
             if href.startswith("/tickets"):  # the link lands on a list of exactly that many
                 assert listed(client, href) == n, (username, key, href)
         client.post("/logout", data={"csrf_token": forms.token(client, "/")})
+    # a citizen's counts are their app's (/app: 办理中, 待评价), where the home page sends them
+    login(client, "cit1")
+    assert client.get("/", follow_redirects=False).headers["location"] == "/app"
+    assert '<a class="app-count" href="/app/requests#mine"><b>1</b>' in client.get("/app").text
+    client.post("/logout", data={"csrf_token": forms.token(client, "/app")})
     # the callback agent's count is the callback desk's queue, once the clock has queued the replied ticket
     world.clock.advance(timedelta(hours=1))
     jobs.tick(world.session, world.clock, world.settings)

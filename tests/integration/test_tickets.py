@@ -708,6 +708,7 @@ def _payloads(parent: str, own: str) -> dict[Step, st.SearchStrategy[dict]]:
         Step.merge: st.fixed_dictionaries({"parent": st.sampled_from([parent, parent, own, "20000101-000001"])}),
         Step.escalate: st.fixed_dictionaries({"reason": reason}),
         Step.withdraw: st.fixed_dictionaries({"reason": reason}),
+        Step.add_info: st.fixed_dictionaries({"text": st.sampled_from(["晚上更严重", ""])}),
         Step.mark_overdue: st.fixed_dictionaries({"deadline": st.sampled_from(["sign", "reply", "never"])}),
         Step.queue_callback: st.just({}),
         Step.suggest: st.sampled_from([{"suggestion": {"full": {"category_code": "01"}, "brief": {"manual": True},

@@ -38,6 +38,7 @@ SPEC: dict[A, tuple[set[S], S | None, set[R], P, tuple[str, ...]]] = {
     A.merge: ({S.new, S.dispatched}, S.merged, CENTRE, P.anyone, ("parent",)),
     A.escalate: (OPEN_WORK, None, {R.supervisor, R.dispatcher, R.admin}, P.anyone, ("reason",)),
     A.withdraw: (OPEN_WORK, S.withdrawn, {R.citizen, R.operator, R.admin}, P.creator, ("reason",)),
+    A.add_info: (OPEN_WORK, None, {R.citizen}, P.creator, ("text",)),
     A.mark_overdue: (OPEN_WORK | {S.replied}, None, {R.admin}, P.anyone, ("deadline",)),
     A.queue_callback: ({S.replied}, None, {R.admin}, P.anyone, ()),
     A.suggest: ({S.new}, None, {R.admin}, P.anyone, ("suggestion",)),

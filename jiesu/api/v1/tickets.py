@@ -3,14 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
 
 from jiesu.api.deps import ClockDep, SessionDep, SettingsDep, UserDep, moment_query, writes_on_read
 from jiesu.api.errors import responses
 from jiesu.errors import CategoryNotFound, InvalidInput
 from jiesu.limits import MAX_CODE, MAX_OFFSET, MAX_PAGE_SIZE, MAX_PURPOSE, MAX_SEARCH, MAX_UNIT_CODE
 from jiesu.permissions import Actor
-from jiesu.tickets import service
+from jiesu.tickets import following, service
 from jiesu.tickets.models import Ticket
 from jiesu.tickets.rules import ACTION_LABELS, PERSON_STEPS, TRANSITIONS, Step, TicketState
 from jiesu.tickets.schemas import (
@@ -80,6 +81,31 @@ def personal_data_access(session: SessionDep, actor: UserDep,
     """Who read which citizen's contact unmasked, when, and why."""
     return [AccessOut(at=a.at, actor=a.actor, role=a.role, ticket_id=a.ticket_id, purpose=a.purpose)
             for a in service.access_log(session, actor, limit, offset)]
+
+
+class FollowOut(BaseModel):
+    number: str
+    following: bool
+    followers: int  # how many citizens follow the ticket (never who)
+
+
+@router.post("/tickets/{number}/follow", response_model=FollowOut, responses=responses(401, 403, 404, 409, 422))
+def follow_ticket(number: Annotated[str, Path(max_length=MAX_CODE)], session: SessionDep, actor: UserDep,
+                  clock: ClockDep) -> FollowOut:
+    """A citizen follows an open ticket someone else filed (the app's 已有人反映，加入关注) instead of filing the same
+    request again: it shows in their 我的诉求 with its public status. Following again changes nothing."""
+    row = following.follow(session, actor, clock, number)
+    ticket = session.get(Ticket, row.ticket_id)
+    return FollowOut(number=ticket.number, following=True, followers=following.followers(session, ticket))
+
+
+@router.delete("/tickets/{number}/follow", response_model=FollowOut, responses=responses(401, 403, 404, 422))
+def unfollow_ticket(number: Annotated[str, Path(max_length=MAX_CODE)], session: SessionDep,
+                    actor: UserDep) -> FollowOut:
+    """The citizen stops following the ticket (nothing happens when they did not follow it)."""
+    following.unfollow(session, actor, number)
+    ticket = service.by_number(session, number, ())
+    return FollowOut(number=ticket.number, following=False, followers=following.followers(session, ticket))
 
 
 # One endpoint per workflow step a person takes.
