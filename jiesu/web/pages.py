@@ -123,7 +123,7 @@ def render(request: Request, name: str, actor: Actor, status_code: int = 200, *,
         "_": _, "kind_label": context_translator(lang, PLACE_KIND), "lang": lang, "languages": LANGUAGES,
         "term": lambda kind, value: glossary.label(kind, value, lang),
         "lang_links": lang_links, "actor": actor, "who": who, "role_labels": ROLE_LABELS,
-        "login_url": login_url("/" if request.url.path == "/login" else here(request)),
+        "login_url": login_url("/" if request.url.path.startswith("/login") else here(request)),
         "can": lambda action: can(actor.role, Permission(action)),
         "csrf": lambda: security.hidden_field(request), "csrf_token": lambda: security.token(request),
         **context}, status_code=status_code)
