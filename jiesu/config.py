@@ -61,6 +61,10 @@ class Settings(BaseSettings):
                                  "e.g. https://12345.example.gov.cn (links sent to them, such as the survey "
                                  "link, are built from it); empty: from the request's own address (its Host "
                                  "header), which is right only when no proxy or client can change that header")
+    sms_sender: str = Field(default="console", max_length=200, description="who delivers the one-time codes of "
+                            "the citizens' phone login: 'console' prints them on the server's console (demo, "
+                            "tests); 'package.module:Class' names a class built as Class(settings) whose "
+                            "send(phone, text) hands the text to an SMS gateway (jiesu/units/sms.py)")
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -92,6 +96,16 @@ class Settings(BaseSettings):
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             raise ValueError("public_base_url is an absolute http(s) address such as https://12345.example.gov.cn")
+        return v
+
+    @field_validator("sms_sender")
+    @classmethod
+    def _sender_spec(cls, v: str) -> str:
+        import re
+
+        v = v.strip() or "console"
+        if not re.fullmatch(r"console|[A-Za-z_][\w.]*:[A-Za-z_]\w*", v):  # as jiesu/units/sms.py SPEC
+            raise ValueError("sms_sender is 'console' or 'package.module:Class' (a class importable here)")
         return v
 
     @field_validator("language")

@@ -21,13 +21,13 @@ from jiesu.tickets.models import (
     TicketFollower,
     TicketUnit,
 )
-from jiesu.units.models import ApiToken, Unit, User
+from jiesu.units.models import ApiToken, PhoneCode, PhoneCodeSends, Unit, User
 
 __all__ = ["Base", "Area", "AreaAlias", "AreaBoundary", "Unit", "User", "ApiToken", "Category",
            "DeadlinePolicy", "CalendarOverride", "Contact", "Request", "Ticket", "TicketUnit", "TicketEvent",
            "PersonalDataAccess", "TicketCounter", "Attachment", "RoutingRule", "Callback",
            "RateFact", "RateCell", "RateRollup", "SignFact", "AuditEntry", "ApiKey", "Open311Submission",
-           "Article", "Term", "DirectAnswer", "TicketFollower"]
+           "Article", "Term", "DirectAnswer", "TicketFollower", "PhoneCode", "PhoneCodeSends"]
 
 
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:

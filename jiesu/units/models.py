@@ -68,6 +68,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A citizen's mobile number, normalised (jiesu/units/phone.py: 11 digits), set when they register by phone
+    # so that their next code login finds them. Personal data: shown only to its owner, masked to anyone else.
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True, index=True)
 
     unit: Mapped[Unit | None] = relationship(lazy="raise")
 
@@ -86,6 +89,32 @@ class LoginAttempts(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # for forgetting old rows
+
+
+class PhoneCode(Base):
+    """The one-time login code last sent to a mobile number (jiesu/units/phone.py): one row per number, replaced
+    by the next code. Only a salted hash of the code is kept, with its expiry and the wrong codes tried against
+    it (MAX_CODE_ATTEMPTS burn it); `sent_at` spaces the sends (at most one a minute per number)."""
+
+    __tablename__ = "phone_codes"
+
+    phone: Mapped[str] = mapped_column(String(16), primary_key=True)  # normalised, whether an account or not
+    code_hash: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256 of the code under `salt`, hex
+    salt: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # for forgetting old rows
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # codes tried against this one
+
+
+class PhoneCodeSends(Base):
+    """Codes asked for in the current hour, per number ("phone:138...") and per client address ("source:..."):
+    a fixed window that starts with its first send and runs an hour (phone.request_code)."""
+
+    __tablename__ = "phone_code_sends"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    sends: Mapped[int] = mapped_column(Integer)
 
 
 class ApiToken(Base):

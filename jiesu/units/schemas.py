@@ -42,6 +42,22 @@ class LoginIn(BaseModel):
     password: str = Field(min_length=1, max_length=MAX_PASSWORD)
 
 
+class PhoneCodeIn(BaseModel):
+    phone: str = Field(min_length=1, max_length=32, description="a mainland mobile number: 11 digits, spaces, "
+                       "dashes and +86 allowed")
+
+
+class PhoneCodeSent(BaseModel):
+    phone: str = Field(description="the number as normalised")
+    expires_in: int = Field(description="seconds the code is valid")
+    resend_in: int = Field(description="seconds before a new code may be asked for")
+
+
+class PhoneLoginIn(BaseModel):
+    phone: str = Field(min_length=1, max_length=32)
+    code: str = Field(min_length=1, max_length=16, description="the 6 digits sent to the number")
+
+
 class UserOut(BaseModel):
     username: str
     display_name: str

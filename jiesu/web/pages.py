@@ -27,6 +27,7 @@ from jiesu.db import unit_of_work
 from jiesu.errors import (
     AuthenticationFailed,
     DomainError,
+    InvalidInput,
     PlaceNotFound,
     TooManyAttempts,
     UnitNotFound,
@@ -42,7 +43,8 @@ from jiesu.tickets import waiting
 from jiesu.tickets.models import Request as TicketRequest
 from jiesu.tickets.models import SummonsState, Ticket, UnitRole
 from jiesu.tickets.rules import ACTION_LABELS, STATE_LABELS, TRANSITIONS, Step, TicketState
-from jiesu.units import catalogue, users
+from jiesu.units import catalogue, sms, users
+from jiesu.units import phone as phones
 from jiesu.units import service as units
 from jiesu.units.models import ROLE_LABELS, UNIT_KIND_LABELS, Unit, UnitKind
 from jiesu.web.i18n import LANGUAGES, PLACE_KIND, context_translator, pick_language, translator
@@ -145,7 +147,7 @@ def render(request: Request, name: str, actor: Actor, status_code: int = 200, *,
         "_": _, "kind_label": context_translator(lang, PLACE_KIND), "lang": lang, "languages": LANGUAGES,
         "term": lambda kind, value: glossary.label(kind, value, lang),
         "lang_links": lang_links, "actor": actor, "who": who, "role_labels": ROLE_LABELS,
-        "login_url": login_url("/" if request.url.path == "/login" else here(request)),
+        "login_url": login_url("/" if request.url.path.startswith("/login") else here(request)),
         "can": lambda action: can(actor.role, Permission(action)),
         "csrf": lambda: security.hidden_field(request), "csrf_token": lambda: security.token(request),
         **context}, status_code=status_code)
@@ -290,6 +292,74 @@ def logout(request: Request, session: SessionDep, actor: ActorDep, clock: ClockD
     if token and actor.role is not None:
         users.revoke_token(session, actor, clock, token)  # a copy of the cookie is worth nothing now
     return RedirectResponse("/", status_code=303)
+
+
+# --- a citizen's login by mobile number and one-time code (jiesu/units/phone.py) ----------------------------------
+
+
+def _phone_page(request: Request, actor: Actor, status: int = 200, *, phone: str = "", next_: str = "/",
+                sent: bool = False, notice: bool = False, error: str | None = None, field: str | None = None,
+                **error_args: object) -> Response:
+    return render(request, "phone_login.html", actor, status_code=status, phone=phone, masked=phones.mask(phone),
+                  next=next_, sent=sent, notice=notice, error=error, field=field, error_args=error_args,
+                  minutes=int(phones.CODE_TTL.total_seconds() // 60))
+
+
+@router.get("/login/phone", response_class=HTMLResponse)
+def phone_login_form(request: Request, actor: ActorDep,
+                     next_: Annotated[str, Query(alias="next")] = "") -> Response:
+    return _phone_page(request, actor, next_=local_path(next_))
+
+
+@router.post("/login/phone/code", response_class=HTMLResponse)
+def phone_code(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep, actor: ActorDep,
+               phone: Annotated[str, Form(max_length=32)] = "",
+               next_: Annotated[str, Form(alias="next")] = "/") -> Response:
+    """获取验证码: the code goes to the number by the configured sender; the page asks for it."""
+    target = local_path(next_)
+    sender = sms.sender_of(request.app.state, settings)
+    try:
+        number = phones.request_code(session, clock, sender, phone, source=users.source_of(request.client))
+    except InvalidInput:
+        return _phone_page(request, actor, 422, phone=phone, next_=target, field="phone",
+                           error="请输入正确的手机号码：11位数字，以1开头，如 138 1234 5678")
+    except TooManyAttempts as exc:
+        session.commit()  # the sends counted stay counted
+        page = _phone_page(request, actor, 429, phone=phone, next_=target, sent=True, field="phone",
+                           error="获取验证码过于频繁，请 {seconds} 秒后再试；已收到的验证码仍可使用",
+                           seconds=exc.retry_after)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    except phones.CodeNotSent:
+        session.commit()
+        return _phone_page(request, actor, 503, phone=phone, next_=target, field="phone",
+                           error="验证码未能发出，请稍后再试")
+    return _phone_page(request, actor, phone=number, next_=target, sent=True, notice=True)
+
+
+@router.post("/login/phone", response_class=HTMLResponse)
+def phone_login(request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep,
+                phone: Annotated[str, Form(max_length=32)] = "", code: Annotated[str, Form(max_length=16)] = "",
+                next_: Annotated[str, Form(alias="next")] = "/") -> Response:
+    """登录: the code checked, the citizen logged in (registered the first time) as a password login is."""
+    target = local_path(next_)
+    try:
+        user = phones.login(session, clock, phone, code)
+    except InvalidInput as exc:
+        if exc.field == "phone":
+            return _phone_page(request, actor, 422, phone=phone, next_=target, field="phone",
+                               error="请输入正确的手机号码：11位数字，以1开头，如 138 1234 5678")
+        return _phone_page(request, actor, 422, phone=phone, next_=target, sent=True, field="code",
+                           error="请输入短信中的6位数字验证码")
+    except AuthenticationFailed as exc:
+        session.commit()  # the wrong code counts against the code sent
+        if exc.field == "phone":
+            return _phone_page(request, actor, 403, phone=phone, next_=target, field="phone",
+                               error="此号码不能用验证码登录：工作人员请用用户名和密码登录")
+        return _phone_page(request, actor, 401, phone=phone, next_=target, sent=True, field="code",
+                           error="验证码错误或已失效，请重新获取")
+    request.session[SESSION_TOKEN_KEY] = users.start_web_session(session, clock, user)
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/places", response_class=HTMLResponse)
