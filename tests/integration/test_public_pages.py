@@ -134,3 +134,72 @@ def test_mask_rule():
     assert "王小明" not in text and "5678" in text and "1234-" not in text and "1203" not in text
     assert "王先生" not in text and "65123456" not in text
     assert rules.median([3, 1, 2]) == 2 and rules.median([1, 2, 3, 4]) == 2.5 and rules.median([]) is None
+
+
+def test_the_rates_are_the_assessments(client, desk, cast, clock, settings):
+    from jiesu.assessment import service as assessment
+    from jiesu.callback import service as callback
+    from jiesu.callback.models import Resolution as R
+    from jiesu.callback.models import Satisfaction as Sat
+    from jiesu.permissions import SYSTEM
+    from tests.integration.test_tickets import replied
+
+    settings.assess_min_sample = 1
+    answers = [(R.resolved, Sat.satisfied), (R.partly, Sat.basically), (R.unresolved, Sat.unsatisfied)]
+    for resolution, satisfaction in answers:
+        t = replied(desk, cast)
+        callback.record(desk.session, cast.callback, clock, settings, t.number,
+                        callback.Answer(contacted=True, resolution=resolution, satisfaction=satisfaction))
+    desk.session.flush()
+    clock.advance(timedelta(days=5))
+    district = desk.session.scalar(select(Area.district_code).where(Area.code == STREET))
+    ranked = {level: {r.key: r for r in assessment.ranking(desk.session, SYSTEM, settings, clock, MONTH, level).rows}
+              for level in ("district", "street")}
+
+    def shown(rates) -> list[str]:
+        return [f"{100 * rates.response:.1f}%", f"{100 * rates.resolution:.1f}%", f"{100 * rates.satisfaction:.1f}%",
+                f"{rates.composite:.2f}"]
+
+    assert month_row(client.get("/public").text, MONTH)[4:] == shown(ranked["district"][district].rates)
+    street_page = client.get(f"/public/{district}/{STREET}").text
+    assert month_row(street_page, MONTH)[4:] == shown(ranked["street"][STREET].rates)
+    assert month_row(street_page, MONTH)[5] == "33.3%"  # resolved 1 of 3 (partly counts 0)
+
+
+def test_the_clock_keeps_the_closed_month_once_the_assessment_has(session, settings, clock, city):
+    from jiesu.assessment import service as assessment
+
+    assert public.keep_last_period(session, settings, clock) == 0  # the assessment has not kept September yet
+    clock.advance(timedelta(days=settings.assess_settle_days))
+    assessment.keep_last_period(session, settings, clock)
+    assert public.keep_last_period(session, settings, clock) == 1
+    assert public.missing(session, [MONTH]) == []
+    assert public.keep_last_period(session, settings, clock) == 0  # once
+
+
+def test_the_rollup_command(engine, session, settings, clock, tmp_path, monkeypatch, city):
+    from contextlib import contextmanager
+
+    from typer.testing import CliRunner
+
+    from jiesu import cli
+    from jiesu import shell as support
+    from jiesu.public import cli as public_cli
+    from tests.settings_env import jiesu_env
+
+    @contextmanager
+    def the_tests_session(_sessions):
+        yield session
+        session.flush()
+
+    monkeypatch.setattr(support, "unit_of_work", the_tests_session)
+    monkeypatch.setattr(public_cli, "clock", lambda: clock)
+    env = {"JIESU_DATABASE_URL": engine.url.render_as_string(hide_password=False), "JIESU_VAR_DIR": str(tmp_path)}
+    with jiesu_env(env):
+        done = CliRunner().invoke(cli.app, ["public", "rollup", "--month", MONTH])
+        assert done.exit_code == 0 and f"1 month(s) kept: {MONTH}" in done.output, done.output
+        assert public.missing(session, [MONTH]) == []
+        refused = CliRunner().invoke(cli.app, ["public", "rollup", "--month", "2024-10"])  # still running
+        assert refused.exit_code == 1 and "Traceback" not in refused.output
+        every = CliRunner().invoke(cli.app, ["public", "rollup", "--all"])
+        assert every.exit_code == 0 and f"1 month(s) kept: {MONTH}" in every.output, every.output
