@@ -203,3 +203,10 @@ def test_the_rollup_command(engine, session, settings, clock, tmp_path, monkeypa
         assert refused.exit_code == 1 and "Traceback" not in refused.output
         every = CliRunner().invoke(cli.app, ["public", "rollup", "--all"])
         assert every.exit_code == 0 and f"1 month(s) kept: {MONTH}" in every.output, every.output
+
+
+def test_in_english(client, city):
+    r = client.get("/public", params={"lang": "en"})
+    assert r.status_code == 200
+    assert "How the city answers" in r.text and "Replied in time" in r.text and "Response rate" in r.text
+    assert r.headers["cache-control"].startswith("private")  # the language cookie: not for a shared cache
