@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.exc import IntegrityError
 
 from jiesu.api.deps import ClockDep, SessionDep, SettingsDep
 from jiesu.db import unit_of_work
@@ -73,16 +74,23 @@ def _page(request: Request, session, settings, clock, month: str | None, distric
           street: str | None = None) -> Response:
     try:
         end = public.check_month(settings, clock, month)
-        place = public.place(session, district, street)
     except InvalidInput as exc:
         return pages.error_page(request, ANONYMOUS, 422, field=exc.field)
+    months = public.months_to(end)
+    # A closed month nobody asked for yet is built once, then read. Checked and built before this request's own
+    # session reads anything: its transaction's snapshot (SQLite's) then includes what the writer committed.
+    with unit_of_work(request.app.state.sessions) as check:
+        to_build = public.missing(check, months)
+    if to_build:
+        try:
+            with unit_of_work(request.app.state.sessions, write=True) as writer:
+                public.ensure(writer, settings, clock, to_build)
+        except IntegrityError:
+            pass  # another request built the same month meanwhile: read theirs
+    try:
+        place = public.place(session, district, street)
     except PlaceNotFound as exc:
         return pages.error_page(request, ANONYMOUS, 404, field=exc.field)
-    months = public.months_to(end)
-    if public.missing(session, months):  # a closed month nobody asked for yet: built once, then read
-        with unit_of_work(request.app.state.sessions, write=True) as writer:
-            public.ensure(writer, settings, clock, months)
-        session.expire_all()
     v = public.view(session, settings, place, end)
     shapes = _map(request, session)
     values = {code: v.map_values.get(code, public.measure_values(None)) for code in shapes["paths"]}
