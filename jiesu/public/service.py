@@ -324,7 +324,10 @@ def view(session: Session, settings: Settings, p: Place, end: str) -> View:
     f = PublicFigure
     own = {r.period: r for r in session.scalars(select(f).where(f.level == p.level, f.key == p.code,
                                                                  f.period.in_(months)))}
-    series = [_figures(own.get(m), m, formula, settings.assess_min_sample) for m in months]
+    # The minimum sample is the ranking's: a district's or a street's rates below it are not shown; the city's
+    # total is, as the ranking shows its total row.
+    own_min = 0 if p.level == "city" else settings.assess_min_sample
+    series = [_figures(own.get(m), m, formula, own_min) for m in months]
     child_level = {"city": "district", "district": "street"}.get(p.level)
     children: list[Child] = []
     map_values: dict[str, dict[str, float | None]] = {}

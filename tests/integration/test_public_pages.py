@@ -84,8 +84,10 @@ def test_a_closed_month_is_read_from_its_rollup(client, session, city):
 
 def test_below_the_minimum_sample_the_rates_show_a_dash(client, settings, city):
     settings.assess_min_sample = 100
-    row = month_row(client.get("/public").text, MONTH)
+    row = month_row(client.get(f"/public/{city['district']}").text, MONTH)
     assert row[4:] == ["—", "—", "—", "—"]
+    street = month_row(client.get(f"/public/{city['district']}/{STREET}").text, MONTH)
+    assert street[4:] == ["—", "—", "—", "—"]
 
 
 def test_no_personal_data_in_any_public_answer(client, session, settings, clock, cast, city):
