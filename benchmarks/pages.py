@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/pages.py --pages queue,work  # only these pages (names in PAGES below)
     .venv/bin/python benchmarks/pages.py --n 100000 --requests 50   # smaller, quicker
     .venv/bin/python benchmarks/pages.py --rebuild           # build the data again even if a copy is kept
+    .venv/bin/python benchmarks/pages.py --public [--n N | --quick]  # the public page (/public), on SQLite:
+                                                             # benchmarks/public_pages.py
 
 The data. A PostgreSQL cluster from the local binaries (tests/pg.py's way), kept under var/bench-pages/ between
 runs (its key: DATA_VERSION, --n, --templates, --days, --seed); the output says whether it was built or reused, and
@@ -350,6 +352,11 @@ def machine() -> str:
 
 
 def main() -> None:
+    if "--public" in sys.argv[1:]:  # the public page's benchmark: its own data (SQLite by default) and options
+        from benchmarks import public_pages
+
+        public_pages.main([a for a in sys.argv[1:] if a != "--public"])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="tickets (default 1,000,000)")
     parser.add_argument("--templates", type=int, default=2000, help="tickets made through the workflow, then copied")

@@ -8,6 +8,7 @@ from jiesu.db import Base
 from jiesu.knowledge.models import Article, DirectAnswer, Term, is_schema_extra
 from jiesu.open311.models import ApiKey, Open311Submission
 from jiesu.places.models import Area, AreaAlias, AreaBoundary
+from jiesu.public.models import PublicFigure, PublicMonth, PublicReply
 from jiesu.routing.models import RoutingRule
 from jiesu.taxonomy.models import Category, DeadlinePolicy
 from jiesu.tickets.models import (
@@ -27,7 +28,8 @@ __all__ = ["Base", "Area", "AreaAlias", "AreaBoundary", "Unit", "User", "ApiToke
            "DeadlinePolicy", "CalendarOverride", "Contact", "Request", "Ticket", "TicketUnit", "TicketEvent",
            "PersonalDataAccess", "TicketCounter", "Attachment", "RoutingRule", "Callback",
            "RateFact", "RateCell", "RateRollup", "SignFact", "AuditEntry", "ApiKey", "Open311Submission",
-           "Article", "Term", "DirectAnswer", "TicketFollower", "PhoneCode", "PhoneCodeSends"]
+           "Article", "Term", "DirectAnswer", "TicketFollower", "PhoneCode", "PhoneCodeSends", "PublicMonth",
+           "PublicFigure", "PublicReply"]
 
 
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:

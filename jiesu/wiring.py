@@ -20,6 +20,7 @@ from jiesu.intake import wiring as intake
 from jiesu.knowledge import wiring as knowledge
 from jiesu.open311 import wiring as open311
 from jiesu.places import wiring as places
+from jiesu.public import wiring as public
 from jiesu.registry import Registry
 from jiesu.routing import wiring as routing
 from jiesu.scheduler import Scheduler
@@ -29,7 +30,7 @@ from jiesu.units import wiring as units
 from jiesu.web import wiring as web
 
 CAPABILITIES = (intake, tickets, units, places, taxonomy, calendar, assessment, callback, knowledge, routing,
-                open311, audit, web, demo)
+                open311, audit, public, web, demo)
 
 
 @cache

@@ -25,6 +25,7 @@ RANK = {
     "routing": 4, "callback": 4,
     "assessment": 5, "knowledge": 5,
     "intake": 6,  # every way a request comes in: calls routing and tickets downward
+    "public": 6,  # the public page of how the city answers: reads tickets, places and the assessment
     "open311": 7,  # a channel: GeoReport v2 over intake
 }
 # Where stages 7 and 8 will live, in the same ladder: above what they read, below the delivery.
