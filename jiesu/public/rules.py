@@ -20,6 +20,17 @@ _LONG = re.compile(r"\d{5,}")  # any other long number (an account, a plate's di
 _TITLED = re.compile(r"[\u4e00-\u9fff](?:先生|女士|小姐|师傅|大爷|大妈|阿姨|老师)")
 _SELF = re.compile(r"(我叫|我是|本人|名叫|姓名[:：]?|联系人[:：]?)\s*[\u4e00-\u9fff]{2,4}")
 _SURNAME = re.compile(r"(姓)[\u4e00-\u9fff]")
+# A full name before an office or a form of address: 肖建军校长, 毛上辉局长, 王小明同志. The first character is one of
+# the common surnames (they cover some nine in ten people), so that 学校校长 or 区局长 stay as they are.
+_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+             "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+             "常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季"
+             "裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦"
+             "戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻"
+             "苑迟邝")
+_NAMED_TITLE = re.compile(rf"[{_SURNAMES}][\u4e00-\u9fff]{{1,2}}(?=(?:校长|局长|主任|经理|书记|科长|处长|所长|"
+                          r"队长|院长|站长|村长|社长|会长|董事长|总经理|部长|厂长|组长|班长|警官|民警|医生|大夫|老师|同志|律师|教授|"
+                          r"先生|女士|师傅|物业|代表))")
 
 
 def mask(text: str | None, names: Iterable[str | None] = ()) -> str:
@@ -37,6 +48,7 @@ def mask(text: str | None, names: Iterable[str | None] = ()) -> str:
     text = _HOUSE.sub("*", text)
     text = _ROOM.sub("***", text)
     text = _LONG.sub(lambda m: "*" * len(m.group(0)), text)
+    text = _NAMED_TITLE.sub("某某", text)
     text = _TITLED.sub(lambda m: "某" + m.group(0)[1:], text)
     text = _SELF.sub(lambda m: m.group(1) + "某某", text)
     return _SURNAME.sub(lambda m: m.group(1) + "某", text)

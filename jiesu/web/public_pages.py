@@ -99,7 +99,7 @@ def _page(request: Request, session, settings, clock, month: str | None, distric
                             map_names=shapes["names"], map_values=values, hours=_fmt_hours,
                             pct=lambda x: "—" if x is None else f"{100 * x:.1f}%",
                             points=lambda x: "—" if x is None else f"{x:.2f}", tz=settings.tz,
-                            min_sample=settings.assess_min_sample,
+                            min_sample=settings.assess_min_sample, last_month=public.last_closed(settings, clock),
                             map_json=json.dumps({"values": values, "names": shapes["names"],
                                                  "measures": {k: [lbl, kind] for k, (lbl, kind) in MEASURES.items()}},
                                                 ensure_ascii=False))
