@@ -148,7 +148,8 @@ def reply_of(t: Ticket) -> str:
 
 def item(t: Ticket, _, *, own: bool) -> dict:
     return {"t": t, "own": own, "words": status_words(t, _), "summary": pages.summary(t.request, 60) if own else "",
-            "place": place_of(t), "category": t.category.name if t.category is not None else "",
+            "place": place_of(t) + (f" · {t.request.address}" if own and t.request.address else ""),
+            "category": t.category.name if t.category is not None else "",
             "survey": own and t.state == TicketState.replied, "open": t.state in OPEN_STATES}
 
 
