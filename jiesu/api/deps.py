@@ -173,3 +173,13 @@ def moment_query(name: str, *, required: bool = False, description: str = MOMENT
     dependency.__annotations__ = {"request": Request, "value": Annotated[str if required else str | None, query],
                                   "return": datetime | None}
     return Depends(dependency)
+
+
+def single_valued(request: Request) -> None:
+    """A route whose query parameters are each one value: one given twice is refused naming it, not read as its
+    last value (the framework's way), so that `?actor=a&actor=b` never lists b's entries as if a had been asked."""
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name in seen:
+            raise InvalidInput(f"{name} is given more than once", field=name)
+        seen.add(name)

@@ -54,6 +54,8 @@ STAGES = {
 }
 STAGES["replied, no callback"] = STAGES["replied"]
 NO_CALLBACK = {"replied, no callback"}  # the citizen asked not to be called back: the centre may close by hand
+STAGES["the citizen's own"] = STAGES["dispatched"]  # filed in the app: the citizen adds to it (add_info)
+FILED_BY = {"the citizen's own": "citizen"}  # who files a stage's ticket (else the operator, on the phone)
 FREE_TEXT = 200  # characters: a form field this long or longer (or unbounded) is free text
 # A valid value for each form field a nasty value is not in: the handler gets past its own checks to the service.
 PLAUSIBLE = {"reason": "现场核实", "text": "楼下噪音扰民", "unit": STREET, "units": OTHER, "co_units": OTHER,
@@ -75,7 +77,8 @@ class Pages:
                 user = users.create(session, SYSTEM, clock, username=f"fuzz-{name}", password=PASSWORD, role=role,
                                     unit_code=unit)
                 self.actors[name] = users.actor_of(user)
-        self.stage = {name: self._ticket(steps, no_callback=name in NO_CALLBACK) for name, steps in STAGES.items()}
+        self.stage = {name: self._ticket(steps, no_callback=name in NO_CALLBACK, by=FILED_BY.get(name, "operator"))
+                      for name, steps in STAGES.items()}
         replied = self._ticket(STAGES["replied"])
         self.survey = callback.survey_token(settings, tickets.get(session, SYSTEM, replied))
         session.commit()
@@ -90,11 +93,11 @@ class Pages:
         self.failures: list[str] = []
         self.sent = 0
 
-    def _ticket(self, steps, no_callback: bool = False) -> str:
+    def _ticket(self, steps, no_callback: bool = False, by: str = "operator") -> str:
         new = tickets.NewRequest(text="楼下餐馆油烟扰民", request_type=RequestType.complaint, channel=Channel.hotline,
                                  address="首座御园3号楼", area_code=STREET, contact_name="张三",
                                  contact_phone="13800000000", no_callback=no_callback)
-        number = tickets.create_request(self.session, self.actors["operator"], self.clock, self.settings,
+        number = tickets.create_request(self.session, self.actors[by], self.clock, self.settings,
                                         new).ticket.number
         for who, step, data in steps:
             tickets.act(self.session, self.actors[who], self.clock, self.settings, number, step,
@@ -157,7 +160,10 @@ def values_for(field) -> list[tuple[str, str]]:
 def _path_values(p: Pages, route: APIRoute) -> dict[str, str]:
     # A real thing for each path parameter, so that the fuzzed fields reach the service, not a 404.
     number = p.stage["replied"] if route.path.startswith("/callbacks/") else p.stage["handling"]
-    known = {"number": number, "code": STREET, "token": p.survey, "fmt": "csv", "attachment_id": "1"}
+    known = {"number": number, "code": STREET, "token": p.survey, "fmt": "csv", "attachment_id": "1",
+             # the public page's places, and the administrators' things (the demo's own)
+             "district": "110115000000", "street": STREET, "username": "operator", "name": "fuzz-key",
+             "article_id": "1", "rule_id": "1", "day": "2027-01-01", "step": "submit"}
     names = fields_of(route)[0]
     assert set(names) <= set(known), f"{route.path}: give its new path parameter a real value here"
     return {name: known[name] for name in names}

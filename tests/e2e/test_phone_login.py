@@ -66,7 +66,8 @@ def test_a_citizen_registers_by_phone(served):
         page.get_by_role("button", name="获取验证码").click()
         page.get_by_label("验证码").fill(read_code(var, "13900001234"))
         page.get_by_role("button", name="登录", exact=True).click()
-        page.wait_for_url(url + "/")
-        assert "市民1234" in page.inner_text("header")
+        page.wait_for_url(url + "/app")  # a citizen lands in the app, logged in as the new account
+        assert page.get_by_role("link", name="我的诉求").is_visible()
+        assert "市民1234" in page.evaluate("fetch('/api/v1/auth/me').then(r => r.json()).then(j => JSON.stringify(j))")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         context.close()

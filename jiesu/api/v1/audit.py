@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from jiesu.api.deps import SessionDep, UserDep
+from jiesu.api.deps import SessionDep, UserDep, single_valued
 from jiesu.api.errors import responses
 from jiesu.audit import service
 from jiesu.audit.schemas import ChangeOut, EntryOut, EntryPage
 from jiesu.limits import MAX_OFFSET, MAX_PAGE_SIZE
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(single_valued)])
 
 
 @router.get("", response_model=EntryPage, responses=responses(401, 403, 422))
