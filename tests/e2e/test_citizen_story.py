@@ -72,6 +72,14 @@ def test_a_new_citizen_reports_staff_answer_and_the_citizen_rates_it(browser, se
 
     # Reports with a photo and the location.
     pg.goto(f"{server}/app/report")
+    # Large text: labels and legends follow the reader's root font size (15 px at 100 %, 22.5 px at 150 %).
+    sizes = "[...document.querySelectorAll('main label, main legend')].map(e => getComputedStyle(e).fontSize)"
+    assert set(pg.evaluate(sizes)) == {"15px"}
+    pg.evaluate("document.documentElement.style.fontSize = '150%'")
+    assert set(pg.evaluate(sizes)) == {"22.5px"}
+    fits(pg)
+    pg.screenshot(path=str(shots / "story-report-large-text-390.png"), full_page=True)
+    pg.evaluate("document.documentElement.style.fontSize = ''")
     pg.get_by_label("投诉").check()
     pg.get_by_label("问题描述").fill(TEXT)
     pg.get_by_role("button", name="用我的位置").click()
