@@ -6,6 +6,7 @@ of the pages go to var/screenshots/ (JIESU_SHOTS: another folder)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,17 @@ def audit(context, city: str, entity: str, key: str) -> list[dict]:
     return r.json()["items"]
 
 
+def audit_page(page, city: str, entity_label: str, key: str):
+    """/admin/audit filtered by the form to one entity, then to `key` by its link: the newest row of it."""
+    page.goto(city + "/admin/audit")
+    page.get_by_label("对象").select_option(label=entity_label)
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_url("**/admin/audit?entity=*")
+    page.locator("table.audit tbody tr code").filter(has_text=re.compile("^" + re.escape(key) + "$")).first.click()
+    page.wait_for_url("**/admin/audit?entity=*&key=*")
+    return page.locator("table.audit tbody tr").first
+
+
 def test_the_admin_changes_a_deadline_policy(admin, city):
     context, page = admin
     page.goto(city + "/admin/policies")
@@ -82,6 +94,12 @@ def test_the_admin_changes_a_deadline_policy(admin, city):
     [entry] = audit(context, city, "policy", "*:complex")[:1]
     assert entry["actor"] == "admin" and entry["action"] == "set"
     assert {"field": "reply_within", "before": 15.0, "after": 12.0} in entry["changes"]
+    # and on the audit page, filtered to policies: the change with its before → after
+    row = audit_page(page, city, "时限规则", "*:complex")
+    change = row.locator("ul.changes li").filter(has=page.locator("del", has_text=re.compile(r"^15\b"))).filter(
+        has=page.locator("ins", has_text=re.compile(r"^12\b")))
+    playwright.expect(change).to_have_count(1)
+    shot(page, "admin2-audit-policy")
 
 
 def test_the_admin_imports_a_years_notice_after_a_preview(admin, city, tmp_path):
@@ -120,6 +138,12 @@ def test_the_admin_publishes_an_article_through_review(admin, city):
     shot(page, "admin2-article")
     actions = [e["action"] for e in audit(context, city, "article", article_id)]
     assert actions == ["approve", "submit", "create"]
+    # and on the audit page, filtered to articles: its creation (→ its question) with the steps after it
+    row = audit_page(page, city, "知识文章", article_id)
+    playwright.expect(page.locator("table.audit tbody tr")).to_have_count(3)
+    playwright.expect(page.locator("table.audit ins", has_text="共享单车乱停放找谁？")).to_have_count(1)
+    assert row.is_visible()
+    shot(page, "admin2-audit-article")
 
 
 def test_the_other_admin_pages_render(admin, city):
