@@ -48,8 +48,9 @@ ENTITY_LABELS = {"user": "用户", "unit": "单位", "category": "分类", "poli
                  "rule": "派单规则", "article": "知识文章", "apikey": "接口密钥"}
 ACTION_LABELS = {"create": "新增", "edit": "修改", "deactivate": "停用", "reactivate": "启用",
                  "reset_password": "重置密码", "set_password": "修改密码", "unlock": "解除登录锁定",
-                 "revoke": "吊销", "publish": "发布", "review": "审核", "expire": "下架", "delete": "删除",
-                 "import": "导入", "submit": "提交审核"}
+                 "revoke": "吊销", "publish": "发布", "review": "审核", "expire": "设为失效", "delete": "删除",
+                 "import": "导入", "submit": "提交审核", "approve": "审核通过并发布", "reject": "退回修改",
+                 "revise": "撤回修改", "set": "修改", "clear": "清除", "rename": "改名", "activate": "启用"}
 FIELD_LABELS = {"username": "用户名", "display_name": "姓名", "role": "角色", "unit": "所属单位",
                 "unit_code": "所属单位", "active": "启用", "password": "密码", "login_attempts": "登录失败计数",
                 "code": "代码", "name": "名称", "kind": "类型", "parent": "上级单位", "parent_code": "上级单位",
