@@ -113,9 +113,11 @@ ANONYMOUS = Actor(username="anonymous", role=None)
 CLOCK = Actor(username="clock", role=Role.admin)
 # Smart dispatch's worker: the suggestion made after intake (routing.service).
 SMART_DISPATCH = Actor(username="smart-dispatch", role=Role.admin)
+# A citizen's first phone-code login registers their account (units.phone): the audit says so, not "system".
+PHONE_SIGNUP = Actor(username="phone-signup", role=Role.admin)
 # The actors that are the system, not a person: their events show as "系统" (System), whatever role they act in.
 # No user may take one of these names (units.users.RESERVED_USERNAMES).
-SYSTEM_USERNAMES = frozenset({SYSTEM.username, CLOCK.username, SMART_DISPATCH.username})
+SYSTEM_USERNAMES = frozenset({SYSTEM.username, CLOCK.username, SMART_DISPATCH.username, PHONE_SIGNUP.username})
 
 
 def is_system(username: str | None) -> bool:

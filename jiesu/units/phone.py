@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, joinedload
 from jiesu.clock import Clock
 from jiesu.db import execute_apart
 from jiesu.errors import AuthenticationFailed, DomainError, InvalidInput, TooManyAttempts
-from jiesu.permissions import SYSTEM, Role
+from jiesu.permissions import PHONE_SIGNUP, Role
 from jiesu.units import users
 from jiesu.units.models import PhoneCode, PhoneCodeSends, User
 from jiesu.units.sms import CodeSender
@@ -191,7 +191,7 @@ def register(session: Session, clock: Clock, phone: str) -> User:
         username = "c" + secrets.token_hex(6)
         if session.scalar(select(User.id).where(User.username == username)) is None:
             break
-    user = users.create(session, SYSTEM, clock, username=username, password=secrets.token_urlsafe(24),
+    user = users.create(session, PHONE_SIGNUP, clock, username=username, password=secrets.token_urlsafe(24),
                         role=Role.citizen, display_name=display_name(phone))
     user.phone = phone
     session.flush()

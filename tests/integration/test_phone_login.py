@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from jiesu.audit.models import AuditEntry
 from jiesu.config import Settings
 from jiesu.permissions import SYSTEM, Role
 from jiesu.units import phone as phones
@@ -78,6 +79,9 @@ def test_the_first_code_login_registers_a_citizen_and_the_next_finds_them(client
     assert me.status_code == 200 and me.json()["username"] == first["username"]
     user = session.scalar(select(User).where(User.username == first["username"]))
     assert user.phone == NUMBER
+    # the audit says who made the account: the phone sign-up, not the administrator's shell; and keeps no number
+    made = session.scalars(select(AuditEntry).where(AuditEntry.key == first["username"])).all()
+    assert [(e.actor, e.action) for e in made] == [("phone-signup", "create")] and NUMBER not in (made[0].after or "")
 
     clock.advance(timedelta(minutes=2))
     assert ask(client).status_code == 202
