@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jiesu.assessment import rules as periods
@@ -189,7 +190,11 @@ def keep_last_period(session: Session, settings: Settings, clock: Clock) -> int:
                                            _start_day(settings)), -1)
     if session.get(PublicMonth, last) is not None or session.get(RateRollup, last) is None:
         return 0
-    rollup(session, settings, clock, last)
+    try:
+        with session.begin_nested():
+            rollup(session, settings, clock, last)
+    except IntegrityError:
+        return 0  # another clock kept it meanwhile
     return 1
 
 

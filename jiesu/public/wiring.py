@@ -1,3 +1,5 @@
+from sqlalchemy.exc import IntegrityError
+
 from jiesu.db import unit_of_work
 from jiesu.public import service as public
 from jiesu.registry import Registry
@@ -7,7 +9,11 @@ from jiesu.scheduler import Job, Pass
 def _keep(work: Pass) -> dict[str, int]:
     with unit_of_work(work.sessions, write=True) as session:
         months = public.keep_last_period(session, work.settings, work.clock)
-        replies = public.refresh_replies(session, work.settings, work.clock)
+        try:
+            with session.begin_nested():
+                replies = public.refresh_replies(session, work.settings, work.clock)
+        except IntegrityError:
+            replies = 0  # another clock copied them meanwhile
     return {"months": months, "replies": replies}
 
 

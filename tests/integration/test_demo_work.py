@@ -19,12 +19,14 @@ from jiesu.config import Settings
 from jiesu.db import make_engine
 from jiesu.demo.cli import DEMO_PASSWORD, DEMO_USERS
 from jiesu.demo.simulator import NAMED_COMMUNITIES, NAMED_STREETS
+from jiesu.permissions import Role
 from jiesu.tickets.models import SummonsState, Ticket, TicketUnit, UnitRole
 from jiesu.tickets.rules import TicketState as S
 from jiesu.units.models import Unit
 from tests import forms
 from tests.served import copy_demo
 
+APP_COUNT = re.compile(r'<a class="app-count[^"]*" href="[^"]+"><b>(\d+)</b><span>([^<]+)</span>')
 CARD = re.compile(r'<a class="card waiting-([a-z_]+)[^"]*" href="([^"]+)" data-count="(\d+)">')
 
 
@@ -41,12 +43,16 @@ def demo(request, tmp_path_factory):
 def test_every_login_has_work_on_its_home_page(demo):
     settings, engine = demo
     with TestClient(create_app(settings, engine=engine)) as client:
-        for username, _role, _unit, _display in DEMO_USERS:
+        for username, role, _unit, _display in DEMO_USERS:
             r = forms.post(client, "/login", {"username": username, "password": DEMO_PASSWORD},
                            follow_redirects=False)
             assert r.status_code == 303, username
-            counts = {key: int(n) for key, _href, n in CARD.findall(client.get("/").text)}
-            assert counts and sum(counts.values()) > 0, (username, counts)
+            if role == Role.citizen:  # a citizen's home is the app: their requests in hand, one to rate
+                counts = {label: int(n) for n, label in APP_COUNT.findall(client.get("/app").text)}
+                assert counts.get("办理中", 0) > 0 and counts.get("待评价", 0) > 0, (username, counts)
+            else:
+                counts = {key: int(n) for key, _href, n in CARD.findall(client.get("/").text)}
+                assert counts and sum(counts.values()) > 0, (username, counts)
             forms.post(client, "/logout", page="/")
         # the counts each one works from, in particular
         for username, keys in (("guanyinsi", ("to_sign", "handling")), ("xingshou", ("to_sign",)),
