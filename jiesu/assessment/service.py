@@ -244,15 +244,22 @@ def stored_cells(session: Session, period: str) -> list[Cell] | None:
     return [Cell(*row) for row in rows]
 
 
-def rollup(session: Session, settings: Settings, clock: Clock, period: str) -> int:
-    """Keep a closed period's cells. Refused for a period still running: its facts still change."""
+def closed_window(settings: Settings, clock: Clock, period: str) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of a period that has ended: what may be rolled up. A malformed month, or one still
+    running (its figures still change: they are read live), is refused naming `month`."""
     try:
         rules.parse_period(period)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="month") from None
-    _, end = rules.window(period, settings.tz, settings.assess_month_start_day)
+    start, end = rules.window(period, settings.tz, settings.assess_month_start_day)
     if end > clock.now():
         raise InvalidInput(f"{period} has not ended yet: its figures are read live", field="month")
+    return start, end
+
+
+def rollup(session: Session, settings: Settings, clock: Clock, period: str) -> int:
+    """Keep a closed period's cells. Refused for a period still running: its facts still change."""
+    closed_window(settings, clock, period)
     session.execute(delete(RateCell).where(RateCell.period == period))
     session.execute(delete(RateRollup).where(RateRollup.period == period))
     # The rollup's row first: a second writer of the same period waits here, then fails, before any cell.

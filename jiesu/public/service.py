@@ -82,13 +82,7 @@ def _street_of(level: AreaLevel | None, code: str | None, street_code: str | Non
 
 def rollup(session: Session, settings: Settings, clock: Clock, period: str) -> int:
     """Keep a closed month's figures for every place. Refused for a month still running. Returns the rows kept."""
-    try:
-        periods.parse_period(period)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="month") from None
-    start, end = periods.window(period, settings.tz, _start_day(settings))
-    if end > clock.now():
-        raise InvalidInput(f"{period} has not ended yet", field="month")
+    start, end = assessment.closed_window(settings, clock, period)
     session.execute(delete(PublicFigure).where(PublicFigure.period == period))
     session.execute(delete(PublicMonth).where(PublicMonth.period == period))
     kept = PublicMonth(period=period, built_at=clock.now(), tickets=0)
