@@ -37,6 +37,7 @@ from jiesu.errors import InvalidInput
 from jiesu.intake import service as intake
 from jiesu.permissions import CLOCK, Actor, Role
 from jiesu.places.models import Area, AreaLevel
+from jiesu.routing import service as routing
 from jiesu.taxonomy.models import Category, RequestType, Urgency
 from jiesu.tickets import service as svc
 from jiesu.tickets.models import Channel, Request, Ticket
@@ -707,8 +708,21 @@ class _Sim:
         self.events += 1
 
     def _finish(self, session: Session, live: Live) -> None:
-        if live.snap.state not in FINAL_STATES:
+        if live.snap.state == S.new:
+            self._suggest(session, live)
+        elif live.snap.state not in FINAL_STATES:
             self._catch_up(session, live, self.now)
+
+    def _suggest(self, session: Session, live: Live) -> None:
+        """A ticket the operator filed with its category whose dispatch falls after now still waits for the
+        dispatcher: smart dispatch's worker gives it a suggestion a moment after intake, as it would any ticket."""
+        ticket = session.scalar(select(Ticket).where(Ticket.number == live.plan.number))
+        if ticket is None or ticket.suggestion is not None:
+            return
+        ticket.suggest_pending = True
+        session.flush()
+        self.clock.set(min(live.last_at + timedelta(seconds=2), self.now))
+        routing.suggest_pending(session, self.clock, self.settings, batch=1)
 
     def _catch_up(self, session: Session, live: Live, until: datetime) -> None:
         """What the clock did for this ticket before `until`: mark missed deadlines; a supervisor escalates
