@@ -16,20 +16,23 @@ export JIESU_TEST_SHARED=$shared
 start=$(date +%s)
 # The integration tier alone takes as long as all the others; these of its files go with the others, so that
 # both processes end at about the same time (measured: `make test` prints each process's time).
-MOVED=(tests/integration/test_simulator.py tests/integration/test_backup.py)
+MOVED=(tests/integration/test_simulator.py tests/integration/test_backup.py tests/integration/test_public_pages.py)
 ignored=()
 for f in "${MOVED[@]}"; do ignored+=("--ignore=$f"); done
-"$PYTEST" -q tests/integration "${ignored[@]}" "$@" > "$shared/integration.log" 2>&1 &
+( "$PYTEST" -q tests/integration "${ignored[@]}" "$@" > "$shared/integration.log" 2>&1; status=$?
+  echo "$(( $(date +%s) - start ))" > "$shared/integration.seconds"; exit $status ) &
 integration=$!
 others=()
 for d in tests/*/; do case "$d" in tests/integration/|tests/__*) ;; *) others+=("${d%/}") ;; esac; done
 "$PYTEST" "${others[@]}" "${MOVED[@]}" "$@"
 others_status=$?
+others_seconds=$(( $(date +%s) - start ))
 wait "$integration"
 integration_status=$?
 echo
 echo "================ the integration tier (but ${MOVED[*]}), run alongside ================"
 cat "$shared/integration.log"
-echo "make test: $(( $(date +%s) - start )) s on $(nproc) CPUs; exit $others_status (unit, e2e, conformance, durability," \
-     "stories, ${#MOVED[@]} integration files) and $integration_status (the rest of integration)"
+echo "make test: $(( $(date +%s) - start )) s on $(nproc) CPUs; exit $others_status after $others_seconds s (unit, e2e," \
+     "conformance, durability, stories, ${#MOVED[@]} integration files) and $integration_status after" \
+     "$(cat "$shared/integration.seconds" 2>/dev/null || echo '?') s (the rest of integration)"
 [ "$others_status" -eq 0 ] && [ "$integration_status" -eq 0 ]

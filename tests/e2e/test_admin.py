@@ -59,7 +59,7 @@ def test_the_admin_adds_a_user_and_finds_it_on_the_audit_page(browser, server): 
         page.locator("#f-password").fill("handler-pass-1")
         page.locator("form.admin-form").get_by_role("button", name="新增用户").click()
         error = page.locator("#e-unit_code")
-        assert error.is_visible() and "单位代码不存在" in error.inner_text()  # said beside the field
+        playwright.expect(error).to_contain_text("单位代码不存在")  # said beside the field (waits for the post)
         assert page.locator("#f-display_name").input_value() == "测试承办人"  # kept
         shot(page, "users-form-error")
         page.locator("#f-unit_code").fill("110115009000")  # 观音寺街道办事处

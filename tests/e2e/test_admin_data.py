@@ -88,7 +88,7 @@ def test_the_admin_changes_a_deadline_policy(admin, city):
     page.locator('tr[id="p-*-normal"]').get_by_role("link", name="编辑").click()
     page.get_by_label("答复时限", exact=True).fill("400")
     page.get_by_role("button", name="保存时限").click()
-    assert page.locator("#e-reply_within").is_visible()
+    playwright.expect(page.locator("#e-reply_within")).to_be_visible()  # waits for the posted page
     assert page.get_by_label("答复时限", exact=True).input_value() == "400"
     shot(page, "admin2-policies-error")
     [entry] = audit(context, city, "policy", "*:complex")[:1]
@@ -109,7 +109,7 @@ def test_the_admin_imports_a_years_notice_after_a_preview(admin, city, tmp_path)
     page.goto(city + "/admin/calendar?year=2031")
     page.get_by_label("CSV 文件").set_input_files(str(notice))
     page.get_by_role("button", name="预览").click()
-    assert page.get_by_role("heading", name="导入预览").is_visible()
+    playwright.expect(page.get_by_role("heading", name="导入预览")).to_be_visible()  # waits for the posted page
     shot(page, "admin2-calendar-preview")
     page.get_by_role("button", name="确认导入 3 天").click()
     page.wait_for_url("**/admin/calendar?year=2031&done=imported*")
