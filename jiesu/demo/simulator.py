@@ -34,6 +34,7 @@ from jiesu.config import Settings
 from jiesu.data.teddy import Corpus, Message, char_pairs, load_corpus, localise
 from jiesu.db import unit_of_work
 from jiesu.demo import story as tale
+from jiesu.demo.govern import GovernReport, govern
 from jiesu.errors import InvalidInput
 from jiesu.intake import service as intake
 from jiesu.permissions import CLOCK, Actor, Role
@@ -631,6 +632,7 @@ class SimReport:
     seconds: float
     message: str = ""
     story: tale.Story | None = None  # the governance story's calls, when the demo was big enough for it
+    governed: GovernReport | None = None  # and what the centre did with them
 
 
 def _handler(unit_code: str, unit_id: int) -> Actor:
@@ -1029,7 +1031,8 @@ def seed_demo(session_factory: SessionFactory, clock_start: datetime, settings: 
         staff = []
     ours = sum(spec.work.filer is None for spec in staff)
     story = _story(planner, rng, now, days, tickets - ours, settings, calendar.is_workday)
-    ticket_times = _instants(rng, tickets - ours - len(story.calls), start, now, settings.tz, calendar.is_workday)
+    inside = len(story.calls) - story.before_window  # the story's older calls come on top
+    ticket_times = _instants(rng, tickets - ours - inside, start, now, settings.tz, calendar.is_workday)
     answer_times = _instants(rng, tickets // 10, start, now, settings.tz, calendar.is_workday)
     plans = _plans(planner, rng, ticket_times, answer_times, now, staff, story.calls)
     plans.sort(key=lambda p: (p.created_at, p.index))
@@ -1040,12 +1043,17 @@ def seed_demo(session_factory: SessionFactory, clock_start: datetime, settings: 
             p.parent = order[p.parent]
     sim = _Sim(city, plans, now, settings, seed)
     sim.run(session_factory, progress)
+    governed = None
+    if story.calls:  # what the centre did with them: mined, made 天堂河 a project, adopted the topic
+        if progress:
+            progress("governance", len(plans), len(plans))
+        governed = govern(session_factory, now, settings, story)
     with unit_of_work(session_factory) as session:
         states, overdue, escalated, answers, count, window = _summary(session)
     if progress:
         progress("done", len(plans), len(plans))
     return SimReport(False, count, answers, sim.events, states, overdue, escalated, window,
-                     time.perf_counter() - started, story=story)
+                     time.perf_counter() - started, story=story, governed=governed)
 
 
 def _complex(short: str) -> str:
