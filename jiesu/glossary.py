@@ -264,6 +264,33 @@ ARTICLE_STATUS = {
 }
 
 
+# --- hot spots and surges (主动治理) ------------------------------------------------------------------------
+
+DISMISSED = Term("已排除", "Dismissed")  # a hot spot's and a surge's status
+MADE_PROJECT = Term("已立项", "Made a project")  # a hot spot's status; a project's first status (planned)
+
+HOTSPOT_STATUS = {
+    "open": Term("待处理", "Open"),
+    "watched": Term("关注中", "Watched"),
+    "project": MADE_PROJECT,
+    "dismissed": DISMISSED,
+}
+
+HOTSPOT_LABEL = {  # the trend, as emerging-hot-spot analysis names it
+    "new": Term("新出现", "New"),
+    "intensifying": Term("加剧", "Intensifying"),
+    "persistent": Term("持续", "Persistent"),
+    "sporadic": Term("零星", "Sporadic"),
+    "diminishing": Term("减弱", "Diminishing"),
+}
+
+SURGE_STATUS = {
+    "raised": Term("待确认", "Raised"),
+    "acknowledged": Term("已确认", "Acknowledged"),
+    "dismissed": DISMISSED,
+}
+
+
 # --- topics of the month and projects (issue 18) --------------------------------------------------------
 
 TOPIC_STATUS = {
@@ -272,7 +299,7 @@ TOPIC_STATUS = {
 }
 
 PROJECT_STATUS = {
-    "planned": Term("已立项", "Became a project"),
+    "planned": MADE_PROJECT,
     "underway": Term("实施中", "Underway"),
     "done": Term("已完成", "Done"),
     "cancelled": Term("已撤销", "Cancelled"),
@@ -296,6 +323,7 @@ KINDS: dict[str, Mapping[str, Term]] = {
     "resolution": RESOLUTION, "satisfaction": SATISFACTION, "callback_channel": CALLBACK_CHANNEL,
     "assessment_level": ASSESSMENT_LEVEL, "fact_kind": FACT_KIND, "rate": RATE, "measure": MEASURE,
     "article_status": ARTICLE_STATUS,
+    "hotspot_status": HOTSPOT_STATUS, "hotspot_label": HOTSPOT_LABEL, "surge_status": SURGE_STATUS,
     "topic_status": TOPIC_STATUS, "project_status": PROJECT_STATUS, "project_step": PROJECT_STEP,
 }
 PLACE_KINDS = ("area_kind", "area_level")  # the pages translate these in the place-kind context
