@@ -139,8 +139,9 @@ def _simulate(settings: Settings, tickets: int, days: int, seed: int) -> None:
         total = c["tiantanghe_before"] + c["tiantanghe_after"]
         console.print(f"天堂河: {total} calls ({c['tiantanghe_before']} before "
                       f"the renovation began on {story.works_start.astimezone(settings.tz):%Y-%m-%d}, "
-                      f"{c['tiantanghe_after']} after), its neighbours {c['neighbours']}, the burst main {c['surge']}, "
-                      f"e-bike charging {c['topic']}; {story.before_window} of them before the window")
+                      f"{c['tiantanghe_after']} after), its neighbours {c['neighbours']}, 观音寺南里's parking "
+                      f"{c['rising_slow'] + c['rising_fast']}, the burst main {c['surge']}, e-bike charging "
+                      f"{c['topic']}; {story.before_window} of them before the window, on top of the tickets")
     g = report.governed
     if g:
         console.print(f"hot spots: {g.hotspots}; 天堂河: {g.tiantanghe or '—'}")

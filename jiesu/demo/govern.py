@@ -107,11 +107,11 @@ def govern(factory: SessionFactory, now: datetime, settings: Settings, story: ta
     tz = settings.tz
     today = now.astimezone(tz).date()
     project_made = False
-    if works is not None and works.astimezone(tz).date() < today - timedelta(days=7):
+    if works is not None:
         # The night the works began, the clock's miner found 天堂河; the centre made it a project that morning.
         works_day = works.astimezone(tz).date()
         with unit_of_work(factory) as session:
-            hotspots.mine(session, SUPERVISOR, _clock(settings, works_day, 2), settings, run_key=f"demo:{works_day}")
+            hotspots.mine(session, SUPERVISOR, _clock(settings, works_day, 2), settings)
             spot = _tiantanghe(session)
             if spot is not None:
                 report.project = _project(session, settings, FixedClock(works), spot, works, now)
