@@ -779,7 +779,8 @@ def effect(session: Session, actor: Actor, settings: Settings, clock: Clock, pro
            if c != area.code and c not in others and before_i}
     chosen = rules.nearest(float(mine[before_i].mean()) if before_i else 0.0, pre, k,
                            preferred={c for c in pre if district_of.get(c) == area.district_code})
-    names = dict(session.execute(select(Area.code, Area.name).where(Area.code.in_(chosen)))) if chosen else {}
+    names = {code: name for code, name in session.execute(select(Area.code, Area.name)
+                                                            .where(Area.code.in_(chosen)))} if chosen else {}
     eff = rules.did(mine[before_i].tolist(), mine[after_i].tolist(),
                     {c: (counts[c][before_i].tolist(), counts[c][after_i].tolist()) for c in chosen}) \
         if before_i and after_i else None
