@@ -757,6 +757,11 @@ def effect(session: Session, actor: Actor, settings: Settings, clock: Clock, pro
     si = months  # the works month's index
     li = min(_span(first, last_full), len(labels) - 1)  # the last full month's (below si: none after yet)
     before_i, after_i = rules.month_windows(si, li, months)
+    # Months before the first ticket the city has are no months of zero tickets: they are left out.
+    earliest = session.scalar(select(func.min(Ticket.created_at)))
+    if earliest is not None:
+        first_month = periods.period_of(earliest, tz)
+        before_i = [i for i in before_i if labels[i] >= first_month]
     base = dict(project_id=project.id, title=project.title, category=project.category.name,
                 keywords=project.keywords, started_on=project.started_on, start_month=start, months=labels,
                 before_months=[labels[i] for i in before_i], after_months=[labels[i] for i in after_i], k=k)

@@ -142,6 +142,9 @@ def test_a_place_whose_tickets_fell_gets_a_negative_effect_against_flat_comparis
     assert e.effect < -7 and e.percent == pytest.approx(e.effect / 10)
     assert e.low <= e.effect <= e.high and e.places == 10
     assert r.dissatisfaction is not None and r.dissatisfaction.effect < -0.2  # half unhappy before, none after
+    wider = projects.effect(session, SYSTEM, settings, clock, project.id, months=15)
+    assert wider.before_months == BEFORE  # no tickets before 2023-03: those months are not months of zero
+    assert wider.effect.effect == pytest.approx(e.effect)
     chart = r.chart()
     assert len(chart["months"]) == len(chart["project"]) == len(chart["comparison"]) == 18
     assert chart["start_month"] == "2024-03"
