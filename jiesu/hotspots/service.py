@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Integer, Select, delete, false, func, insert, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from jiesu.calendar.service import load_calendar
@@ -414,8 +415,7 @@ def _record(session: Session, actor: Actor, clock: Clock, kind: str, run: HotSpo
     """Fill the run's row (a run by hand gets its own, keyed by its moment)."""
     now = clock.now()
     if run is None:
-        run = HotSpotRun(kind=kind, key=f"manual:{now.isoformat(timespec='microseconds')}"[:40], started_at=now,
-                         actor=actor.username)
+        run = HotSpotRun(kind=kind, key=f"manual:{uuid.uuid4().hex}", started_at=now, actor=actor.username)
         session.add(run)
     run.finished_at = now
     for k, v in counts.items():
@@ -636,9 +636,21 @@ class HotSpotRow:
     spot: HotSpot
     place: str  # the area's name
     place_path: str
-    lng: float | None
+    lng: float | None  # the area's centre, else its district's (the gazetteer has centres for districts only)
     lat: float | None
     category: str
+
+
+DISTRICT = aliased(Area, name="district_area")
+
+
+def _located(stmt: Select, model: Any) -> Select:
+    """The place's centre, or its district's when the area has none: an outer join, in the same statement."""
+    return stmt.outerjoin(DISTRICT, DISTRICT.code == model.district_code)
+
+
+def _centre() -> tuple[Any, Any]:
+    return (func.coalesce(Area.center_lng, DISTRICT.center_lng), func.coalesce(Area.center_lat, DISTRICT.center_lat))
 
 
 @dataclass
@@ -655,9 +667,8 @@ def list_hotspots(session: Session, actor: Actor, *, status: str | None = None, 
     """Hot spots, highest score first, filtered; each with its place and category names and the total."""
     require(actor, Permission.hotspot_read)
     check_page(limit, offset)
-    stmt = (select(HotSpot, Area.name, Area.path, Area.center_lng, Area.center_lat, Category.name,
-                   func.count().over().label("total"))
-            .join(Area, HotSpot.area_id == Area.id).join(Category, HotSpot.category_id == Category.id))
+    stmt = _located(select(HotSpot, Area.name, Area.path, *_centre(), Category.name, func.count().over().label("total"))
+                    .join(Area, HotSpot.area_id == Area.id).join(Category, HotSpot.category_id == Category.id), HotSpot)
     if status:
         stmt = stmt.where(HotSpot.status == _enum(HotSpotStatus, status, "status"))
     if label:
@@ -717,9 +728,9 @@ def _detail(session: Session, actor: Actor, kind: str, entity_id: int, limit: in
     page = (select(link.ticket_id.label("tid"), fk.label("eid"), Ticket.created_at.label("at"))
             .join(Ticket, Ticket.id == link.ticket_id).where(fk == entity_id)
             .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset).subquery())
-    stmt = (select(model, Area.name, Area.path, Area.center_lng, Area.center_lat, Category.name, linked,
-                   Ticket.number, Ticket.created_at, Ticket.state, Request.title, Request.text)
-            .join(Area, model.area_id == Area.id).join(Category, model.category_id == Category.id)
+    stmt = (_located(select(model, Area.name, Area.path, *_centre(), Category.name, linked,
+                            Ticket.number, Ticket.created_at, Ticket.state, Request.title, Request.text)
+                     .join(Area, model.area_id == Area.id).join(Category, model.category_id == Category.id), model)
             .outerjoin(page, page.c.eid == model.id).outerjoin(Ticket, Ticket.id == page.c.tid)
             .outerjoin(Request, Request.id == Ticket.request_id)
             .where(model.id == entity_id).order_by(page.c.at.desc(), page.c.tid.desc()))
@@ -752,9 +763,8 @@ def list_surges(session: Session, actor: Actor, *, status: str | None = None, di
     """Surges, newest first, with their place and category names and the total."""
     require(actor, Permission.hotspot_read)
     check_page(limit, offset)
-    stmt = (select(Surge, Area.name, Area.path, Area.center_lng, Area.center_lat, Category.name,
-                   func.count().over().label("total"))
-            .join(Area, Surge.area_id == Area.id).join(Category, Surge.category_id == Category.id))
+    stmt = _located(select(Surge, Area.name, Area.path, *_centre(), Category.name, func.count().over().label("total"))
+                    .join(Area, Surge.area_id == Area.id).join(Category, Surge.category_id == Category.id), Surge)
     if status:
         stmt = stmt.where(Surge.status == _enum(SurgeStatus, status, "status"))
     if district:
