@@ -680,7 +680,10 @@ def title(texts: list[list[str]], background: dict[str, float] | None = None, k:
     if not df:
         return ""
     scored = []
+    min_df = 2 if n >= 3 else 1  # a word of one ticket names that ticket, not the problem
     for w, d in df.items():
+        if d < min_df:
+            continue
         share = d / n
         if background is not None:
             bg = background.get(w, 0.0)
@@ -688,6 +691,8 @@ def title(texts: list[list[str]], background: dict[str, float] | None = None, k:
         else:
             score = share
         scored.append((score, d, w))
+    if not scored:
+        return ""
     scored.sort(key=lambda x: (-x[0], -x[1], x[2]))
     chosen: list[str] = []
     for score, _d, w in scored:
