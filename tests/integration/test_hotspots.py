@@ -426,6 +426,15 @@ def test_the_file_interface_from_the_cli(tmp_path):
     with jiesu_env({"JIESU_VAR_DIR": str(tmp_path / "var")}):
         result = CliRunner().invoke(cli, ["hotspots", "mine", "--input", str(bad), "--output", str(out)])
     assert result.exit_code == 2 and "created_at" in result.output
+    # a row without a category needs the trained classifier: none here, and the command says what to do
+    rows[0]["category"] = ""
+    with open(src, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with jiesu_env({"JIESU_VAR_DIR": str(tmp_path / "var")}):
+        result = CliRunner().invoke(cli, ["hotspots", "mine", "--input", str(src), "--output", str(out)])
+    assert result.exit_code == 1 and "jiesu routing train" in result.output and "Traceback" not in result.output
 
 
 def test_settings_fixture_is_shanghai(settings: Settings):
