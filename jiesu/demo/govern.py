@@ -22,6 +22,7 @@ from jiesu.hotspots import service as hotspots
 from jiesu.hotspots.models import HotSpot
 from jiesu.permissions import Actor, Role
 from jiesu.places.models import Area
+from jiesu.taxonomy.models import Category
 
 SessionFactory = Callable[[], Session]
 SUPERVISOR = Actor(username="demo-supervisor", role=Role.supervisor)
@@ -38,6 +39,7 @@ UPDATES = ((14, 20, "楼顶防水开工，顶层住户已逐户入户查看，�
            (60, 70, "外墙保温施工完成，新增路灯181盏全部点亮；道路修整分段施工，保留消防通道和临时停车位"))
 # the demo's recurrent problem, as its candidates name it
 TOPIC_WORDS = ("充电", "充电桩", "电动车", "电动自行车", "飞线")
+TOPIC_TITLE = "电动自行车充电难"
 TOPIC_LEAD, TOPIC_UNITS = "cgw", ("zj", "ga")  # 市城市管理委 leads, with 住建 and 公安 (fire safety)
 
 
@@ -85,18 +87,23 @@ def _project(session: Session, settings: Settings, clock: FixedClock, spot: HotS
 
 
 def _topic(session: Session, settings: Settings, clock: FixedClock) -> str:
-    found = projects.topic_candidates(session, SUPERVISOR, settings, clock, months=12, limit=50)
-    if not found.items:
-        return ""
-    pick = next((c for c in found.items if c.keyword in TOPIC_WORDS), found.items[0])
+    """The supervisor adopts e-bike charging as this month's topic: the ranked candidate that names it, else the
+    theme itself (category and keyword), with where it ranks."""
+    found = projects.topic_candidates(session, SUPERVISOR, settings, clock, months=12, limit=200)
+    ranked = [c for c in found.items if c.keyword in TOPIC_WORDS]
+    pick = ranked[0] if ranked else None
     month = clock.now().astimezone(settings.tz).strftime("%Y-%m")
-    if month in pick.adopted:
-        return pick.title
-    topic = projects.adopt(session, SUPERVISOR, clock, settings, month=month, category=pick.category_code,
-                           keywords=[pick.keyword], lead=TOPIC_LEAD, units=list(TOPIC_UNITS),
-                           title=f"电动自行车充电难（{pick.title}）" if pick.keyword in TOPIC_WORDS else pick.title,
-                           note="全市多区多街道持续反映，纳入本月每月一题", score=pick.score)
-    return f"{topic.month} {topic.title} ({pick.tickets} tickets, {pick.streets} streets, score {pick.score})"
+    category = pick.category_code if pick else session.scalar(
+        select(Category.code).where(Category.level == 1, Category.name == "城乡建设"))
+    if category is None:
+        return ""
+    keyword = pick.keyword if pick else TOPIC_WORDS[0]
+    topic = projects.adopt(session, SUPERVISOR, clock, settings, month=month, category=category, keywords=[keyword],
+                           lead=TOPIC_LEAD, units=list(TOPIC_UNITS), title=TOPIC_TITLE,
+                           note="全市多区多街道全年持续反映，纳入本月每月一题", score=pick.score if pick else None)
+    rank = (f"candidate {found.items.index(pick) + 1} of {len(found.items)}: {pick.tickets} tickets, "
+            f"{pick.streets} streets, score {pick.score}" if pick else "not among the ranked candidates")
+    return f"{topic.month} {topic.title} ({topic.category.name} · {topic.keywords}; {rank})"
 
 
 def govern(factory: SessionFactory, now: datetime, settings: Settings, story: tale.Story) -> GovernReport:

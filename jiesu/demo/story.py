@@ -35,7 +35,8 @@ MIN_TICKETS, MIN_DAYS = 300, 7  # below these the story would crowd out the city
 # and the miner's history need. Its calls before the window come on top of the tickets asked for.
 HISTORY_DAYS, MONTHS_AFTER = 480, 3
 BEFORE_PER_DAY = 1.0  # 天堂河 before the works: about 365 a year
-NEIGHBOUR_PER_DAY = 0.12  # each neighbour, and 天堂河 once renovated: a call every week or so
+AFTER_PER_DAY = 0.08  # 天堂河 once renovated: a call every other week or so
+NEIGHBOUR_PER_DAY = 0.06  # each neighbour: ordinary for an old complex, not a hot spot of its own
 RISING = ("110115009005", 42, 0.12, 0.7)  # 观音寺南里: parking, these 6 weeks, from this many a day to this many
 CHARGING_PER_DAY, TOPIC_DAYS = 0.25, 365  # all year round, as the topic candidates (the last 12 months) weigh it
 SURGE_CALLS, SURGE_HOURS, SURGE_ENDS = 12, 3.0, 1.5  # the burst: calls, over hours, ending hours before now
@@ -96,7 +97,7 @@ def plan(rng: Random, now: datetime, days: int, tickets: int, tz: ZoneInfo, inst
     neighbours = [c for c in NEIGHBOURS if c in complexes]
     # (rate a day, from, to) of each part
     parts = {"tiantanghe_before": (BEFORE_PER_DAY, start, works),
-             "tiantanghe_after": (NEIGHBOUR_PER_DAY, works, now),
+             "tiantanghe_after": (AFTER_PER_DAY, works, now),
              "neighbours": (NEIGHBOUR_PER_DAY * len(neighbours), start, now),
              "rising_slow": (slow if rising in complexes else 0.0, rise, half),
              "rising_fast": (fast if rising in complexes else 0.0, half, now),

@@ -39,6 +39,7 @@ FIRST = bj("2024-03-01 00:00")
 WORKS = bj("2025-04-10 09:00")  # the renovation starts (the works month, April, counts in neither period)
 LAST = bj("2025-08-14 12:00")  # the report is read in August: May, June and July after
 BEFORE_PER_DAY, AFTER_PER_DAY, NEIGHBOUR_PER_DAY = 0.8, 0.1, 0.1
+ABOUT = ("漏水", "暖气", "渗水", "发霉", "潮湿", "停车", "楼顶", "屋顶", "防水", "路面")  # words its title may use
 MIX = ((LEAK, 30), (HEAT, 25), (DAMP, 20), (PARKING, 15), (ROAD, 10))
 
 OPERATOR = Actor(username="op-tth", role=Role.operator)
@@ -106,7 +107,7 @@ def test_tiantanghe_found_renovated_and_measured(session, settings, codes):
     spot = session.scalar(select(HotSpot).where(HotSpot.place_code == TIANTANGHE))
     assert spot is not None, [h.place_code for h in session.scalars(select(HotSpot))]
     assert spot.label.value in ("persistent", "intensifying"), spot.label
-    spot_title = spot.title
+    assert any(word in spot.title for word in ABOUT), spot.title  # what the calls were about
     assert spot.status.value == "open" and spot.observed >= 50
 
     # That morning the centre makes it a renovation project owned by the street.
@@ -135,5 +136,3 @@ def test_tiantanghe_found_renovated_and_measured(session, settings, codes):
     assert TIANTANGHE not in {p.code for p in report.comparison}
     assert "−" in e.formula() and f"{e.effect:+.2f}" in e.formula()
     assert date(2025, 4, 10) == report.started_on
-    # Its title says what the calls were about (not the complex's name, which every call says).
-    assert any(word in spot_title for word in ("漏水", "暖气", "渗水", "发霉", "停车")), spot_title
