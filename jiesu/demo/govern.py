@@ -20,6 +20,7 @@ from jiesu.errors import DomainError
 from jiesu.hotspots import projects
 from jiesu.hotspots import service as hotspots
 from jiesu.hotspots.models import HotSpot
+from jiesu.hotspots.rules import HotSpotStatus, HotSpotStep
 from jiesu.permissions import Actor, Role
 from jiesu.places.models import Area
 from jiesu.taxonomy.models import Category
@@ -58,6 +59,16 @@ def _clock(settings: Settings, day: date, hour: int) -> FixedClock:
     return FixedClock(datetime(day.year, day.month, day.day, hour, tzinfo=settings.tz))
 
 
+def _street_covered(session: Session, clock: FixedClock) -> None:
+    """The street's own hot spot, when the miner found one, is 天堂河's calls counted one level up: the supervisor
+    dismisses it, saying so, and the board shows the project once."""
+    street = session.scalar(select(HotSpot).where(HotSpot.place_code == tale.TIANGONGYUAN,
+                                                  HotSpot.status == HotSpotStatus.open))
+    if street is not None:
+        hotspots.act(session, SUPERVISOR, clock, street.id, HotSpotStep.dismiss.value,
+                     "街道热点来自天堂河社区的诉求，已随天堂河小区老旧小区综合整治项目立项")
+
+
 def _tiantanghe(session: Session) -> HotSpot | None:
     """天堂河's hot spot: the community's own, else its street's (the miner may find it one level up)."""
     spots = {h.place_code: h for h in session.scalars(
@@ -72,6 +83,8 @@ def _project(session: Session, settings: Settings, clock: FixedClock, spot: HotS
         owner=tale.TIANGONGYUAN, title=PROJECT_TITLE, hotspot_id=spot.id, plan=PROJECT_PLAN, budget=PROJECT_BUDGET,
         started_on=start))
     projects.step(session, SUPERVISOR, clock, project.id, "start")
+    if spot.place_code != tale.TIANGONGYUAN:
+        _street_covered(session, clock)
     today = now.astimezone(settings.tz).date()
     for title, due in MILESTONE_DUE:
         due_on = start + timedelta(days=due)
