@@ -33,7 +33,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from jiesu.clock import FixedClock  # noqa: E402
 from jiesu.config import Settings  # noqa: E402
-from jiesu.db import make_sessionmaker, unit_of_work  # noqa: E402
+from jiesu.db import make_engine, make_sessionmaker, unit_of_work  # noqa: E402
 from jiesu.hotspots import service  # noqa: E402
 from jiesu.hotspots.models import HotSpot  # noqa: E402
 from jiesu.permissions import SYSTEM  # noqa: E402
@@ -139,12 +139,16 @@ def timed(label: str, fn, runs: int = 1):
 
 
 def run_engine(db, args: argparse.Namespace, tmp: Path) -> None:
-    engine = bench.prepare(db)
+    reuse = args.db is not None and args.db.exists()
+    engine = make_engine(db.url) if reuse else bench.prepare(db)
     settings = Settings(var_dir=tmp, database_url=db.url, secret_key="benchmark")
     sessions = make_sessionmaker(engine)
     try:
         print(f"\n== {db.name}: {db.note}")
-        seed(engine, args.n, np.random.default_rng(args.seed))
+        if reuse:
+            print(f"   reusing the seeded {args.db}")
+        else:
+            seed(engine, args.n, np.random.default_rng(args.seed))
         if engine.dialect.name == "postgresql":
             with engine.connect() as c:
                 c.exec_driver_sql("VACUUM ANALYZE tickets")
@@ -152,6 +156,7 @@ def run_engine(db, args: argparse.Namespace, tmp: Path) -> None:
         else:
             with engine.connect() as c:
                 c.exec_driver_sql("ANALYZE")
+                c.commit()
         with engine.connect() as c:
             tickets = c.scalar(select(func.count()).select_from(Ticket))
         print(f"   data: {tickets:,} tickets in the database")
@@ -197,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="sqlite")
     parser.add_argument("--runs", type=int, default=2, help="runs of the GROUP BY alone (best is printed)")
     parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--db", type=Path, help="SQLite file to seed and keep (reused, not seeded, when it exists)")
     args = parser.parse_args(argv)
     import sqlalchemy
 
@@ -207,7 +213,10 @@ def main(argv: list[str] | None = None) -> None:
     for name in (["sqlite", "postgresql"] if args.engine == "both" else [args.engine]):
         tmp = Path(tempfile.mkdtemp(prefix="jiesu-bench-hotspots-"))
         try:
-            db = bench.sqlite_database(tmp) if name == "sqlite" else bench.postgresql_database(True)
+            if name == "sqlite" and args.db is not None:
+                db = bench.Database("sqlite", f"sqlite:///{args.db.resolve()}", bench.sqlite_database(tmp).note)
+            else:
+                db = bench.sqlite_database(tmp) if name == "sqlite" else bench.postgresql_database(True)
             try:
                 run_engine(db, args, tmp)
             finally:
