@@ -174,12 +174,13 @@ def run_engine(db, args: argparse.Namespace, tmp: Path) -> None:
             rows, _ = timed("the day cube's GROUP BY alone (one statement)",
                             lambda: s.connection().execute(stmt).cursor.fetchall(), args.runs)
             print(f"      -> {len(rows):,} rows (area × category × local day)")
-            reps, _ = timed("repeat callers' tickets (second query)",
-                            lambda: service._repeat_rows(s, ref, start, end), args.runs)
+            judged = end - timedelta(days=7 * service.WEEKS + service.REPEAT_DAYS)  # as mine() asks
+            reps, _ = timed("repeat callers' tickets, the judged weeks (second query)",
+                            lambda: service._repeat_rows(s, ref, judged, end), args.runs)
             mask, _ = timed("detect.repeats on them", lambda: service.repeat_mask(ref, reps))
             print(f"      -> {len(reps):,} tickets of callers with ≥ 2, {int(mask.sum()):,} repeats counted once")
             cube, _ = timed("build_cube (GROUP BY + repeats + numpy cells)",
-                            lambda: service.build_cube(s, ref, start, end, 8 * 3600, 86400))
+                            lambda: service.build_cube(s, ref, start, end, 8 * 3600, 86400, judged))
             print(f"      -> {len(cube.cells.n):,} cells (place × category × day)")
         with unit_of_work(sessions) as s:
             report, total = timed("service.mine: the nightly run, persisted",

@@ -9,11 +9,13 @@ first-level categories in numpy, from two small reference reads.
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -315,24 +317,39 @@ def repeat_mask(ref: Reference, rows: Sequence[Any]) -> np.ndarray:
     return np.asarray(detect.repeats(caller.astype(np.int64), cell_key, at, terms), dtype=bool)
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build_cube(session: Session, ref: Reference, start: datetime, end: datetime, offset: int,
                width: int, repeats_from: datetime | None = None) -> Cube:
     """The counts of [start, end) per (place at each level, first-level category, local bucket of `width`
     seconds), near-identical repeats of one caller counted once from `repeats_from` (default: start) on."""
     t0 = time.perf_counter()
+    area_id = category_id = bucket = n = np.zeros(0, dtype=np.int64)
+    district: list[str | None] = []
     # The driver's own tuples: a million Row objects cost more than the GROUP BY's sort (ints and strings here,
-    # nothing for SQLAlchemy to convert).
-    result = session.connection().execute(cube_statement(start, end, offset, width))
-    rows = result.cursor.fetchall()
-    result.close()
-    if rows:
-        a, d, c, b, k = zip(*rows, strict=True)
-        area_id, category_id = np.fromiter(a, np.int64, len(rows)), np.fromiter(c, np.int64, len(rows))
-        bucket, n = np.fromiter(b, np.int64, len(rows)), np.fromiter(k, np.int64, len(rows))
-        district = list(d)
-    else:
-        area_id = category_id = bucket = n = np.zeros(0, dtype=np.int64)
-        district = []
+    # nothing for SQLAlchemy to convert). A million small tuples also set off the cyclic garbage collector again
+    # and again (seconds for nothing: they hold no cycles), so it waits until they are arrays.
+    with _no_gc():
+        result = session.connection().execute(cube_statement(start, end, offset, width))
+        rows = result.cursor.fetchall()
+        result.close()
+        groups = len(rows)
+        if rows:
+            a, d, c, b, k = zip(*rows, strict=True)
+            area_id, category_id = np.fromiter(a, np.int64, groups), np.fromiter(c, np.int64, groups)
+            bucket, n = np.fromiter(b, np.int64, groups), np.fromiter(k, np.int64, groups)
+            district = list(d)
+            del a, d, c, b, k
+        del rows
     tickets = int(n.sum())
     repeated = 0
     if tickets:
@@ -347,7 +364,7 @@ def build_cube(session: Session, ref: Reference, start: datetime, end: datetime,
             bucket = np.concatenate([bucket, [(int(r.created_at.timestamp()) + offset) // width for r in drop]])
             n = np.concatenate([n, -np.ones(len(drop), dtype=np.int64)])
     cells = _to_cells(ref, area_id.astype(np.int64), district, category_id, bucket.astype(np.int64), n)
-    return Cube(cells=cells, tickets=tickets, rows=len(rows), repeats=repeated, seconds=time.perf_counter() - t0)
+    return Cube(cells=cells, tickets=tickets, rows=groups, repeats=repeated, seconds=time.perf_counter() - t0)
 
 
 def day_types(session: Session, settings: Settings, first: date, last: date) -> detect.DayTypes:
