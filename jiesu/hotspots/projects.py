@@ -122,12 +122,13 @@ def _month_index(column, starts: list[datetime]):
     return case(*[(column < starts[i + 1], i) for i in range(n - 1)], else_=n - 1)
 
 
-def _callbacks():
-    """Per ticket: the callbacks that reached the citizen, and how many of them were answered 不满意."""
+def _callbacks(since: datetime):
+    """Per ticket: the callbacks that reached the citizen, and how many of them were answered 不满意 (a ticket
+    created since `since` is called back after it, so older callbacks are not read)."""
     return (select(Callback.ticket_id.label("ticket_id"), func.count().label("reached"),
                    func.sum(case((Callback.satisfaction == Satisfaction.unsatisfied, 1), else_=0))
                    .label("unsatisfied"))
-            .where(Callback.reached.is_(True)).group_by(Callback.ticket_id).subquery())
+            .where(Callback.reached.is_(True), Callback.at >= since).group_by(Callback.ticket_id).subquery())
 
 
 def _like_escape(word: str) -> str:
@@ -236,7 +237,7 @@ def topic_candidates(session: Session, actor: Actor, settings: Settings, clock: 
     labels = _month_labels(periods.period_of(clock.now(), tz), months)
     starts = _starts(labels, tz)
     roots = _roots(session)
-    cb = _callbacks()
+    cb = _callbacks(starts[0])
     said = case((Request.terms.is_(None), Request.title + literal(" ") + Request.text), else_=None)
     rows = session.execute(
         select(Ticket.category_id, Area.street_code, Ticket.district_code, _month_index(Ticket.created_at, starts),
@@ -380,7 +381,7 @@ def _monthly(session: Session, tz: ZoneInfo, months: list[str], category_ids: li
              place=None) -> Monthly:
     """One GROUP BY month over the theme's tickets (optionally at one place)."""
     starts = _starts(months, tz)
-    cb = _callbacks()
+    cb = _callbacks(starts[0])
     month = _month_index(Ticket.created_at, starts).label("m")
     q = (select(month, func.count(), func.sum(case((Ticket.dispatched_at.is_not(None), 1), else_=0)),
                 func.sum(func.coalesce(cb.c.reached, 0)), func.sum(func.coalesce(cb.c.unsatisfied, 0)))
@@ -808,7 +809,9 @@ def effect(session: Session, actor: Actor, settings: Settings, clock: Clock, pro
                   for c in chosen]
     mean_series = [float(np.mean([counts[c][i] for c in chosen])) if chosen else None for i in range(n)]
     note = ""
-    if not after_i:
+    if not before_i:
+        note = "开工前没有工单数据的月份：不计算效果"
+    elif not after_i:
         note = "开工当月之后还没有完整的月份：暂不计算效果"
     elif not chosen:
         note = "没有可比较的未实施项目地点：不计算双重差分"
@@ -832,7 +835,7 @@ def _place_months(session: Session, tz: ZoneInfo, labels: list[str], ids: list[i
     key, at_level, parent = _place_key(level)
     month = _month_index(Ticket.created_at, starts).label("m")
     place = key.label("place")
-    cb = _callbacks()
+    cb = _callbacks(starts[0])
     q = (select(place, Area.district_code, month, func.count(), func.sum(func.coalesce(cb.c.reached, 0)),
                 func.sum(func.coalesce(cb.c.unsatisfied, 0)))
          .select_from(Ticket).join(Request, Request.id == Ticket.request_id).join(Area, Area.id == Ticket.area_id))

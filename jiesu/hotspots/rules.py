@@ -287,13 +287,19 @@ def rank_topics(facts: TicketFacts, n_categories: int, n_streets: int, n_distric
     found = themes(facts.category, facts.terms, n_categories, per_category=per_category,
                    min_tickets=min_tickets, exclude=exclude)
     districts_seen = int(np.unique(facts.district[facts.district >= 0]).size)
+    wanted = {w for _, w in found}
+    postings: dict[str, list[int]] = {w: [] for w in wanted}  # one pass over the tickets, not one per theme
+    for i, words in enumerate(facts.terms):
+        for w in words & wanted:
+            postings[w].append(i)
     out: list[Candidate] = []
     for c, word in found:
-        mask = (facts.category == c) & np.fromiter((word in t for t in facts.terms), bool, len(facts.terms))
+        mask = np.asarray(postings[word], dtype=np.int64)
+        mask = mask[facts.category[mask] == c]
         st, di = facts.street[mask], facts.district[mask]
         monthly = np.bincount(facts.month[mask], minlength=months)[:months]
         out.append(Candidate(
-            category=c, keyword=word, tickets=int(mask.sum()), streets=int(np.unique(st[st >= 0]).size),
+            category=c, keyword=word, tickets=int(mask.size), streets=int(np.unique(st[st >= 0]).size),
             districts=int(np.unique(di[di >= 0]).size),
             evenness=_evenness(np.bincount(di[di >= 0], minlength=max(n_districts, 1)), districts_seen),
             months_present=int((monthly > 0).sum()), months=months, reached=int(facts.reached[mask].sum()),
