@@ -117,9 +117,7 @@ def _month_index(column, starts: list[datetime]):
     """Which month of `starts` an instant falls in, as plain SQL (a CASE over the boundaries), so that the
     GROUP BY runs the same on every engine."""
     n = len(starts) - 1
-    if n == 1:
-        return literal(0)
-    return case(*[(column < starts[i + 1], i) for i in range(n - 1)], else_=n - 1)
+    return case(*[(column < starts[i + 1], i) for i in range(max(n - 1, 1))], else_=n - 1)
 
 
 def _callbacks(since: datetime):
@@ -878,6 +876,7 @@ def effect_xlsx(report: EffectReport, generated_at: datetime | None = None, tz: 
     """The effect as a workbook: the summary with the formula written out, the monthly series (the project and
     the comparison places' mean), and the comparison places."""
     from openpyxl import Workbook  # noqa: PLC0415 - only the export needs it
+    from openpyxl.chart import LineChart, Reference
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -932,6 +931,13 @@ def effect_xlsx(report: EffectReport, generated_at: datetime | None = None, tz: 
                    report.project_dissatisfaction[i]])
         ws.cell(ws.max_row, 5).number_format = "0.0%"
     ws.freeze_panes = "A2"
+    if report.months:  # the effect chart, as the page draws it: the place against the comparison places' mean
+        chart = LineChart()
+        chart.title, chart.y_axis.title, chart.height, chart.width = "月度工单量", "件", 9, 22
+        last = len(report.months) + 1
+        chart.add_data(Reference(ws, min_col=3, max_col=4, min_row=1, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=last))
+        ws.add_chart(chart, "G2")
 
     ws = wb.create_sheet("对照地点")
     ws.append(["代码", "名称", "所属区", "实施前月均", "实施后月均", "变化", "安慰剂效果"])

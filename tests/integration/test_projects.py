@@ -161,6 +161,7 @@ def test_the_effect_as_excel_has_the_series_the_places_and_the_formula(session, 
     series = list(wb["月度序列"].iter_rows(min_row=2, values_only=True))
     assert [s[0] for s in series] == r.months and series[0][1] == "实施前" and series[12][1] == "开工当月"
     assert [s[2] for s in series] == r.project_series
+    assert len(wb["月度序列"]._charts) == 1  # the place against the comparison mean, drawn
     assert len(list(wb["对照地点"].iter_rows(min_row=2))) == 10
 
 
