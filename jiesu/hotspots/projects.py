@@ -171,6 +171,11 @@ def _unit(session: Session, code: str | None, field_name: str) -> Unit:
     return unit
 
 
+def theme_title(category: str, keywords: list[str]) -> str:
+    """城乡建设 · 停车、车位: how a theme reads (the category alone when it has no keywords)."""
+    return f"{category} · {'、'.join(keywords)}" if keywords else category
+
+
 def _is_unit_member(actor: Actor) -> bool:
     return actor.role in UNIT_BOUND_ROLES
 
@@ -270,7 +275,8 @@ def topic_candidates(session: Session, actor: Actor, settings: Settings, clock: 
         root = roots.roots[c.category]
         items.append(CandidateView(
             key=f"{root.code}:{c.keyword}", category_code=root.code, category=root.name, keyword=c.keyword,
-            title=f"{root.name} · {c.keyword}", tickets=c.tickets, streets=c.streets, districts=c.districts,
+            title=theme_title(root.name, c.keyword.split()), tickets=c.tickets, streets=c.streets,
+            districts=c.districts,
             evenness=round(c.evenness, 3), months_present=c.months_present, months=c.months, reached=c.reached,
             unsatisfied=c.unsatisfied, dissatisfaction=c.dissatisfaction, score=c.score,
             parts={k: round(v, 3) for k, v in c.parts.items()}, monthly=c.monthly,
@@ -303,7 +309,7 @@ def adopt(session: Session, actor: Actor, clock: Clock, settings: Settings, *, m
         if u.id != lead_unit.id:
             involved.append(u)
     theme = " ".join(words)
-    title = _text(title, "title", limit=MAX_TITLE) or (f"{root.name} · {theme}" if words else root.name)
+    title = _text(title, "title", limit=MAX_TITLE) or theme_title(root.name, words)
     taken = session.scalar(select(Topic.id).where(Topic.month == month, Topic.category_id == root.id,
                                                   Topic.keywords == theme))
     if taken is not None:
