@@ -211,8 +211,14 @@ def rollup(cells: Cells, geo: Geography) -> Cells:
     b0 = int(b.min())
     span = int(b.max()) - b0 + 1
     key = (p * ncat + c) * span + (b - b0)
-    uk, inv = np.unique(key, return_inverse=True)
-    tot = np.bincount(inv, weights=n).astype(np.int64)
+    size = (int(p.max()) + 1) * ncat * span
+    if size <= 64_000_000:  # a day cube: counting into every possible cell is cheaper than sorting
+        dense = np.bincount(key, weights=n, minlength=size)
+        uk = np.flatnonzero(dense)
+        tot = dense[uk].astype(np.int64)
+    else:
+        uk, inv = np.unique(key, return_inverse=True)
+        tot = np.bincount(inv, weights=n).astype(np.int64)
     bb = uk % span + b0
     pc = uk // span
     return Cells(pc // ncat, pc % ncat, bb, tot)
