@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,7 @@ SURGE_ALARMS_PER_MONTH = 1.0  # expected false alarms a month city-wide under th
 SURGE_BASELINE_DAYS = 28
 SURGE_GUARD_DAYS = 2
 SURGE_MIN_BASELINE_DAYS = 14  # fewer days of data than this before the guard: no baseline yet
+SURGE_REPEAT_HOURS = 24  # raised again within a day: the same surge
 HOURS_PER_MONTH = 720
 
 LABELS = ("new", "intensifying", "persistent", "sporadic", "diminishing")
@@ -562,14 +564,16 @@ class SurgeScanner:
                 expected=float(res["e"][i]), score=float(best[i]), p_value=float(res["p"][i]), window_hours=w))
         return out
 
-    def most_specific(self, found: list[Finding]) -> list[Finding]:
+    def most_specific(self, found: list[Finding], raised: Sequence[Finding] = ()) -> list[Finding]:
         """Among findings of the same check hour and category, keep a street/district only if its
-        count beyond its raised sub-places is still a surge."""
+        count beyond its raised sub-places (now, or in `raised`: surges of the last day) is still a surge."""
         kept: list[Finding] = []
         for lvl in (0, 1, 2):
             for f in (x for x in found if self.level[x.place] == lvl):
-                subs = [g for g in kept if g.category == f.category and g.last_bucket == f.last_bucket
-                        and self.anc[g.place, lvl] == f.place]
+                subs = [g for g in [*kept, *raised] if g.category == f.category
+                        and f.last_bucket - SURGE_REPEAT_HOURS < g.last_bucket <= f.last_bucket
+                        and self.level[g.place] < lvl and self.anc[g.place, lvl] == f.place]
+                subs = list({(g.place, g.category): g for g in subs}.values())
                 subs = [g for g in subs if not any(
                     h is not g and self.level[h.place] > self.level[g.place]
                     and self.anc[g.place, self.level[h.place]] == h.place for h in subs)]
