@@ -71,8 +71,9 @@ def calendar_weights(rng: np.random.Generator) -> np.ndarray:
     return w * season
 
 
-def generate(n: int, seed: int, n_hot: int, n_surge: int, inject: bool = True):
-    """(rows, injections): a year of tickets as input-CSV dicts, time-ordered."""
+def generate(n: int, seed: int, n_hot: int, n_surge: int, inject: bool = True, rough: bool = False):
+    """(rows, injections): a year of tickets as input-CSV dicts, time-ordered. `rough`: communities of
+    very unequal size and category mix (log-normal, sigma 0.6) and noisy daily volume (CV 0.2)."""
     rng = np.random.default_rng(seed)
     gz = gazetteer()
     geo = gz.geo
@@ -90,6 +91,11 @@ def generate(n: int, seed: int, n_hot: int, n_surge: int, inject: bool = True):
     mix = cat_p[None, :] * rng.lognormal(0, 0.25, size=(len(streets), len(cats)))
     mix /= mix.sum(1, keepdims=True)
     day_w = calendar_weights(rng)
+    if rough:
+        day_w = day_w * rng.gamma(25.0, 1 / 25.0, size=DAYS)
+    comm_w = {s: rng.lognormal(0, 0.6 if rough else 0.0, size=len(comm_of[s])) for s in streets}
+    comm_p = {s: w / w.sum() for s, w in comm_w.items() if len(w)}
+    comm_mix = rng.lognormal(0, 0.6 if rough else 0.0, size=(len(geo.places), len(cats)))
     first_day = (START - EPOCH).days
 
     def times(k: int) -> np.ndarray:
@@ -105,8 +111,16 @@ def generate(n: int, seed: int, n_hot: int, n_surge: int, inject: bool = True):
     for j in range(n):
         s = streets[si[j]]
         cs = comm_of[s]
-        comm = geo.places[int(rng.choice(cs))] if len(cs) and rng.random() < 0.8 else ""
-        c = cats[ci[j]]
+        ci_j = ci[j]
+        if len(cs) and rng.random() < 0.8:
+            k = int(rng.choice(cs, p=comm_p[s]))
+            comm = geo.places[k]
+            if rough:  # the community's own mix
+                m = mix[si[j]] * comm_mix[k]
+                ci_j = int(rng.choice(len(cats), p=m / m.sum()))
+        else:
+            comm = ""
+        c = cats[ci_j]
         t = texts[by_cat[c][rng.integers(len(by_cat[c]))]]
         rows.append((float(at[j]), t, c, geo.places[int(s)], comm, f"u{rng.integers(10**9)}"))
     # a caller's near-identical repeats within days
@@ -258,10 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hot", type=int, default=12, help="hot spots injected")
     ap.add_argument("--surges", type=int, default=12, help="surges injected")
     ap.add_argument("--quick", action="store_true", help="60,000 tickets, 1 M timing skipped")
+    ap.add_argument("--rough", action="store_true",
+                    help="rougher background: unequal communities and category mixes, noisy days")
     ap.add_argument("--timing", type=int, default=1_000_000, help="tickets for the mining time")
     args = ap.parse_args(argv)
     n = 60_000 if args.quick else args.tickets
-    print(f"# hot spots and surges: {n:,} background tickets over {DAYS} days from {START}, seed {args.seed}")
+    print(f"# hot spots and surges: {n:,} background tickets over {DAYS} days from {START}, seed {args.seed}"
+          + (", rough background" if args.rough else ""))
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{platform.processor() or platform.platform()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -269,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for label, inject in (("injected", True), ("background only", False)):
             t0 = time.perf_counter()
-            rows, injections = generate(n, args.seed, args.hot, args.surges, inject)
+            rows, injections = generate(n, args.seed, args.hot, args.surges, inject, args.rough)
             gen = time.perf_counter() - t0
             write_csv(rows, tmp_p / "in.csv")
             t0 = time.perf_counter()
