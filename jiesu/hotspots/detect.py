@@ -142,7 +142,7 @@ def poisson_llr(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
 
 def overdispersion(observed: np.ndarray, expected: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Per level, kappa of a negative-binomial variance e + kappa e^2 (places differ in their category
-    mix more than Poisson allows), by moments on the cells without the top 1 % residuals (the hot
+    mix more than Poisson allows), by moments on the cells without the top 0.5 % residuals (the hot
     spots themselves); 0 where too few cells say anything."""
     o, e = np.asarray(observed, dtype=float), np.asarray(expected, dtype=float)
     kappa = np.zeros(3)
@@ -152,7 +152,7 @@ def overdispersion(observed: np.ndarray, expected: np.ndarray, level: np.ndarray
             continue
         oo, ee = o[sel], e[sel]
         z = (oo - ee) / np.sqrt(ee)
-        keep = z <= np.quantile(z, 0.99)
+        keep = z <= np.quantile(z, 0.995)
         oo, ee = oo[keep], ee[keep]
         kappa[lvl] = max(0.0, float(np.sum((oo - ee) ** 2 - oo) / np.sum(ee ** 2)))
     return kappa
@@ -350,12 +350,18 @@ class HotSpotMiner:
         best_e = np.zeros(len(cand))
         best_p = np.ones(len(cand))
         allrows = np.arange(len(self.pair_place))
+        lvl_all = self.level[self.pair_place]
+        # Heterogeneity is a property of the places, not of the window: read it where it shows best,
+        # over the whole span (history and window), and never below what the window itself says.
+        o_span = (self.pair_cs[:, e] - self.pair_cs[:, self._idx(share_lo)]).astype(float)
+        e_span = self._expected(allrows, np.full(len(allrows), share_lo), np.full(len(allrows), end), share_lo, end)
+        kappa_span = overdispersion(o_span, e_span, lvl_all)
         for w in self.windows:
             days_w = 7 * w
             o = sums[w][cand].astype(float)
             ex_all = self._expected(allrows, np.full(len(allrows), end - days_w), np.full(len(allrows), end),
                                     share_lo, end)
-            kappa = overdispersion(sums[w].astype(float), ex_all, self.level[self.pair_place])
+            kappa = np.maximum(kappa_span, overdispersion(sums[w].astype(float), ex_all, lvl_all))
             ex = ex_all[cand]
             part = np.sort(daily[:, -days_w:], axis=1)[:, -HOT_LEAVE_OUT_DAYS:].sum(1)
             o_r = o - part
