@@ -10,7 +10,8 @@ each street's category mix varies a little (log-normal, sigma 0.25) as real plac
 the business calendar (workday 1, weekend 0.55, holiday 0.45, make-up workdays are workdays) and a mild
 season; hours follow an office-hours profile; one ticket in twenty is a caller's near-identical repeat
 within days. Injected: hot spots (a community, or one in four a whole street, a category, an onset
-day, 1.5-4 extra tickets a week from then on (twice that for a street), texts from a handful of
+day, 1.5-4 extra tickets a week from then on (for a street twice that, and at least 1.5 times the
+street's usual weekly volume of the category), texts from a handful of
 messages of that category, as one problem reads) and surges
 (a community or street, a category, an onset hour, 8-20 tickets over 2-6 hours).
 
@@ -141,8 +142,10 @@ def generate(n: int, seed: int, n_hot: int, n_surge: int, inject: bool = True, r
             per_week = float(rng.uniform(1.5, 4.0))
             k = rng.poisson(per_week * (end - onset) / (7 * 86400))
             topic = [by_cat[c][i] for i in rng.choice(len(by_cat[c]), size=5, replace=False)]
-            if at_street:
-                k = int(k * 2)  # spread over a street, it takes more to stand out
+            if at_street:  # spread over a street it takes more to stand out: 1.5x the street's own volume
+                usual = n / DAYS * 7 * p_street[list(streets).index(s)] * cat_p[cats.index(c)]
+                per_week = max(2 * per_week, 1.5 * usual)
+                k = rng.poisson(per_week * (end - onset) / (7 * 86400))
             for a in np.sort(rng.uniform(onset, end, k)):
                 where = geo.places[int(comm)]
                 if at_street:
@@ -150,7 +153,7 @@ def generate(n: int, seed: int, n_hot: int, n_surge: int, inject: bool = True, r
                 rows.append((float(a), texts[int(rng.choice(topic))], c, geo.places[int(s)],
                              where, f"u{rng.integers(10**9)}"))
             if at_street:
-                injections.append(Injection("hotspot", geo.places[int(s)], 1, c, onset, 2 * per_week))
+                injections.append(Injection("hotspot", geo.places[int(s)], 1, c, onset, per_week))
             else:
                 injections.append(Injection("hotspot", geo.places[int(comm)], 0, c, onset, per_week))
         for _ in range(n_surge):
