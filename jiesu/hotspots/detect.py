@@ -12,13 +12,20 @@ Method (the anchors' expectation-based Poisson scan, Neill 2009, with emerging-h
   are compared with an expectation from comparable places: the place's share of the city's volume
   in the OTHER categories (over history and window) × the category's city volume in the window.
   A category's seasons and the city's growth are in the city volume; the place's size is in its
-  share; the share is floored so a place with almost no tickets does not explode. The two busiest
-  days of the window are left out of the test, so a one-day burst (a surge) never becomes a hot
-  spot. Score: the Poisson log-likelihood ratio; raised when the exact Poisson tail probability
-  passes a Bonferroni threshold over the places × categories with tickets × windows, with a minimum count and
-  ratio. Labels come from the weekly series (per-week significance + Mann-Kendall trend) and the
-  place's own history. A street or district is kept only when what its raised communities/streets
-  leave over is still a hot spot on its own (the most specific place that explains it).
+  share; the share is floored so a place with almost no tickets does not explode. Places differ
+  in their mix of categories more than Poisson allows: the variance is negative binomial,
+  e + kappa·e², kappa estimated per level (community, street, district) on every run from all
+  cells, over the whole span and the window (the larger), robust to the hot spots themselves; the
+  test is the Poisson tail scaled by that variance/mean ratio. The two busiest days of the window
+  are left out of the test, so a one- or two-day burst (a surge) never becomes a hot spot. Score:
+  the log-likelihood ratio over the variance/mean ratio; raised when the tail probability passes a
+  Bonferroni threshold (5 % a night) over the place × category pairs with tickets × windows, with
+  at least 8 tickets and twice the expectation. Labels come from the weekly series (a week is hot
+  at p < 0.05 against its own week's expectation; Mann-Kendall trend) and the place's own history:
+  new (hot only in the last 4 weeks, not before), intensifying / diminishing (significant trend),
+  persistent (hot in most weeks, or already hot in its history), sporadic (the rest). A street or
+  district is kept only when what its raised communities/streets leave over is still a hot spot on
+  its own (the most specific place that explains it).
 - Surges: windows of 3, 6, 12 and 24 hours ending at the check hour, per community, street and
   district × category; expectation = the cell's own rate over 28 days with a 2-day guard, counted
   in "normal days" (each day weighted by the city's volume on its day type: workday, weekend,
