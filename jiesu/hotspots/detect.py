@@ -8,24 +8,27 @@ its communities' tickets.
 
 Method (the anchors' expectation-based Poisson scan, Neill 2009, with emerging-hot-spot labels):
 
-- Hot spots: for every place × category, the counts in windows of the last 2, 4, 8 and 12 weeks
-  are compared with an expectation from comparable places: the place's share of the city's volume
-  in the OTHER categories (over history and window) × the category's city volume in the window.
-  A category's seasons and the city's growth are in the city volume; the place's size is in its
-  share; the share is floored so a place with almost no tickets does not explode. Places differ
-  in their mix of categories more than Poisson allows: the variance is negative binomial,
-  e + kappa·e², kappa estimated per level (community, street, district) on every run from all
-  cells, over the whole span and the window (the larger), robust to the hot spots themselves; the
-  test is the Poisson tail scaled by that variance/mean ratio. The two busiest days of the window
-  are left out of the test, so a one- or two-day burst (a surge) never becomes a hot spot. Score:
-  the log-likelihood ratio over the variance/mean ratio; raised when the tail probability passes a
-  Bonferroni threshold (5 % a night) over the place × category pairs with tickets × windows, with
-  at least 8 tickets and twice the expectation. Labels come from the weekly series (a week is hot
-  at p < 0.05 against its own week's expectation; Mann-Kendall trend) and the place's own history:
-  new (hot only in the last 4 weeks, not before), intensifying / diminishing (significant trend),
-  persistent (hot in most weeks, or already hot in its history), sporadic (the rest). A street or
-  district is kept only when what its raised communities/streets leave over is still a hot spot on
-  its own (the most specific place that explains it).
+- Hot spots: for every place × category, the counts in windows of the last 2, 4, 8 and 12 weeks are
+  compared with an expectation from comparable places: the place's share of the city's volume in the
+  OTHER categories (over history and window) × the category's city volume in the window. A
+  category's seasons and the city's growth are in the city volume; the place's size is in its share;
+  the share is floored so a place with almost no tickets does not explode. Places differ in their
+  mix of categories more than Poisson allows: the variance is negative binomial, e + kappa·e², kappa
+  estimated per level (community, street, district) on every run from all cells, over the whole span
+  and the window (the larger), robust to the hot spots themselves; the test is the Poisson tail
+  scaled by that variance/mean ratio. The two busiest days of the window are left out of the test,
+  so a one- or two-day burst (a surge) never becomes a hot spot. Score: the log-likelihood ratio
+  over the variance/mean ratio; raised when the tail probability passes a Bonferroni threshold (5 %
+  a night) over the place × category pairs with tickets × windows, with at least 8 tickets and twice
+  the expectation; and either a change (the window is also 1.5 times and significantly above the
+  pair's own rate before it, shrunk towards its peers as the gamma-Poisson posterior does, so a
+  place's stable category mix is not a hot spot) or, with no change, four times its peers (a long-
+  standing hot spot such as 天堂河). Labels come from the weekly series (a week is hot at p < 0.05
+  against its own week's expectation; Mann-Kendall trend) and the place's own history: new (hot only
+  in the last 4 weeks, not before), intensifying / diminishing (significant trend), persistent (hot
+  in most weeks, or already hot in its history), sporadic (the rest). A street or district is kept
+  only when what its raised communities/streets leave over is still a hot spot on its own (the most
+  specific place that explains it).
 - Surges: windows of 3, 6, 12 and 24 hours ending at the check hour, per community, street and
   district × category; expectation = the cell's own rate over 28 days with a 2-day guard, counted
   in "normal days" (each day weighted by the city's volume on its day type: workday, weekend,
@@ -51,6 +54,8 @@ HOT_WINDOWS_WEEKS = (2, 4, 8, 12)
 HOT_MIN_COUNT = 8  # tickets in the window (after repeats): below this nothing is a hot spot
 HOT_MIN_RATIO = 2.0  # observed / expected, on the counts without the two busiest days
 HOT_ALPHA = 0.05  # family-wise error per nightly run, Bonferroni over pairs × windows
+HOT_CHANGE_RATIO = 1.5  # ... and 1.5 times its own (shrunk) rate before the window
+HOT_PERSISTENT_RATIO = 4.0  # or, with no change, 4 times its peers: a long-standing hot spot
 HOT_LEAVE_OUT_DAYS = 2  # busiest days left out of the test: a burst is a surge, not a hot spot
 WEEK_ALPHA = 0.05  # a week is "hot" in the label's series at this level
 RECENT_WEEKS = 4  # "new": hot only in the last weeks
@@ -373,11 +378,27 @@ class HotSpotMiner:
             part = np.sort(daily[:, -days_w:], axis=1)[:, -HOT_LEAVE_OUT_DAYS:].sum(1)
             o_r = o - part
             e_r = ex * (days_w - HOT_LEAVE_OUT_DAYS) / days_w
-            # scaled Poisson with the negative-binomial variance: phi = variance / mean
-            phi = 1.0 + kappa[self.level[self.pair_place[cand]]] * e_r
+            # level: scaled Poisson with the negative-binomial variance (phi = variance / mean)
+            k = kappa[self.level[self.pair_place[cand]]]
+            phi = 1.0 + k * e_r
             p = poisson_sf(o_r / phi, e_r / phi)
             llr = poisson_llr(o_r, e_r) / phi
-            ok = (o >= HOT_MIN_COUNT) & (o_r >= HOT_MIN_RATIO * e_r) & (p <= self.threshold) & (llr > best)
+            # change: against the pair's own rate before the window, shrunk towards its peers (the
+            # gamma-Poisson posterior), so a place that has always had more of a category than its
+            # peers is raised only when it is far above them (HOT_PERSISTENT_RATIO), as 天堂河 was
+            h_lo, h_hi = share_lo, end - days_w
+            o_h = (self.pair_cs[cand, self._idx(h_hi)] - self.pair_cs[cand, self._idx(h_lo)]).astype(float)
+            e_h = self._expected(cand, np.full(len(cand), h_lo), np.full(len(cand), h_hi), share_lo, end)
+            inv = np.where(k > 1e-9, 1.0 / np.maximum(k, 1e-9), np.inf)
+            with np.errstate(invalid="ignore"):
+                mult = np.where(np.isinf(inv), 1.0, (o_h + inv) / (e_h + inv))
+                k_post = np.where(np.isinf(inv), 0.0, 1.0 / (inv + e_h))
+            e_own = e_r * mult
+            phi_own = 1.0 + k_post * e_own
+            p_own = poisson_sf(o_r / phi_own, e_own / phi_own)
+            changed = (p_own <= self.threshold) & (o_r >= HOT_CHANGE_RATIO * e_own)
+            ok = ((o >= HOT_MIN_COUNT) & (o_r >= HOT_MIN_RATIO * e_r) & (p <= self.threshold)
+                  & (changed | (o_r >= HOT_PERSISTENT_RATIO * e_r)) & (llr > best))
             best = np.where(ok, llr, best)
             best_w = np.where(ok, w, best_w)
             best_o = np.where(ok, o, best_o)
