@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="60,000 tickets, 1 M timing skipped")
     ap.add_argument("--rough", action="store_true",
                     help="rougher background: unequal communities and category mixes, noisy days")
-    ap.add_argument("--timing", type=int, default=1_000_000, help="tickets for the mining time")
+    ap.add_argument("--timing", type=int, default=1_000_000, help="tickets for the mining time (0: skip)")
     args = ap.parse_args(argv)
     n = 60_000 if args.quick else args.tickets
     print(f"# hot spots and surges: {n:,} background tickets over {DAYS} days from {START}, seed {args.seed}"
@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"tickets {r['tickets']} score {r['score']} {r['detected_at']}")
         for r in [f for f in found if f["kind"] == "hotspot"][:5]:
             print(f"  e.g. {r['label']} {r['community_code']} {r['category']} {r['tickets']} tickets: {r['title']}")
-    if not args.quick:
+    if not args.quick and args.timing > 0:
         t = time_mining(args.timing, args.seed)
         print(f"\ntime to mine {args.timing:,} tickets ({t['cells']:,} day+hour cells): cube {t['cube']:.2f} s, "
               f"nightly mining {t['mine']:.2f} s, hourly surge scan {t['scan']:.2f} s, total {t['total']:.2f} s wall "
