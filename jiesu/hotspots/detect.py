@@ -8,17 +8,27 @@ its communities' tickets.
 
 Method (the anchors' expectation-based Poisson scan, Neill 2009, with emerging-hot-spot labels):
 
-- Hot spots: for every place × category, the counts in windows of the last 2, 4, 8 and 12 weeks
-  are compared with an expectation from comparable places: the place's share of the city's volume
-  in the OTHER categories (over history and window) × the category's city volume in the window.
-  A category's seasons and the city's growth are in the city volume; the place's size is in its
-  share; the share is floored so a place with almost no tickets does not explode. The two busiest
-  days of the window are left out of the test, so a one-day burst (a surge) never becomes a hot
-  spot. Score: the Poisson log-likelihood ratio; raised when the exact Poisson tail probability
-  passes a Bonferroni threshold over the places × categories with tickets × windows, with a minimum count and
-  ratio. Labels come from the weekly series (per-week significance + Mann-Kendall trend) and the
-  place's own history. A street or district is kept only when what its raised communities/streets
-  leave over is still a hot spot on its own (the most specific place that explains it).
+- Hot spots: for every place × category, the counts in windows of the last 2, 4, 8 and 12 weeks are
+  compared with an expectation from comparable places: the place's share of the city's volume in the
+  OTHER categories (over history and window) × the category's city volume in the window. A
+  category's seasons and the city's growth are in the city volume; the place's size is in its share;
+  the share is floored so a place with almost no tickets does not explode. Places differ in their
+  mix of categories more than Poisson allows: the variance is negative binomial, e + kappa·e², kappa
+  estimated per level (community, street, district) on every run from all cells, over the whole span
+  and the window (the larger), robust to the hot spots themselves; the test is the Poisson tail
+  scaled by that variance/mean ratio. The two busiest days of the window are left out of the test,
+  so a one- or two-day burst (a surge) never becomes a hot spot. Score: the log-likelihood ratio
+  over the variance/mean ratio; raised when the tail probability passes a Bonferroni threshold (5 %
+  a night) over the place × category pairs with tickets × windows, with at least 8 tickets and twice
+  the expectation; and either a change (the window is also 1.5 times and significantly above the
+  pair's own rate before it, shrunk towards its peers as the gamma-Poisson posterior does, so a
+  place's stable category mix is not a hot spot) or, with no change, four times its peers (a long-
+  standing hot spot such as 天堂河). Labels come from the weekly series (a week is hot at p < 0.05
+  against its own week's expectation; Mann-Kendall trend) and the place's own history: new (hot only
+  in the last 4 weeks, not before), intensifying / diminishing (significant trend), persistent (hot
+  in most weeks, or already hot in its history), sporadic (the rest). A street or district is kept
+  only when what its raised communities/streets leave over is still a hot spot on its own (the most
+  specific place that explains it).
 - Surges: windows of 3, 6, 12 and 24 hours ending at the check hour, per community, street and
   district × category; expectation = the cell's own rate over 28 days with a 2-day guard, counted
   in "normal days" (each day weighted by the city's volume on its day type: workday, weekend,
@@ -32,6 +42,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +54,8 @@ HOT_WINDOWS_WEEKS = (2, 4, 8, 12)
 HOT_MIN_COUNT = 8  # tickets in the window (after repeats): below this nothing is a hot spot
 HOT_MIN_RATIO = 2.0  # observed / expected, on the counts without the two busiest days
 HOT_ALPHA = 0.05  # family-wise error per nightly run, Bonferroni over pairs × windows
+HOT_CHANGE_RATIO = 1.5  # ... and 1.5 times its own (shrunk) rate before the window
+HOT_PERSISTENT_RATIO = 4.0  # or, with no change, 4 times its peers: a long-standing hot spot
 HOT_LEAVE_OUT_DAYS = 2  # busiest days left out of the test: a burst is a surge, not a hot spot
 WEEK_ALPHA = 0.05  # a week is "hot" in the label's series at this level
 RECENT_WEEKS = 4  # "new": hot only in the last weeks
@@ -56,6 +69,7 @@ SURGE_ALARMS_PER_MONTH = 1.0  # expected false alarms a month city-wide under th
 SURGE_BASELINE_DAYS = 28
 SURGE_GUARD_DAYS = 2
 SURGE_MIN_BASELINE_DAYS = 14  # fewer days of data than this before the guard: no baseline yet
+SURGE_REPEAT_HOURS = 24  # raised again within a day: the same surge
 HOURS_PER_MONTH = 720
 
 LABELS = ("new", "intensifying", "persistent", "sporadic", "diminishing")
@@ -140,7 +154,7 @@ def poisson_llr(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
 
 def overdispersion(observed: np.ndarray, expected: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Per level, kappa of a negative-binomial variance e + kappa e^2 (places differ in their category
-    mix more than Poisson allows), by moments on the cells without the top 1 % residuals (the hot
+    mix more than Poisson allows), by moments on the cells without the top 0.5 % residuals (the hot
     spots themselves); 0 where too few cells say anything."""
     o, e = np.asarray(observed, dtype=float), np.asarray(expected, dtype=float)
     kappa = np.zeros(3)
@@ -150,7 +164,7 @@ def overdispersion(observed: np.ndarray, expected: np.ndarray, level: np.ndarray
             continue
         oo, ee = o[sel], e[sel]
         z = (oo - ee) / np.sqrt(ee)
-        keep = z <= np.quantile(z, 0.99)
+        keep = z <= np.quantile(z, 0.995)
         oo, ee = oo[keep], ee[keep]
         kappa[lvl] = max(0.0, float(np.sum((oo - ee) ** 2 - oo) / np.sum(ee ** 2)))
     return kappa
@@ -211,8 +225,14 @@ def rollup(cells: Cells, geo: Geography) -> Cells:
     b0 = int(b.min())
     span = int(b.max()) - b0 + 1
     key = (p * ncat + c) * span + (b - b0)
-    uk, inv = np.unique(key, return_inverse=True)
-    tot = np.bincount(inv, weights=n).astype(np.int64)
+    size = (int(p.max()) + 1) * ncat * span
+    if size <= 64_000_000:  # a day cube: counting into every possible cell is cheaper than sorting
+        dense = np.bincount(key, weights=n, minlength=size)
+        uk = np.flatnonzero(dense)
+        tot = dense[uk].astype(np.int64)
+    else:
+        uk, inv = np.unique(key, return_inverse=True)
+        tot = np.bincount(inv, weights=n).astype(np.int64)
     bb = uk % span + b0
     pc = uk // span
     return Cells(pc // ncat, pc % ncat, bb, tot)
@@ -342,21 +362,43 @@ class HotSpotMiner:
         best_e = np.zeros(len(cand))
         best_p = np.ones(len(cand))
         allrows = np.arange(len(self.pair_place))
+        lvl_all = self.level[self.pair_place]
+        # Heterogeneity is a property of the places, not of the window: read it where it shows best,
+        # over the whole span (history and window), and never below what the window itself says.
+        o_span = (self.pair_cs[:, e] - self.pair_cs[:, self._idx(share_lo)]).astype(float)
+        e_span = self._expected(allrows, np.full(len(allrows), share_lo), np.full(len(allrows), end), share_lo, end)
+        kappa_span = overdispersion(o_span, e_span, lvl_all)
         for w in self.windows:
             days_w = 7 * w
             o = sums[w][cand].astype(float)
             ex_all = self._expected(allrows, np.full(len(allrows), end - days_w), np.full(len(allrows), end),
                                     share_lo, end)
-            kappa = overdispersion(sums[w].astype(float), ex_all, self.level[self.pair_place])
+            kappa = np.maximum(kappa_span, overdispersion(sums[w].astype(float), ex_all, lvl_all))
             ex = ex_all[cand]
             part = np.sort(daily[:, -days_w:], axis=1)[:, -HOT_LEAVE_OUT_DAYS:].sum(1)
             o_r = o - part
             e_r = ex * (days_w - HOT_LEAVE_OUT_DAYS) / days_w
-            # scaled Poisson with the negative-binomial variance: phi = variance / mean
-            phi = 1.0 + kappa[self.level[self.pair_place[cand]]] * e_r
+            # level: scaled Poisson with the negative-binomial variance (phi = variance / mean)
+            k = kappa[self.level[self.pair_place[cand]]]
+            phi = 1.0 + k * e_r
             p = poisson_sf(o_r / phi, e_r / phi)
             llr = poisson_llr(o_r, e_r) / phi
-            ok = (o >= HOT_MIN_COUNT) & (o_r >= HOT_MIN_RATIO * e_r) & (p <= self.threshold) & (llr > best)
+            # change: against the pair's own rate before the window, shrunk towards its peers (the
+            # gamma-Poisson posterior), so a place that has always had more of a category than its
+            # peers is raised only when it is far above them (HOT_PERSISTENT_RATIO), as 天堂河 was
+            h_lo, h_hi = share_lo, end - days_w
+            o_h = (self.pair_cs[cand, self._idx(h_hi)] - self.pair_cs[cand, self._idx(h_lo)]).astype(float)
+            e_h = self._expected(cand, np.full(len(cand), h_lo), np.full(len(cand), h_hi), share_lo, end)
+            inv = np.where(k > 1e-9, 1.0 / np.maximum(k, 1e-9), np.inf)
+            with np.errstate(invalid="ignore"):
+                mult = np.where(np.isinf(inv), 1.0, (o_h + inv) / (e_h + inv))
+                k_post = np.where(np.isinf(inv), 0.0, 1.0 / (inv + e_h))
+            e_own = e_r * mult
+            phi_own = 1.0 + k_post * e_own
+            p_own = poisson_sf(o_r / phi_own, e_own / phi_own)
+            changed = (p_own <= self.threshold) & (o_r >= HOT_CHANGE_RATIO * e_own)
+            ok = ((o >= HOT_MIN_COUNT) & (o_r >= HOT_MIN_RATIO * e_r) & (p <= self.threshold)
+                  & (changed | (o_r >= HOT_PERSISTENT_RATIO * e_r)) & (llr > best))
             best = np.where(ok, llr, best)
             best_w = np.where(ok, w, best_w)
             best_o = np.where(ok, o, best_o)
@@ -556,14 +598,16 @@ class SurgeScanner:
                 expected=float(res["e"][i]), score=float(best[i]), p_value=float(res["p"][i]), window_hours=w))
         return out
 
-    def most_specific(self, found: list[Finding]) -> list[Finding]:
+    def most_specific(self, found: list[Finding], raised: Sequence[Finding] = ()) -> list[Finding]:
         """Among findings of the same check hour and category, keep a street/district only if its
-        count beyond its raised sub-places is still a surge."""
+        count beyond its raised sub-places (now, or in `raised`: surges of the last day) is still a surge."""
         kept: list[Finding] = []
         for lvl in (0, 1, 2):
             for f in (x for x in found if self.level[x.place] == lvl):
-                subs = [g for g in kept if g.category == f.category and g.last_bucket == f.last_bucket
-                        and self.anc[g.place, lvl] == f.place]
+                subs = [g for g in [*kept, *raised] if g.category == f.category
+                        and f.last_bucket - SURGE_REPEAT_HOURS < g.last_bucket <= f.last_bucket
+                        and self.level[g.place] < lvl and self.anc[g.place, lvl] == f.place]
+                subs = list({(g.place, g.category): g for g in subs}.values())
                 subs = [g for g in subs if not any(
                     h is not g and self.level[h.place] > self.level[g.place]
                     and self.anc[g.place, self.level[h.place]] == h.place for h in subs)]

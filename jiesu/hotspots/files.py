@@ -24,6 +24,7 @@ import numpy as np
 from jiesu.calendar.rules import BusinessCalendar
 from jiesu.data import DATA_DIR, read_csv
 from jiesu.hotspots.detect import (
+    SURGE_REPEAT_HOURS,
     Cells,
     DayTypes,
     Finding,
@@ -44,7 +45,6 @@ OUTPUT_COLUMNS = ("kind", "label", "street_code", "community_code", "category", 
 LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has kept +08:00 without summer time since 1991
 LOCAL_OFFSET_S = 8 * 3600
 HOTSPOT_REPEAT_DAYS = 84  # raised again within this many days of its last night: the same hot spot
-SURGE_REPEAT_HOURS = 24  # raised again within a day of its last hour: the same surge
 TITLE_BACKGROUND_SAMPLE = 1000
 SEGMENT_CHARS = 160  # jieba is the replay's slowest step: the opening says what a request is about
 _CODE = re.compile(r"^\d{12}$")
@@ -355,8 +355,12 @@ def _replay_surges(cells: Cells, geo: Geography, t: Tickets, cat: np.ndarray, ho
         by_hour.setdefault(f.last_bucket, []).append(f)
     last_hour: dict[tuple[int, int], int] = {}
     out = []
+    recent: list[Finding] = []
     for h in sorted(by_hour):
-        for f in scanner.most_specific(by_hour[h]):
+        recent = [g for g in recent if g.last_bucket > h - SURGE_REPEAT_HOURS]
+        kept = scanner.most_specific(by_hour[h], recent)
+        recent += kept
+        for f in kept:
             key = (f.place, f.category)
             prev = last_hour.get(key)
             last_hour[key] = h
