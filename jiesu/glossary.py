@@ -264,6 +264,60 @@ ARTICLE_STATUS = {
 }
 
 
+# --- hot spots and surges (主动治理) ------------------------------------------------------------------------
+
+DISMISSED = Term("已排除", "Dismissed")  # a hot spot's and a surge's status
+MADE_PROJECT = Term("已立项", "Made a project")  # a hot spot's status; a project's first status (planned)
+
+HOTSPOT_STATUS = {
+    "open": Term("待处理", "Open"),
+    "watched": Term("关注中", "Watched"),
+    "project": MADE_PROJECT,
+    "dismissed": DISMISSED,
+}
+
+HOTSPOT_LABEL = {  # the trend, as emerging-hot-spot analysis names it
+    "new": Term("新出现", "New"),
+    "intensifying": Term("加剧", "Intensifying"),
+    "persistent": Term("持续", "Persistent"),
+    "sporadic": Term("零星", "Sporadic"),
+    "diminishing": Term("减弱", "Diminishing"),
+}
+
+SURGE_STATUS = {
+    "raised": Term("待确认", "Raised"),
+    "acknowledged": Term("已确认", "Acknowledged"),
+    "dismissed": DISMISSED,
+}
+
+
+# --- topics of the month and projects (issue 18) --------------------------------------------------------
+
+TOPIC_STATUS = {
+    "adopted": Term("已立题", "Adopted"),
+    "closed": Term("已结题", "Closed (topic)"),
+}
+
+PROJECT_STATUS = {
+    "planned": MADE_PROJECT,
+    "underway": Term("实施中", "Underway"),
+    "done": Term("已完成", "Done"),
+    "cancelled": Term("已撤销", "Cancelled"),
+}
+
+PROJECT_STEP = {
+    "create": Term("立项", "Project created"),
+    "start": Term("开始实施", "Start the works"),
+    "finish": Term("完成", "Finish"),
+    "cancel": Term("撤销", "Cancel"),
+    "update": Term("进展", "Progress update"),
+    "milestone": Term("里程碑", "Milestone"),
+    "link": Term("关联工单", "Linked tickets"),
+    "adopt": Term("立题", "Topic adopted"),  # a topic's events
+    "close": Term("结题", "Topic closed"),
+}
+
+
 KINDS: dict[str, Mapping[str, Term]] = {
     "ticket_state": TICKET_STATE, "step": STEP, "channel": CHANNEL, "unit_role": UNIT_ROLE,
     "summons_state": SUMMONS_STATE, "deadline": DEADLINE, "request_type": REQUEST_TYPE, "urgency": URGENCY,
@@ -271,6 +325,8 @@ KINDS: dict[str, Mapping[str, Term]] = {
     "resolution": RESOLUTION, "satisfaction": SATISFACTION, "callback_channel": CALLBACK_CHANNEL,
     "assessment_level": ASSESSMENT_LEVEL, "fact_kind": FACT_KIND, "rate": RATE, "measure": MEASURE,
     "article_status": ARTICLE_STATUS,
+    "hotspot_status": HOTSPOT_STATUS, "hotspot_label": HOTSPOT_LABEL, "surge_status": SURGE_STATUS,
+    "topic_status": TOPIC_STATUS, "project_status": PROJECT_STATUS, "project_step": PROJECT_STEP,
 }
 PLACE_KINDS = ("area_kind", "area_level")  # the pages translate these in the place-kind context
 

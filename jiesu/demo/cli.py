@@ -133,6 +133,26 @@ def _simulate(settings: Settings, tickets: int, days: int, seed: int) -> None:
     states = ", ".join(f"{n} {state}" for state, n in sorted(report.states.items(), key=lambda kv: -kv[1]))
     console.print(f"demo tickets: {report.tickets} tickets and {report.direct_answers} direct answers over "
                   f"{days} days, {report.events} events in {report.seconds:.1f} s: {states}")
+    story = report.story
+    if story and story.calls:
+        c = story.counts
+        total = c["tiantanghe_before"] + c["tiantanghe_after"]
+        console.print(f"天堂河: {total} calls ({c['tiantanghe_before']} before "
+                      f"the renovation began on {story.works_start.astimezone(settings.tz):%Y-%m-%d}, "
+                      f"{c['tiantanghe_after']} after), its neighbours {c['neighbours']}, 观音寺南里's parking "
+                      f"{c['rising_slow'] + c['rising_fast']}, the burst main {c['surge']}, e-bike charging "
+                      f"{c['topic']}; {story.before_window} of them before the window, on top of the tickets")
+    g = report.governed
+    if g:
+        console.print(f"hot spots: {g.hotspots}; 天堂河: {g.tiantanghe or '—'}")
+        for line in g.surges:
+            console.print(f"surge raised: {line}")
+        if g.project is not None:
+            console.print(f"project {g.project} (`jiesu projects effect {g.project}`): {g.effect}")
+        if g.topic:
+            console.print(f"topic of the month: {g.topic}")
+        for note in g.notes:
+            console.print(f"[yellow]{note}[/yellow]")
 
 
 @seed_app.command("demo")

@@ -33,6 +33,8 @@ from jiesu.clock import FixedClock
 from jiesu.config import Settings
 from jiesu.data.teddy import Corpus, Message, char_pairs, load_corpus, localise
 from jiesu.db import unit_of_work
+from jiesu.demo import story as tale
+from jiesu.demo.govern import GovernReport, govern
 from jiesu.errors import InvalidInput
 from jiesu.intake import service as intake
 from jiesu.permissions import CLOCK, Actor, Role
@@ -219,6 +221,7 @@ class City:
     branches: dict[str, int]  # department branch code (ga-110115) -> unit id
     categoriser: Categoriser
     named: dict[str, int] = field(default_factory=dict)  # the demo logins' communities: unit code -> unit id
+    category_paths: dict[str, str] = field(default_factory=dict)  # 城乡建设/.../冬季采暖 -> its code
 
 
 def _load_city(session: Session) -> City:
@@ -236,9 +239,10 @@ def _load_city(session: Session) -> City:
         if district in districts:
             streets[district].append(Street(code, name, district, districts[district], unit_id, communities[code]))
     categories = session.execute(select(Category.code, Category.name, Category.level, Category.parent_id,
-                                        Category.id).where(Category.active.is_(True))).all()
-    code_of = {cid: code for code, _, _, _, cid in categories}
-    categoriser = Categoriser([(code, name, level, code_of.get(parent)) for code, name, level, parent, _ in categories])
+                                        Category.id, Category.path).where(Category.active.is_(True))).all()
+    code_of = {cid: code for code, _, _, _, cid, _ in categories}
+    categoriser = Categoriser([(code, name, level, code_of.get(parent))
+                               for code, name, level, parent, _, _ in categories])
     if not streets or not categoriser.nodes:
         raise InvalidInput("no streets with units or no category tree yet: import places, bootstrap units and "
                            "import the categories first (`jiesu demo seed`)", field="reference_data")
@@ -247,7 +251,8 @@ def _load_city(session: Session) -> City:
                                                                      Unit.active.is_(True))).all())
     named = dict(session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(NAMED_COMMUNITIES),
                                                                   Unit.active.is_(True))).all())
-    return City(dict(streets), weights, branches, categoriser, named)
+    paths = {path: code for code, _, level, _, _, path in categories if level == 3}
+    return City(dict(streets), weights, branches, categoriser, named, paths)
 
 
 # --- the plan: who calls when about what ---------------------------------------------------------
@@ -393,6 +398,19 @@ class _Planner:
                              category_code=category)
         return Plan(index, at, new, street, label)
 
+    def scripted(self, index: int, call: tale.Call, street: Street) -> Plan:
+        """One of the governance story's calls (jiesu/demo/story.py): its own words, place and category."""
+        rng = self.rng
+        name, phone, anonymous = _contact(rng)
+        place = street.name + dict(street.communities).get(call.community, "")
+        new = svc.NewRequest(text=call.text, title=call.title, request_type=rng.choices(
+                                 (RequestType.complaint, RequestType.help), weights=(55, 45))[0],
+                             channel=rng.choices((Channel.hotline, Channel.app, Channel.web), weights=(80, 12, 8))[0],
+                             address=place, area_code=call.community, contact_name=name, contact_phone=phone,
+                             anonymous=anonymous, urgency=Urgency.emergency if call.emergency else Urgency.normal,
+                             category_code=self.city.category_paths.get(call.problem.category))
+        return Plan(index, call.at, new, street, call.problem.category.split("/")[0])
+
     def answer(self, index: int, at: datetime) -> Plan:
         """An inquiry answered at once, with the official answer of 附件4."""
         rng = self.rng
@@ -421,7 +439,7 @@ def _duplicate(child: Plan, parent: Plan) -> None:
 
 
 def _plans(planner: _Planner, rng: Random, ticket_times: list[datetime], answer_times: list[datetime],
-           now: datetime, staff: list[StaffSpec] | None = None) -> list[Plan]:
+           now: datetime, staff: list[StaffSpec] | None = None, story: list[tale.Call] | None = None) -> list[Plan]:
     plans: list[Plan] = []
     for at in ticket_times:
         plan = planner.ticket(len(plans), at)
@@ -431,6 +449,8 @@ def _plans(planner: _Planner, rng: Random, ticket_times: list[datetime], answer_
             if earlier:
                 _duplicate(plan, rng.choice(earlier))
         plans.append(plan)
+    streets = {st.code: st for group in planner.city.streets_by_district.values() for st in group}
+    plans += [planner.scripted(len(plans) + i, call, streets[call.street]) for i, call in enumerate(story or [])]
     _force_fates(plans, rng, now)
     answers = [planner.answer(len(plans) + i, at) for i, at in enumerate(answer_times)]
     return plans + answers + _staff_plans(planner, rng, now, len(plans) + len(answers), staff or [])
@@ -611,6 +631,8 @@ class SimReport:
     window: tuple[datetime, datetime] | None  # created_at of the first and last demo request
     seconds: float
     message: str = ""
+    story: tale.Story | None = None  # the governance story's calls, when the demo was big enough for it
+    governed: GovernReport | None = None  # and what the centre did with them
 
 
 def _handler(unit_code: str, unit_id: int) -> Actor:
@@ -1008,9 +1030,11 @@ def seed_demo(session_factory: SessionFactory, clock_start: datetime, settings: 
     if tickets < STAFF_SHARE * len(staff):
         staff = []
     ours = sum(spec.work.filer is None for spec in staff)
-    ticket_times = _instants(rng, tickets - ours, start, now, settings.tz, calendar.is_workday)
+    story = _story(planner, rng, now, days, tickets - ours, settings, calendar.is_workday)
+    inside = len(story.calls) - story.before_window  # the story's older calls come on top
+    ticket_times = _instants(rng, tickets - ours - inside, start, now, settings.tz, calendar.is_workday)
     answer_times = _instants(rng, tickets // 10, start, now, settings.tz, calendar.is_workday)
-    plans = _plans(planner, rng, ticket_times, answer_times, now, staff)
+    plans = _plans(planner, rng, ticket_times, answer_times, now, staff, story.calls)
     plans.sort(key=lambda p: (p.created_at, p.index))
     order = {p.index: i for i, p in enumerate(plans)}
     for p in plans:  # indexes follow time order, so the scheduler's ties break the same way every run
@@ -1019,12 +1043,35 @@ def seed_demo(session_factory: SessionFactory, clock_start: datetime, settings: 
             p.parent = order[p.parent]
     sim = _Sim(city, plans, now, settings, seed)
     sim.run(session_factory, progress)
+    governed = None
+    if story.calls:  # what the centre did with them: mined, made 天堂河 a project, adopted the topic
+        if progress:
+            progress("governance", len(plans), len(plans))
+        governed = govern(session_factory, now, settings, story)
     with unit_of_work(session_factory) as session:
         states, overdue, escalated, answers, count, window = _summary(session)
     if progress:
         progress("done", len(plans), len(plans))
     return SimReport(False, count, answers, sim.events, states, overdue, escalated, window,
-                     time.perf_counter() - started)
+                     time.perf_counter() - started, story=story, governed=governed)
+
+
+def _complex(short: str) -> str:
+    """What callers call a community's housing: 天堂河社区 -> 天堂河小区."""
+    name = short.removesuffix("居民委员会").removesuffix("居委会")
+    return name[:-2] + "小区" if name.endswith("社区") else name if name.endswith("村") else name + "小区"
+
+
+def _story(planner: _Planner, rng: Random, now: datetime, days: int, tickets: int, settings: Settings,
+           is_workday) -> tale.Story:
+    """The governance story's calls (jiesu/demo/story.py), in the hotline's daily and weekly rhythm; the topic's
+    from one community of every street the demo's calls come from."""
+    complexes = {code: (st.code, _complex(short)) for group in planner.city.streets_by_district.values()
+                 for st in group for code, short in st.communities}
+    topic = [st.communities[(len(st.code) + int(st.code[-6:-3])) % len(st.communities)][0]
+             for group in planner.streets.values() for st in group if st.communities]
+    return tale.plan(rng, now, days, tickets, settings.tz,
+                     lambda r, n, a, b: _instants(r, n, a, b, settings.tz, is_workday), complexes, topic)
 
 
 __all__ = ["DEMO_USER", "SimReport", "seed_demo"]

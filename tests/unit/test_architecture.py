@@ -26,10 +26,11 @@ RANK = {
     "assessment": 5, "knowledge": 5,
     "intake": 6,  # every way a request comes in: calls routing and tickets downward
     "public": 6,  # the public page of how the city answers: reads tickets, places and the assessment
+    "hotspots": 6,  # proactive governance: mines the tickets' cube, reads places, calendar, routing's words
     "open311": 7,  # a channel: GeoReport v2 over intake
 }
 # Where stages 7 and 8 will live, in the same ladder: above what they read, below the delivery.
-FUTURE = {"hotspots": 6, "deliberation": 6, "analytics": 6}
+FUTURE = {"deliberation": 6, "analytics": 6}
 # The schema's aggregate (every capability's tables for Alembic) may import models modules, nothing else.
 SCHEMA = {"models", "migrate", "migrations"}
 # Delivery and composition: HTTP, pages, the CLI, the app, the wiring, the demo. They may import anything below.

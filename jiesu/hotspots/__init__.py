@@ -1,0 +1,1 @@
+"""Proactive governance (主动治理): hot spots, surges, topics of the month and projects."""
