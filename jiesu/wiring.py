@@ -16,6 +16,7 @@ from jiesu.audit import wiring as audit
 from jiesu.calendar import wiring as calendar
 from jiesu.callback import wiring as callback
 from jiesu.demo import wiring as demo
+from jiesu.hotspots import wiring as hotspots
 from jiesu.intake import wiring as intake
 from jiesu.knowledge import wiring as knowledge
 from jiesu.open311 import wiring as open311
@@ -30,7 +31,7 @@ from jiesu.units import wiring as units
 from jiesu.web import wiring as web
 
 CAPABILITIES = (intake, tickets, units, places, taxonomy, calendar, assessment, callback, knowledge, routing,
-                open311, audit, public, web, demo)
+                open311, audit, public, hotspots, web, demo)
 
 
 @cache

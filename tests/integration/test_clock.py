@@ -136,7 +136,8 @@ def test_report_line():
     report.add(wiring.scheduler().report(sign_overdue=1, closed=4))
     assert report.done == 8
     assert report.line() == ("sign overdue 3, reply overdue 0, escalated 1, callbacks queued 0, closed 4, "
-                             "rollups 0, expired articles 0, suggested 0, months 0, replies 0, skipped 0")
+                             "rollups 0, expired articles 0, suggested 0, months 0, replies 0, hotspots 0, surges 0, "
+                             "skipped 0")
 
 
 # --- one clock -------------------------------------------------------------------------------------
@@ -404,7 +405,7 @@ def test_clock_command_once(sqlite_url, tmp_path):
         again = CliRunner().invoke(cli, ["clock", "--once"])
     assert result.exit_code == 0, result.output
     assert ("tick: sign overdue 1, reply overdue 1, escalated 1, callbacks queued 1, closed 1, rollups 1, "
-            "expired articles 0, suggested 0, months 1, replies 0, skipped 0"  # months: the public page's
+            "expired articles 0, suggested 0, months 1, replies 0, hotspots 0, surges 0, skipped 0"  # months: public
             in result.output)
     assert "+08:00 tick:" in result.output
     assert again.exit_code == 0 and "tick: sign overdue 0, reply overdue 0, escalated 0" in again.output
