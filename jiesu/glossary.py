@@ -291,6 +291,31 @@ SURGE_STATUS = {
 }
 
 
+# --- topics of the month and projects (issue 18) --------------------------------------------------------
+
+TOPIC_STATUS = {
+    "adopted": Term("已立题", "Adopted"),
+    "closed": Term("已结题", "Closed (topic)"),
+}
+
+PROJECT_STATUS = {
+    "planned": MADE_PROJECT,
+    "underway": Term("实施中", "Underway"),
+    "done": Term("已完成", "Done"),
+    "cancelled": Term("已撤销", "Cancelled"),
+}
+
+PROJECT_STEP = {
+    "create": Term("立项", "Project created"),
+    "start": Term("开始实施", "Start the works"),
+    "finish": Term("完成", "Finish"),
+    "cancel": Term("撤销", "Cancel"),
+    "update": Term("进展", "Progress update"),
+    "milestone": Term("里程碑", "Milestone"),
+    "link": Term("关联工单", "Linked tickets"),
+}
+
+
 KINDS: dict[str, Mapping[str, Term]] = {
     "ticket_state": TICKET_STATE, "step": STEP, "channel": CHANNEL, "unit_role": UNIT_ROLE,
     "summons_state": SUMMONS_STATE, "deadline": DEADLINE, "request_type": REQUEST_TYPE, "urgency": URGENCY,
@@ -299,6 +324,7 @@ KINDS: dict[str, Mapping[str, Term]] = {
     "assessment_level": ASSESSMENT_LEVEL, "fact_kind": FACT_KIND, "rate": RATE, "measure": MEASURE,
     "article_status": ARTICLE_STATUS,
     "hotspot_status": HOTSPOT_STATUS, "hotspot_label": HOTSPOT_LABEL, "surge_status": SURGE_STATUS,
+    "topic_status": TOPIC_STATUS, "project_status": PROJECT_STATUS, "project_step": PROJECT_STEP,
 }
 PLACE_KINDS = ("area_kind", "area_level")  # the pages translate these in the place-kind context
 

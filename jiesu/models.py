@@ -5,7 +5,21 @@ from jiesu.audit.models import AuditEntry
 from jiesu.calendar.models import CalendarOverride
 from jiesu.callback.models import Callback
 from jiesu.db import Base
-from jiesu.hotspots.models import HotSpot, HotSpotEvent, HotSpotRun, HotSpotTicket, Surge, SurgeTicket
+from jiesu.hotspots.models import (
+    HotSpot,
+    HotSpotEvent,
+    HotSpotRun,
+    HotSpotTicket,
+    Project,
+    ProjectEvent,
+    ProjectMilestone,
+    ProjectTicket,
+    ProjectUpdate,
+    Surge,
+    SurgeTicket,
+    Topic,
+    TopicUnit,
+)
 from jiesu.knowledge.models import Article, DirectAnswer, Term, is_schema_extra
 from jiesu.open311.models import ApiKey, Open311Submission
 from jiesu.places.models import Area, AreaAlias, AreaBoundary
@@ -31,7 +45,8 @@ __all__ = ["Base", "Area", "AreaAlias", "AreaBoundary", "Unit", "User", "ApiToke
            "RateFact", "RateCell", "RateRollup", "SignFact", "AuditEntry", "ApiKey", "Open311Submission",
            "Article", "Term", "DirectAnswer", "TicketFollower", "PhoneCode", "PhoneCodeSends", "PublicMonth",
            "PublicFigure", "PublicReply", "HotSpot", "HotSpotTicket", "Surge", "SurgeTicket", "HotSpotEvent",
-           "HotSpotRun"]
+           "HotSpotRun", "Topic", "TopicUnit", "Project", "ProjectMilestone", "ProjectUpdate", "ProjectTicket",
+           "ProjectEvent"]
 
 
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:

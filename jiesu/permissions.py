@@ -49,6 +49,8 @@ class Permission(StrEnum):
     audit_read = "audit.read"  # the administrators' audit of changes to reference data
     hotspot_read = "hotspot.read"  # hot spots and surges (a unit: those of its area)
     hotspot_manage = "hotspot.manage"  # watch, dismiss, acknowledge; run the miner
+    project_read = "project.read"  # topics of the month and projects (a unit: those it leads, owns or joins)
+    project_manage = "project.manage"  # adopt topics, create projects and move them on
 
 
 R = Role
@@ -95,6 +97,10 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     # Proactive governance: the centre's supervisors decide; a street or department sees its own area's.
     Permission.hotspot_read: frozenset({R.supervisor, R.admin, R.dispatcher, R.unit_handler, R.community_worker}),
     Permission.hotspot_manage: frozenset({R.supervisor, R.admin}),
+    # The centre's supervisors choose the topics and projects; the units that carry them out read theirs (the
+    # service narrows a unit to its own) and report progress on the projects they own.
+    Permission.project_read: frozenset({R.supervisor, R.admin, R.unit_handler, R.community_worker}),
+    Permission.project_manage: frozenset({R.supervisor, R.admin}),
 }
 
 # Actions an anonymous visitor (no login) may take.

@@ -6,8 +6,13 @@ same transaction. Who may take a step is the permission table's (hotspot_manage)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+import numpy as np
 
 from jiesu import glossary
 
@@ -122,3 +127,272 @@ def grown(observed_now: int, observed_at_dismissal: int | None) -> bool:
     """Whether a dismissed hot spot has grown enough to be put in front of a supervisor again."""
     base = observed_at_dismissal or 0
     return base > 0 and observed_now >= REOPEN_GROWTH * base
+
+
+# --- topics and projects ----------------------------------------------------------------------------------
+# The topic of the month's candidates (ranked, not stored), the project's workflow, and its effect: a
+# difference in differences against comparable places that had no project.
+
+
+class TopicStatus(StrEnum):
+    adopted = "adopted"  # 已立题: a supervisor chose it for a month, with its lead department
+    closed = "closed"  # 已结题
+
+
+class ProjectStatus(StrEnum):
+    planned = "planned"  # 已立项
+    underway = "underway"  # 实施中
+    done = "done"  # 已完成
+    cancelled = "cancelled"  # 已撤销 (reason required)
+
+
+class ProjectStep(StrEnum):
+    start = "start"  # planned -> underway
+    finish = "finish"  # underway -> done
+    cancel = "cancel"  # planned/underway -> cancelled
+
+
+TOPIC_STATUS_LABELS = glossary.labels("topic_status", TopicStatus)
+PROJECT_STATUS_LABELS = glossary.labels("project_status", ProjectStatus)
+PROJECT_STEP_LABELS = glossary.labels("project_step", ProjectStep)
+
+P = ProjectStatus
+
+
+@dataclass(frozen=True)
+class ProjectTransition:
+    step: ProjectStep
+    source: frozenset[ProjectStatus]
+    target: ProjectStatus
+    needs_reason: bool = False
+
+
+PROJECT_TRANSITIONS: dict[ProjectStep, ProjectTransition] = {t.step: t for t in (
+    ProjectTransition(ProjectStep.start, frozenset({P.planned}), P.underway),
+    ProjectTransition(ProjectStep.finish, frozenset({P.underway}), P.done),
+    # A finished project stays finished: its effect is what it is.
+    ProjectTransition(ProjectStep.cancel, frozenset({P.planned, P.underway}), P.cancelled, needs_reason=True),
+)}
+
+
+def project_transition(status: ProjectStatus, step: ProjectStep) -> ProjectTransition | None:
+    """The transition `step` takes from `status`, or None when the table does not allow it."""
+    t = PROJECT_TRANSITIONS.get(step)
+    return t if t is not None and status in t.source else None
+
+
+def replay_project(steps: Iterable[ProjectStep]) -> ProjectStatus:
+    status = P.planned
+    for step in steps:
+        t = project_transition(status, step)
+        if t is None:
+            raise ValueError(f"{step.value} is not allowed from {status.value}")
+        status = t.target
+    return status
+
+
+# --- topic candidates ---
+
+# The score's weights, as the ranking states them: volume counts most; spread, persistence and
+# dissatisfaction each as much as the others.
+WEIGHTS = {"volume": 0.4, "spread": 0.2, "persistence": 0.2, "dissatisfaction": 0.2}
+SCORE_FORMULA = ("得分 = 100 × (0.4·诉求量/最大诉求量 + 0.2·分布广度 + 0.2·持续月数占比 + 0.2·不满意率)；"
+                 "分布广度 = 0.5·涉及街乡镇数/最多街乡镇数 + 0.5·各区分布均匀度（归一化香农熵）；"
+                 "持续月数占比 = 有该问题诉求的月数 / 统计月数；不满意率 = 回访不满意次数 / 回访接通次数")
+MIN_THEME_TICKETS = 10  # a theme below this many tickets a year is no city-wide problem
+MIN_LIFT = 1.5  # a theme's word is this many times likelier inside its category than in all tickets
+THEMES_PER_CATEGORY = 3
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """The tickets of the ranked window, column by column (the service's one SELECT)."""
+
+    category: np.ndarray  # int32 index into the first-level categories
+    street: np.ndarray  # int32 index into the streets (-1: none)
+    district: np.ndarray  # int32 index into the districts (-1: none)
+    month: np.ndarray  # int32 month index in the window, 0 the oldest
+    reached: np.ndarray  # int32 callbacks that reached the citizen
+    unsatisfied: np.ndarray  # int32 of those, answered 不满意
+    terms: list[frozenset[str]]  # each ticket's words (routing's tokens)
+
+
+@dataclass
+class Candidate:
+    category: int  # index into the first-level categories
+    keyword: str
+    tickets: int
+    streets: int
+    districts: int
+    evenness: float  # normalised Shannon entropy of the tickets over districts, 0..1
+    months_present: int
+    months: int
+    reached: int
+    unsatisfied: int
+    monthly: list[int]
+    score: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def dissatisfaction(self) -> float | None:
+        return self.unsatisfied / self.reached if self.reached else None
+
+
+def themes(category: np.ndarray, terms: Sequence[frozenset[str]], n_categories: int, *,
+           per_category: int = THEMES_PER_CATEGORY, min_tickets: int = MIN_THEME_TICKETS,
+           min_lift: float = MIN_LIFT, exclude: Iterable[str] = ()) -> list[tuple[int, str]]:
+    """Each category's most frequent distinctive words: by the tickets in the category that use them, among
+    the words at least `min_lift` times likelier in the category than in all tickets."""
+    total = len(terms)
+    if total == 0:
+        return []
+    everywhere: Counter[str] = Counter()
+    within: list[Counter[str]] = [Counter() for _ in range(n_categories)]
+    for c, words in zip(category.tolist(), terms, strict=True):
+        everywhere.update(words)
+        if c >= 0:
+            within[c].update(words)
+    skip = set(exclude)
+    sizes = np.bincount(category[category >= 0], minlength=n_categories)
+    out: list[tuple[int, str]] = []
+    for c in range(n_categories):
+        size = int(sizes[c])
+        if size == 0:
+            continue
+        picked = [w for w, n in sorted(within[c].items(), key=lambda kv: (-kv[1], kv[0]))
+                  if n >= min_tickets and w not in skip and (n / size) / (everywhere[w] / total) >= min_lift]
+        out.extend((c, w) for w in picked[:per_category])
+    return out
+
+
+def _evenness(counts: np.ndarray, k: int) -> float:
+    """Shannon entropy of the counts over k possible bins, divided by its maximum (log k)."""
+    p = counts[counts > 0] / counts.sum() if counts.sum() else np.array([])
+    if k <= 1 or p.size == 0:
+        return 0.0
+    return float(-(p * np.log(p)).sum() / math.log(k))
+
+
+def rank_topics(facts: TicketFacts, n_categories: int, n_streets: int, n_districts: int, months: int, *,
+                exclude: Iterable[str] = (), per_category: int = THEMES_PER_CATEGORY,
+                min_tickets: int = MIN_THEME_TICKETS) -> list[Candidate]:
+    """Category × keyword themes, scored by SCORE_FORMULA, best first."""
+    found = themes(facts.category, facts.terms, n_categories, per_category=per_category,
+                   min_tickets=min_tickets, exclude=exclude)
+    districts_seen = int(np.unique(facts.district[facts.district >= 0]).size)
+    out: list[Candidate] = []
+    for c, word in found:
+        mask = (facts.category == c) & np.fromiter((word in t for t in facts.terms), bool, len(facts.terms))
+        st, di = facts.street[mask], facts.district[mask]
+        monthly = np.bincount(facts.month[mask], minlength=months)[:months]
+        out.append(Candidate(
+            category=c, keyword=word, tickets=int(mask.sum()), streets=int(np.unique(st[st >= 0]).size),
+            districts=int(np.unique(di[di >= 0]).size),
+            evenness=_evenness(np.bincount(di[di >= 0], minlength=max(n_districts, 1)), districts_seen),
+            months_present=int((monthly > 0).sum()), months=months, reached=int(facts.reached[mask].sum()),
+            unsatisfied=int(facts.unsatisfied[mask].sum()), monthly=monthly.astype(int).tolist()))
+    score(out)
+    return sorted(out, key=lambda x: (-x.score, -x.tickets, x.category, x.keyword))
+
+
+def score(candidates: list[Candidate]) -> None:
+    if not candidates:
+        return
+    top_volume = max(c.tickets for c in candidates) or 1
+    top_streets = max(c.streets for c in candidates) or 1
+    for c in candidates:
+        c.parts = {"volume": c.tickets / top_volume,
+                   "spread": 0.5 * c.streets / top_streets + 0.5 * c.evenness,
+                   "persistence": c.months_present / c.months if c.months else 0.0,
+                   "dissatisfaction": c.dissatisfaction or 0.0}
+        c.score = round(100 * sum(WEIGHTS[k] * v for k, v in c.parts.items()), 1)
+
+
+# --- effect: difference in differences ---
+
+EFFECT_FORMULA = ("效果 = (实施后月均 − 实施前月均)_本项目 − 平均[(实施后月均 − 实施前月均)_对照地点]；"
+                  "相对效果 = 效果 / 本项目实施前月均；区间：对照地点的安慰剂效果（每个对照地点当作项目，"
+                  "与其余对照地点比较）的 2.5% 与 97.5% 分位数，从效果中减去")
+DEFAULT_MONTHS = 12  # months before the start, and at most as many after
+DEFAULT_K = 10  # comparison places
+
+
+@dataclass(frozen=True)
+class Effect:
+    before: float  # the project's monthly mean before the start
+    after: float  # and after
+    change: float  # after - before
+    comparison_before: float  # the comparison places' mean of their monthly means
+    comparison_after: float
+    comparison_change: float  # mean of the comparison places' changes
+    effect: float  # change - comparison_change
+    percent: float | None  # effect / before (None when before is 0)
+    low: float | None  # the interval from the placebo distribution (None below 2 comparison places)
+    high: float | None
+    placebo: list[float]  # each comparison place's effect against the others
+    places: int  # comparison places used
+
+    def formula(self) -> str:
+        """The effect written out with its numbers, as the Excel summary and the CLI show it."""
+        pct = f"{self.percent:+.1%}" if self.percent is not None else "—（实施前为0）"
+        return (f"({self.after:.2f} − {self.before:.2f}) − ({self.comparison_after:.2f} − "
+                f"{self.comparison_before:.2f}) = {self.change:+.2f} − ({self.comparison_change:+.2f}) = "
+                f"{self.effect:+.2f} 件/月，即实施前水平的 {pct}")
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(np.asarray(values, dtype=float))) if len(values) else 0.0
+
+
+def did(project_before: Sequence[float], project_after: Sequence[float],
+        comparisons: Mapping[str, tuple[Sequence[float], Sequence[float]]]) -> Effect | None:
+    """The difference in differences of monthly means. None without comparison places or without a month on
+    either side: nothing to compare, and the report says so instead of guessing."""
+    if not comparisons or not len(project_before) or not len(project_after):
+        return None
+    if any(not len(b) or not len(a) for b, a in comparisons.values()):
+        raise ValueError("every comparison place needs months before and after")
+    before, after = _mean(project_before), _mean(project_after)
+    cb = np.array([_mean(b) for b, _ in comparisons.values()])
+    ca = np.array([_mean(a) for _, a in comparisons.values()])
+    changes = ca - cb
+    comparison_change = float(changes.mean())
+    effect = (after - before) - comparison_change
+    placebo: list[float] = []
+    low = high = None
+    if len(changes) >= 2:
+        n = len(changes)
+        # Leave-one-out: a comparison place's own change against the mean change of the others.
+        placebo = [float(changes[i] - (changes.sum() - changes[i]) / (n - 1)) for i in range(n)]
+        q_low, q_high = np.quantile(placebo, [0.025, 0.975])
+        low, high = effect - float(q_high), effect - float(q_low)
+    return Effect(before=before, after=after, change=after - before, comparison_before=float(cb.mean()),
+                  comparison_after=float(ca.mean()), comparison_change=comparison_change, effect=effect,
+                  percent=effect / before if before else None, low=low, high=high, placebo=placebo,
+                  places=len(changes))
+
+
+def nearest(target: float, candidates: Mapping[str, float], k: int = DEFAULT_K,
+            preferred: Iterable[str] = ()) -> list[str]:
+    """The k places whose pre-period volume is nearest the target's: those in `preferred` (the same district)
+    first, then the rest of the city when the district has fewer than k. Ties by code, so the choice is
+    the same every time."""
+    first = set(preferred)
+
+    def by_distance(codes: Iterable[str]) -> list[str]:
+        return sorted(codes, key=lambda c: (abs(candidates[c] - target), c))
+
+    inside = by_distance(c for c in candidates if c in first)[:k]
+    if len(inside) >= k:
+        return inside
+    return inside + by_distance(c for c in candidates if c not in first)[:k - len(inside)]
+
+
+def month_windows(start_index: int, last_full_index: int, months: int = DEFAULT_MONTHS,
+                  skip_start: bool = True) -> tuple[list[int], list[int]]:
+    """The month indices before the start (the `months` before it) and after it (from the month after the
+    start, the works month, to the last full month, at most `months`)."""
+    before = list(range(start_index - months, start_index))
+    first_after = start_index + 1 if skip_start else start_index
+    after = list(range(first_after, min(last_full_index, first_after + months - 1) + 1))
+    return before, after

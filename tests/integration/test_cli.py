@@ -58,7 +58,7 @@ def seeded(jiesu, trained_var):
 
 
 def test_db_check_after_seed(seeded):
-    assert "schema is current (0016)" in seeded("db", "check")
+    assert "schema is current (0017)" in seeded("db", "check")
 
 
 def test_demo_seed_is_idempotent(seeded):

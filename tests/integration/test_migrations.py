@@ -6,7 +6,7 @@ from jiesu.db import make_engine
 
 def test_schema_is_at_head_and_matches_the_models(engine):
     status = migrate.check(engine)
-    assert status.current == status.head == "0016"
+    assert status.current == status.head == "0017"
     assert status.differences == []
     assert status.is_current
 

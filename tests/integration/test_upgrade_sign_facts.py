@@ -88,7 +88,7 @@ def _caught_up(out: str, periods: list[str], settings: Settings, facts: set, fig
 def test_upgrading_from_0010_rebuilds_every_month_and_says_what_changed(old_demo):
     env, settings, periods, facts, figures = old_demo
     out = jiesu(env, "db", "upgrade")
-    assert "schema at 0016" in out
+    assert "schema at 0017" in out
     _caught_up(out, periods, settings, facts, figures)
     assert "响应率 now counts" not in jiesu(env, "db", "upgrade"), "once: a second upgrade has nothing to do"
 
@@ -99,6 +99,6 @@ def test_restoring_a_backup_from_0010_catches_up_the_same_way(old_demo, tmp_path
     jiesu(env, "backup", str(backup))
     fresh = {**env, "JIESU_DATABASE_URL": f"sqlite:///{tmp_path / 'restored.db'}"}
     out = jiesu(fresh, "restore", str(backup))
-    assert "schema at 0016" in out
+    assert "schema at 0017" in out
     _caught_up(out, periods, Settings(var_dir=settings.var_dir, database_url=fresh["JIESU_DATABASE_URL"]), facts,
                figures)

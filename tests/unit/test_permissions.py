@@ -47,6 +47,10 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "knowledge.answer": (Y, Y,  N,   N,   N,   N,   Y,   N,   N),
     "knowledge.stats": (Y, Y,   N,   N,   Y,   N,   Y,   N,   N),
     "audit.read":    (N,   N,   N,   N,   N,   N,   Y,   N,   N),
+    "hotspot.read":  (N,   Y,   Y,   N,   Y,   Y,   Y,   N,   N),
+    "hotspot.manage": (N,  N,   N,   N,   Y,   N,   Y,   N,   N),
+    "project.read":  (N,   N,   Y,   N,   Y,   Y,   Y,   N,   N),
+    "project.manage": (N,  N,   N,   N,   Y,   N,   Y,   N,   N),
 }
 
 ROLES_AND_ANONYMOUS: list[Role | None] = [*Role, None]
