@@ -34,6 +34,7 @@ class Frame:
     k: float = 1.0
     scale: float = 1.0
     bounds: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # min lng, min lat, max lng, max lat
+    boxes: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)  # district -> SVG x0 y0 x1 y1
 
     def project(self, lng: float, lat: float) -> tuple[float, float]:
         return round((lng - self.min_x) * self.k * self.scale, 1), round((self.max_y - lat) * self.scale, 1)
@@ -56,12 +57,44 @@ def frame(shapes: dict[str, dict], names: dict[str, str], width: float = WIDTH) 
     min_y, max_y = min(p[1] for p in points), max(p[1] for p in points)
     k = math.cos(math.radians((min_y + max_y) / 2))
     scale = width / max((max_x - min_x) * k, 1e-9)
-    centroids = {}
+    centroids, boxes = {}, {}
     for code, g in shapes.items():
         pts = [p for r in maps.rings(g) for p in r]
         if pts:
             centroids[code] = (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
-    return Frame(paths, height, names, centroids, min_x, max_y, k, scale, (min_x, min_y, max_x, max_y))
+            boxes[code] = ((min(p[0] for p in pts) - min_x) * k * scale, (max_y - max(p[1] for p in pts)) * scale,
+                           (max(p[0] for p in pts) - min_x) * k * scale, (max_y - min(p[1] for p in pts)) * scale)
+    return Frame(paths, height, names, centroids, min_x, max_y, k, scale, (min_x, min_y, max_x, max_y), boxes)
+
+
+@dataclass(frozen=True)
+class View:
+    """The part of the map a page shows (an SVG viewBox) and how much it is enlarged, so that points keep their
+    size on the screen whatever the zoom."""
+
+    box: str
+    zoom: float
+
+
+def view(f: Frame, districts: set[str], points: list[tuple[float, float]] = (), pad: float = 0.08) -> View:
+    """The whole city, or the districts named (and the points) when they cover less than half of it: a board
+    filtered to a district, a hot spot's page, a street's own view."""
+    full = View(f"0 0 {WIDTH:g} {f.height:g}", 1.0)
+    boxes = [f.boxes[d] for d in districts if d in f.boxes] + [(x, y, x, y) for x, y in points]
+    if not boxes or not f.height:
+        return full
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    w, h = max(x1 - x0, 60.0), max(y1 - y0, 60.0)
+    x0, y0, w, h = x0 - w * pad, y0 - h * pad, w * (1 + 2 * pad), h * (1 + 2 * pad)
+    if w * h > 0.5 * WIDTH * f.height:
+        return full
+    # keep the city's proportions roughly: a tall thin box would draw a sliver on a wide screen
+    aspect = WIDTH / f.height
+    if w / h < aspect * 0.6:
+        grow = h * aspect * 0.6 - w
+        x0, w = x0 - grow / 2, w + grow
+    return View(f"{x0:.1f} {y0:.1f} {w:.1f} {h:.1f}", round(w / WIDTH, 3))
 
 
 @dataclass(frozen=True)
@@ -90,11 +123,31 @@ def place_point(f: Frame, mean: tuple[float | None, float | None] | None,
     return None
 
 
-def radius(tickets: int, most: int, small: float = 7.0, large: float = 26.0) -> float:
+def radius(tickets: int, most: int, small: float = 9.0, large: float = 30.0) -> float:
     """A point's radius: its area grows with its tickets (the largest hot spot gets `large`)."""
     if most <= 0:
         return small
     return round(small + (large - small) * math.sqrt(max(tickets, 0) / most), 1)
+
+
+GOLDEN = math.pi * (3 - math.sqrt(5))
+
+
+def spread(points: list[Point], zoom: float = 1.0) -> list[Point]:
+    """Points that fell on the same spot (several hot spots at one district's centroid) moved apart on a
+    sunflower spiral around it, far enough for each to be seen and clicked; the first (largest) keeps the spot."""
+    anchors: dict[tuple[int, int], tuple[Point, int]] = {}
+    out = []
+    for p in points:
+        key = (round(p.x / (4 * zoom)), round(p.y / (4 * zoom)))
+        first, n = anchors.get(key, (p, 0))
+        anchors[key] = (first, n + 1)
+        if n:
+            d = (first.r + p.r) * 1.1 * math.sqrt(n)
+            p = Point(p.id, round(first.x + d * math.cos(n * GOLDEN), 1), round(first.y + d * math.sin(n * GOLDEN), 1),
+                      p.r, p.colour, p.label, p.title, p.exact)
+        out.append(p)
+    return out
 
 
 # --- bar and line charts ---------------------------------------------------------------------------------
@@ -141,18 +194,18 @@ class Lines:
 
 
 def nice_top(value: float) -> float:
-    """A round number at or above `value` for the axis' top (1, 2, 2.5, 5 × 10^k)."""
+    """A round number at or above `value` for the axis' top, so that its quarters read well."""
     if value <= 0:
         return 1.0
     exp = 10 ** math.floor(math.log10(value))
-    for m in (1, 2, 2.5, 5, 10):
+    for m in (1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10):  # a quarter of each is a round-ish tick
         if value <= m * exp:
             return m * exp
     return 10 * exp
 
 
 def lines(months: list[str], series: list[tuple[str, str, list[float | None]]], start: str | None,
-          width: float = 640.0, height: float = 240.0, left: float = 44.0, right: float = 12.0,
+          width: float = 640.0, height: float = 240.0, left: float = 44.0, right: float = 28.0,
           top: float = 14.0, bottom: float = 28.0) -> Lines:
     """Monthly series (name, css class, values; None where a month has none) as polylines over the months, with
     a y axis of five ticks and a dashed line at the month `start` (the project's start)."""

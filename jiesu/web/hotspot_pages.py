@@ -42,6 +42,7 @@ from jiesu.limits import MAX_CODE, MAX_REASON, MAX_TEXT, MAX_TITLE, MAX_UNIT_COD
 from jiesu.permissions import Actor, Permission, Role, can
 from jiesu.public import service as public
 from jiesu.taxonomy import service as taxonomy
+from jiesu.tickets.models import Request as TicketRequest
 from jiesu.tickets.models import Ticket
 from jiesu.units import service as units
 from jiesu.units.models import Unit, UnitKind
@@ -85,26 +86,34 @@ def _positions(session: Session, ids: list[int]) -> dict[int, tuple[float | None
     """The mean position of each hot spot's linked tickets that have one (one GROUP BY)."""
     if not ids:
         return {}
-    rows = session.execute(select(HotSpotTicket.hotspot_id, func.avg(Ticket.lng), func.avg(Ticket.lat))
+    rows = session.execute(select(HotSpotTicket.hotspot_id, func.avg(TicketRequest.lng), func.avg(TicketRequest.lat))
                            .join(Ticket, Ticket.id == HotSpotTicket.ticket_id)
-                           .where(HotSpotTicket.hotspot_id.in_(ids), Ticket.lng.is_not(None), Ticket.lat.is_not(None))
+                           .join(TicketRequest, TicketRequest.id == Ticket.request_id)
+                           .where(HotSpotTicket.hotspot_id.in_(ids), TicketRequest.lng.is_not(None),
+                                  TicketRequest.lat.is_not(None))
                            .group_by(HotSpotTicket.hotspot_id))
     return {hid: (lng, lat) for hid, lng, lat in rows}
 
 
-def _points(session: Session, f: charts.Frame, rows: list[HotSpotView]) -> list[charts.Point]:
+def _points(session: Session, f: charts.Frame, rows: list[HotSpotView],
+            focus: set[str] | None = None) -> tuple[list[charts.Point], charts.View]:
+    """The hot spots as points on the map, and the part of the map to show: the whole city, or the districts in
+    `focus` (a filter, a hot spot's own page, a unit's area). Sizes are kept on screen whatever the zoom."""
     mean = _positions(session, [r.id for r in rows])
-    most = max((r.tickets for r in rows), default=0)
-    out = []
+    placed = []
     for r in sorted(rows, key=lambda r: -r.tickets):  # the big ones first: the small stay clickable on top
         at = charts.place_point(f, mean.get(r.id), r.centre, r.district_code)
-        if at is None:
-            continue
-        x, y, exact = at
+        if at is not None:
+            placed.append((r, at))
+    shown = charts.view(f, focus or set(), [(x, y) for _r, (x, y, _e) in placed]) if focus else charts.view(f, set())
+    most = max((r.tickets for r in rows), default=0)
+    out = []
+    for r, (x, y, exact) in placed:
         colour = charts.LABEL_COLOURS.get(r.label, "#667085")
         title = f"{r.title or r.category} · {r.place} · {r.tickets}"
-        out.append(charts.Point(r.id, x, y, charts.radius(r.tickets, most), colour, r.label, title, exact))
-    return out
+        out.append(charts.Point(r.id, x, y, round(charts.radius(r.tickets, most) * shown.zoom, 2), colour, r.label,
+                                title, exact))
+    return charts.spread(out, shown.zoom), shown
 
 
 # --- rows the templates show ---------------------------------------------------------------------
@@ -181,8 +190,8 @@ def prob(p: float | None) -> str:
     """A probability as a person reads it: 0.0004 → 1/2500, never 0."""
     if p is None:
         return "—"
-    if p <= 0:
-        return "< 1/1000000"
+    if p < 1e-6:
+        return "< 1/1,000,000"
     if p < 0.01:
         return f"1/{round(1 / p):,}"
     return f"{p:.2f}"
@@ -190,7 +199,7 @@ def prob(p: float | None) -> str:
 
 def _common(settings, actor: Actor) -> dict:
     return {"local": pages.local_time(settings.tz), "one": one, "prob": prob, "colours": charts.LABEL_COLOURS,
-            "brief": brief,
+            "brief": brief, "district_url": lambda code: pages.url_with("/hotspots", {"district": code}),
             "manage": can(actor.role, Permission.hotspot_manage)}
 
 
@@ -264,6 +273,9 @@ def board(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDe
     raised = hotspots.list_surges(session, actor, status=SurgeStatus.raised.value, limit=SURGES_SHOWN)
     surges = [surge_view(r, names) for r in raised.rows]
     frame = _frame(request, session)
+    scope = _scope(session, actor)
+    focus = {f.district} if f.district else {r.district_code for r in rows} if scope else None
+    points, shown = _points(session, frame, rows, focus)
     show_topics = _managing(actor)
     adopted, candidates, projects = [], [], []
     if show_topics:
@@ -272,12 +284,14 @@ def board(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDe
               "open": sum(1 for r in rows if r.status == HotSpotStatus.open),
               "projects": sum(1 for p in projects if p.status in ("planned", "underway"))}
     return pages.render(
-        request, "hotspots_board.html", actor, session=session, **_common(settings, actor),
-        hotspots=rows, total=found.total, surges=surges, map=frame, points=_points(session, frame, rows), f=f,
+        request, "hotspots_board.html", actor, session=session, **{
+            **_common(settings, actor),
+            "district_url": lambda code: pages.url_with("/hotspots", {**f.params(), "district": code})},
+        hotspots=rows, total=found.total, surges=surges, map=frame, points=points, view=shown, f=f,
         statuses=list(HotSpotStatus), labels=list(HotSpotLabel),
         districts=[{"code": c, "name": n} for c, n in names.items()],
         categories=[{"code": c, "name": n} for c, n in cats.items()], show_topics=show_topics, adopted=adopted,
-        candidates=candidates, projects=projects, counts=counts, scope=_scope(session, actor),
+        candidates=candidates, projects=projects, counts=counts, scope=scope,
         base_path="/hotspots", back=pages.url_with("/hotspots", f.params()),
         notice=NOTICES.get(request.query_params.get("done", "")))
 
@@ -316,9 +330,10 @@ def _hotspot_page(request: Request, session: Session, actor: Actor, settings, ho
         return pages.error_page(request, actor, 404, session=session)
     h = hotspot_view(d.row, names)
     frame = _frame(request, session)
+    points, shown = _points(session, frame, [h], {h.district_code})
     return pages.render(
         request, "hotspots_hotspot.html", actor, status_code, session=session, **_common(settings, actor), h=h,
-        tickets=d.tickets, linked=d.linked, map=frame, points=_points(session, frame, [h]),
+        tickets=d.tickets, linked=d.linked, map=frame, points=points, view=shown,
         trend=charts.bars(h.series, week_labels(h.last_day, len(h.series))),
         steps=hotspots.steps_for(actor, "hotspot", h.status), events=d.events, step_labels=STEP_LABELS,
         error=error, field=field, notice=NOTICES.get(request.query_params.get("done", "")))
