@@ -40,6 +40,7 @@ from jiesu.hotspots.rules import (
 )
 from jiesu.limits import MAX_CODE, MAX_REASON, MAX_TEXT, MAX_TITLE, MAX_UNIT_CODE
 from jiesu.permissions import Actor, Permission, Role, can
+from jiesu.places.models import Area, AreaLevel
 from jiesu.public import service as public
 from jiesu.taxonomy import service as taxonomy
 from jiesu.tickets.models import Request as TicketRequest
@@ -274,9 +275,10 @@ def board(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDe
     surges = [surge_view(r, names) for r in raised.rows]
     frame = _frame(request, session)
     scope = _scope(session, actor)
-    focus = {f.district} if f.district else {r.district_code for r in rows} if scope else None
+    focus = {f.district} if f.district else ({scope.district} if scope.district else set()) | {
+        r.district_code for r in rows} if scope else None
     points, shown = _points(session, frame, rows, focus)
-    show_topics = _managing(actor)
+    show_topics = can(actor.role, Permission.project_read)
     adopted, candidates, projects = [], [], []
     if show_topics:
         adopted, candidates, projects = _board_topics_and_projects(session, actor, clock, settings)
@@ -296,18 +298,32 @@ def board(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDe
         notice=NOTICES.get(request.query_params.get("done", "")))
 
 
-def _scope(session: Session, actor: Actor) -> str | None:
-    """The area a unit's member sees (its unit's name), None for those who see the whole city."""
+@dataclass(frozen=True)
+class Scope:
+    unit: str
+    district: str  # the district of the unit's area ("" for a city-wide unit): the map shows it
+
+
+def _scope(session: Session, actor: Actor) -> Scope | None:
+    """The area a unit's member sees (the service narrows every list to it), None for those who see the city."""
     if actor.role in (Role.supervisor, Role.admin, Role.dispatcher) or actor.unit_id is None:
         return None
-    return session.scalar(select(Unit.name).where(Unit.id == actor.unit_id))
+    row = session.execute(select(Unit.name, Area.code, Area.level, Area.district_code)
+                          .outerjoin(Area, Area.id == Unit.area_id).where(Unit.id == actor.unit_id)).first()
+    if row is None:
+        return None
+    name, code, level, district = row
+    return Scope(name, code if level == AreaLevel.district else district or "")
 
 
 def _board_topics_and_projects(session: Session, actor: Actor, clock, settings) -> tuple[list, list, list]:
-    """This month's adopted topics, the best few candidates, and the projects not yet finished (a supervisor's)."""
+    """This month's adopted topics, the best few candidates (for those who adopt them), and the projects not yet
+    finished; a unit's member sees the topics and projects its unit takes part in (the service narrows them)."""
     month = periods.period_of(clock.now(), settings.tz)
     adopted = [t for t in projects.list_topics(session, actor, TopicStatus.adopted) if t.month == month]
-    candidates = projects.topic_candidates(session, actor, settings, clock, limit=CANDIDATES_SHOWN).items
+    candidates = []
+    if can(actor.role, Permission.project_manage):
+        candidates = projects.topic_candidates(session, actor, settings, clock, limit=CANDIDATES_SHOWN).items
     going = [p for p in projects.list_projects(session, actor)
              if p.status in (ProjectStatus.planned, ProjectStatus.underway)]
     return adopted, candidates, going
@@ -514,8 +530,7 @@ def adopt_topic(request: Request, session: SessionDep, actor: ActorDep, clock: C
                 month: Annotated[str, Form(max_length=16)] = "",
                 lead: Annotated[str, Form(max_length=MAX_UNIT_CODE)] = "",
                 involved: Annotated[list[str] | None, Form(alias="units", max_length=MAX_UNIT_CODE)] = None,
-                title: Annotated[str, Form(max_length=MAX_TITLE)] = "",
-                score: Annotated[str, Form(max_length=32)] = "") -> Response:
+                title: Annotated[str, Form(max_length=MAX_TITLE)] = "") -> Response:
     refused = _project_guard(request, session, actor)
     if refused is not None:
         return refused
@@ -524,14 +539,10 @@ def adopt_topic(request: Request, session: SessionDep, actor: ActorDep, clock: C
         code, _sep, keyword = candidate.partition(":")
         if not code:
             raise InvalidInput("choose a candidate", field="candidate")
-        try:
-            points = float(score) if score else None
-        except ValueError:
-            raise InvalidInput("score is a number", field="score") from None
         with session.begin_nested():
             projects.adopt(session, actor, clock, settings, month=month.strip(), category=code,
                            keywords=keyword or None, lead=lead, units=list(involved or [])[:MAX_UNITS_LISTED],
-                           title=title.strip() or None, score=points)
+                           title=title.strip() or None)
     except PermissionDenied:
         return pages.error_page(request, actor, 403, session=session, message="无权立题")
     except DomainError as exc:
