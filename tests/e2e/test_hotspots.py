@@ -82,8 +82,9 @@ def history(path: Path, now: datetime) -> str:
     return start.date().isoformat()
 
 
-def make_project(env: dict[str, str], started_on: str) -> int:
-    """天堂河's hot spot becomes a renovation project (as the page's form does), with a progress update."""
+def make_project(env: dict[str, str], started_on: str) -> dict[str, int]:
+    """天堂河's hot spot becomes a renovation project (as the page's form does), with a progress update; the ids
+    of the hot spot, the project and 观音寺街道's surge."""
     from datetime import date
 
     from sqlalchemy.orm import sessionmaker
@@ -110,7 +111,9 @@ def make_project(env: dict[str, str], started_on: str) -> int:
                 budget="市区两级财政 1200 万元", started_on=date.fromisoformat(started_on)))
             projects.step(s, supervisor, clock, made.id, "start")
             projects.add_update(s, supervisor, clock, made.id, "1-6 号楼管道更换完成", 60)
-            return made.id
+            surge = next(r.spot for r in hotspots.list_surges(s, supervisor, status="raised").rows
+                         if r.spot.street_code == GUANYINSI or r.spot.place_code == GUANYINSI)
+            return {"hotspot": spot.id, "project": made.id, "surge": surge.id}
     finally:
         engine.dispose()
 
@@ -125,11 +128,113 @@ def city(request, tmp_path_factory):
     jiesu(env, "tickets", "import", str(csv_path))
     mined = jiesu(env, "hotspots", "mine")
     surges = jiesu(env, "hotspots", "surges")
-    project_id = make_project(env, started_on)
+    ids = make_project(env, started_on)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with serving(env) as url:
-        yield {"url": url, "project": project_id, "mined": mined, "surges": surges}
+        yield {"url": url, **ids, "mined": mined, "surges": surges}
 
 
 @pytest.fixture(scope="module")
 def server(city) -> str:
     return city["url"]
+
+
+def test_the_board_shows_the_hot_spot_on_the_map_on_a_desk_and_on_a_phone(page, server, city, browser):  # noqa: F811
+    login(page, server, "supervisor")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("link", name="主动治理", exact=True).click()
+    page.wait_for_url(server + "/hotspots")
+    spot = city["hotspot"]
+    dot = page.locator(f"#hotspot-map circle[data-id='{spot}']")
+    playwright.expect(dot).to_have_count(1)
+    assert page.locator("#hotspot-map path[data-code]").count() == 16  # the districts, drawn
+    item = page.locator(f"li#hotspot-{spot}")
+    playwright.expect(item).to_contain_text("天堂河社区")
+    playwright.expect(item).to_contain_text("持续")  # its trend label, as the miner gave it
+    playwright.expect(item.locator(".state")).to_have_text("已立项")  # it became the renovation project
+    page.screenshot(path=str(SHOTS / "board-1280.png"), full_page=True)
+
+    page.locator("form.filters select[name=district]").select_option(label="大兴区")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url("**/hotspots?*district=110115000000*")
+    playwright.expect(page.locator("#hotspot-map path.here")).to_have_count(1)
+    playwright.expect(page.locator(f"#hotspot-map circle[data-id='{spot}']")).to_have_count(1)
+    page.screenshot(path=str(SHOTS / "board-daxing-1280.png"), full_page=True)
+
+    phone = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844},
+                                is_mobile=True, has_touch=True)
+    try:
+        p = phone.new_page()
+        login(p, server, "supervisor")
+        p.goto(server + "/hotspots")
+        playwright.expect(p.locator(f"#hotspot-map circle[data-id='{spot}']")).to_have_count(1)
+        assert p.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+        p.screenshot(path=str(SHOTS / "board-390.png"), full_page=True)
+        p.locator(f"#hotspot-map a.point:has(circle[data-id='{spot}'])").click()
+        p.wait_for_url(f"{server}/hotspots/{spot}")
+        playwright.expect(p.locator("figure.bars rect")).to_have_count(12)  # its twelve weeks
+        assert p.evaluate("document.documentElement.scrollWidth") <= 390
+        p.screenshot(path=str(SHOTS / "hotspot-390.png"), full_page=True)
+    finally:
+        phone.close()
+
+
+def test_a_surge_is_acknowledged_by_clicking(page, server, city):  # noqa: F811
+    login(page, server, "supervisor")
+    page.goto(server + "/hotspots")
+    card = page.locator(f"article#surge-{city['surge']}")
+    playwright.expect(card).to_contain_text("观音寺街道")
+    playwright.expect(card.locator(".state")).to_have_text("待确认")
+    card.get_by_role("button", name="确认突发").click()
+    page.wait_for_url("**/hotspots?*done=acknowledged*")
+    playwright.expect(page.get_by_role("status")).to_have_text("已确认突发")
+    playwright.expect(page.locator(f"article#surge-{city['surge']}")).to_have_count(0)  # no longer waiting
+
+    page.goto(f"{server}/surges/{city['surge']}")
+    playwright.expect(page.locator(".surge-facts .state")).to_have_text("已确认")
+    assert int(page.locator("dd.observed").inner_text().split()[0]) >= 14  # the burst: fourteen in three hours
+    playwright.expect(page.locator("ol.updates li")).to_have_count(2)  # raised by the scan, acknowledged by her
+    playwright.expect(page.locator("ol.updates li").nth(1)).to_contain_text("supervisor")
+    assert page.get_by_role("button", name="确认突发").count() == 0  # done: nothing more to click
+    page.screenshot(path=str(SHOTS / "surge-1280.png"), full_page=True)
+
+
+def test_the_project_shows_its_effect_against_comparable_communities(page, server, city):  # noqa: F811
+    login(page, server, "supervisor")
+    page.goto(f"{server}/hotspots/{city['hotspot']}")
+    page.get_by_role("link", name="查看治理项目").click()
+    page.wait_for_url(f"{server}/projects/{city['project']}")
+    words = page.locator("#effect-words")
+    playwright.expect(words).to_contain_text("较可比社区多下降")
+    # 天堂河 went from 30 a month to 8, its comparable communities stayed at about 2: some 22 a month fewer
+    fewer = float(words.locator("b.down").first.inner_text())
+    assert 18 <= fewer <= 24
+    playwright.expect(words).to_contain_text("%)")
+    chart = page.locator("#effect-chart")
+    playwright.expect(chart.locator("polyline")).to_have_count(2)  # the project's place and the comparison
+    playwright.expect(chart.locator("line.start")).to_have_count(1)  # the start, marked
+    with page.expect_download() as got:
+        page.get_by_role("link", name="导出 Excel").click()
+    assert got.value.suggested_filename == f"project-{city['project']}-effect.xlsx"
+
+    page.get_by_label("进展说明").fill("7-12 号楼外墙保温完工")
+    page.get_by_label("完成进度（%）").fill("80")
+    page.get_by_role("button", name="记录进展").click()
+    page.wait_for_url("**?done=update")
+    playwright.expect(page.get_by_role("status")).to_have_text("已记录进展")
+    playwright.expect(page.locator("ol.updates li").first).to_contain_text("7-12 号楼外墙保温完工")
+    page.locator("#effect").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "project-1280.png"), full_page=True)
+
+
+def test_a_street_sees_only_its_own_area(page, server, city):  # noqa: F811
+    login(page, server, "guanyinsi")
+    page.locator("a.hotspots-card").click()
+    page.wait_for_url(server + "/hotspots")
+    playwright.expect(page.locator("p.scope")).to_contain_text("观音寺")
+    playwright.expect(page.locator(f"li#hotspot-{city['hotspot']}")).to_have_count(0)  # 天堂河 is not theirs
+    assert page.get_by_role("button", name="确认突发").count() == 0  # the supervisors decide
+    page.screenshot(path=str(SHOTS / "unit-board-1280.png"), full_page=True)
+    assert page.goto(f"{server}/hotspots/{city['hotspot']}").status == 404
+    page.goto(f"{server}/surges/{city['surge']}")  # the burst in its own street
+    playwright.expect(page.locator("h1")).to_contain_text("突发")
