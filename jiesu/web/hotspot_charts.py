@@ -198,14 +198,14 @@ def nice_top(value: float) -> float:
     if value <= 0:
         return 1.0
     exp = 10 ** math.floor(math.log10(value))
-    for m in (1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10):  # a quarter of each is a round-ish tick
+    for m in (1, 1.2, 1.6, 2, 2.4, 3.2, 4, 4.8, 6, 8, 10):  # a quarter of each is a round tick
         if value <= m * exp:
             return m * exp
     return 10 * exp
 
 
 def lines(months: list[str], series: list[tuple[str, str, list[float | None]]], start: str | None,
-          width: float = 640.0, height: float = 240.0, left: float = 44.0, right: float = 28.0,
+          width: float = 640.0, height: float = 240.0, left: float = 56.0, right: float = 28.0,
           top: float = 14.0, bottom: float = 28.0) -> Lines:
     """Monthly series (name, css class, values; None where a month has none) as polylines over the months, with
     a y axis of five ticks and a dashed line at the month `start` (the project's start)."""
@@ -228,8 +228,9 @@ def lines(months: list[str], series: list[tuple[str, str, list[float | None]]], 
         out.series.append({"name": name, "css": css, "points": " ".join(f"{a},{b}" for a, b, _v in dots),
                            "dots": dots})
     out.ticks = [{"y": y(y_top * i / 4), "value": y_top * i / 4} for i in range(5)]
-    every = max(1, math.ceil(n / 8))
-    out.months = [{"x": x(i), "text": m} for i, m in enumerate(months) if i % every == 0 or i == n - 1]
+    every = max(1, math.ceil(n / 6))  # six labels at most: they stay apart on a phone
+    out.months = [{"x": x(i), "text": m} for i, m in enumerate(months)
+                  if i == n - 1 or (i % every == 0 and n - 1 - i >= every)]  # none crowding the last
     if start is not None and start in months:
         out.start_x = x(months.index(start))
     return out

@@ -172,7 +172,7 @@ def test_the_board_shows_the_hot_spot_on_the_map_on_a_desk_and_on_a_phone(page, 
         p.screenshot(path=str(SHOTS / "board-390.png"), full_page=True)
         p.locator(f"#hotspot-map a.point:has(circle[data-id='{spot}'])").click()
         p.wait_for_url(f"{server}/hotspots/{spot}")
-        playwright.expect(p.locator("figure.bars rect")).to_have_count(12)  # its twelve weeks
+        playwright.expect(p.locator("ol.bar-row li")).to_have_count(12)  # its twelve weeks
         assert p.evaluate("document.documentElement.scrollWidth") <= 390
         p.screenshot(path=str(SHOTS / "hotspot-390.png"), full_page=True)
     finally:

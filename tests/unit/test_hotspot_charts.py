@@ -69,6 +69,7 @@ def test_lines_mark_the_start_and_skip_missing_months():
                               ("可比", "comparison", [None, 20.0, 19.0, 21.0])], "2025-03")
     assert [len(s["dots"]) for s in c.series] == [4, 3]
     assert c.start_x == c.series[0]["dots"][2][0]
-    assert c.ticks[-1]["value"] == 30  # the axis' top: a round number at or above the largest value
-    assert charts.nice_top(31) == 40 and charts.nice_top(0) == 1.0
+    assert c.ticks[-1]["value"] == 32  # the axis' top: at or above the largest value, its quarters whole
+    assert [t["value"] for t in c.ticks] == [0, 8, 16, 24, 32]
+    assert charts.nice_top(31) == 32 and charts.nice_top(33) == 40 and charts.nice_top(0) == 1.0
     assert charts.lines(months, [("x", "x", [None] * 4)], None).series == []
