@@ -17,7 +17,7 @@ from rich.table import Table
 from jiesu.clock import Clock, SystemClock
 from jiesu.config import get_settings
 from jiesu.errors import DomainError
-from jiesu.hotspots import service
+from jiesu.hotspots import files, service
 from jiesu.hotspots.schemas import HotSpotOut, MineOut, SurgeOut
 from jiesu.permissions import SYSTEM
 from jiesu.shell import console, err, fail, session_scope
@@ -56,8 +56,6 @@ def _classifier():
 
 
 def _replay(input: Path, output: Path) -> None:
-    from jiesu.hotspots import files
-
     if not input.is_file():
         raise fail(f"--input: no such file: {input}", 2)
     try:

@@ -15,7 +15,7 @@ Method (the anchors' expectation-based Poisson scan, Neill 2009, with emerging-h
   share; the share is floored so a place with almost no tickets does not explode. The two busiest
   days of the window are left out of the test, so a one-day burst (a surge) never becomes a hot
   spot. Score: the Poisson log-likelihood ratio; raised when the exact Poisson tail probability
-  passes a Bonferroni threshold over all places × categories × windows, with a minimum count and
+  passes a Bonferroni threshold over the places × categories with tickets × windows, with a minimum count and
   ratio. Labels come from the weekly series (per-week significance + Mann-Kendall trend) and the
   place's own history. A street or district is kept only when what its raised communities/streets
   leave over is still a hot spot on its own (the most specific place that explains it).
@@ -42,7 +42,7 @@ from scipy.stats import norm
 HOT_WINDOWS_WEEKS = (2, 4, 8, 12)
 HOT_MIN_COUNT = 8  # tickets in the window (after repeats): below this nothing is a hot spot
 HOT_MIN_RATIO = 2.0  # observed / expected, on the counts without the two busiest days
-HOT_ALPHA = 0.05  # family-wise error per nightly run, Bonferroni over places × categories × windows
+HOT_ALPHA = 0.05  # family-wise error per nightly run, Bonferroni over pairs × windows
 HOT_LEAVE_OUT_DAYS = 2  # busiest days left out of the test: a burst is a surge, not a hot spot
 WEEK_ALPHA = 0.05  # a week is "hot" in the label's series at this level
 RECENT_WEEKS = 4  # "new": hot only in the last weeks
@@ -138,21 +138,22 @@ def poisson_llr(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return llr
 
 
-def dispersion(observed: np.ndarray, expected: np.ndarray) -> float:
-    """Quasi-Poisson dispersion of observed around expected counts (>= 1), robust to a few hot spots:
-    the trimmed mean Pearson residual against the same statistic under a Poisson draw."""
+def overdispersion(observed: np.ndarray, expected: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Per level, kappa of a negative-binomial variance e + kappa e^2 (places differ in their category
+    mix more than Poisson allows), by moments on the cells without the top 1 % residuals (the hot
+    spots themselves); 0 where too few cells say anything."""
     o, e = np.asarray(observed, dtype=float), np.asarray(expected, dtype=float)
-    sel = e >= 1.0
-    if sel.sum() < 50:
-        return 1.0
-    o, e = o[sel], e[sel]
-
-    def stat(x: np.ndarray) -> float:
-        r = (x - e) ** 2 / e
-        return float(np.mean(r[r <= np.quantile(r, 0.99)]))
-
-    null = stat(np.random.default_rng(0).poisson(e).astype(float))
-    return float(np.clip(stat(o) / max(null, 1e-9), 1.0, 20.0))
+    kappa = np.zeros(3)
+    for lvl in range(3):
+        sel = (level == lvl) & (e >= 0.5)
+        if sel.sum() < 30:
+            continue
+        oo, ee = o[sel], e[sel]
+        z = (oo - ee) / np.sqrt(ee)
+        keep = z <= np.quantile(z, 0.99)
+        oo, ee = oo[keep], ee[keep]
+        kappa[lvl] = max(0.0, float(np.sum((oo - ee) ** 2 - oo) / np.sum(ee ** 2)))
+    return kappa
 
 
 def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,8 +271,8 @@ class HotSpotMiner:
         self.d0 = int(bucket.min())
         self.ndays = int(bucket.max()) - self.d0 + 1
         # City totals per category per day, each ticket once (from the cells before the roll-up).
-        cat_day = np.zeros((self.ncat, self.ndays), dtype=np.int64)
-        np.add.at(cat_day, (base_c, bucket - self.d0), np.asarray(cells.n, dtype=np.int64))
+        cat_day = np.bincount(base_c * self.ndays + (bucket - self.d0), weights=np.asarray(cells.n, dtype=float),
+                              minlength=self.ncat * self.ndays).reshape(self.ncat, self.ndays).astype(np.int64)
         self.cat_cs = np.concatenate([np.zeros((self.ncat, 1), np.int64), np.cumsum(cat_day, 1)], 1)
         up = rollup(cells, geo)
         pc = up.place * self.ncat + up.category
@@ -289,13 +290,14 @@ class HotSpotMiner:
         row[keep] = np.arange(len(keep))
         r = row[pc]
         ok = r >= 0
-        dense = np.zeros((len(keep), self.ndays), dtype=np.int32)
-        np.add.at(dense, (r[ok], up.bucket[ok] - self.d0), up.n[ok].astype(np.int32))
+        dense = np.bincount(r[ok] * self.ndays + (up.bucket[ok] - self.d0), weights=up.n[ok].astype(float),
+                            minlength=len(keep) * self.ndays).reshape(len(keep), self.ndays).astype(np.int32)
         self.pair_cs = np.concatenate([np.zeros((len(keep), 1), np.int32), np.cumsum(dense, 1, dtype=np.int32)], 1)
         self.pair_index = {int(k): i for i, k in enumerate(keep)}
         grand = float(self.cat_cs[:, -1].sum())
         self.floors = _share_floor(self.place_cs[:, -1].astype(float), self.level, grand)
-        self.n_tests = max(1, nplaces * self.ncat * len(self.windows))
+        # Bonferroni over the place × category pairs that have any ticket at all, × windows
+        self.n_tests = max(1, int((pair_tot > 0).sum()) * len(self.windows))
         self.threshold = HOT_ALPHA / self.n_tests
 
     # window sums over local days lo..hi-1 (indices clipped to the data)
@@ -345,12 +347,13 @@ class HotSpotMiner:
             o = sums[w][cand].astype(float)
             ex_all = self._expected(allrows, np.full(len(allrows), end - days_w), np.full(len(allrows), end),
                                     share_lo, end)
-            phi = dispersion(sums[w].astype(float), ex_all)
+            kappa = overdispersion(sums[w].astype(float), ex_all, self.level[self.pair_place])
             ex = ex_all[cand]
             part = np.sort(daily[:, -days_w:], axis=1)[:, -HOT_LEAVE_OUT_DAYS:].sum(1)
             o_r = o - part
             e_r = ex * (days_w - HOT_LEAVE_OUT_DAYS) / days_w
-            # quasi-Poisson: places differ in their category mix more than Poisson allows
+            # scaled Poisson with the negative-binomial variance: phi = variance / mean
+            phi = 1.0 + kappa[self.level[self.pair_place[cand]]] * e_r
             p = poisson_sf(o_r / phi, e_r / phi)
             llr = poisson_llr(o_r, e_r) / phi
             ok = (o >= HOT_MIN_COUNT) & (o_r >= HOT_MIN_RATIO * e_r) & (p <= self.threshold) & (llr > best)
@@ -495,7 +498,8 @@ class SurgeScanner:
         self.all_sum = _Prefix(np.zeros(len(hour), np.int64), hour, n)
         tot = np.bincount(up.place, weights=up.n, minlength=len(geo.places))
         self.floors = _share_floor(tot, self.level, float(n.sum()))
-        self.n_tests = len(geo.places) * self.ncat * len(SURGE_WINDOWS_HOURS)
+        n_pairs = len(np.unique(up.place * self.ncat + up.category))
+        self.n_tests = max(1, n_pairs) * len(SURGE_WINDOWS_HOURS)
         self.threshold = SURGE_ALARMS_PER_MONTH / (self.n_tests * HOURS_PER_MONTH)
 
     def _hidx(self, h: np.ndarray) -> np.ndarray:
@@ -680,7 +684,10 @@ def title(texts: list[list[str]], background: dict[str, float] | None = None, k:
     if not df:
         return ""
     scored = []
+    min_df = 2 if n >= 3 else 1  # a word of one ticket names that ticket, not the problem
     for w, d in df.items():
+        if d < min_df:
+            continue
         share = d / n
         if background is not None:
             bg = background.get(w, 0.0)
@@ -688,6 +695,8 @@ def title(texts: list[list[str]], background: dict[str, float] | None = None, k:
         else:
             score = share
         scored.append((score, d, w))
+    if not scored:
+        return ""
     scored.sort(key=lambda x: (-x[0], -x[1], x[2]))
     chosen: list[str] = []
     for score, _d, w in scored:

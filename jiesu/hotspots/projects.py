@@ -757,6 +757,11 @@ def effect(session: Session, actor: Actor, settings: Settings, clock: Clock, pro
     si = months  # the works month's index
     li = min(_span(first, last_full), len(labels) - 1)  # the last full month's (below si: none after yet)
     before_i, after_i = rules.month_windows(si, li, months)
+    # Months before the first ticket the city has are no months of zero tickets: they are left out.
+    earliest = session.scalar(select(func.min(Ticket.created_at)))
+    if earliest is not None:
+        first_month = periods.period_of(earliest, tz)
+        before_i = [i for i in before_i if labels[i] >= first_month]
     base = dict(project_id=project.id, title=project.title, category=project.category.name,
                 keywords=project.keywords, started_on=project.started_on, start_month=start, months=labels,
                 before_months=[labels[i] for i in before_i], after_months=[labels[i] for i in after_i], k=k)
@@ -779,7 +784,8 @@ def effect(session: Session, actor: Actor, settings: Settings, clock: Clock, pro
            if c != area.code and c not in others and before_i}
     chosen = rules.nearest(float(mine[before_i].mean()) if before_i else 0.0, pre, k,
                            preferred={c for c in pre if district_of.get(c) == area.district_code})
-    names = dict(session.execute(select(Area.code, Area.name).where(Area.code.in_(chosen)))) if chosen else {}
+    names = {code: name for code, name in session.execute(select(Area.code, Area.name)
+                                                            .where(Area.code.in_(chosen)))} if chosen else {}
     eff = rules.did(mine[before_i].tolist(), mine[after_i].tolist(),
                     {c: (counts[c][before_i].tolist(), counts[c][after_i].tolist()) for c in chosen}) \
         if before_i and after_i else None

@@ -200,7 +200,7 @@ SCORE_FORMULA = ("得分 = 100 × (0.4·诉求量/最大诉求量 + 0.2·分布�
                  "分布广度 = 0.5·涉及街乡镇数/最多街乡镇数 + 0.5·各区分布均匀度（归一化香农熵）；"
                  "持续月数占比 = 有该问题诉求的月数 / 统计月数；不满意率 = 回访不满意次数 / 回访接通次数")
 MIN_THEME_TICKETS = 10  # a theme below this many tickets a year is no city-wide problem
-MIN_LIFT = 1.5  # a theme's word is this many times likelier inside its category than in all tickets
+MIN_LIFT = 2.0  # a theme's word is this many times likelier inside its category than outside it
 THEMES_PER_CATEGORY = 3
 
 
@@ -242,7 +242,7 @@ def themes(category: np.ndarray, terms: Sequence[frozenset[str]], n_categories: 
            per_category: int = THEMES_PER_CATEGORY, min_tickets: int = MIN_THEME_TICKETS,
            min_lift: float = MIN_LIFT, exclude: Iterable[str] = ()) -> list[tuple[int, str]]:
     """Each category's most frequent distinctive words: by the tickets in the category that use them, among
-    the words at least `min_lift` times likelier in the category than in all tickets."""
+    the words at least `min_lift` times likelier in the category's tickets than in the other categories'."""
     total = len(terms)
     if total == 0:
         return []
@@ -260,9 +260,16 @@ def themes(category: np.ndarray, terms: Sequence[frozenset[str]], n_categories: 
         if size == 0:
             continue
         picked = [w for w, n in sorted(within[c].items(), key=lambda kv: (-kv[1], kv[0]))
-                  if n >= min_tickets and w not in skip and (n / size) / (everywhere[w] / total) >= min_lift]
+                  if n >= min_tickets and w not in skip
+                  and _lift(n, size, everywhere[w] - n, total - size) >= min_lift]
         out.extend((c, w) for w in picked[:per_category])
     return out
+
+
+def _lift(inside: int, size: int, outside: int, rest: int) -> float:
+    """How many times likelier a word is in a category's tickets than in the others' (add-one smoothed), so that
+    a big category keeps its own words."""
+    return (inside / size) / ((outside + 1) / (rest + 1))
 
 
 def _evenness(counts: np.ndarray, k: int) -> float:

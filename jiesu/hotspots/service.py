@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Integer, Select, delete, false, func, insert, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from jiesu.calendar.service import load_calendar
@@ -361,9 +362,35 @@ def _finding_tickets(session: Session, ref: Reference, place: int, category: int
         .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MAX_LINKED)).all()
 
 
-def _title(rows: Sequence[Any]) -> str:
-    texts = [r.terms.split() if r.terms else segment(f"{r.title or ''} {r.text or ''}") for r in rows]
-    return (detect.title(texts) if texts else "")[:200]
+def _words(r: Any) -> list[str]:
+    return r.terms.split() if r.terms else segment(f"{r.title or ''} {r.text or ''}")
+
+
+def _title(rows: Sequence[Any], background: dict[str, float]) -> str:
+    texts = [_words(r) for r in rows]
+    return (detect.title(texts, background or None) if texts else "")[:200]
+
+
+BACKGROUND_SAMPLE = 3000  # the newest tickets of the window whose words say what is ordinary
+
+
+def _background(session: Session, start: datetime, end: datetime) -> dict[str, float]:
+    """The share of ordinary tickets each word occurs in, so that a title names what is distinctive about a
+    finding's tickets rather than what every ticket says (one statement)."""
+    rows = session.execute(select(Request.terms, Request.title, Request.text)
+                           .join(Ticket, Ticket.request_id == Request.id)
+                           .where(Ticket.created_at >= start, Ticket.created_at < end)
+                           .order_by(Ticket.created_at.desc()).limit(BACKGROUND_SAMPLE)).all()
+    df: dict[str, int] = {}
+    for r in rows:
+        for w in set(_words(r)):
+            df[w] = df.get(w, 0) + 1
+    return {w: c / len(rows) for w, c in df.items()} if rows else {}
+
+
+def _any_ticket(session: Session, start: datetime, end: datetime) -> bool:
+    return session.scalar(select(Ticket.id).where(Ticket.created_at >= start, Ticket.created_at < end)
+                          .limit(1)) is not None
 
 
 @dataclass
@@ -414,8 +441,7 @@ def _record(session: Session, actor: Actor, clock: Clock, kind: str, run: HotSpo
     """Fill the run's row (a run by hand gets its own, keyed by its moment)."""
     now = clock.now()
     if run is None:
-        run = HotSpotRun(kind=kind, key=f"manual:{now.isoformat(timespec='microseconds')}"[:40], started_at=now,
-                         actor=actor.username)
+        run = HotSpotRun(kind=kind, key=f"manual:{uuid.uuid4().hex}", started_at=now, actor=actor.username)
         session.add(run)
     run.finished_at = now
     for k, v in counts.items():
@@ -433,19 +459,22 @@ def mine(session: Session, actor: Actor, clock: Clock, settings: Settings, since
     t0 = time.perf_counter()
     now = clock.now()
     start, end = local_day_start(settings, since), local_day_start(settings, until + timedelta(days=1))
-    ref = load_reference(session)
-    cube = build_cube(session, ref, start, end, utc_offset(settings, end), 86400)
-    report = MineReport(since=since, until=until, tickets=cube.tickets, cells=cube.rows, repeats=cube.repeats,
-                        cube_seconds=cube.seconds)
-    t1 = time.perf_counter()
-    findings = detect.mine_hotspots(cube.cells, ref.geo, day_number(until), weeks=WEEKS,
-                                    history_weeks=HISTORY_WEEKS) if len(cube.cells.n) else []
-    report.detect_seconds = time.perf_counter() - t1
-    report.found = len(findings)
-    existing = {(h.place_code, h.category_id): h for h in session.scalars(select(HotSpot))}
-    for f in findings:
-        spot = _keep_hotspot(session, actor, clock, settings, ref, f, existing, report, now)
-        report.hotspots.append(spot.id)
+    report = MineReport(since=since, until=until)
+    if _any_ticket(session, start, end):  # an empty window (a new city, a test's clock) costs one lookup
+        ref = load_reference(session)
+        cube = build_cube(session, ref, start, end, utc_offset(settings, end), 86400)
+        report.tickets, report.cells, report.repeats = cube.tickets, cube.rows, cube.repeats
+        report.cube_seconds = cube.seconds
+        t1 = time.perf_counter()
+        findings = detect.mine_hotspots(cube.cells, ref.geo, day_number(until), weeks=WEEKS,
+                                        history_weeks=HISTORY_WEEKS) if len(cube.cells.n) else []
+        report.detect_seconds = time.perf_counter() - t1
+        report.found = len(findings)
+        existing = {(h.place_code, h.category_id): h for h in session.scalars(select(HotSpot))}
+        background = _background(session, start, end) if findings else {}
+        for f in findings:
+            spot = _keep_hotspot(session, actor, clock, settings, ref, f, existing, report, now, background)
+            report.hotspots.append(spot.id)
     report.seconds = time.perf_counter() - t0
     _record(session, actor, clock, "mine", run, since=since, until=until, tickets=report.tickets, cells=report.cells,
             found=report.found, created=report.created, updated=report.updated, reopened=report.reopened,
@@ -454,7 +483,8 @@ def mine(session: Session, actor: Actor, clock: Clock, settings: Settings, since
 
 
 def _keep_hotspot(session: Session, actor: Actor, clock: Clock, settings: Settings, ref: Reference,
-                  f: detect.Finding, existing: dict, report: MineReport, now: datetime) -> HotSpot:
+                  f: detect.Finding, existing: dict, report: MineReport, now: datetime,
+                  background: dict[str, float]) -> HotSpot:
     code = ref.geo.places[f.place]
     category_id = ref.categories[f.category]
     first, last = day_of(f.first_bucket), day_of(f.last_bucket)
@@ -462,8 +492,8 @@ def _keep_hotspot(session: Session, actor: Actor, clock: Clock, settings: Settin
                             local_day_start(settings, last + timedelta(days=1)))
     values = dict(label=HotSpotLabel(f.label), score=float(f.score), p_value=float(f.p_value),
                   observed=int(f.observed), expected=float(f.expected), series=json.dumps(list(f.series or [])),
-                  first_day=first, last_day=last, title=_title(rows), tickets=int(f.observed), last_seen=now,
-                  updated_at=now)
+                  first_day=first, last_day=last, title=_title(rows, background), tickets=int(f.observed),
+                  last_seen=now, updated_at=now)
     spot = existing.get((code, category_id))
     if spot is None:
         spot = HotSpot(area_id=ref.place_area[f.place], place_code=code, level=LEVEL_NAMES[int(ref.geo.level[f.place])],
@@ -514,9 +544,13 @@ def scan(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
     offset = utc_offset(settings, now)
     end = hour_start(hour_number(now, offset), offset)  # the start of the current (unfinished) hour
     start = end - timedelta(days=HOUR_DAYS)
+    report = ScanReport(asof=end)
+    if not _any_ticket(session, end - timedelta(days=1), end):  # nothing in the last day: no surge to find
+        _record(session, actor, clock, "scan", run)
+        return report
     ref = load_reference(session)
     cube = build_cube(session, ref, start, end, offset, 3600)
-    report = ScanReport(asof=end, tickets=cube.tickets, cells=cube.rows)
+    report.tickets, report.cells = cube.tickets, cube.rows
     if not len(cube.cells.n):
         report.seconds = time.perf_counter() - t0
         _record(session, actor, clock, "scan", run, tickets=report.tickets, seconds=report.seconds)
@@ -525,6 +559,7 @@ def scan(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
     days = day_types(session, settings, first_day, end.astimezone(settings.tz).date())
     findings = detect.scan_surges(cube.cells, ref.geo, days, hour_number(end, offset) - 1)
     report.found = len(findings)
+    background = _background(session, start, end) if findings else {}
     for f in findings:
         code, category_id = ref.geo.places[f.place], ref.categories[f.category]
         first_at, last_at = hour_start(f.first_bucket, offset), hour_start(f.last_bucket + 1, offset)
@@ -537,7 +572,7 @@ def scan(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
         surge = Surge(area_id=ref.place_area[f.place], place_code=code,
                       level=LEVEL_NAMES[int(ref.geo.level[f.place])], district_code=ref.place_district[f.place],
                       street_code=ref.place_street[f.place], category_id=category_id, status=SurgeStatus.raised,
-                      title=_title(rows), observed=int(f.observed), expected=float(f.expected),
+                      title=_title(rows, background), observed=int(f.observed), expected=float(f.expected),
                       p_value=float(f.p_value), score=float(f.score),
                       window_hours=int(f.window_hours or (f.last_bucket - f.first_bucket + 1)),
                       first_at=first_at, last_at=last_at, raised_at=now, tickets=int(f.observed), updated_at=now)
@@ -636,9 +671,21 @@ class HotSpotRow:
     spot: HotSpot
     place: str  # the area's name
     place_path: str
-    lng: float | None
+    lng: float | None  # the area's centre, else its district's (the gazetteer has centres for districts only)
     lat: float | None
     category: str
+
+
+DISTRICT = aliased(Area, name="district_area")
+
+
+def _located(stmt: Select, model: Any) -> Select:
+    """The place's centre, or its district's when the area has none: an outer join, in the same statement."""
+    return stmt.outerjoin(DISTRICT, DISTRICT.code == model.district_code)
+
+
+def _centre() -> tuple[Any, Any]:
+    return (func.coalesce(Area.center_lng, DISTRICT.center_lng), func.coalesce(Area.center_lat, DISTRICT.center_lat))
 
 
 @dataclass
@@ -655,9 +702,8 @@ def list_hotspots(session: Session, actor: Actor, *, status: str | None = None, 
     """Hot spots, highest score first, filtered; each with its place and category names and the total."""
     require(actor, Permission.hotspot_read)
     check_page(limit, offset)
-    stmt = (select(HotSpot, Area.name, Area.path, Area.center_lng, Area.center_lat, Category.name,
-                   func.count().over().label("total"))
-            .join(Area, HotSpot.area_id == Area.id).join(Category, HotSpot.category_id == Category.id))
+    stmt = _located(select(HotSpot, Area.name, Area.path, *_centre(), Category.name, func.count().over().label("total"))
+                    .join(Area, HotSpot.area_id == Area.id).join(Category, HotSpot.category_id == Category.id), HotSpot)
     if status:
         stmt = stmt.where(HotSpot.status == _enum(HotSpotStatus, status, "status"))
     if label:
@@ -717,9 +763,9 @@ def _detail(session: Session, actor: Actor, kind: str, entity_id: int, limit: in
     page = (select(link.ticket_id.label("tid"), fk.label("eid"), Ticket.created_at.label("at"))
             .join(Ticket, Ticket.id == link.ticket_id).where(fk == entity_id)
             .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset).subquery())
-    stmt = (select(model, Area.name, Area.path, Area.center_lng, Area.center_lat, Category.name, linked,
-                   Ticket.number, Ticket.created_at, Ticket.state, Request.title, Request.text)
-            .join(Area, model.area_id == Area.id).join(Category, model.category_id == Category.id)
+    stmt = (_located(select(model, Area.name, Area.path, *_centre(), Category.name, linked,
+                            Ticket.number, Ticket.created_at, Ticket.state, Request.title, Request.text)
+                     .join(Area, model.area_id == Area.id).join(Category, model.category_id == Category.id), model)
             .outerjoin(page, page.c.eid == model.id).outerjoin(Ticket, Ticket.id == page.c.tid)
             .outerjoin(Request, Request.id == Ticket.request_id)
             .where(model.id == entity_id).order_by(page.c.at.desc(), page.c.tid.desc()))
@@ -752,9 +798,8 @@ def list_surges(session: Session, actor: Actor, *, status: str | None = None, di
     """Surges, newest first, with their place and category names and the total."""
     require(actor, Permission.hotspot_read)
     check_page(limit, offset)
-    stmt = (select(Surge, Area.name, Area.path, Area.center_lng, Area.center_lat, Category.name,
-                   func.count().over().label("total"))
-            .join(Area, Surge.area_id == Area.id).join(Category, Surge.category_id == Category.id))
+    stmt = _located(select(Surge, Area.name, Area.path, *_centre(), Category.name, func.count().over().label("total"))
+                    .join(Area, Surge.area_id == Area.id).join(Category, Surge.category_id == Category.id), Surge)
     if status:
         stmt = stmt.where(Surge.status == _enum(SurgeStatus, status, "status"))
     if district:
