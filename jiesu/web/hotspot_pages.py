@@ -546,7 +546,8 @@ def adopt_topic(request: Request, session: SessionDep, actor: ActorDep, clock: C
     except PermissionDenied:
         return pages.error_page(request, actor, 403, session=session, message="无权立题")
     except DomainError as exc:
-        return _topics_page(request, session, actor, clock, settings, exc.status,
+        status = 422 if isinstance(exc, NotFound) else exc.status  # a unit code that is none: the field's fault
+        return _topics_page(request, session, actor, clock, settings, status,
                             error=TOPIC_ERRORS.get(exc.field or "", "无法立题，请检查后重试"), field=exc.field,
                             posted=posted)
     return RedirectResponse("/topics?done=adopted#adopted", status_code=303)
@@ -640,7 +641,8 @@ def create_project(request: Request, session: SessionDep, actor: ActorDep, clock
     except DomainError as exc:
         if isinstance(exc, NotFound) and exc.field in ("hotspot", "topic", "id", "hotspot_id"):
             return pages.error_page(request, actor, 404, session=session)
-        return _new_project_page(request, session, actor, settings, clock, hotspot, topic, exc.status,
+        status = 422 if isinstance(exc, NotFound) else exc.status  # a unit code typed that is none: the field's
+        return _new_project_page(request, session, actor, settings, clock, hotspot, topic, status,
                                  error=_project_error(exc), field=exc.field, posted=posted)
     return RedirectResponse(f"/projects/{made.id}?done=created", status_code=303)
 
