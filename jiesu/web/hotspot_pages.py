@@ -56,6 +56,7 @@ BOARD_LIMIT = 200  # hot spots listed (and drawn) on the board: the highest scor
 TICKETS_SHOWN = 100  # tickets listed on a hot spot's or a surge's page
 SURGES_SHOWN = 50  # surges waiting on the board
 CANDIDATES_SHOWN = 3  # topic candidates on the board (all of them on /topics)
+CANDIDATES_TTL = 600.0  # seconds the process keeps the ranked candidates: a year of tickets changes slowly
 MAX_UNITS_LISTED = 500  # units offered in a form's list
 MAX_ID = 2**31 - 1
 MAP_TTL = 300.0  # seconds the process keeps the districts' drawing
@@ -279,12 +280,12 @@ def board(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDe
         r.district_code for r in rows} if scope else None
     points, shown = _points(session, frame, rows, focus)
     show_topics = can(actor.role, Permission.project_read)
-    adopted, candidates, projects = [], [], []
+    adopted, candidates, going = [], [], []
     if show_topics:
-        adopted, candidates, projects = _board_topics_and_projects(session, actor, clock, settings)
+        adopted, candidates, going = _board_topics_and_projects(request.app.state, session, actor, clock, settings)
     counts = {"raised": raised.total, "topics": len(adopted),
               "open": sum(1 for r in rows if r.status == HotSpotStatus.open),
-              "projects": sum(1 for p in projects if p.status in ("planned", "underway"))}
+              "projects": len(going)}
     return pages.render(
         request, "hotspots_board.html", actor, session=session, **{
             **_common(settings, actor),
@@ -293,7 +294,7 @@ def board(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDe
         statuses=list(HotSpotStatus), labels=list(HotSpotLabel),
         districts=[{"code": c, "name": n} for c, n in names.items()],
         categories=[{"code": c, "name": n} for c, n in cats.items()], show_topics=show_topics, adopted=adopted,
-        candidates=candidates, projects=projects, counts=counts, scope=scope,
+        candidates=candidates, projects=going, counts=counts, scope=scope,
         base_path="/hotspots", back=pages.url_with("/hotspots", f.params()),
         notice=NOTICES.get(request.query_params.get("done", "")))
 
@@ -316,14 +317,34 @@ def _scope(session: Session, actor: Actor) -> Scope | None:
     return Scope(name, code if level == AreaLevel.district else district or "")
 
 
-def _board_topics_and_projects(session: Session, actor: Actor, clock, settings) -> tuple[list, list, list]:
+def _kept_candidates(state, month: str) -> projects.Candidates | None:
+    kept = getattr(state, "topic_candidates", None)
+    if kept is None or kept[1] != month or time.monotonic() - kept[0] > CANDIDATES_TTL:
+        return None
+    return kept[2]
+
+
+def _candidates(state, session: Session, actor: Actor, settings, clock) -> projects.Candidates:
+    """The ranked candidates (a read of a year of tickets: about a second on the demo, more on a big city), kept
+    per process for CANDIDATES_TTL and dropped when this process adopts one."""
+    month = periods.period_of(clock.now(), settings.tz)
+    kept = _kept_candidates(state, month)
+    if kept is None:
+        kept = projects.topic_candidates(session, actor, settings, clock)
+        state.topic_candidates = (time.monotonic(), month, kept)
+    return kept
+
+
+def _board_topics_and_projects(request_state, session: Session, actor: Actor, clock,
+                               settings) -> tuple[list, list, list]:
     """This month's adopted topics, the best few candidates (for those who adopt them), and the projects not yet
     finished; a unit's member sees the topics and projects its unit takes part in (the service narrows them)."""
     month = periods.period_of(clock.now(), settings.tz)
     adopted = [t for t in projects.list_topics(session, actor, TopicStatus.adopted) if t.month == month]
     candidates = []
     if can(actor.role, Permission.project_manage):
-        candidates = projects.topic_candidates(session, actor, settings, clock, limit=CANDIDATES_SHOWN).items
+        kept = _kept_candidates(request_state, month)  # never ranked here: /topics ranks, the board shows
+        candidates = kept.items[:CANDIDATES_SHOWN] if kept else []
     going = [p for p in projects.list_projects(session, actor)
              if p.status in (ProjectStatus.planned, ProjectStatus.underway)]
     return adopted, candidates, going
@@ -487,7 +508,7 @@ def _series(months: list[str], tickets: list[int]) -> Series:
 def _topics_page(request: Request, session: Session, actor: Actor, clock, settings, status_code: int = 200,
                  error: str | None = None, field: str | None = None, posted: dict | None = None) -> Response:
     manage = can(actor.role, Permission.project_manage)
-    candidates = projects.topic_candidates(session, actor, settings, clock) if manage else None
+    candidates = _candidates(request.app.state, session, actor, settings, clock) if manage else None
     adopted = []
     for t in projects.list_topics(session, actor)[:TOPICS_SHOWN]:
         view = projects.topic_detail(session, actor, settings, clock, t.id)
@@ -550,6 +571,7 @@ def adopt_topic(request: Request, session: SessionDep, actor: ActorDep, clock: C
         return _topics_page(request, session, actor, clock, settings, status,
                             error=TOPIC_ERRORS.get(exc.field or "", "无法立题，请检查后重试"), field=exc.field,
                             posted=posted)
+    request.app.state.topic_candidates = None  # their "adopted in" months changed
     return RedirectResponse("/topics?done=adopted#adopted", status_code=303)
 
 
