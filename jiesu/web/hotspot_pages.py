@@ -55,6 +55,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(require_form_t
 BOARD_LIMIT = 200  # hot spots listed (and drawn) on the board: the highest scores
 TICKETS_SHOWN = 100  # tickets listed on a hot spot's or a surge's page
 SURGES_SHOWN = 50  # surges waiting on the board
+HANDLED_SHOWN = 10  # the latest surges looked at: those among them already handled are listed below
 CANDIDATES_SHOWN = 3  # topic candidates on the board (all of them on /topics)
 CANDIDATES_TTL = 600.0  # seconds the process keeps the ranked candidates: a year of tickets changes slowly
 MAX_UNITS_LISTED = 500  # units offered in a form's list
@@ -274,6 +275,9 @@ def board(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDe
     rows = [hotspot_view(r, names) for r in found.rows]
     raised = hotspots.list_surges(session, actor, status=SurgeStatus.raised.value, limit=SURGES_SHOWN)
     surges = [surge_view(r, names) for r in raised.rows]
+    # the last ones handled, so that a surge just acknowledged is still found (newest first, whatever status)
+    handled = [surge_view(r, names) for r in hotspots.list_surges(session, actor, limit=HANDLED_SHOWN).rows
+               if r.spot.status != SurgeStatus.raised]
     frame = _frame(request, session)
     scope = _scope(session, actor)
     focus = {f.district} if f.district else ({scope.district} if scope.district else set()) | {
@@ -290,7 +294,7 @@ def board(request: Request, session: SessionDep, actor: ActorDep, clock: ClockDe
         request, "hotspots_board.html", actor, session=session, **{
             **_common(settings, actor),
             "district_url": lambda code: pages.url_with("/hotspots", {**f.params(), "district": code})},
-        hotspots=rows, total=found.total, surges=surges, map=frame, points=points, view=shown, f=f,
+        hotspots=rows, total=found.total, surges=surges, handled=handled, map=frame, points=points, view=shown, f=f,
         statuses=list(HotSpotStatus), labels=list(HotSpotLabel),
         districts=[{"code": c, "name": n} for c, n in names.items()],
         categories=[{"code": c, "name": n} for c, n in cats.items()], show_topics=show_topics, adopted=adopted,

@@ -189,6 +189,8 @@ def test_a_surge_is_acknowledged_by_clicking(page, server, city):  # noqa: F811
     page.wait_for_url("**/hotspots?*done=acknowledged*")
     playwright.expect(page.get_by_role("status")).to_have_text("已确认突发")
     playwright.expect(page.locator(f"article#surge-{city['surge']}")).to_have_count(0)  # no longer waiting
+    page.locator("details.handled summary").click()  # but still found among those handled lately
+    playwright.expect(page.locator(f"ul.handled-surges a[href='/surges/{city['surge']}']")).to_be_visible()
 
     page.goto(f"{server}/surges/{city['surge']}")
     playwright.expect(page.locator(".surge-facts .state")).to_have_text("已确认")

@@ -134,6 +134,8 @@ def test_a_surge_is_acknowledged_and_the_form_returns_to_the_board(client, sessi
     assert service.get_surge(session, SYSTEM, surge.id).row.spot.status == SurgeStatus.acknowledged
     page = client.get(f"/surges/{surge.id}").text
     assert "已确认" in page and "确认突发</button>" not in page
+    board = client.get("/hotspots").text
+    assert f'id="surge-{surge.id}"' not in board and f'<a href="/surges/{surge.id}">' in board  # handled lately
     r = forms.post(client, f"/surges/{surge.id}/acknowledge", data={"next": "//evil.example/"}, page="/hotspots")
     assert r.status_code == 409  # already acknowledged; and an off-site `next` is never followed
 
