@@ -313,6 +313,8 @@ PROJECT_STEP = {
     "update": Term("进展", "Progress update"),
     "milestone": Term("里程碑", "Milestone"),
     "link": Term("关联工单", "Linked tickets"),
+    "adopt": Term("立题", "Topic adopted"),  # a topic's events
+    "close": Term("结题", "Topic closed"),
 }
 
 

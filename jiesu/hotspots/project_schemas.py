@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field
 
-from jiesu import inputs
+from jiesu import glossary, inputs
 from jiesu.hotspots import projects, rules
 from jiesu.hotspots.models import Project, ProjectEvent, ProjectMilestone, ProjectUpdate, Topic
 from jiesu.tickets.rules import STATE_LABELS
@@ -209,7 +209,7 @@ class EventOut(BaseModel):
     @classmethod
     def of(cls, e: ProjectEvent) -> EventOut:
         return cls(at=e.at, actor=e.actor, action=e.action,
-                   action_label=rules.PROJECT_STEP_LABELS.get(e.action, e.action), from_status=e.from_status,
+                   action_label=glossary.label("project_step", e.action), from_status=e.from_status,
                    to_status=e.to_status, reason=e.reason)
 
 

@@ -117,17 +117,16 @@ def _month_index(column, starts: list[datetime]):
     """Which month of `starts` an instant falls in, as plain SQL (a CASE over the boundaries), so that the
     GROUP BY runs the same on every engine."""
     n = len(starts) - 1
-    if n == 1:
-        return literal(0)
-    return case(*[(column < starts[i + 1], i) for i in range(n - 1)], else_=n - 1)
+    return case(*[(column < starts[i + 1], i) for i in range(max(n - 1, 1))], else_=n - 1)
 
 
-def _callbacks():
-    """Per ticket: the callbacks that reached the citizen, and how many of them were answered 不满意."""
+def _callbacks(since: datetime):
+    """Per ticket: the callbacks that reached the citizen, and how many of them were answered 不满意 (a ticket
+    created since `since` is called back after it, so older callbacks are not read)."""
     return (select(Callback.ticket_id.label("ticket_id"), func.count().label("reached"),
                    func.sum(case((Callback.satisfaction == Satisfaction.unsatisfied, 1), else_=0))
                    .label("unsatisfied"))
-            .where(Callback.reached.is_(True)).group_by(Callback.ticket_id).subquery())
+            .where(Callback.reached.is_(True), Callback.at >= since).group_by(Callback.ticket_id).subquery())
 
 
 def _like_escape(word: str) -> str:
@@ -170,6 +169,11 @@ def _unit(session: Session, code: str | None, field_name: str) -> Unit:
     if unit is None:
         raise UnitNotFound(f"no unit with code {code!r}", field=field_name)
     return unit
+
+
+def theme_title(category: str, keywords: list[str]) -> str:
+    """城乡建设 · 停车、车位: how a theme reads (the category alone when it has no keywords)."""
+    return f"{category} · {'、'.join(keywords)}" if keywords else category
 
 
 def _is_unit_member(actor: Actor) -> bool:
@@ -236,7 +240,7 @@ def topic_candidates(session: Session, actor: Actor, settings: Settings, clock: 
     labels = _month_labels(periods.period_of(clock.now(), tz), months)
     starts = _starts(labels, tz)
     roots = _roots(session)
-    cb = _callbacks()
+    cb = _callbacks(starts[0])
     said = case((Request.terms.is_(None), Request.title + literal(" ") + Request.text), else_=None)
     rows = session.execute(
         select(Ticket.category_id, Area.street_code, Ticket.district_code, _month_index(Ticket.created_at, starts),
@@ -271,7 +275,8 @@ def topic_candidates(session: Session, actor: Actor, settings: Settings, clock: 
         root = roots.roots[c.category]
         items.append(CandidateView(
             key=f"{root.code}:{c.keyword}", category_code=root.code, category=root.name, keyword=c.keyword,
-            title=f"{root.name} · {c.keyword}", tickets=c.tickets, streets=c.streets, districts=c.districts,
+            title=theme_title(root.name, c.keyword.split()), tickets=c.tickets, streets=c.streets,
+            districts=c.districts,
             evenness=round(c.evenness, 3), months_present=c.months_present, months=c.months, reached=c.reached,
             unsatisfied=c.unsatisfied, dissatisfaction=c.dissatisfaction, score=c.score,
             parts={k: round(v, 3) for k, v in c.parts.items()}, monthly=c.monthly,
@@ -304,7 +309,7 @@ def adopt(session: Session, actor: Actor, clock: Clock, settings: Settings, *, m
         if u.id != lead_unit.id:
             involved.append(u)
     theme = " ".join(words)
-    title = _text(title, "title", limit=MAX_TITLE) or (f"{root.name} · {theme}" if words else root.name)
+    title = _text(title, "title", limit=MAX_TITLE) or theme_title(root.name, words)
     taken = session.scalar(select(Topic.id).where(Topic.month == month, Topic.category_id == root.id,
                                                   Topic.keywords == theme))
     if taken is not None:
@@ -380,7 +385,7 @@ def _monthly(session: Session, tz: ZoneInfo, months: list[str], category_ids: li
              place=None) -> Monthly:
     """One GROUP BY month over the theme's tickets (optionally at one place)."""
     starts = _starts(months, tz)
-    cb = _callbacks()
+    cb = _callbacks(starts[0])
     month = _month_index(Ticket.created_at, starts).label("m")
     q = (select(month, func.count(), func.sum(case((Ticket.dispatched_at.is_not(None), 1), else_=0)),
                 func.sum(func.coalesce(cb.c.reached, 0)), func.sum(func.coalesce(cb.c.unsatisfied, 0)))
@@ -808,7 +813,9 @@ def effect(session: Session, actor: Actor, settings: Settings, clock: Clock, pro
                   for c in chosen]
     mean_series = [float(np.mean([counts[c][i] for c in chosen])) if chosen else None for i in range(n)]
     note = ""
-    if not after_i:
+    if not before_i:
+        note = "开工前没有工单数据的月份：不计算效果"
+    elif not after_i:
         note = "开工当月之后还没有完整的月份：暂不计算效果"
     elif not chosen:
         note = "没有可比较的未实施项目地点：不计算双重差分"
@@ -832,7 +839,7 @@ def _place_months(session: Session, tz: ZoneInfo, labels: list[str], ids: list[i
     key, at_level, parent = _place_key(level)
     month = _month_index(Ticket.created_at, starts).label("m")
     place = key.label("place")
-    cb = _callbacks()
+    cb = _callbacks(starts[0])
     q = (select(place, Area.district_code, month, func.count(), func.sum(func.coalesce(cb.c.reached, 0)),
                 func.sum(func.coalesce(cb.c.unsatisfied, 0)))
          .select_from(Ticket).join(Request, Request.id == Ticket.request_id).join(Area, Area.id == Ticket.area_id))
@@ -875,6 +882,7 @@ def effect_xlsx(report: EffectReport, generated_at: datetime | None = None, tz: 
     """The effect as a workbook: the summary with the formula written out, the monthly series (the project and
     the comparison places' mean), and the comparison places."""
     from openpyxl import Workbook  # noqa: PLC0415 - only the export needs it
+    from openpyxl.chart import LineChart, Reference
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -929,6 +937,13 @@ def effect_xlsx(report: EffectReport, generated_at: datetime | None = None, tz: 
                    report.project_dissatisfaction[i]])
         ws.cell(ws.max_row, 5).number_format = "0.0%"
     ws.freeze_panes = "A2"
+    if report.months:  # the effect chart, as the page draws it: the place against the comparison places' mean
+        chart = LineChart()
+        chart.title, chart.y_axis.title, chart.height, chart.width = "月度工单量", "件", 9, 22
+        last = len(report.months) + 1
+        chart.add_data(Reference(ws, min_col=3, max_col=4, min_row=1, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=last))
+        ws.add_chart(chart, "G2")
 
     ws = wb.create_sheet("对照地点")
     ws.append(["代码", "名称", "所属区", "实施前月均", "实施后月均", "变化", "安慰剂效果"])

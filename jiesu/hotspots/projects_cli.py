@@ -228,7 +228,8 @@ def show(project_id: Annotated[int, typer.Argument(help="the project's id")],
         state = f"完成 {m.done_on}" if m.done_on else "未完成"
         console.print(f"  里程碑 {escape(m.title)}: 计划 {m.due_on}, {state}", highlight=False)
     for u in out.updates:
-        console.print(f"  进展 {u.at:%Y-%m-%d} {u.percent}% {escape(u.by)}: {escape(u.text)}", highlight=False)
+        console.print(f"  进展 {u.at.astimezone(settings.tz):%Y-%m-%d %H:%M} {u.percent}% {escape(u.by)}: "
+                      f"{escape(u.text)}", highlight=False)
     console.print(f"可进行的步骤: {', '.join(out.steps) or '—'}; 关联工单 {len(out.linked)} 件; 该地点该类别工单 "
                   f"{out.place_ticket_count} 件", highlight=False)
 

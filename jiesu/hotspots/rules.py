@@ -202,6 +202,7 @@ SCORE_FORMULA = ("得分 = 100 × (0.4·诉求量/最大诉求量 + 0.2·分布�
 MIN_THEME_TICKETS = 10  # a theme below this many tickets a year is no city-wide problem
 MIN_LIFT = 2.0  # a theme's word is this many times likelier inside its category than outside it
 THEMES_PER_CATEGORY = 3
+MERGE_OVERLAP = 0.5  # two words whose tickets overlap this much (Jaccard) are one theme
 
 
 @dataclass(frozen=True)
@@ -283,18 +284,34 @@ def _evenness(counts: np.ndarray, k: int) -> float:
 def rank_topics(facts: TicketFacts, n_categories: int, n_streets: int, n_districts: int, months: int, *,
                 exclude: Iterable[str] = (), per_category: int = THEMES_PER_CATEGORY,
                 min_tickets: int = MIN_THEME_TICKETS) -> list[Candidate]:
-    """Category × keyword themes, scored by SCORE_FORMULA, best first."""
-    found = themes(facts.category, facts.terms, n_categories, per_category=per_category,
+    """Category × keyword themes, scored by SCORE_FORMULA, best first. Words of one category that mostly come
+    together (停车 and 车位) are one theme: its keywords, any of which selects a ticket."""
+    found = themes(facts.category, facts.terms, n_categories, per_category=2 * per_category,
                    min_tickets=min_tickets, exclude=exclude)
     districts_seen = int(np.unique(facts.district[facts.district >= 0]).size)
-    out: list[Candidate] = []
+    wanted = {w for _, w in found}
+    postings: dict[str, list[int]] = {w: [] for w in wanted}  # one pass over the tickets, not one per theme
+    for i, words in enumerate(facts.terms):
+        for w in words & wanted:
+            postings[w].append(i)
+    groups: list[tuple[int, list[str], set[int]]] = []  # (category, words, tickets), most frequent word first
     for c, word in found:
-        mask = (facts.category == c) & np.fromiter((word in t for t in facts.terms), bool, len(facts.terms))
+        tickets = {i for i in postings[word] if facts.category[i] == c}
+        same = next((g for g in groups if g[0] == c and len(tickets & g[2]) >= MERGE_OVERLAP * len(tickets | g[2])),
+                    None)
+        if same is not None:
+            same[1].append(word)
+            same[2].update(tickets)
+        elif sum(g[0] == c for g in groups) < per_category:
+            groups.append((c, [word], tickets))
+    out: list[Candidate] = []
+    for c, words, tickets in groups:
+        mask = np.fromiter(sorted(tickets), np.int64, len(tickets))
         st, di = facts.street[mask], facts.district[mask]
         monthly = np.bincount(facts.month[mask], minlength=months)[:months]
         out.append(Candidate(
-            category=c, keyword=word, tickets=int(mask.sum()), streets=int(np.unique(st[st >= 0]).size),
-            districts=int(np.unique(di[di >= 0]).size),
+            category=c, keyword=" ".join(sorted(words)), tickets=int(mask.size),
+            streets=int(np.unique(st[st >= 0]).size), districts=int(np.unique(di[di >= 0]).size),
             evenness=_evenness(np.bincount(di[di >= 0], minlength=max(n_districts, 1)), districts_seen),
             months_present=int((monthly > 0).sum()), months=months, reached=int(facts.reached[mask].sum()),
             unsatisfied=int(facts.unsatisfied[mask].sum()), monthly=monthly.astype(int).tolist()))

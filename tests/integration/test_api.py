@@ -19,6 +19,7 @@ from jiesu.api.v1 import (
     intake,
     knowledge,
     places,
+    projects,
     routing,
     taxonomy,
     tickets,
@@ -417,8 +418,8 @@ def test_openapi_declares_every_response(client):
     paths = {p: ops for p, ops in doc["paths"].items() if p.startswith("/api/v1")}
     assert "/api/v1/places" in paths and "/api/v1/calendar/add-business-days" in paths
     # the routers' own routes (the app holds included routers, not copies of their routes)
-    modules = (assessment, attachments, audit, auth, calendar, callback, hotspots, intake, knowledge, places, routing,
-               taxonomy, tickets, units)
+    modules = (assessment, attachments, audit, auth, calendar, callback, hotspots, intake, knowledge, places, projects,
+               routing, taxonomy, tickets, units)
     routes = {("/api/v1" + route.path, m.lower()): route for module in modules
               for route in module.router.routes if isinstance(route, APIRoute) for m in route.methods}
     assert set(routes) | {("/api/v1/health", "get")} == {(p, m) for p, ops in paths.items() for m in ops}
@@ -453,8 +454,9 @@ def test_openapi_declares_every_response(client):
     # routes (login); 6 callback routes: 4 with a login, the citizen's survey link (2) with none (its answer reads
     # a token if one is sent: staff are refused); 10 knowledge routes: 8 with a login, search and one article
     # without (the citizens' app); following a ticket (POST and DELETE /tickets/{number}/follow, login); 2
-    # phone-login routes (auth/phone/code, auth/phone/login) without a token; 7 hot-spot and surge routes (login)
-    assert (checked, with_token, with_login) == (69 + steps, 62 + steps, 47 + steps)
+    # phone-login routes (auth/phone/code, auth/phone/login) without a token; 7 hot-spot and surge routes (login);
+    # 14 topic and project routes (login)
+    assert (checked, with_token, with_login) == (83 + steps, 76 + steps, 61 + steps)
 
 
 def test_failed_logins_are_kept_across_requests_and_lock_the_account(session, clock, client):

@@ -96,3 +96,14 @@ def test_themes_are_frequent_distinctive_words_of_a_category():
     oil = next(c for c in ranked if c.keyword == "油烟")
     assert oil.months_present == 3 and oil.dissatisfaction is None
     assert ranked[0].keyword == "停车"  # fewer tickets, but persistent, widespread and with unhappy callers
+
+
+def test_words_that_come_together_are_one_theme():
+    # 停车 and 车位 together in 10 of 12 tickets: one theme; 充电 alone in its own 12 tickets: another
+    rows = [(0, i, 0, 0, 0, 0, {"停车", "车位"} if i < 10 else {"停车"}) for i in range(12)]
+    rows += [(0, i, 0, 0, 0, 0, {"充电"}) for i in range(12)]
+    rows += [(1, i, 0, 0, 0, 0, {"噪音"}) for i in range(30)]
+    ranked = rules.rank_topics(_facts(rows), 2, n_streets=12, n_districts=1, months=1, min_tickets=5)
+    assert sorted(c.keyword for c in ranked if c.category == 0) == ["停车 车位", "充电"]
+    both = next(c for c in ranked if c.keyword == "停车 车位")
+    assert both.tickets == 12  # any of its words selects a ticket

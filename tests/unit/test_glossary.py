@@ -9,6 +9,7 @@ from jiesu import glossary
 from jiesu.assessment.models import FactKind
 from jiesu.assessment.service import ALL_MEASURES, LEVELS
 from jiesu.callback.models import CallbackChannel, Resolution, Satisfaction
+from jiesu.hotspots.rules import ProjectStatus, TopicStatus
 from jiesu.knowledge.rules import ArticleStatus
 from jiesu.permissions import Role
 from jiesu.places.models import AreaLevel
@@ -24,6 +25,7 @@ ENUMS = {
     "request_type": RequestType, "urgency": Urgency, "unit_kind": UnitKind, "role": Role,
     "area_level": AreaLevel, "resolution": Resolution, "satisfaction": Satisfaction,
     "callback_channel": CallbackChannel, "fact_kind": FactKind, "article_status": ArticleStatus,
+    "topic_status": TopicStatus, "project_status": ProjectStatus,
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
