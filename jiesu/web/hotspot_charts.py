@@ -229,8 +229,9 @@ def lines(months: list[str], series: list[tuple[str, str, list[float | None]]], 
                            "dots": dots})
     out.ticks = [{"y": y(y_top * i / 4), "value": y_top * i / 4} for i in range(5)]
     every = max(1, math.ceil(n / 6))  # six labels at most: they stay apart on a phone
-    out.months = [{"x": x(i), "text": m} for i, m in enumerate(months)
-                  if i == n - 1 or (i % every == 0 and n - 1 - i >= every)]  # none crowding the last
+    # none crowding the last, whose label ends at the right edge (the left margin holds the first one)
+    out.months = [{"x": x(i), "text": m, "anchor": "end" if i == n - 1 and n > 1 else "middle"}
+                  for i, m in enumerate(months) if i == n - 1 or (i % every == 0 and n - 1 - i >= every)]
     if start is not None and start in months:
         out.start_x = x(months.index(start))
     return out

@@ -176,6 +176,10 @@ def test_the_board_shows_the_hot_spot_on_the_map_on_a_desk_and_on_a_phone(page, 
         playwright.expect(p.locator("ol.bar-row li")).to_have_count(12)  # its twelve weeks
         assert p.evaluate("document.documentElement.scrollWidth") <= 390
         p.screenshot(path=str(SHOTS / "hotspot-390.png"), full_page=True)
+        p.goto(f"{server}/projects/{city['project']}")
+        playwright.expect(p.locator("#effect-chart polyline")).to_have_count(2)
+        assert p.evaluate("document.documentElement.scrollWidth") <= 390
+        p.locator("#effect").screenshot(path=str(SHOTS / "project-effect-390.png"))
     finally:
         phone.close()
 
