@@ -130,6 +130,7 @@ class HotSpotView:
     place_code: str
     district: str
     district_code: str
+    street_code: str
     category: str
     label: str
     status: str
@@ -152,8 +153,9 @@ def hotspot_view(r: hotspots.HotSpotRow, districts: dict[str, str]) -> HotSpotVi
     except (ValueError, TypeError):
         series = []
     return HotSpotView(h.id, h.area_id, h.title, r.place, h.place_code, districts.get(h.district_code, ""),
-                       h.district_code, r.category, h.label.value, h.status.value, h.tickets, h.score, h.observed,
-                       h.expected, h.p_value, h.first_day, h.last_day, series, h.project_id, (r.lng, r.lat))
+                       h.district_code, h.street_code, r.category, h.label.value, h.status.value, h.tickets, h.score,
+                       h.observed, h.expected, h.p_value, h.first_day, h.last_day, series, h.project_id,
+                       (r.lng, r.lat))
 
 
 @dataclass
@@ -615,7 +617,9 @@ def _new_project_page(request: Request, session: Session, actor: Actor, settings
         owners += found
     owners += _units_of(session, actor, UnitKind.district_government, UnitKind.department)
     title = (f"{spot.place}{spot.title or spot.category}治理" if spot else topic.title) if spot or topic else ""
-    defaults = {"title": title, "owner": "", "plan": "", "budget": "",
+    # the street the hot spot is in, when it is a unit: who usually owns a complex's works
+    owner = spot.street_code if spot is not None and any(u.code == spot.street_code for u in owners) else ""
+    defaults = {"title": title, "owner": owner, "plan": "", "budget": "",
                 "started_on": clock.now().astimezone(settings.tz).date().isoformat()}
     return pages.render(
         request, "hotspots_project_new.html", actor, status_code, session=session, **_common(settings, actor),

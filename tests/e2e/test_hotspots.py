@@ -113,7 +113,8 @@ def make_project(env: dict[str, str], started_on: str) -> dict[str, int]:
             projects.add_update(s, supervisor, clock, made.id, "1-6 号楼管道更换完成", 60)
             surge = next(r.spot for r in hotspots.list_surges(s, supervisor, status="raised").rows
                          if r.spot.street_code == GUANYINSI or r.spot.place_code == GUANYINSI)
-            return {"hotspot": spot.id, "project": made.id, "surge": surge.id}
+            other = next(r.spot for r in hotspots.list_hotspots(s, supervisor, status="open", limit=200).rows)
+            return {"hotspot": spot.id, "project": made.id, "surge": surge.id, "open": other.id}
     finally:
         engine.dispose()
 
@@ -245,3 +246,22 @@ def test_a_street_sees_only_its_own_area(page, server, city):  # noqa: F811
     assert page.goto(f"{server}/hotspots/{city['hotspot']}").status == 404
     page.goto(f"{server}/surges/{city['surge']}")  # the burst in its own street
     playwright.expect(page.locator("h1")).to_contain_text("突发")
+
+
+def test_a_hot_spot_is_watched_then_made_a_project_from_its_page(page, server, city):  # noqa: F811
+    login(page, server, "supervisor")
+    page.goto(f"{server}/hotspots/{city['open']}")
+    page.get_by_role("button", name="关注", exact=True).click()
+    page.wait_for_url("**?done=watch")
+    playwright.expect(page.locator("dl.facts .state")).to_have_text("关注中")
+    page.get_by_role("link", name="立为治理项目").click()
+    page.wait_for_url(f"**/projects/new?hotspot={city['open']}")
+    page.get_by_label("项目名称").fill("楼道环境整治")
+    assert page.get_by_label("责任单位").input_value() == TIANGONGYUAN  # its own street, proposed
+    page.get_by_label("实施方案").fill("清理楼道堆物，增设消防设施")
+    page.get_by_role("button", name="创建治理项目").click()
+    page.wait_for_url("**/projects/*?done=created")
+    playwright.expect(page.get_by_role("status")).to_have_text("治理项目已创建")
+    playwright.expect(page.locator("h1")).to_contain_text("楼道环境整治")
+    playwright.expect(page.locator("h1 .state")).to_have_text("已立项")
+    page.screenshot(path=str(SHOTS / "project-new-1280.png"), full_page=True)
