@@ -420,7 +420,7 @@ def topic_detail(session: Session, actor: Actor, settings: Settings, clock: Cloc
     topic = get_topic(session, actor, topic_id)
     now = periods.period_of(clock.now(), settings.tz)
     first = periods.shift(topic.month, -before)
-    count = max(_span(first, now) + 1, before + 1)
+    count = min(max(_span(first, now) + 1, before + 1), before + 36)  # at most three years after its month
     labels = _month_labels(periods.shift(first, count - 1), count)
     series = _monthly(session, settings.tz, labels, _roots(session).ids_under(topic.category), topic.keywords.split())
     i = labels.index(topic.month)

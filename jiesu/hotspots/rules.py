@@ -202,6 +202,11 @@ SCORE_FORMULA = ("得分 = 100 × (0.4·诉求量/最大诉求量 + 0.2·分布�
 MIN_THEME_TICKETS = 10  # a theme below this many tickets a year is no city-wide problem
 MIN_LIFT = 2.0  # a theme's word is this many times likelier inside its category than outside it
 THEMES_PER_CATEGORY = 3
+# Words that name people or fill a sentence, not a problem (beyond routing's stop words): seen as themes on the
+# Teddy Cup's messages.
+GENERIC = frozenset(("不是", "行为", "人员", "工作", "居民", "群众", "业主", "家长", "市民", "老百姓", "单位", "公司",
+                     "地方", "时间", "这些", "那些", "自己", "大家", "别人", "还有", "以及", "其他", "通过", "得到",
+                     "知道", "发现", "导致", "以来", "应该", "必须", "已经", "没有", "不能", "不会", "一些", "很多"))
 MERGE_OVERLAP = 0.5  # two words whose tickets overlap this much (Jaccard) are one theme
 
 
@@ -260,9 +265,11 @@ def themes(category: np.ndarray, terms: Sequence[frozenset[str]], n_categories: 
         size = int(sizes[c])
         if size == 0:
             continue
-        picked = [w for w, n in sorted(within[c].items(), key=lambda kv: (-kv[1], kv[0]))
-                  if n >= min_tickets and w not in skip
-                  and _lift(n, size, everywhere[w] - n, total - size) >= min_lift]
+        lifts = {w: _lift(n, size, everywhere[w] - n, total - size) for w, n in within[c].items()
+                 if n >= min_tickets and w not in GENERIC and not any(w in e for e in skip)}
+        # frequent and distinctive: tickets × log(lift), as tf-idf weighs a word
+        picked = [w for w, lift in sorted(lifts.items(), key=lambda kv: (-within[c][kv[0]] * math.log(kv[1]), kv[0]))
+                  if lift >= min_lift]
         out.extend((c, w) for w in picked[:per_category])
     return out
 

@@ -51,6 +51,7 @@ from jiesu.units.models import Unit
 EPOCH_DAY = date(1970, 1, 1)
 WEEKS, HISTORY_WEEKS = 12, 52  # the weeks a hot spot is judged over, and the history its expectation reads
 HOUR_DAYS = 35  # the surge scan's hour cube: five weeks of baseline
+REPEAT_DAYS = 30  # a caller's near-identical call within this many days counts once (detect.repeats' default)
 MAX_SPAN_DAYS = 3 * 366  # a mining window longer than this is refused
 LEVELS = {AreaLevel.community: 0, AreaLevel.street: 1, AreaLevel.district: 2}
 LEVEL_NAMES = {0: AreaLevel.community.value, 1: AreaLevel.street.value, 2: AreaLevel.district.value}
@@ -315,9 +316,9 @@ def repeat_mask(ref: Reference, rows: Sequence[Any]) -> np.ndarray:
 
 
 def build_cube(session: Session, ref: Reference, start: datetime, end: datetime, offset: int,
-               width: int) -> Cube:
+               width: int, repeats_from: datetime | None = None) -> Cube:
     """The counts of [start, end) per (place at each level, first-level category, local bucket of `width`
-    seconds), near-identical repeats of one caller counted once."""
+    seconds), near-identical repeats of one caller counted once from `repeats_from` (default: start) on."""
     t0 = time.perf_counter()
     # The driver's own tuples: a million Row objects cost more than the GROUP BY's sort (ints and strings here,
     # nothing for SQLAlchemy to convert).
@@ -335,7 +336,7 @@ def build_cube(session: Session, ref: Reference, start: datetime, end: datetime,
     tickets = int(n.sum())
     repeated = 0
     if tickets:
-        reps = _repeat_rows(session, ref, start, end)
+        reps = _repeat_rows(session, ref, max(start, repeats_from or start), end)
         mask = repeat_mask(ref, reps)
         drop = [r for r, m in zip(reps, mask.tolist(), strict=True) if m]
         repeated = len(drop)
@@ -485,7 +486,11 @@ def mine(session: Session, actor: Actor, clock: Clock, settings: Settings, since
     report = MineReport(since=since, until=until)
     if _any_ticket(session, start, end):  # an empty window (a new city, a test's clock) costs one lookup
         ref = load_reference(session)
-        cube = build_cube(session, ref, start, end, utc_offset(settings, end), 86400)
+        # Repeats are removed over the weeks a hot spot is judged on (and the 30 days before, so that the first
+        # of a series is known): the history before only sets the expectation, through shares of whole places and
+        # categories that one caller's calls barely move, and the callers' join over it would double the run.
+        judged = end - timedelta(days=7 * WEEKS + REPEAT_DAYS)
+        cube = build_cube(session, ref, start, end, utc_offset(settings, end), 86400, judged)
         report.tickets, report.cells, report.repeats = cube.tickets, cube.rows, cube.repeats
         report.cube_seconds = cube.seconds
         t1 = time.perf_counter()

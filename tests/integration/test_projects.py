@@ -242,6 +242,8 @@ def test_candidates_read_as_category_and_keyword_and_a_topic_is_adopted_once_a_m
     assert parking.months_present == 12 and parking.tickets == 24 * 12
     assert parking.dissatisfaction == pytest.approx(4 * 12 / (24 * 12))
     assert any("漏水" in t for t in titles), titles
+    one = projects.topic_candidates(session, SYSTEM, settings, clock, months=1)
+    assert one.months == ["2024-09"] and next(c for c in one.items if c.keyword == parking.keyword).tickets == 24
     topic = projects.adopt(session, SYSTEM, clock, settings, month="2024-10", category=parking.category_code,
                            keywords=parking.keyword.split(), lead=_department(session),
                            units=[STREET, OTHER_STREET])
