@@ -154,29 +154,21 @@ def spread(points: list[Point], zoom: float = 1.0) -> list[Point]:
 
 @dataclass
 class Bars:
-    width: float
-    height: float
-    bars: list[dict] = field(default_factory=list)  # x, y, w, h, value, label
-    top: int = 0  # the value of the highest bar (the axis' top)
-    baseline: float = 0.0
+    """Bars drawn in HTML (their numbers at the page's own text size): each bar's value, label and its height as
+    a share of the highest."""
+
+    bars: list[dict] = field(default_factory=list)  # value, label, share (0..1)
+    top: int = 0
 
 
-def bars(values: list[int], labels: list[str], width: float = 600.0, height: float = 160.0,
-         pad_bottom: float = 22.0, pad_top: float = 16.0) -> Bars:
-    """Vertical bars, one per value, scaled so the highest fills the height; each keeps its value and label."""
-    n = len(values)
+def bars(values: list[int], labels: list[str]) -> Bars:
+    """One bar per value, the highest filling the chart; labels every few bars, none crowding the last."""
     top = max(values, default=0)
-    out = Bars(width, height, top=top, baseline=height - pad_bottom)
-    if n == 0:
-        return out
-    step = width / n
-    room = height - pad_bottom - pad_top
-    for i, (v, label) in enumerate(zip(values, labels, strict=True)):
-        h = 0.0 if top == 0 else room * v / top
-        out.bars.append({"x": round(i * step + step * 0.15, 1), "w": round(step * 0.7, 1),
-                         "y": round(out.baseline - h, 1), "h": round(h, 1), "value": v, "label": label,
-                         "cx": round(i * step + step / 2, 1)})
-    return out
+    n = len(values)
+    every = max(1, n // 6)
+    return Bars([{"value": v, "share": round(v / top, 4) if top else 0.0,
+                  "label": label, "tick": i == n - 1 or (i % every == 0 and n - 1 - i >= every)}
+                 for i, (v, label) in enumerate(zip(values, labels, strict=True))], top)
 
 
 @dataclass

@@ -508,7 +508,7 @@ class Series:
 
 
 def _series(months: list[str], tickets: list[int]) -> Series:
-    return Series(months, tickets, charts.bars(tickets, [m[2:] for m in months], height=120))
+    return Series(months, tickets, charts.bars(tickets, [m[2:] for m in months]))
 
 
 def _topics_page(request: Request, session: Session, actor: Actor, clock, settings, status_code: int = 200,
