@@ -29,6 +29,7 @@ def _run(work: Pass) -> dict[str, int]:
 
 def include(r: Registry) -> None:
     r.add_api("jiesu.api.v1.hotspots:router")
+    r.add_router("jiesu.web.hotspot_pages:router")  # /hotspots, /surges, /topics, /projects (pages)
     r.add_command("hotspots", "jiesu.hotspots.cli:hotspots_app")
     r.add_api("jiesu.api.v1.projects:router")  # topics of the month and projects
     r.add_command("topics", "jiesu.hotspots.projects_cli:topics_app")
