@@ -396,7 +396,10 @@ class HotSpotMiner:
             e_own = e_r * mult
             phi_own = 1.0 + k_post * e_own
             p_own = poisson_sf(o_r / phi_own, e_own / phi_own)
-            changed = (p_own <= self.threshold) & (o_r >= HOT_CHANGE_RATIO * e_own)
+            # with less history than the window, a change cannot be told from a place's usual mix
+            history_days = h_hi - max(h_lo, self.d0)
+            changed = (p_own <= self.threshold) & (o_r >= HOT_CHANGE_RATIO * e_own) & (
+                history_days >= 7 * self.weeks)
             ok = ((o >= HOT_MIN_COUNT) & (o_r >= HOT_MIN_RATIO * e_r) & (p <= self.threshold)
                   & (changed | (o_r >= HOT_PERSISTENT_RATIO * e_r)) & (llr > best))
             best = np.where(ok, llr, best)
