@@ -168,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     problems, places, at = cluster(rows)
     h = heat(rows, problems, at)
     order = np.argsort(-h)[: args.top]
-    print(f"{len(rows)} messages, {len(problems)} problems of at least {MIN_MESSAGES} messages\n")
+    print(f"{len(rows)} messages, {len(problems)} problems of at least {MIN_MESSAGES} messages")
+    print("heat index H = 100 × (0.4·f(n) + 0.2·f(users) + 0.25·f(likes + dislikes)"
+          " + 0.15·f(n / max(span days / 7, 1))),")
+    print("f(x) = ln(1 + x) / ln(1 + max over problems of x); n = messages, one user's repeats counted once\n")
     print("| 热度排名 | 问题ID | 热度指数 | 时间范围 | 地点/人群 | 问题描述 |")
     print("| --- | --- | --- | --- | --- | --- |")
     for rank, j in enumerate(order, start=1):

@@ -386,7 +386,7 @@ class HotSpotMiner:
             # change: against the pair's own rate before the window, shrunk towards its peers (the
             # gamma-Poisson posterior), so a place that has always had more of a category than its
             # peers is raised only when it is far above them (HOT_PERSISTENT_RATIO), as 天堂河 was
-            h_lo, h_hi = share_lo, end - days_w
+            h_lo, h_hi = share_lo, end - 7 * self.weeks  # before the longest window: clear of a new problem
             o_h = (self.pair_cs[cand, self._idx(h_hi)] - self.pair_cs[cand, self._idx(h_lo)]).astype(float)
             e_h = self._expected(cand, np.full(len(cand), h_lo), np.full(len(cand), h_hi), share_lo, end)
             inv = np.where(k > 1e-9, 1.0 / np.maximum(k, 1e-9), np.inf)
@@ -396,7 +396,10 @@ class HotSpotMiner:
             e_own = e_r * mult
             phi_own = 1.0 + k_post * e_own
             p_own = poisson_sf(o_r / phi_own, e_own / phi_own)
-            changed = (p_own <= self.threshold) & (o_r >= HOT_CHANGE_RATIO * e_own)
+            # with less history than the window, a change cannot be told from a place's usual mix
+            history_days = h_hi - max(h_lo, self.d0)
+            changed = (p_own <= self.threshold) & (o_r >= HOT_CHANGE_RATIO * e_own) & (
+                history_days >= 7 * self.weeks)
             ok = ((o >= HOT_MIN_COUNT) & (o_r >= HOT_MIN_RATIO * e_r) & (p <= self.threshold)
                   & (changed | (o_r >= HOT_PERSISTENT_RATIO * e_r)) & (llr > best))
             best = np.where(ok, llr, best)

@@ -67,9 +67,10 @@ def test_a_burst_becomes_one_surge_row_detected_after_its_tickets():
 def test_a_hot_spot_raised_on_many_nights_is_one_row():
     _, comms = street_and_communities()
     rows = background()
-    for d in range(29, 50):
-        rows.append({"created_at": START + timedelta(days=d, hours=10), "text": "小区楼顶漏水，雨天家里天花板滴水",
-                     "category": "城乡建设", "street_code": "", "community_code": comms[1], "caller": f"h{d}"})
+    for d in range(29, 50):  # two more a day: with seven weeks of data only a strong problem stands out
+        for h in (10, 15):
+            rows.append({"created_at": START + timedelta(days=d, hours=h), "text": "小区楼顶漏水，雨天家里天花板滴水",
+                         "category": "城乡建设", "street_code": "", "community_code": comms[1], "caller": f"h{d}{h}"})
     found = [f for f in replay(numbered(rows)) if f["kind"] == "hotspot"]
     assert [(f["community_code"], f["category"], f["label"]) for f in found] == [(comms[1], "城乡建设", "new")]
     f = found[0]
