@@ -719,15 +719,19 @@ def _title_word(w: str) -> bool:
     return not w.endswith(PLACE_SUFFIXES)
 
 
-def title(texts: list[list[str]], background: dict[str, float] | None = None, k: int = 3) -> str:
+def title(texts: list[list[str]], background: dict[str, float] | None = None, k: int = 3,
+          place_names: Sequence[str] = ()) -> str:
     """The `k` most distinctive words of a hot spot's tickets (segmented), joined by " · ".
 
     `background` maps a word to the share of all tickets containing it; without it, the words most
-    tickets share. Stop words, single characters, numbers and place words are skipped."""
+    tickets share. Stop words, single characters, numbers and place words are skipped, and so are the
+    pieces of `place_names` (天堂 of 天堂河, 河北 of 双河北里): a place's tickets all name it."""
     if not texts:
         return ""
     n = len(texts)
     df = Counter(w for words in texts for w in {x for x in words if _title_word(x)})
+    for w in [w for w in df if any(w in name for name in place_names)]:
+        del df[w]
     if not df:
         return ""
     scored = []

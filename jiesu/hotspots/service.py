@@ -145,12 +145,20 @@ class Reference:
     category_of: dict[int, int]  # any category id -> index of its first-level category
     members: dict[int, list[int]]  # place index -> the area ids counted in it (itself and below)
     category_members: dict[int, list[int]]  # first-level index -> every category id under it
+    # street or district code -> the names of the areas in it: words of a place's name are not its problem
+    names_in: dict[str, list[str]] = field(default_factory=dict)
+
+    def names_near(self, place: int) -> list[str]:
+        """The names the tickets of a place will mention: its street's areas (a district: its streets), its
+        district."""
+        code = self.place_street[place] or self.geo.places[place]
+        return self.names_in.get(code, []) + self.names_in.get(self.place_district[place], [])
 
 
 def load_reference(session: Session) -> Reference:
     """Two reads: the areas from district down, and the categories."""
     rows = session.execute(select(Area.id, Area.code, Area.level, Area.parent_id, Area.street_code,
-                                  Area.district_code)
+                                  Area.district_code, Area.short_name)
                            .where(Area.level.in_([AreaLevel.district, AreaLevel.street, AreaLevel.community,
                                                   AreaLevel.complex]))).all()
     by_id = {r.id: r for r in rows}
@@ -183,6 +191,10 @@ def load_reference(session: Session) -> Reference:
             if p is not None:
                 area_place[k, lv] = p
                 members.setdefault(p, []).append(aid)
+    names_in: dict[str, list[str]] = {}
+    for r in rows:
+        for key in {r.street_code or "", r.district_code or ""} - {""}:
+            names_in.setdefault(key, []).append(r.short_name)
     cats = session.execute(select(Category.id, Category.code, Category.name)).all()
     first = sorted((c for c in cats if "." not in c.code), key=lambda c: c.code)
     cat_index = {c.code: i for i, c in enumerate(first)}
@@ -200,7 +212,7 @@ def load_reference(session: Session) -> Reference:
         place_district=[r.district_code or (r.code if r.level == AreaLevel.district else "") for r in places],
         district_index={r.code: index[r.code] for r in places if r.level == AreaLevel.district},
         categories=[c.id for c in first], category_names=[c.name for c in first], category_of=category_of,
-        members=members, category_members=category_members)
+        members=members, category_members=category_members, names_in=names_in)
 
 
 # --- the cube -----------------------------------------------------------------------------------------------
@@ -407,9 +419,9 @@ def _words(r: Any) -> list[str]:
     return r.terms.split() if r.terms else segment(r.said or "")
 
 
-def _title(rows: Sequence[Any], background: dict[str, float]) -> str:
+def _title(rows: Sequence[Any], background: dict[str, float], place_names: Sequence[str] = ()) -> str:
     texts = [_words(r) for r in rows]
-    return (detect.title(texts, background or None) if texts else "")[:200]
+    return (detect.title(texts, background or None, place_names=place_names) if texts else "")[:200]
 
 
 BACKGROUND_SAMPLE = 3000  # the newest tickets of the window whose words say what is ordinary
@@ -537,7 +549,8 @@ def _keep_hotspot(session: Session, actor: Actor, clock: Clock, settings: Settin
                             local_day_start(settings, last + timedelta(days=1)))
     values = dict(label=HotSpotLabel(f.label), score=float(f.score), p_value=float(f.p_value),
                   observed=int(f.observed), expected=float(f.expected), series=json.dumps(list(f.series or [])),
-                  first_day=first, last_day=last, title=_title(rows, background), tickets=int(f.observed),
+                  first_day=first, last_day=last, title=_title(rows, background, ref.names_near(f.place)),
+                  tickets=int(f.observed),
                   last_seen=now, updated_at=now)
     spot = existing.get((code, category_id))
     if spot is None:
@@ -617,7 +630,8 @@ def scan(session: Session, actor: Actor, clock: Clock, settings: Settings, *,
         surge = Surge(area_id=ref.place_area[f.place], place_code=code,
                       level=LEVEL_NAMES[int(ref.geo.level[f.place])], district_code=ref.place_district[f.place],
                       street_code=ref.place_street[f.place], category_id=category_id, status=SurgeStatus.raised,
-                      title=_title(rows, background), observed=int(f.observed), expected=float(f.expected),
+                      title=_title(rows, background, ref.names_near(f.place)), observed=int(f.observed),
+                      expected=float(f.expected),
                       p_value=float(f.p_value), score=float(f.score),
                       window_hours=int(f.window_hours or (f.last_bucket - f.first_bucket + 1)),
                       first_at=first_at, last_at=last_at, raised_at=now, tickets=int(f.observed), updated_at=now)

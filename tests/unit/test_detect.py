@@ -170,6 +170,10 @@ def test_title_names_the_problem_not_its_places_or_stop_words():
     background = {"漏水": 0.01, "暖气不热": 0.01, "停车": 0.02, "楼顶": 0.3}
     assert title(docs, background) == "漏水 · 暖气不热 · 停车"
     assert title([]) == ""
+    # the pieces of the place's own name (jieba cuts 天堂河 into 天堂 + 河) say where, not what
+    docs = [["天堂", "漏水"], ["天堂", "漏水", "停车"], ["天堂", "停车", "漏水"]]
+    assert title(docs, place_names=["天堂河社区"]) == "漏水 · 停车"
+    assert title(docs).startswith("天堂")
 
 
 def test_poisson_tail_and_trend():
