@@ -76,6 +76,7 @@ def test_watch_then_dismiss_with_a_reason_from_the_hot_spots_page(client, found,
     page = client.get(f"/hotspots/{found.id}")
     assert page.status_code == 200 and "每周工单" in page.text and 'class="bar-row"' in page.text
     assert f'href="/projects/new?hotspot={found.id}"' in page.text
+    assert page.text.count('<a href="/tickets/') >= 8 and "暂无可见的工单" not in page.text  # its tickets, linked
     r = client.post(f"/hotspots/{found.id}/watch", data={}, follow_redirects=False)
     assert r.status_code == 403  # no CSRF token: refused, nothing changed
     assert session.get(HotSpot, found.id).status == HotSpotStatus.open
@@ -134,6 +135,7 @@ def test_a_surge_is_acknowledged_and_the_form_returns_to_the_board(client, sessi
     assert service.get_surge(session, SYSTEM, surge.id).row.spot.status == SurgeStatus.acknowledged
     page = client.get(f"/surges/{surge.id}").text
     assert "已确认" in page and "确认突发</button>" not in page
+    assert page.count('<a href="/tickets/') >= 5 and "处理记录" in page  # its tickets and who acknowledged it
     board = client.get("/hotspots").text
     assert f'id="surge-{surge.id}"' not in board and f'<a href="/surges/{surge.id}">' in board  # handled lately
     r = forms.post(client, f"/surges/{surge.id}/acknowledge", data={"next": "//evil.example/"}, page="/hotspots")
