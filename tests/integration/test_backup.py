@@ -39,6 +39,9 @@ from jiesu.config import Settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.demo import seed_demo
 from jiesu.demo.cli import DEMO_PASSWORD, DEMO_USERS
+from jiesu.hotspots import projects
+from jiesu.hotspots.models import HotSpot, HotSpotTicket, Project, Surge, SurgeTicket, Topic
+from jiesu.hotspots.rules import HotSpotLabel, HotSpotStatus, SurgeStatus
 from jiesu.knowledge import service as knowledge
 from jiesu.knowledge.models import Article
 from jiesu.permissions import SYSTEM
@@ -108,10 +111,34 @@ def _seed(url: str, settings: Settings) -> dict[str, str]:
                         tickets.StepInput(unit=STREET))
             tickets.act(s, actor["guanyinsi"], clock, settings, number, Step.sign, tickets.StepInput())
             attachments.add(s, actor["guanyinsi"], clock, settings, number, "photo.png", PNG)
+            _governance(s, clock, settings, made.ticket)
         wiring.scheduler().run_once(sessions, clock, settings)  # overdue marks, callbacks queued, the rollups
         return tokens
     finally:
         engine.dispose()
+
+
+def _governance(s, clock: FixedClock, settings: Settings, ticket: Ticket) -> None:
+    """A hot spot and a surge at the street, as the miner keeps them (40 tickets find none), with the ticket
+    linked; a project made from the hot spot and a topic of the month, through their service."""
+    street = s.scalar(select(Area).where(Area.code == STREET))
+    root = s.scalar(select(Category).where(Category.level == 1).order_by(Category.code))
+    now = clock.now()
+    place = dict(area_id=street.id, place_code=STREET, level="street", district_code=street.district_code or "",
+                 street_code=STREET, category_id=root.id, title="堆放 · 消防通道", updated_at=now)
+    spot = HotSpot(**place, status=HotSpotStatus.open, label=HotSpotLabel.new,
+                   first_day=(now - timedelta(days=14)).date(), last_day=now.date(), found_at=now, last_seen=now,
+                   observed=9, expected=1.5, tickets=1)
+    surge = Surge(**place, status=SurgeStatus.raised, observed=6, expected=0.4, p_value=1e-6, window_hours=3,
+                  first_at=now - timedelta(hours=3), last_at=now, raised_at=now, tickets=1)
+    s.add_all([spot, surge])
+    s.flush()
+    s.add_all([HotSpotTicket(hotspot_id=spot.id, ticket_id=ticket.id),
+               SurgeTicket(surge_id=surge.id, ticket_id=ticket.id)])
+    projects.create_project(s, SYSTEM, clock, settings, projects.NewProject(
+        owner=STREET, title="首座御园消防通道整治", hotspot_id=spot.id, plan="清理楼道堆物", started_on=now.date()))
+    projects.adopt(s, SYSTEM, clock, settings, month=NOW.strftime("%Y-%m"), category=root.code, keywords=["堆放"],
+                   lead="cgw", units=[STREET])
 
 
 def _ids(url: str, settings: Settings) -> dict[str, list[str]]:
@@ -136,6 +163,9 @@ def _ids(url: str, settings: Settings) -> dict[str, list[str]]:
                           s.scalar(select(Category.code).join(Ticket, Ticket.category_id == Category.id)
                                    .order_by(Ticket.id))]
             articles = s.scalars(select(Article.id).order_by(Article.id).limit(2)).all()
+            governance = {name: [str(s.scalar(select(func.min(model.id))))]
+                          for name, model in (("hotspot_id", HotSpot), ("surge_id", Surge), ("topic_id", Topic),
+                                              ("project_id", Project))}
             return {
                 "number": sorted(numbers),
                 "attachment_id": [str(attachment.id)],
@@ -144,6 +174,7 @@ def _ids(url: str, settings: Settings) -> dict[str, list[str]]:
                 "places": [district, STREET, community],
                 "categories": [c for c in categories if c],
                 "article_id": [str(a) for a in articles],
+                **governance,
             }
     finally:
         engine.dispose()
