@@ -29,6 +29,7 @@ from jiesu.tickets.rules import PERSON_STEPS, TRANSITIONS, Step
 from jiesu.units import auth, users
 from tests import forms
 from tests.conformance import nasty
+from tests.governance import make_governance
 from tests.integration.test_tickets import cheap_passwords  # noqa: F401 (a fixture)
 
 STREET, OTHER, POLICE = "110115009000", "110114116000", "ga-110115"  # 观音寺街道, 兴寿镇, 大兴公安分局
@@ -80,6 +81,7 @@ class Pages:
         self.stage = {name: self._ticket(steps, no_callback=name in NO_CALLBACK, by=FILED_BY.get(name, "operator"))
                       for name, steps in STAGES.items()}
         replied = self._ticket(STAGES["replied"])
+        self.governance = {k: str(v) for k, v in make_governance(session, clock, settings, STREET).items()}
         self.survey = callback.survey_token(settings, tickets.get(session, SYSTEM, replied))
         session.commit()
         self.clients = {}
@@ -163,7 +165,11 @@ def _path_values(p: Pages, route: APIRoute) -> dict[str, str]:
     known = {"number": number, "code": STREET, "token": p.survey, "fmt": "csv", "attachment_id": "1",
              # the public page's places, and the administrators' things (the demo's own)
              "district": "110115000000", "street": STREET, "username": "operator", "name": "fuzz-key",
-             "article_id": "1", "rule_id": "1", "day": "2027-01-01", "step": "submit"}
+             "article_id": "1", "rule_id": "1", "day": "2027-01-01", "step": "submit", **p.governance}
+    # a step each workflow has, with a form field to fuzz (the articles' review is the default)
+    for prefix, step in (("/hotspots/", "dismiss"), ("/surges/", "dismiss"), ("/projects/", "cancel")):
+        if route.path.startswith(prefix):
+            known["step"] = step
     names = fields_of(route)[0]
     assert set(names) <= set(known), f"{route.path}: give its new path parameter a real value here"
     return {name: known[name] for name in names}

@@ -39,9 +39,7 @@ from jiesu.config import Settings
 from jiesu.db import make_engine, make_sessionmaker, unit_of_work
 from jiesu.demo import seed_demo
 from jiesu.demo.cli import DEMO_PASSWORD, DEMO_USERS
-from jiesu.hotspots import projects
-from jiesu.hotspots.models import HotSpot, HotSpotTicket, Project, Surge, SurgeTicket, Topic
-from jiesu.hotspots.rules import HotSpotLabel, HotSpotStatus, SurgeStatus
+from jiesu.hotspots.models import HotSpot, Project, Surge, Topic
 from jiesu.knowledge import service as knowledge
 from jiesu.knowledge.models import Article
 from jiesu.permissions import SYSTEM
@@ -53,6 +51,7 @@ from jiesu.tickets.models import Attachment, Channel, Request, Ticket
 from jiesu.tickets.rules import Step, TicketState
 from jiesu.units import users
 from tests.conftest import seed_reference_data
+from tests.governance import make_governance
 from tests.settings_env import jiesu_env
 
 NOW = datetime(2024, 10, 16, 2, 0, tzinfo=UTC)  # the simulated present: Wednesday 10:00 in Beijing
@@ -111,34 +110,11 @@ def _seed(url: str, settings: Settings) -> dict[str, str]:
                         tickets.StepInput(unit=STREET))
             tickets.act(s, actor["guanyinsi"], clock, settings, number, Step.sign, tickets.StepInput())
             attachments.add(s, actor["guanyinsi"], clock, settings, number, "photo.png", PNG)
-            _governance(s, clock, settings, made.ticket)
+            make_governance(s, clock, settings, STREET, made.ticket.id)
         wiring.scheduler().run_once(sessions, clock, settings)  # overdue marks, callbacks queued, the rollups
         return tokens
     finally:
         engine.dispose()
-
-
-def _governance(s, clock: FixedClock, settings: Settings, ticket: Ticket) -> None:
-    """A hot spot and a surge at the street, as the miner keeps them (40 tickets find none), with the ticket
-    linked; a project made from the hot spot and a topic of the month, through their service."""
-    street = s.scalar(select(Area).where(Area.code == STREET))
-    root = s.scalar(select(Category).where(Category.level == 1).order_by(Category.code))
-    now = clock.now()
-    place = dict(area_id=street.id, place_code=STREET, level="street", district_code=street.district_code or "",
-                 street_code=STREET, category_id=root.id, title="堆放 · 消防通道", updated_at=now)
-    spot = HotSpot(**place, status=HotSpotStatus.open, label=HotSpotLabel.new,
-                   first_day=(now - timedelta(days=14)).date(), last_day=now.date(), found_at=now, last_seen=now,
-                   observed=9, expected=1.5, tickets=1)
-    surge = Surge(**place, status=SurgeStatus.raised, observed=6, expected=0.4, p_value=1e-6, window_hours=3,
-                  first_at=now - timedelta(hours=3), last_at=now, raised_at=now, tickets=1)
-    s.add_all([spot, surge])
-    s.flush()
-    s.add_all([HotSpotTicket(hotspot_id=spot.id, ticket_id=ticket.id),
-               SurgeTicket(surge_id=surge.id, ticket_id=ticket.id)])
-    projects.create_project(s, SYSTEM, clock, settings, projects.NewProject(
-        owner=STREET, title="首座御园消防通道整治", hotspot_id=spot.id, plan="清理楼道堆物", started_on=now.date()))
-    projects.adopt(s, SYSTEM, clock, settings, month=NOW.strftime("%Y-%m"), category=root.code, keywords=["堆放"],
-                   lead="cgw", units=[STREET])
 
 
 def _ids(url: str, settings: Settings) -> dict[str, list[str]]:
