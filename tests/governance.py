@@ -39,7 +39,8 @@ def make_governance(s: Session, clock: Clock, settings: Settings, street_code: s
         s.add_all([HotSpotTicket(hotspot_id=spot.id, ticket_id=ticket_id),
                    SurgeTicket(surge_id=surge.id, ticket_id=ticket_id)])
     # a second hot spot, left open: the first becomes the project's
-    other = HotSpot(**(place | {"title": "噪音 · 施工", "category_id": second.id}), status=HotSpotStatus.open, label=HotSpotLabel.persistent,
+    other = HotSpot(**(place | {"title": "噪音 · 施工", "category_id": second.id}), status=HotSpotStatus.open,
+                    label=HotSpotLabel.persistent,
                     first_day=(now - timedelta(days=60)).date(), last_day=now.date(), found_at=now, last_seen=now,
                     observed=20, expected=5.0)
     s.add(other)
