@@ -206,8 +206,12 @@ THEMES_PER_CATEGORY = 3
 # Teddy Cup's messages.
 GENERIC = frozenset(("不是", "行为", "人员", "工作", "居民", "群众", "业主", "家长", "市民", "老百姓", "单位", "公司",
                      "地方", "时间", "这些", "那些", "自己", "大家", "别人", "还有", "以及", "其他", "通过", "得到",
-                     "知道", "发现", "导致", "以来", "应该", "必须", "已经", "没有", "不能", "不会", "一些", "很多"))
+                     "知道", "发现", "导致", "以来", "应该", "必须", "已经", "没有", "不能", "不会", "一些", "很多",
+                     "号楼", "小区", "单元"))  # where in a complex, not what: every complex has them
 MERGE_OVERLAP = 0.5  # two words whose tickets overlap this much (Jaccard) are one theme
+# A word whose tickets nearly all come from one street names a place (天堂 of 天堂河) or a place's problem: that is
+# a hot spot's business, not a city-wide topic.
+MAX_ONE_STREET = 0.8
 
 
 @dataclass(frozen=True)
@@ -304,6 +308,9 @@ def rank_topics(facts: TicketFacts, n_categories: int, n_streets: int, n_distric
     groups: list[tuple[int, list[str], set[int]]] = []  # (category, words, tickets), most frequent word first
     for c, word in found:
         tickets = {i for i in postings[word] if facts.category[i] == c}
+        streets = facts.street[np.fromiter(tickets, np.int64, len(tickets))]
+        if tickets and np.bincount(streets[streets >= 0]).max(initial=0) > MAX_ONE_STREET * len(tickets):
+            continue
         same = next((g for g in groups if g[0] == c and len(tickets & g[2]) >= MERGE_OVERLAP * len(tickets | g[2])),
                     None)
         if same is not None:
